@@ -1,0 +1,177 @@
+"""Read survey spectra into :class:`~astroxai.spectrum.Spectrum` objects, whatever the file format.
+
+``read_spectrum`` recognises a file by its content (FITS magic bytes, CSV header) rather than its name;
+``collect_inputs`` turns command-line inputs (files, directories, catalogue CSVs) into a list of
+:class:`InputItem` carrying each file's catalogue label and redshift.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+from astroxai.io.sdss import read_sdss_fits, read_sdss_spec, read_sdss_spspec, write_sdss_spec
+from astroxai.io.text import read_sdss_csv, read_text_spectrum
+from astroxai.spectrum import Spectrum, SpectrumError
+
+__all__ = [
+    "InputItem",
+    "collect_inputs",
+    "read_catalog",
+    "read_sdss_csv",
+    "read_sdss_fits",
+    "read_sdss_spec",
+    "read_sdss_spspec",
+    "read_spectrum",
+    "read_text_spectrum",
+    "write_sdss_spec",
+]
+
+SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".csv", ".txt", ".dat")
+
+
+def _head(path: Path, n: int = 2880) -> bytes:
+    with open(path, "rb") as handle:
+        head = handle.read(n)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(n)
+        except (OSError, EOFError) as error:
+            raise SpectrumError(f"damaged gzip file ({error})", path) from None
+    return head
+
+
+def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
+    """Read one spectrum file of any supported format.
+
+    Parameters
+    ----------
+    path : path-like
+        SDSS ``spec``/``spec-lite`` (DR8+), ``spSpec`` (DR7), SDSS CSV, or a text file.
+    z : float, optional
+        Redshift to use when the file has none (e.g. from a catalogue).
+
+    Raises
+    ------
+    SpectrumError
+        With a specific reason when the file is missing, unreadable or not a spectrum.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpectrumError("file not found", path)
+    if path.stat().st_size == 0:
+        raise SpectrumError("empty file", path)
+    head = _head(path)
+    if head.startswith(b"SIMPLE  ="):
+        spectrum = read_sdss_fits(path)
+    elif path.suffix.lower() in (".fits", ".fit", ".gz"):
+        raise SpectrumError("not a FITS file (no 'SIMPLE' card at the start)", path)
+    elif path.suffix.lower() == ".csv":
+        spectrum = read_sdss_csv(path)
+    else:
+        spectrum = read_text_spectrum(path)
+    if spectrum.z is None and z is not None:
+        spectrum.z = float(z)
+        spectrum.meta["z_source"] = "catalog"
+    elif spectrum.z is not None:
+        spectrum.meta["z_source"] = "file"
+    return spectrum
+
+
+@dataclass
+class InputItem:
+    """One input file with what a catalogue says about it."""
+
+    path: Path
+    label: str | None = None
+    z: float | None = None
+    extra: dict | None = None
+
+
+def _is_catalog(path: Path) -> bool:
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "file" in [h.strip().lower() for h in header]
+
+
+def _float_or_none(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def read_catalog(path: str | Path) -> list[InputItem]:
+    """Read a catalogue CSV with a ``file`` column and optional ``label`` and ``z`` columns.
+
+    Relative file paths are taken relative to the catalogue's folder.  Other columns are kept in
+    ``InputItem.extra`` (the simulator's true parameters, for instance).
+    """
+    path = Path(path)
+    items = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for row in csv.DictReader(handle):
+            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            name = row.pop("file", "")
+            if not name:
+                continue
+            file = Path(name)
+            if not file.is_absolute():
+                file = path.parent / file
+            label = row.pop("label", "") or None
+            z = _float_or_none(row.pop("z", None))
+            items.append(InputItem(file, label, z, row))
+    return items
+
+
+def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]:
+    """Expand files, directories and catalogue CSVs into a de-duplicated, ordered list of inputs.
+
+    A CSV whose header has a ``file`` column is a catalogue: its rows are inputs, and its labels and
+    redshifts also apply to the same files given another way.  A directory contributes every spectrum
+    file below it (sorted) and any catalogue CSV it holds.  ``catalog`` adds labels/redshifts only.
+    """
+    items: dict[Path, InputItem] = {}
+    known: dict[Path, InputItem] = {}
+
+    def remember(entries):
+        for entry in entries:
+            known[entry.path.resolve()] = entry
+
+    if catalog is not None:
+        remember(read_catalog(catalog))
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SPECTRUM_SUFFIXES)
+            )
+            for file in files:
+                if _is_catalog(file):
+                    remember(read_catalog(file))
+                else:
+                    items.setdefault(file.resolve(), InputItem(file))
+        elif _is_catalog(path):
+            entries = read_catalog(path)
+            remember(entries)
+            for entry in entries:
+                items.setdefault(entry.path.resolve(), entry)
+        else:
+            items.setdefault(path.resolve(), InputItem(path))
+    result = []
+    for key, item in items.items():
+        info = known.get(key)
+        if info is not None:
+            item = InputItem(item.path, item.label or info.label, item.z if item.z is not None else info.z,
+                             info.extra)
+        result.append(item)
+    return result

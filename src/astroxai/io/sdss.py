@@ -1,0 +1,225 @@
+"""Readers (and the simulator's writer) for SDSS spectrum files: DR8+ ``spec``/``spec-lite`` and DR7 ``spSpec``.
+
+Layouts follow the SDSS data model: DR8+ files carry a ``COADD`` binary table (``flux``, ``loglam``,
+``ivar``, ``and_mask``, ...) in HDU 1 and a one-row ``SPECOBJ`` table (``Z``, ``PLATE``, ``MJD``,
+``FIBERID``, ``CLASS``, ...) in HDU 2; DR7 ``spSpec`` files keep the spectrum as rows of the primary
+image (flux, continuum-subtracted flux, 1σ error, mask) with ``log10 λ = COEFF0 + i·COEFF1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from astroxai.spectrum import Spectrum, SpectrumError
+
+COADD_REQUIRED = ("flux", "loglam", "ivar")
+
+
+def _column(table, name, dtype=np.float64):
+    """Case-insensitive access to a FITS table column; None if absent."""
+    names = {n.lower(): n for n in table.columns.names}
+    key = names.get(name.lower())
+    return None if key is None else np.asarray(table[key], dtype=dtype)
+
+
+def _scalar(value):
+    """FITS scalar → plain Python scalar (JSON-friendly)."""
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _redshift(value, source) -> float | None:
+    if value is None:
+        return None
+    z = float(value)
+    return z if np.isfinite(z) else None
+
+
+def read_sdss_spec(path: str | Path, hdul: fits.HDUList | None = None) -> Spectrum:
+    """Read an SDSS DR8+ ``spec-PLATE-MJD-FIBER.fits`` (full or ``spec-lite``) file.
+
+    The redshift comes from ``SPECOBJ.Z`` (HDU 2) when present; the id is ``PLATE-MJD-FIBER``.
+    """
+    path = Path(path)
+    own = hdul is None
+    try:
+        hdul = fits.open(path, memmap=False) if own else hdul
+    except (OSError, ValueError) as error:
+        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
+    try:
+        if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
+            raise SpectrumError("no COADD binary table in HDU 1 (not an SDSS spec file)", path)
+        coadd = hdul[1].data
+        missing = [c for c in COADD_REQUIRED if c not in {n.lower() for n in coadd.columns.names}]
+        if missing:
+            raise SpectrumError(f"COADD table lacks column(s) {', '.join(missing)}", path)
+        loglam = _column(coadd, "loglam")
+        mask = _column(coadd, "and_mask", np.int64)
+        meta: dict = {"format": "sdss-spec"}
+        z = None
+        ident = path.stem.removeprefix("spec-")
+        if len(hdul) > 2 and isinstance(hdul[2], fits.BinTableHDU) and len(hdul[2].data) > 0:
+            row = hdul[2].data[0]
+            names = {n.upper() for n in hdul[2].columns.names}
+            if "Z" in names:
+                z = _redshift(row["Z"], path)
+            for key in ("PLATE", "MJD", "FIBERID", "CLASS", "SUBCLASS", "ZWARNING", "SN_MEDIAN_ALL"):
+                if key in names:
+                    meta[key.lower()] = _scalar(row[key])
+            if {"PLATE", "MJD", "FIBERID"} <= names:
+                ident = f"{int(row['PLATE']):04d}-{int(row['MJD']):05d}-{int(row['FIBERID']):04d}"
+        return Spectrum(
+            wavelength=10.0 ** loglam,
+            flux=_column(coadd, "flux"),
+            ivar=_column(coadd, "ivar"),
+            mask=mask,
+            z=z,
+            id=ident,
+            source=str(path),
+            meta=meta,
+        )
+    except SpectrumError:
+        raise
+    except Exception as error:  # astropy raises many kinds on damaged tables
+        raise SpectrumError(f"damaged SDSS spec file ({type(error).__name__}: {error})", path) from None
+    finally:
+        if own:
+            hdul.close()
+
+
+def read_sdss_spspec(path: str | Path, hdul: fits.HDUList | None = None) -> Spectrum:
+    """Read an SDSS DR7 ``spSpec-MJD-PLATE-FIBER.fit`` file.
+
+    Row 0 of the primary image is the flux, row 2 the 1σ error (0 = bad pixel), row 3 the mask;
+    wavelengths are ``10**(COEFF0 + i*COEFF1)`` (vacuum), the redshift is header ``Z``.
+    """
+    path = Path(path)
+    own = hdul is None
+    try:
+        hdul = fits.open(path, memmap=False) if own else hdul
+    except (OSError, ValueError) as error:
+        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
+    try:
+        header, data = hdul[0].header, hdul[0].data
+        if data is None or data.ndim != 2 or data.shape[0] < 4:
+            raise SpectrumError("primary HDU is not a spSpec image (needs ≥ 4 rows: flux, -, error, mask)", path)
+        if "COEFF0" not in header or "COEFF1" not in header:
+            raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
+        npix = data.shape[1]
+        loglam = header["COEFF0"] + header["COEFF1"] * np.arange(npix)
+        error = np.asarray(data[2], dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            ivar = np.where(error > 0, 1.0 / error**2, 0.0)
+        meta = {"format": "sdss-spspec"}
+        for key in ("PLATEID", "MJD", "FIBERID", "SPEC_CLN", "NAME"):
+            if key in header:
+                meta[key.lower()] = _scalar(header[key])
+        ident = path.stem.removeprefix("spSpec-")
+        if {"PLATEID", "MJD", "FIBERID"} <= set(header.keys()):
+            ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{int(header['FIBERID']):04d}"
+        return Spectrum(
+            wavelength=10.0**loglam,
+            flux=np.asarray(data[0], dtype=np.float64),
+            ivar=ivar,
+            mask=np.asarray(data[3], dtype=np.int64),
+            z=_redshift(header.get("Z"), path),
+            id=ident,
+            source=str(path),
+            meta=meta,
+        )
+    except SpectrumError:
+        raise
+    except Exception as error:
+        raise SpectrumError(f"damaged spSpec file ({type(error).__name__}: {error})", path) from None
+    finally:
+        if own:
+            hdul.close()
+
+
+def read_sdss_fits(path: str | Path) -> Spectrum:
+    """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` from DR7 ``spSpec`` by its structure."""
+    path = Path(path)
+    try:
+        hdul = fits.open(path, memmap=False)
+    except (OSError, ValueError) as error:
+        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
+    with hdul:
+        try:
+            has_image = hdul[0].data is not None
+        except Exception as error:  # truncated data unit
+            raise SpectrumError(f"damaged FITS primary HDU ({error})", path) from None
+        if has_image:
+            return read_sdss_spspec(path, hdul)
+        return read_sdss_spec(path, hdul)
+
+
+def write_sdss_spec(
+    path: str | Path,
+    loglam: np.ndarray,
+    flux: np.ndarray,
+    ivar: np.ndarray,
+    *,
+    and_mask: np.ndarray | None = None,
+    sky: np.ndarray | None = None,
+    model: np.ndarray | None = None,
+    wdisp: np.ndarray | None = None,
+    plate: int,
+    mjd: int,
+    fiber: int,
+    z: float | None,
+    spec_class: str = "QSO",
+    header_cards: dict | None = None,
+) -> Path:
+    """Write a spectrum in the DR8+ ``spec-lite`` layout (primary header, COADD, SPECOBJ).
+
+    Used by the simulator so that simulated spectra go through exactly the reader real files use.
+    """
+    n = loglam.size
+    zeros = np.zeros(n, np.float32)
+    and_mask = np.zeros(n, np.int32) if and_mask is None else and_mask.astype(np.int32)
+    primary = fits.PrimaryHDU()
+    primary.header["TELESCOP"] = "SDSS 2.5-M"
+    primary.header["PLATEID"] = plate
+    primary.header["MJD"] = mjd
+    primary.header["FIBERID"] = fiber
+    for key, value in (header_cards or {}).items():
+        primary.header[key] = value
+    coadd = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("flux", "E", array=flux.astype(np.float32)),
+            fits.Column("loglam", "E", array=loglam.astype(np.float32)),
+            fits.Column("ivar", "E", array=ivar.astype(np.float32)),
+            fits.Column("and_mask", "J", array=and_mask),
+            fits.Column("or_mask", "J", array=and_mask),
+            fits.Column("wdisp", "E", array=zeros if wdisp is None else wdisp.astype(np.float32)),
+            fits.Column("sky", "E", array=zeros if sky is None else sky.astype(np.float32)),
+            fits.Column("model", "E", array=zeros if model is None else model.astype(np.float32)),
+        ],
+        name="COADD",
+    )
+    wave = 10.0 ** loglam
+    specobj = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("PLATE", "J", array=[plate]),
+            fits.Column("MJD", "J", array=[mjd]),
+            fits.Column("FIBERID", "J", array=[fiber]),
+            fits.Column("Z", "E", array=[np.nan if z is None else z]),
+            fits.Column("Z_ERR", "E", array=[1e-4]),
+            fits.Column("ZWARNING", "J", array=[0]),
+            fits.Column("CLASS", "6A", array=[spec_class]),
+            fits.Column("WAVEMIN", "E", array=[wave[0]]),
+            fits.Column("WAVEMAX", "E", array=[wave[-1]]),
+        ],
+        name="SPECOBJ",
+    )
+    path = Path(path)
+    fits.HDUList([primary, coadd, specobj]).writeto(path, overwrite=True)
+    return path
