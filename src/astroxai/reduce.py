@@ -293,7 +293,7 @@ def reduce_inputs(
     if wave_range is None:
         coverage = {}
         results = ordered_map(_coverage_task, [(items[i], bad_mask) for i in candidates], workers, chunk_size)
-        for i, (cover, rejection) in zip(candidates, progress(results, "checking coverage", len(items))):
+        for i, (cover, rejection) in zip(candidates, progress(results, "checking coverage", len(items)), strict=True):
             if cover is None:
                 fate[i] = rejection
             else:
@@ -327,7 +327,7 @@ def reduce_inputs(
                 writer.append(np.array(fluxes), [r["label"] for r in rows], [m["id"] for m in metas], columns)
                 fluxes.clear(), rows.clear(), metas.clear()
 
-        for i, (flux, row, meta) in zip(candidates, progress(results, "reducing", len(candidates))):
+        for i, (flux, row, meta) in zip(candidates, progress(results, "reducing", len(candidates)), strict=True):
             fate[i] = row
             if flux is None:
                 continue

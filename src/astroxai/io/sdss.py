@@ -8,6 +8,7 @@ image (flux, continuum-subtracted flux, 1σ error, mask) with ``log10 λ = COEFF
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,20 +146,31 @@ def read_sdss_spspec(path: str | Path, hdul: fits.HDUList | None = None) -> Spec
 
 
 def read_sdss_fits(path: str | Path) -> Spectrum:
-    """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` from DR7 ``spSpec`` by its structure."""
+    """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` from DR7 ``spSpec`` by its structure.
+
+    A file that astropy can only partly read (it warns that the file "may have been truncated" or
+    that a header is incomplete) is rejected as truncated instead of being read in part.
+    """
     path = Path(path)
-    try:
-        hdul = fits.open(path, memmap=False)
-    except (OSError, ValueError) as error:
-        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
-    with hdul:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            has_image = hdul[0].data is not None
-        except Exception as error:  # truncated data unit
-            raise SpectrumError(f"damaged FITS primary HDU ({error})", path) from None
-        if has_image:
-            return read_sdss_spspec(path, hdul)
-        return read_sdss_spec(path, hdul)
+            hdul = fits.open(path, memmap=False)
+        except (OSError, ValueError) as error:
+            raise SpectrumError(f"not a readable FITS file ({error})", path) from None
+        with hdul:
+            try:
+                hdul.readall()
+                has_image = hdul[0].data is not None
+            except Exception as error:  # truncated data unit
+                raise SpectrumError(f"damaged FITS file ({error})", path) from None
+            broken = [str(w.message) for w in caught
+                      if "truncated" in str(w.message) or "Header size" in str(w.message)]
+            if broken:
+                raise SpectrumError(f"truncated or damaged FITS file ({broken[0].splitlines()[0]})", path)
+            if has_image:
+                return read_sdss_spspec(path, hdul)
+            return read_sdss_spec(path, hdul)
 
 
 def write_sdss_spec(
