@@ -5,7 +5,8 @@ Usage:  python benchmarks/simulator_realism.py [RUN_DIR] [--figures DIR]
 RUN_DIR is the output of `astroxai run` (default runs/default; simulated and reduced if missing).  Prints
 the simulated intermediate sample's broad-Hβ FWHM, [O III]/Hβ, S/N and other quantiles next to the real
 ones (Vaona et al. 2012, shared/docs/agn-spectra.md §4), and draws the real SDSS DR18 spectrum of NGC 3073
-(shipped with ppxf) beside the most similar simulated type 2, both reduced by astroxai on the part of the paper's grid that both cover.
+(shipped with ppxf) beside the most similar simulated type 2, both reduced by astroxai on the part of the
+paper's grid that both cover.
 """
 
 from __future__ import annotations

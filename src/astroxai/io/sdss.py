@@ -9,6 +9,7 @@ image (flux, continuum-subtracted flux, 1σ error, mask) with ``log10 λ = COEFF
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,121 +38,21 @@ def _scalar(value):
     return value
 
 
-def _redshift(value, source) -> float | None:
+def _redshift(value) -> float | None:
     if value is None:
         return None
     z = float(value)
     return z if np.isfinite(z) else None
 
 
-def read_sdss_spec(path: str | Path, hdul: fits.HDUList | None = None) -> Spectrum:
-    """Read an SDSS DR8+ ``spec-PLATE-MJD-FIBER.fits`` (full or ``spec-lite``) file.
+@contextmanager
+def open_fits(path: Path):
+    """Open a FITS file fully, turning every way it can be broken into a :class:`SpectrumError`.
 
-    The redshift comes from ``SPECOBJ.Z`` (HDU 2) when present; the id is ``PLATE-MJD-FIBER``.
+    astropy reads a truncated file partially and only warns ("may have been truncated", "Header size is
+    not multiple of 2880"); here that is an error, so no spectrum is read from half a file.  Exceptions
+    raised while the body reads the tables become "damaged file" errors naming the file.
     """
-    path = Path(path)
-    own = hdul is None
-    try:
-        hdul = fits.open(path, memmap=False) if own else hdul
-    except (OSError, ValueError) as error:
-        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
-    try:
-        if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
-            raise SpectrumError("no COADD binary table in HDU 1 (not an SDSS spec file)", path)
-        coadd = hdul[1].data
-        missing = [c for c in COADD_REQUIRED if c not in {n.lower() for n in coadd.columns.names}]
-        if missing:
-            raise SpectrumError(f"COADD table lacks column(s) {', '.join(missing)}", path)
-        loglam = _column(coadd, "loglam")
-        mask = _column(coadd, "and_mask", np.int64)
-        meta: dict = {"format": "sdss-spec"}
-        z = None
-        ident = path.stem.removeprefix("spec-")
-        if len(hdul) > 2 and isinstance(hdul[2], fits.BinTableHDU) and len(hdul[2].data) > 0:
-            row = hdul[2].data[0]
-            names = {n.upper() for n in hdul[2].columns.names}
-            if "Z" in names:
-                z = _redshift(row["Z"], path)
-            for key in ("PLATE", "MJD", "FIBERID", "CLASS", "SUBCLASS", "ZWARNING", "SN_MEDIAN_ALL"):
-                if key in names:
-                    meta[key.lower()] = _scalar(row[key])
-            if {"PLATE", "MJD", "FIBERID"} <= names:
-                ident = f"{int(row['PLATE']):04d}-{int(row['MJD']):05d}-{int(row['FIBERID']):04d}"
-        return Spectrum(
-            wavelength=10.0 ** loglam,
-            flux=_column(coadd, "flux"),
-            ivar=_column(coadd, "ivar"),
-            mask=mask,
-            z=z,
-            id=ident,
-            source=str(path),
-            meta=meta,
-        )
-    except SpectrumError:
-        raise
-    except Exception as error:  # astropy raises many kinds on damaged tables
-        raise SpectrumError(f"damaged SDSS spec file ({type(error).__name__}: {error})", path) from None
-    finally:
-        if own:
-            hdul.close()
-
-
-def read_sdss_spspec(path: str | Path, hdul: fits.HDUList | None = None) -> Spectrum:
-    """Read an SDSS DR7 ``spSpec-MJD-PLATE-FIBER.fit`` file.
-
-    Row 0 of the primary image is the flux, row 2 the 1σ error (0 = bad pixel), row 3 the mask;
-    wavelengths are ``10**(COEFF0 + i*COEFF1)`` (vacuum), the redshift is header ``Z``.
-    """
-    path = Path(path)
-    own = hdul is None
-    try:
-        hdul = fits.open(path, memmap=False) if own else hdul
-    except (OSError, ValueError) as error:
-        raise SpectrumError(f"not a readable FITS file ({error})", path) from None
-    try:
-        header, data = hdul[0].header, hdul[0].data
-        if data is None or data.ndim != 2 or data.shape[0] < 4:
-            raise SpectrumError("primary HDU is not a spSpec image (needs ≥ 4 rows: flux, -, error, mask)", path)
-        if "COEFF0" not in header or "COEFF1" not in header:
-            raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
-        npix = data.shape[1]
-        loglam = header["COEFF0"] + header["COEFF1"] * np.arange(npix)
-        error = np.asarray(data[2], dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            ivar = np.where(error > 0, 1.0 / error**2, 0.0)
-        meta = {"format": "sdss-spspec"}
-        for key in ("PLATEID", "MJD", "FIBERID", "SPEC_CLN", "NAME"):
-            if key in header:
-                meta[key.lower()] = _scalar(header[key])
-        ident = path.stem.removeprefix("spSpec-")
-        if {"PLATEID", "MJD", "FIBERID"} <= set(header.keys()):
-            ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{int(header['FIBERID']):04d}"
-        return Spectrum(
-            wavelength=10.0**loglam,
-            flux=np.asarray(data[0], dtype=np.float64),
-            ivar=ivar,
-            mask=np.asarray(data[3], dtype=np.int64),
-            z=_redshift(header.get("Z"), path),
-            id=ident,
-            source=str(path),
-            meta=meta,
-        )
-    except SpectrumError:
-        raise
-    except Exception as error:
-        raise SpectrumError(f"damaged spSpec file ({type(error).__name__}: {error})", path) from None
-    finally:
-        if own:
-            hdul.close()
-
-
-def read_sdss_fits(path: str | Path) -> Spectrum:
-    """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` from DR7 ``spSpec`` by its structure.
-
-    A file that astropy can only partly read (it warns that the file "may have been truncated" or
-    that a header is incomplete) is rejected as truncated instead of being read in part.
-    """
-    path = Path(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -161,16 +62,106 @@ def read_sdss_fits(path: str | Path) -> Spectrum:
         with hdul:
             try:
                 hdul.readall()
-                has_image = hdul[0].data is not None
-            except Exception as error:  # truncated data unit
-                raise SpectrumError(f"damaged FITS file ({error})", path) from None
-            broken = [str(w.message) for w in caught
-                      if "truncated" in str(w.message) or "Header size" in str(w.message)]
-            if broken:
-                raise SpectrumError(f"truncated or damaged FITS file ({broken[0].splitlines()[0]})", path)
-            if has_image:
-                return read_sdss_spspec(path, hdul)
-            return read_sdss_spec(path, hdul)
+                broken = [str(w.message) for w in caught
+                          if "truncated" in str(w.message) or "Header size" in str(w.message)]
+                if broken:
+                    raise SpectrumError(f"truncated or damaged FITS file ({broken[0].splitlines()[0]})", path)
+                yield hdul
+            except SpectrumError:
+                raise
+            except Exception as error:  # astropy raises many kinds on damaged headers and tables
+                raise SpectrumError(f"damaged FITS file ({type(error).__name__}: {error})", path) from None
+
+
+def _spec_from_hdul(hdul: fits.HDUList, path: Path) -> Spectrum:
+    if len(hdul) < 2 or not isinstance(hdul[1], fits.BinTableHDU):
+        raise SpectrumError("no COADD binary table in HDU 1 (not an SDSS spec file)", path)
+    coadd = hdul[1].data
+    missing = [c for c in COADD_REQUIRED if c not in {n.lower() for n in coadd.columns.names}]
+    if missing:
+        raise SpectrumError(f"COADD table lacks column(s) {', '.join(missing)}", path)
+    meta: dict = {"format": "sdss-spec"}
+    z = None
+    ident = path.stem.removeprefix("spec-")
+    if len(hdul) > 2 and isinstance(hdul[2], fits.BinTableHDU) and len(hdul[2].data) > 0:
+        row = hdul[2].data[0]
+        names = {n.upper() for n in hdul[2].columns.names}
+        if "Z" in names:
+            z = _redshift(row["Z"])
+        for key in ("PLATE", "MJD", "FIBERID", "CLASS", "SUBCLASS", "ZWARNING", "SN_MEDIAN_ALL"):
+            if key in names:
+                meta[key.lower()] = _scalar(row[key])
+        if {"PLATE", "MJD", "FIBERID"} <= names:
+            ident = f"{int(row['PLATE']):04d}-{int(row['MJD']):05d}-{int(row['FIBERID']):04d}"
+    return Spectrum(
+        wavelength=10.0 ** _column(coadd, "loglam"),
+        flux=_column(coadd, "flux"),
+        ivar=_column(coadd, "ivar"),
+        mask=_column(coadd, "and_mask", np.int64),
+        z=z,
+        id=ident,
+        source=str(path),
+        meta=meta,
+    )
+
+
+def _spspec_from_hdul(hdul: fits.HDUList, path: Path) -> Spectrum:
+    header, data = hdul[0].header, hdul[0].data
+    if data is None or data.ndim != 2 or data.shape[0] < 4:
+        raise SpectrumError("primary HDU is not a spSpec image (needs ≥ 4 rows: flux, -, error, mask)", path)
+    if "COEFF0" not in header or "COEFF1" not in header:
+        raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
+    loglam = header["COEFF0"] + header["COEFF1"] * np.arange(data.shape[1])
+    error = np.asarray(data[2], dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        ivar = np.where(error > 0, 1.0 / error**2, 0.0)
+    meta = {"format": "sdss-spspec"}
+    for key in ("PLATEID", "MJD", "FIBERID", "SPEC_CLN", "NAME"):
+        if key in header:
+            meta[key.lower()] = _scalar(header[key])
+    ident = path.stem.removeprefix("spSpec-")
+    if {"PLATEID", "MJD", "FIBERID"} <= set(header.keys()):
+        ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{int(header['FIBERID']):04d}"
+    return Spectrum(
+        wavelength=10.0**loglam,
+        flux=np.asarray(data[0], dtype=np.float64),
+        ivar=ivar,
+        mask=np.asarray(data[3], dtype=np.int64),
+        z=_redshift(header.get("Z")),
+        id=ident,
+        source=str(path),
+        meta=meta,
+    )
+
+
+def read_sdss_spec(path: str | Path) -> Spectrum:
+    """Read an SDSS DR8+ ``spec-PLATE-MJD-FIBER.fits`` (full or ``spec-lite``) file.
+
+    The redshift comes from ``SPECOBJ.Z`` (HDU 2) when present; the id is ``PLATE-MJD-FIBER``.
+    """
+    path = Path(path)
+    with open_fits(path) as hdul:
+        return _spec_from_hdul(hdul, path)
+
+
+def read_sdss_spspec(path: str | Path) -> Spectrum:
+    """Read an SDSS DR7 ``spSpec-MJD-PLATE-FIBER.fit`` file.
+
+    Row 0 of the primary image is the flux, row 2 the 1σ error (0 = bad pixel), row 3 the mask;
+    wavelengths are ``10**(COEFF0 + i*COEFF1)`` (vacuum), the redshift is header ``Z``.
+    """
+    path = Path(path)
+    with open_fits(path) as hdul:
+        return _spspec_from_hdul(hdul, path)
+
+
+def read_sdss_fits(path: str | Path) -> Spectrum:
+    """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` (tables) from DR7 ``spSpec`` (an image)."""
+    path = Path(path)
+    with open_fits(path) as hdul:
+        if hdul[0].data is not None:
+            return _spspec_from_hdul(hdul, path)
+        return _spec_from_hdul(hdul, path)
 
 
 def write_sdss_spec(
