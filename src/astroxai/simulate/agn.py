@@ -32,6 +32,7 @@ All randomness comes from one seed: spectrum *i* of a run uses the *i*-th child 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import erf
@@ -383,13 +384,19 @@ def draw_parameters(label: str, rng: np.random.Generator) -> dict:
     return p
 
 
-def _sky(grid: PixelGrid) -> np.ndarray:
-    """Sky in the fibre (rest-frame pixel grid, observed-frame sky lines)."""
-    obs = grid.wave * (1 + grid.z)
-    continuum = 1.5 * (obs / 5000.0) ** 1.5
-    observed_grid = PixelGrid(0.0)
-    lines = observed_grid.gaussians(SKY_LINES[:, 0], SIGMA_INSTRUMENT_KMS, SKY_LINES[:, 1])
-    return continuum + lines
+@lru_cache(maxsize=1)
+def _sky_lines_observed() -> np.ndarray:
+    """Night-sky emission lines on the SDSS pixels (observed frame: the same for every spectrum)."""
+    return PixelGrid(0.0).gaussians(SKY_LINES[:, 0], SIGMA_INSTRUMENT_KMS, SKY_LINES[:, 1])
+
+
+def _sky_continuum_observed() -> np.ndarray:
+    return 1.5 * (10**LOGLAM / 5000.0) ** 1.5
+
+
+def _sky() -> np.ndarray:
+    """Sky in the fibre on the SDSS pixels: a continuum rising to the red plus the sky lines."""
+    return _sky_continuum_observed() + _sky_lines_observed()
 
 
 def _throughput(obs_wave: np.ndarray) -> np.ndarray:
@@ -460,7 +467,7 @@ def simulate_spectrum(label: str, rng: np.random.Generator) -> SimulatedSpectrum
     p = draw_parameters(label, rng)
     grid, model, _ = model_spectrum(p)
     model = model * p["f5100"]
-    sky = _sky(grid)
+    sky = _sky()
     throughput = _throughput(grid.wave * (1 + grid.z))
     shape = (np.clip(model, 0, None) + sky) / throughput  # photon + sky variance, up to a constant
     window = np.abs(grid.wave - 5100.0) <= 20.0
@@ -470,8 +477,7 @@ def simulate_spectrum(label: str, rng: np.random.Generator) -> SimulatedSpectrum
     flux = model + sigma * rng.standard_normal(model.size)
     ivar = 1.0 / sigma**2
     and_mask = np.zeros(model.size, np.int64)
-    obs_sky_line = PixelGrid(0.0).gaussians(SKY_LINES[:, 0], SIGMA_INSTRUMENT_KMS, SKY_LINES[:, 1])
-    and_mask[obs_sky_line > 2 * (1.5 * (10**LOGLAM / 5000.0) ** 1.5)] |= 1 << 23  # BRIGHTSKY (a warning)
+    and_mask[_sky_lines_observed() > 2 * _sky_continuum_observed()] |= 1 << 23  # BRIGHTSKY (a warning)
     p["n_bad_pixels"] = 0
     if rng.random() < 0.15:  # a run of rejected pixels (cosmic ray / bad column), as in real coadds
         length = int(rng.integers(3, 25))
