@@ -161,12 +161,6 @@ class Reduced:
     snr: float
 
 
-def rest_coverage(spectrum: Spectrum) -> tuple[float, float]:
-    """Rest-frame wavelength range of a spectrum (needs a valid redshift)."""
-    rest = rest_wavelength(spectrum.wavelength, spectrum.z, spectrum.source)
-    return float(rest[0]), float(rest[-1])
-
-
 def check_spectrum(spectrum: Spectrum, bad_mask: int = DEFAULT_BAD_MASK) -> np.ndarray:
     """Reject spectra that no reduction can use; return the good-pixel mask."""
     if not np.any(np.isfinite(spectrum.flux)):
