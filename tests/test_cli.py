@@ -44,10 +44,16 @@ def test_reduce_fails_only_when_nothing_is_readable(tmp_path):
 
 def test_run_small_config(tmp_path):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"counts": {"type1": 3, "type2": 3, "intermediate": 3}, "n_wave": 100}))
+    config.write_text(json.dumps({"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100,
+                                  "quick": True, "timing_repeats": 1}))
     result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "run"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["config"]["config"]["seed"] and record["versions"]["numpy"]
     assert (tmp_path / "run" / "figures" / "classes.png").stat().st_size > 10_000
-    assert SpectraSet.load(tmp_path / "run" / "dataset.h5").flux.shape == (9, 100)
+    assert SpectraSet.load(tmp_path / "run" / "dataset.h5").flux.shape == (42, 100)
+    for problem in ("svm-3class", "svm-2class"):
+        meta = json.loads((tmp_path / "run" / "models" / problem / "model.json").read_text())
+        assert meta["kernel"] in ("linear", "rbf", "poly2", "poly3") and len(meta["wavelength"]) == 100
+    results = (tmp_path / "run" / "results.md").read_text()
+    assert "paper Table 3" in results and "paper Table 4" in results

@@ -11,6 +11,8 @@ import numpy as np
 
 from astroxai.dataset import SpectraSet
 from astroxai.io import collect_inputs
+from astroxai.models.results import write_results_markdown
+from astroxai.models.study import TrainConfig, train_study
 from astroxai.plots import save_figure
 from astroxai.plots.spectra import plot_class_examples
 from astroxai.provenance import write_run_record
@@ -26,6 +28,11 @@ class RunConfig:
     seed: int = DEFAULT_SEED
     n_wave: int = 1000
     range: list | str | None = None  # None = overlap of all spectra; "paper" = the paper's range
+    problems: list = field(default_factory=lambda: [3, 2])  # classifiers to train: 3-class, 2-class
+    kernels: list = field(default_factory=lambda: ["linear", "rbf", "poly2", "poly3"])
+    quick: bool = False  # coarse search grid (see `astroxai train --quick`)
+    stratify: bool = True
+    timing_repeats: int = 10
 
     @classmethod
     def from_file(cls, path) -> RunConfig:
@@ -41,8 +48,9 @@ class RunConfig:
         return RANGE_PRESETS[self.range] if isinstance(self.range, str) else tuple(self.range)
 
 
-def run_pipeline(cfg: RunConfig, out, progress=None, echo=print) -> dict:
-    """Simulate → reduce → figure; returns a summary and writes ``out/run.json``."""
+def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=None) -> dict:
+    """Simulate → reduce → figure → train and evaluate the SVMs → ``results.md``; returns a summary and
+    writes ``out/run.json`` (config, seed, versions, timings)."""
     out = Path(out)
     timings = {}
     start = time.perf_counter()
@@ -62,7 +70,20 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print) -> dict:
         examples[label] = data.flux[index]
         titles[label] = f"{label}  {data.ids[index]}  z={data.meta['z'][index]:.3f}"
     figures = save_figure(plot_class_examples(data.wavelength, examples, titles), out / "figures" / "classes")
+    models = {}
+    for n_classes in cfg.problems:
+        start = time.perf_counter()
+        train_cfg = TrainConfig(classes=n_classes, kernels=tuple(cfg.kernels), quick=cfg.quick, seed=cfg.seed,
+                                stratify=cfg.stratify, timing_repeats=cfg.timing_repeats)
+        models[f"{n_classes}-class"] = train_study(data, out / "models" / f"svm-{n_classes}class", train_cfg,
+                                                   progress=task_progress, echo=echo,
+                                                   dataset_path=str(out / "dataset.h5"))
+        timings[f"train_{n_classes}class_s"] = round(time.perf_counter() - start, 2)
+    report = write_results_markdown(out)
+    echo(f"results: {report}")
     result = {**summary, "timings": timings, "figures": [str(p) for p in figures],
-              "classes": {c: int((data.labels == c).sum()) for c in data.classes}}
+              "classes": {c: int((data.labels == c).sum()) for c in data.classes},
+              "models": {name: {k: v for k, v in m.items() if k != "kernels"} for name, m in models.items()},
+              "results": str(report)}
     write_run_record(out, {"config": asdict(cfg), "summary": result})
     return result

@@ -236,8 +236,13 @@ def _coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
         return None, _fate(item, spectrum, "rejected", error.reason)
 
 
-def _reduce_task(task) -> tuple[np.ndarray | None, dict, dict | None]:
-    """Second pass for one file: its reduced flux, its manifest row and its metadata."""
+def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
+    """Read and reduce one input: ``task = (item, grid, method, bad_mask, max_bad_fraction)``.
+
+    Returns ``(flux, manifest row, metadata)``; a spectrum that cannot be used gives ``(None, row with the
+    reason, None)`` instead of raising, so a batch goes on with the rest.  One argument, so that it can be
+    mapped over processes.
+    """
     item, grid, method, bad_mask, max_bad_fraction = task
     spectrum = None
     try:
@@ -311,7 +316,7 @@ def reduce_inputs(
     }
     kept = 0
     tasks = [(items[i], grid, method, bad_mask, max_bad_fraction) for i in candidates]
-    results = ordered_map(_reduce_task, tasks, workers, chunk_size)
+    results = ordered_map(reduce_item, tasks, workers, chunk_size)
     with SpectraSetWriter(out, grid, attrs, chunk_rows=chunk_size) as writer:
         fluxes, rows, metas = [], [], []
 

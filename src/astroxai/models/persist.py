@@ -8,6 +8,8 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from astroxai.provenance import versions
 
 MODEL_FILE = "model.skops"
@@ -70,3 +72,26 @@ def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[objec
     if refused:
         raise ModelLoadError(f"{target}: refuses to load untrusted types {refused}")
     return sio.load(target, trusted=list(untrusted)), meta
+
+
+class GridMismatchError(ValueError):
+    """Spectra reduced onto a different wavelength grid from the one a model was trained on."""
+
+
+def check_grid(meta: dict, wavelength) -> None:
+    """Refuse spectra whose rest-frame grid is not the model's (same points to 1e-6 Å).
+
+    A model's features are fluxes at fixed wavelengths: the same classifier applied to another grid
+    would silently compare different wavelengths.  The message says how to reduce onto the right grid.
+    """
+    expected = np.asarray(meta["wavelength"], dtype=float)
+    given = np.asarray(wavelength, dtype=float)
+    if given.shape == expected.shape and np.allclose(given, expected, rtol=0, atol=1e-6):
+        return
+    reduction = meta.get("reduction") or {}
+    lo, hi = expected[0], expected[-1]
+    raise GridMismatchError(
+        f"spectra are on {given.size} points {given[0]:.2f}–{given[-1]:.2f} Å but the model needs "
+        f"{expected.size} points {lo:.2f}–{hi:.2f} Å; reduce them with "
+        f"`astroxai reduce --range {lo:.6g} {hi:.6g} --n-wave {expected.size} "
+        f"--method {reduction.get('method', 'linear')}` (or give raw files to `astroxai predict`)")

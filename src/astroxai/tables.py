@@ -1,0 +1,35 @@
+"""Every table a run writes goes out twice: CSV for spreadsheets and JSON for programs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+
+def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -> list[Path]:
+    """Write ``rows`` (dicts sharing keys) as ``stem.csv`` and ``stem.json``; return both paths.
+
+    Columns follow the first row's key order, then keys first seen in later rows.  Lists become
+    space-separated text in the CSV.  ``extra`` (e.g. units or the paper's values) goes into the JSON only.
+    """
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                             for key, value in row.items()})
+    json_path.write_text(json.dumps({"columns": columns, "rows": rows, **(extra or {})}, indent=1, default=str))
+    return [csv_path, json_path]
+
+
+def read_table(path: str | Path) -> list[dict]:
+    """Rows of a table written by :func:`write_table` (from its JSON file)."""
+    path = Path(path)
+    return json.loads(path.with_suffix(".json").read_text())["rows"]
