@@ -69,3 +69,28 @@ def dr18_file() -> Path:
     path = Path(ppxf.__file__).parent / "spectra" / "NGC3073_SDSS_DR18.fits"
     assert path.is_file(), "ppxf no longer ships NGC3073_SDSS_DR18.fits"
     return path
+
+
+@pytest.fixture(scope="session")
+def reduced_sample(tmp_path_factory) -> Path:
+    """A 16 + 16 + 16 simulated sample reduced onto 150 points; returns the SpectraSet path (with the
+    simulated FITS files in its folder's ``sim`` subfolder)."""
+    from astroxai.io import collect_inputs
+    from astroxai.reduce import reduce_inputs
+
+    out = tmp_path_factory.mktemp("reduced")
+    catalog = simulate_sample(out / "sim", {"type1": 16, "type2": 16, "intermediate": 16}, seed=11, workers=1)
+    reduce_inputs(collect_inputs([catalog]), out / "dataset.h5", n_wave=150, workers=1)
+    return out / "dataset.h5"
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, reduced_sample) -> Path:
+    """A quick 3-class linear + RBF study on :func:`reduced_sample`; returns the model folder."""
+    from astroxai.dataset import SpectraSet
+    from astroxai.models.study import TrainConfig, train_study
+
+    out = tmp_path_factory.mktemp("model") / "svm"
+    cfg = TrainConfig(kernels=("linear", "rbf"), quick=True, seed=5, timing_repeats=2, noise_repeats=2)
+    train_study(SpectraSet.load(reduced_sample), out, cfg, echo=lambda *a: None, dataset_path=str(reduced_sample))
+    return out

@@ -6,7 +6,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import SVC
 
-from astroxai.models.persist import META_FILE, MODEL_FILE, ModelLoadError, load_model, save_model
+from astroxai.models.persist import (
+    META_FILE,
+    MODEL_FILE,
+    GridMismatchError,
+    ModelLoadError,
+    check_grid,
+    load_model,
+    save_model,
+)
+from astroxai.models.svm import fit_quietly, make_svm
 
 
 def _data():
@@ -17,11 +26,10 @@ def _data():
     return X, y
 
 
-@pytest.mark.filterwarnings("ignore::FutureWarning")
-@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly2", "poly3"])
 def test_probabilities_bit_identical_after_save_and_load(tmp_path, kernel):
     X, y = _data()
-    model = make_pipeline(StandardScaler(), SVC(kernel=kernel, probability=True, random_state=0)).fit(X, y)
+    model = fit_quietly(make_svm(kernel, 1.0, 0.05, n_features=X.shape[1], probability=True), X, y)
     save_model(tmp_path / "m", model, {"grid": [1.0, 2.0]})
     loaded, meta = load_model(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
@@ -63,3 +71,12 @@ def test_untrusted_types_are_refused(tmp_path):
 def test_missing_folder(tmp_path):
     with pytest.raises(ModelLoadError, match="not a model folder"):
         load_model(tmp_path / "nothing")
+
+
+def test_grid_check():
+    meta = {"wavelength": np.linspace(3700, 5300, 50).tolist(), "reduction": {"method": "linear"}}
+    check_grid(meta, np.linspace(3700, 5300, 50))
+    with pytest.raises(GridMismatchError, match="--n-wave 50"):
+        check_grid(meta, np.linspace(3700, 5300, 60))
+    with pytest.raises(GridMismatchError, match="--range 3700 5300"):
+        check_grid(meta, np.linspace(3700, 5300, 50) + 0.01)

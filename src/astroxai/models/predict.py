@@ -46,7 +46,9 @@ def predict_inputs(model_dir, items: list[InputItem], out_csv, *, chunk_size: in
         def flush():
             fluxes = [flux for _, flux in buffered if flux is not None]
             if fluxes:
-                X = np.array(fluxes, dtype=np.float64)
+                # Rounded to float32 as a SpectraSet stores them, so a file gets exactly the prediction it
+                # gets after `astroxai reduce` + `astroxai evaluate`.
+                X = np.array(fluxes, dtype=np.float32).astype(np.float64)
                 labels = iter(model.predict(X))
                 probabilities = iter(model.predict_proba(X))
             for row, flux in buffered:

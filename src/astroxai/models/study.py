@@ -54,11 +54,14 @@ class TrainConfig:
 
 
 def training_hash(flux, labels, ids) -> str:
-    """SHA-256 of exactly what a model was fitted on: the float32 fluxes, labels and ids, in order."""
+    """SHA-256 of what a model was fitted on: the float32 fluxes, labels and ids, taken in id order so that
+    the same spectra give the same hash however they are ordered in a file."""
+    ids = np.asarray(ids).astype(str)
+    order = np.argsort(ids, kind="stable")
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(flux, dtype=np.float32).tobytes())
-    digest.update("\n".join(map(str, labels)).encode())
-    digest.update("\n".join(map(str, ids)).encode())
+    digest.update(np.ascontiguousarray(np.asarray(flux, dtype=np.float32)[order]).tobytes())
+    digest.update("\n".join(np.asarray(labels).astype(str)[order]).encode())
+    digest.update("\n".join(ids[order]).encode())
     return digest.hexdigest()
 
 
