@@ -20,17 +20,18 @@ def _three_classes(n=120, d=30, seed=0):
     return X, y
 
 
+@pytest.mark.parametrize("standardise", [True, False])
 @pytest.mark.parametrize("kernel, gamma, C", [("linear", None, 0.05), ("linear", None, 5.0), ("rbf", 0.01, 3.0),
                                               ("rbf", 0.05, 0.5), ("poly2", None, 2.0), ("poly3", None, 20.0)])
-def test_cached_kernel_scores_equal_pipeline_cross_validation(kernel, gamma, C):
+def test_cached_kernel_scores_equal_pipeline_cross_validation(kernel, gamma, C, standardise):
     """The search's precomputed-kernel CV must give what scikit-learn's CV of the real pipeline gives."""
     X, y = _three_classes()
     space = SearchSpace(kernels=(kernel,), c_grid=(C,), gamma_grid=(gamma or 0.01,), refine_rounds=0)
-    result = search_svm(X, y, space, seed=3, n_jobs=2)
+    result = search_svm(X, y, space, seed=3, n_jobs=2, standardise=standardise)
     (row,) = [r for r in result.rows if gamma is None or r["gamma"] == gamma]
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=3)
-    reference = cross_val_score(make_svm(kernel, C, gamma, n_features=X.shape[1]), X, y, cv=folds,
-                                scoring="f1_macro")
+    model = make_svm(kernel, C, gamma, n_features=X.shape[1], standardise=standardise)
+    reference = cross_val_score(model, X, y, cv=folds, scoring="f1_macro")
     np.testing.assert_allclose(row["fold_f1"], reference, atol=1e-6)
     assert row["cv_f1"] == pytest.approx(reference.mean(), abs=1e-9)
 

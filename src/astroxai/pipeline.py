@@ -32,6 +32,7 @@ class RunConfig:
     kernels: list = field(default_factory=lambda: ["linear", "rbf", "poly2", "poly3"])
     quick: bool = False  # coarse search grid (see `astroxai train --quick`)
     stratify: bool = True
+    standardise: bool = True  # standardise features inside the SVM pipeline
     timing_repeats: int = 10
 
     @classmethod
@@ -74,7 +75,8 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
     for n_classes in cfg.problems:
         start = time.perf_counter()
         train_cfg = TrainConfig(classes=n_classes, kernels=tuple(cfg.kernels), quick=cfg.quick, seed=cfg.seed,
-                                stratify=cfg.stratify, timing_repeats=cfg.timing_repeats)
+                                stratify=cfg.stratify, standardise=cfg.standardise,
+                                timing_repeats=cfg.timing_repeats)
         models[f"{n_classes}-class"] = train_study(data, out / "models" / f"svm-{n_classes}class", train_cfg,
                                                    progress=task_progress, echo=echo,
                                                    dataset_path=str(out / "dataset.h5"))

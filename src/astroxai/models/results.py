@@ -30,7 +30,9 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
     meta = json.loads((folder / "model.json").read_text())
     table = "3" if n_classes == 3 else "4"
     lines = [f"## {n_classes}-class problem ({', '.join(meta['classes'])})", "",
-             f"Model folder: `{folder}`; chosen kernel **{chosen}** (best validation F).", "",
+             f"Model folder: `{folder}`; chosen kernel **{chosen}** (best validation F); features "
+             + ("standardised per wavelength inside the pipeline." if meta["config"].get("standardise", True)
+                else "the normalised fluxes, unscaled."), "",
              f"### Search and validation (paper Table {table})", ""]
     rows = []
     for row in kernels:
@@ -38,6 +40,7 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
         rows.append([row["kernel"], row["C"], row["gamma"], row["cv_f1"], row["validation_f1"], p_c, p_gamma, p_f])
     lines += _table(["kernel", "C", "γ", "CV macro F", "validation F", "paper C", "paper γ", "paper validation F"],
                     rows)
+    lines += [f"![search]({folder.name}/figures/search.png)", ""]
     lines += [f"### Test set (paper Table {6 if n_classes == 3 else 7})", ""]
     rows = []
     for row in kernels:

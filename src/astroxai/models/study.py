@@ -44,6 +44,7 @@ class TrainConfig:
     quick: bool = False
     seed: int = DEFAULT_TRAIN_SEED
     stratify: bool = True
+    standardise: bool = True  # False: the SVM sees the normalised fluxes unscaled
     n_jobs: int | None = None
     timing_repeats: int = 10
     noise_repeats: int = 5
@@ -108,7 +109,7 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
          f"{split.test.size} test spectra")
 
     search = search_svm(X[split.train], y[split.train], cfg.space(), seed=cfg.seed, n_jobs=cfg.n_jobs,
-                        progress=progress)
+                        progress=progress, standardise=cfg.standardise)
     timings["search_s"] = round(search.seconds, 2)
     echo(f"search: {search.n_fits} SVM fits in {search.seconds:.1f} s")
 
@@ -116,7 +117,7 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
     for kernel, best in search.best.items():
         def make(probability=False, kernel=kernel, best=best):
             return make_svm(kernel, best["C"], best["gamma"], n_features=n_features, probability=probability,
-                            seed=cfg.seed)
+                            seed=cfg.seed, standardise=cfg.standardise)
 
         start = time.perf_counter()
         on_train = make().fit(X[split.train], y[split.train])
@@ -147,7 +148,7 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
     kernel, best = chosen["kernel"], search.best[chosen["kernel"]]
     start = time.perf_counter()
     final = fit_quietly(make_svm(kernel, best["C"], best["gamma"], n_features=n_features, probability=True,
-                                 seed=cfg.seed), X[fit_rows], y[fit_rows])
+                                 seed=cfg.seed, standardise=cfg.standardise), X[fit_rows], y[fit_rows])
     timings["final_fit_with_probabilities_s"] = round(time.perf_counter() - start, 2)
     predicted = final.predict(X[split.test])
     test = classification_metrics(y[split.test], predicted, classes)

@@ -64,8 +64,11 @@ def svm_gamma(kernel: str, gamma: float | None, n_features: int) -> float | str:
 
 
 def make_svm(kernel: str, C: float, gamma: float | None = None, *, n_features: int, probability: bool = False,
-             seed: int = 0, cache_size: float = 500) -> Pipeline:
+             seed: int = 0, cache_size: float = 500, standardise: bool = True) -> Pipeline:
     """``Pipeline(StandardScaler, SVC)`` with the paper's settings for one kernel and its parameters.
+
+    ``standardise=False`` puts ``'passthrough'`` in the scaler's place: the SVM then sees the normalised
+    fluxes themselves, which is what the paper's noise-robustness figures suggest it did (docs/results.md).
 
     ``probability=True`` adds libsvm's Platt scaling (an internal 5-fold CV, seeded by ``seed``), which the
     exact-saliency bridge needs (``probA_``, ``probB_``).  scikit-learn 1.9 deprecates that option in favour
@@ -78,7 +81,7 @@ def make_svm(kernel: str, C: float, gamma: float | None = None, *, n_features: i
     extra = {"probability": True} if probability else {}
     svc = SVC(C=float(C), gamma=svm_gamma(kernel, gamma, n_features), class_weight="balanced",
               random_state=seed, cache_size=cache_size, **KERNELS[kernel], **extra)
-    return Pipeline([("scale", StandardScaler()), ("svm", svc)])
+    return Pipeline([("scale", StandardScaler() if standardise else "passthrough"), ("svm", svc)])
 
 
 def fit_quietly(model, X, y):
@@ -100,9 +103,11 @@ class _Fold:
     y_val: np.ndarray
 
     @classmethod
-    def make(cls, X, y, train, val) -> _Fold:
-        scaler = StandardScaler().fit(X[train])
-        A, B = scaler.transform(X[train]), scaler.transform(X[val])
+    def make(cls, X, y, train, val, standardise: bool = True) -> _Fold:
+        A, B = X[train], X[val]
+        if standardise:
+            scaler = StandardScaler().fit(A)
+            A, B = scaler.transform(A), scaler.transform(B)
         return cls(A @ A.T, B @ A.T, np.einsum("ij,ij->i", A, A), np.einsum("ij,ij->i", B, B), y[train], y[val])
 
     def kernels(self, kernel: str, gamma: float | None, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +171,7 @@ def _best(rows: list[dict]) -> dict:
 
 
 def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs: int | None = None,
-               progress=None) -> SearchResult:
+               progress=None, standardise: bool = True) -> SearchResult:
     """Grid search with C refinement, per kernel, by ``space.folds``-fold CV macro F on ``(X, y)``.
 
     The folds are stratified and seeded.  Work is spread over ``n_jobs`` threads (libsvm releases the
@@ -188,7 +193,7 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
     n_jobs = default_workers() if n_jobs is None else n_jobs
     start = time.perf_counter()
     splitter = StratifiedKFold(n_splits=space.folds, shuffle=True, random_state=seed)
-    folds = [_Fold.make(X, y, train, val) for train, val in splitter.split(X, y)]
+    folds = [_Fold.make(X, y, train, val, standardise) for train, val in splitter.split(X, y)]
     result = SearchResult()
     scored: dict[tuple, dict] = {}
 

@@ -1,0 +1,135 @@
+"""Write docs/results.md from a default run and a raw-features model.
+
+    astroxai run --out runs/default
+    astroxai train runs/default/dataset.h5 --out runs/raw-features --raw-features
+    python docs/make_results.py runs/default runs/raw-features
+
+The tables come from the runs (results.md of the run, plus a comparison with the raw-features model);
+the figures are copied into docs/figures; the observations at the top are written by hand in NOTES below
+and refer to the default seeds.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from astroxai.models import paper
+from astroxai.tables import read_table
+
+DOCS = Path(__file__).resolve().parent
+
+NOTES = """# Classification results on the default simulated sample
+
+Reproduces Sects. 3 and 5.1–5.2 of Peruzzi et al. (2021) on the embedded simulated sample (3346 spectra, same
+class counts as the paper). Regenerate everything on this page with
+
+```bash
+astroxai run --out runs/default                                                   # ≈ 3.5 min on 2 cores
+astroxai train runs/default/dataset.h5 --out runs/raw-features --raw-features     # ≈ 2 min
+python docs/make_results.py runs/default runs/raw-features
+```
+
+## What we saw
+
+- **The task is neither trivial nor hopeless, and the numbers land on the paper's.** Type 1 vs type 2 is
+  perfectly separable for the linear and RBF kernels (test F = 1.000, paper 1.0), while the three-class problem
+  reaches a test macro F of 0.930 (paper 0.942): type 1 is almost never confused (1 of 136), and the errors are
+  intermediates taken for type 2 (19 of 104 with the linear kernel; the paper: 19 of 115) and type 2 taken for
+  intermediates (14 of 429; the paper: 12 of 423). The simulator reproduces the hard boundary the paper found —
+  weak broad Hβ in noisy type 1.8/1.9 spectra — without making it impossible.
+- **Standardising the features costs noise robustness, and the paper's Table 5 is reproduced without it.**
+  With the issue's default (`StandardScaler` in the pipeline) the test F falls faster with added noise than the
+  paper's (σ = 0.4: 0.66 vs 0.82). Standardisation divides each wavelength by the sample's spread there, which is
+  smallest around the normalisation window (≈ 0.04 at 5050–5150 Å, where every spectrum is 1 by construction)
+  and in the red continuum (≈ 0.1 at 4600–4800 Å), against ≈ 0.35 at the blue end: added noise is magnified up to
+  ~10× in exactly the pixels that carry least class information. Trained on the unscaled normalised fluxes
+  (`--raw-features`), the same search gives a *better* classifier (linear kernel: validation F 0.938, test F
+  0.945; paper 0.920 and 0.942), all four kernels within 0.01 of each other as in the paper, and a noise curve
+  much closer to Table 5 (see the comparison below), though still below it at σ ≥ 0.1. We read this
+  as evidence that the paper's SVMs saw unscaled fluxes. The default stays standardised, as the issue asks; the
+  switch is `astroxai train --raw-features` or `"standardise": false` in a run config.
+- **RBF collapses under heavy noise when features are standardised**: at σ ≥ 1 every noisy spectrum is far from
+  every support vector, the kernel values vanish and the decision falls back on the intercepts (everything becomes
+  type 1). The linear and polynomial kernels degrade gracefully.
+- **Hyper-parameters differ from the paper's while the scores agree**: the best linear C is 0.0034 (paper 0.07)
+  and the best RBF γ is 1.6e-5 (paper 0.003), both below the paper's grid. γ scales with 1/(distance²) and C
+  with the feature scale, so their values depend on the scaling and on the number and noise of the pixels; the
+  γ grid here spans 5e-6 … 5 (it contains the paper's 0.005 … 5) so that the optimum is an interior point.
+  For polynomial kernels γ only rescales C (tested), so the search fixes γ = 1/n_features and searches C alone.
+- **Training is 20–30× faster than the paper's Table 9** (0.5–0.8 s per fit on 2677 spectra vs 13–15 s on an
+  i7-6700HQ), with the same ordering caveat the paper noted: timings depend on C and the number of support
+  vectors more than on the kernel. The full search (1500 fits over four kernels, refinement included) takes
+  ≈ 39 s on 2 cores because each fold's Gram matrix is computed once and shared by every (kernel, γ, C); the
+  same C grid through `GridSearchCV` is 4× slower and gives identical scores (`python benchmarks/bench_svm.py`).
+- **Probabilities vs decisions**: `predict` reports the SVM decision and libsvm's Platt probabilities; on 6 of
+  the 669 test spectra the highest probability is not the decided class (borderline intermediates).
+
+"""
+
+
+def _copy_figures(run_dir: Path, lines: list[str]) -> dict[str, str]:
+    """Copy every figure the run's results.md shows into docs/figures; return old → new link."""
+    mapping = {}
+    for link in re.findall(r"\]\((models/[^)]+\.png)\)", "\n".join(lines)):
+        problem, name = link.split("/")[1], Path(link).stem
+        target = DOCS / "figures" / f"results_{problem}_{name}.png"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(run_dir / link, target)
+        mapping[link] = f"figures/{target.name}"
+    return mapping
+
+
+def _raw_comparison(run_dir: Path, raw_dir: Path) -> list[str]:
+    scaled = {r["kernel"]: r for r in read_table(run_dir / "models" / "svm-3class" / "kernels")}
+    raw = {r["kernel"]: r for r in read_table(raw_dir / "kernels")}
+    lines = ["## Standardised vs raw features (three classes)", "",
+             f"`{raw_dir}` was trained with `--raw-features` on the same data, split and seed.", "",
+             "| kernel | validation F, standardised | validation F, raw | test F, standardised | test F, raw |"
+             " paper validation | paper test |", "|---|---|---|---|---|---|---|"]
+    for kernel in scaled:
+        if kernel in raw:
+            lines.append(f"| {kernel} | {scaled[kernel]['validation_f1']:.3f} | {raw[kernel]['validation_f1']:.3f}"
+                         f" | {scaled[kernel]['test_f1']:.3f} | {raw[kernel]['test_f1']:.3f}"
+                         f" | {paper.VALIDATION[3][kernel][2]:.3f} | {paper.TEST[3][kernel][2]:.3f} |")
+    noise_scaled = [r for r in read_table(run_dir / "models" / "svm-3class" / "noise") if r["kernel"] == "linear"]
+    noise_raw = [r for r in read_table(raw_dir / "noise") if r["kernel"] == "linear"]
+    lines += ["", "Added noise, linear kernel, test set (mean F; type 1 / type 2 / intermediate):", "",
+              "| σ | standardised | raw | paper |", "|---|---|---|---|"]
+    for a, b in zip(noise_scaled, noise_raw, strict=True):
+        sigma = a["sigma"]
+        ref = "–"
+        if sigma == 0:  # no added noise: the paper's test scores (Tables 6 and 8)
+            per_class = [paper.TEST_PER_CLASS[c][2] for c in ("type1", "type2", "intermediate")]
+            ref = f"{paper.TEST[3]['linear'][2]:.2f} ({' / '.join(f'{v:.2f}' for v in per_class)})"
+        elif sigma in paper.NOISE["sigma"]:
+            k = paper.NOISE["sigma"].index(sigma)
+            ref = (f"{paper.NOISE['mean'][k]:.2f} ({paper.NOISE['type1'][k]:.2f} / {paper.NOISE['type2'][k]:.2f} / "
+                   f"{paper.NOISE['intermediate'][k]:.2f})")
+
+        def cell(r):
+            return f"{r['f1_mean']:.2f} ({r['f1_type1']:.2f} / {r['f1_type2']:.2f} / {r['f1_intermediate']:.2f})"
+
+        lines.append(f"| {sigma:g} | {cell(a)} | {cell(b)} | {ref} |")
+    return lines + [""]
+
+
+def main() -> None:
+    run_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")
+    raw_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    generated = (run_dir / "results.md").read_text().splitlines()[3:]  # drop the run's own title lines
+    mapping = _copy_figures(run_dir, generated)
+    body = []
+    for line in generated:
+        for old, new in mapping.items():
+            line = line.replace(f"]({old})", f"]({new})")
+        body.append(line.replace(f"`{run_dir}/", "`runs/default/").replace(f"`{run_dir}`", "`runs/default`"))
+    text = NOTES + ("\n".join(_raw_comparison(run_dir, raw_dir)) + "\n" if raw_dir else "") + "\n".join(body)
+    (DOCS / "results.md").write_text(text + "\n")
+    print(f"wrote {DOCS / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
