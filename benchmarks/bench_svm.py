@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,10 @@ def main() -> None:
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
     from astroxai.dataset import SpectraSet
+    from astroxai.models.evaluate import time_fits
     from astroxai.models.split import paper_split
     from astroxai.models.study import DEFAULT_TRAIN_SEED
-    from astroxai.models.svm import PAPER_C_GRID, SearchSpace, fit_quietly, make_svm, search_svm
+    from astroxai.models.svm import PAPER_C_GRID, SearchSpace, make_svm, search_svm
     from astroxai.parallel import default_workers
 
     if not args.dataset.is_file():
@@ -63,19 +65,14 @@ def main() -> None:
           f"(runs: {', '.join(f'{s:.1f}' for s in searches)})")
 
     n_features = X.shape[1]
-    plain, probability = [], []
-    for _ in range(max(args.repeat, 5)):
-        model = make_svm("linear", 0.0034, n_features=n_features)
-        start = time.perf_counter()
-        model.fit(X[both], data.labels[both])
-        plain.append(time.perf_counter() - start)
-    for _ in range(args.repeat):
-        model = make_svm("linear", 0.0034, n_features=n_features, probability=True)
-        start = time.perf_counter()
-        fit_quietly(model, X[both], data.labels[both])
-        probability.append(time.perf_counter() - start)
-    print(f"one linear fit on {both.size}: median {_median(plain):.3f} s; with probabilities "
-          f"{_median(probability):.2f} s (paper, i7-6700HQ: 15.13 s)")
+    plain = time_fits(lambda: make_svm("linear", 0.0034, n_features=n_features), X[both], data.labels[both],
+                      max(args.repeat, 5))
+    with warnings.catch_warnings():  # scikit-learn 1.9 deprecates probability=True (see astroxai.models.svm)
+        warnings.simplefilter("ignore", FutureWarning)
+        probability = time_fits(lambda: make_svm("linear", 0.0034, n_features=n_features, probability=True),
+                                X[both], data.labels[both], args.repeat)
+    print(f"one linear fit on {both.size}: median {plain['median_s']:.3f} s; with probabilities "
+          f"{probability['median_s']:.2f} s (paper, i7-6700HQ: 15.13 s)")
 
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=DEFAULT_TRAIN_SEED)
     space = SearchSpace(kernels=("linear",), c_grid=PAPER_C_GRID, refine_rounds=0)

@@ -13,10 +13,15 @@ from tqdm.auto import tqdm
 from astroxai.spectrum import SpectrumError
 
 
-def _progress(iterable, desc: str, total: int):
+def _progress(iterable, desc: str, total: int, unit: str = "spec"):
     """Progress bar on stderr (silent when stderr is not a terminal and the run is short)."""
-    return tqdm(iterable, desc=desc, total=total, unit="spec", file=sys.stderr, mininterval=0.5,
+    return tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=0.5,
                 disable=None if total < 50 else False)
+
+
+def _progress_tasks(iterable, desc: str, total: int):
+    """The same bar counting search tasks instead of spectra."""
+    return _progress(iterable, desc, total, unit="task")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,10 +152,6 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
         train_study(data, out, cfg, progress=_progress_tasks, echo=click.echo, dataset_path=str(dataset))
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-
-
-def _progress_tasks(iterable, desc: str, total: int):
-    return tqdm(iterable, desc=desc, total=total, unit="task", file=sys.stderr, mininterval=0.5)
 
 
 @main.command()

@@ -40,6 +40,23 @@ def confusion(y_true, y_pred, classes) -> dict:
     return {"classes": list(classes), "raw": raw.tolist(), "normalised": normalised.round(6).tolist()}
 
 
+def metrics_rows(metrics: dict, digits: int | None = 4, **fixed) -> list[dict]:
+    """One table row per class plus a ``macro`` row, from :func:`classification_metrics`; ``fixed`` columns
+    (e.g. ``kernel=...``) come first; floats are rounded to ``digits`` (``None`` keeps them exact)."""
+    def tidy(value):
+        return round(value, digits) if digits is not None and isinstance(value, float) else value
+
+    return [{**fixed, "class": c, **{key: tidy(v) for key, v in m.items()}}
+            for c, m in {**metrics["per_class"], "macro": metrics["macro"]}.items()]
+
+
+def confusion_rows(cm: dict, **fixed) -> list[dict]:
+    """One table row per true class of a :func:`confusion` result, with a count column per predicted class."""
+    classes = cm["classes"]
+    return [{**fixed, "true": t, **{f"predicted_{p}": int(v) for p, v in zip(classes, row, strict=True)}}
+            for t, row in zip(classes, cm["raw"], strict=True)]
+
+
 def continuum_at_5100(wavelength, flux) -> np.ndarray:
     """Each reduced spectrum's flux at 5100 Å: the median over the same ±20 Å window the reduction uses."""
     window = np.abs(np.asarray(wavelength) - NORM_WAVELENGTH) <= NORM_HALF_WIDTH

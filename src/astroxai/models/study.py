@@ -20,6 +20,8 @@ from astroxai.models.evaluate import (
     PAPER_NOISE_LEVELS,
     classification_metrics,
     confusion,
+    confusion_rows,
+    metrics_rows,
     noise_robustness,
     time_fits,
 )
@@ -66,16 +68,12 @@ def training_hash(flux, labels, ids) -> str:
     return digest.hexdigest()
 
 
-def _problem_rows(data: SpectraSet, classes) -> np.ndarray:
-    return np.isin(data.labels, classes)
-
-
 def _split(data: SpectraSet, cfg: TrainConfig) -> Split:
     """The paper's split over every labelled spectrum, so that the two- and three-class problems share it;
     each part is then restricted to the problem's classes."""
     labelled = np.flatnonzero(data.labels != "")
     split = paper_split(data.labels[labelled], cfg.seed, stratify=cfg.stratify)
-    keep = _problem_rows(data, PROBLEMS[cfg.classes])
+    keep = np.isin(data.labels, PROBLEMS[cfg.classes])
     parts = [labelled[part] for part in (split.train, split.validation, split.test)]
     return Split(*[part[keep[part]] for part in parts], seed=cfg.seed, stratified=cfg.stratify)
 
@@ -158,15 +156,10 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
     split.save(out / "split.json", data.ids)
     write_table(search.rows, out / "search", {"space": cfg.space().to_dict(), "seed": cfg.seed})
     write_table(kernel_rows, out / "kernels", {"chosen": kernel})
-    write_table([{"class": c, **{k: round(v, 4) if isinstance(v, float) else v for k, v in m.items()}}
-                 for c, m in {**test["per_class"], "macro": test["macro"]}.items()],
-                out / "test_metrics", {"kernel": kernel, "accuracy": test["accuracy"]})
-    write_table([{"kernel": k, "class": c, **{key: round(v, 4) if isinstance(v, float) else v for key, v in m.items()}}
-                 for k, metrics in kernel_test.items()
-                 for c, m in {**metrics["per_class"], "macro": metrics["macro"]}.items()],
+    write_table(metrics_rows(test), out / "test_metrics", {"kernel": kernel, "accuracy": test["accuracy"]})
+    write_table([row for k, metrics in kernel_test.items() for row in metrics_rows(metrics, kernel=k)],
                 out / "test_metrics_by_kernel")
-    write_table([{"kernel": k, "true": t, **{f"predicted_{p}": int(v) for p, v in zip(classes, row, strict=True)}}
-                 for k, cm in confusions.items() for t, row in zip(classes, cm["raw"], strict=True)],
+    write_table([row for k, cm in confusions.items() for row in confusion_rows(cm, kernel=k)],
                 out / "confusion", {"matrices": confusions})
     write_table([{"kernel": k, **row} for k, rows in noise.items() for row in rows], out / "noise",
                 {"units": "sigma in units of each spectrum's flux at 5100 Å"})
@@ -211,7 +204,8 @@ def evaluate_model(model_dir, data: SpectraSet, out, *, part: str | None = None,
     model, meta = load_model(model_dir)
     check_grid(meta, data.wavelength)
     classes = list(meta["classes"])
-    rows = np.flatnonzero(np.isin(data.labels, classes))
+    labelled = np.isin(data.labels, classes)
+    rows = np.flatnonzero(labelled)
     if part is not None:
         saved = json.loads((Path(model_dir) / "split.json").read_text())
         rows = rows[np.isin(data.ids[rows], saved[part])]
@@ -224,10 +218,9 @@ def evaluate_model(model_dir, data: SpectraSet, out, *, part: str | None = None,
     metrics = classification_metrics(y, predicted, classes)
     cm = confusion(y, predicted, classes)
     noise = noise_robustness(model, X, y, data.wavelength, classes, repeats=noise_repeats, seed=seed)
-    write_table([{"class": c, **m} for c, m in {**metrics["per_class"], "macro": metrics["macro"]}.items()],
-                out / "metrics", {"accuracy": metrics["accuracy"], "model": str(model_dir), "part": part})
-    write_table([{"true": t, **{f"predicted_{p}": int(v) for p, v in zip(classes, r, strict=True)}}
-                 for t, r in zip(classes, cm["raw"], strict=True)], out / "confusion", {"matrix": cm})
+    write_table(metrics_rows(metrics, digits=None), out / "metrics",
+                {"accuracy": metrics["accuracy"], "model": str(model_dir), "part": part})
+    write_table(confusion_rows(cm), out / "confusion", {"matrix": cm})
     write_table(noise, out / "noise", {"units": "sigma in units of each spectrum's flux at 5100 Å"})
     write_table([{"id": data.ids[i], "label": y[j], "predicted": predicted[j],
                   **{f"p_{c}": round(float(p), 6) for c, p in zip(model.classes_, probabilities[j], strict=True)}}
@@ -237,7 +230,7 @@ def evaluate_model(model_dir, data: SpectraSet, out, *, part: str | None = None,
     save_figure(plot_confusions({title: cm}, normalised=True), out / "figures" / "confusion_normalised")
     save_figure(plot_noise({meta.get("kernel", "model"): noise}, classes, meta.get("kernel", "model")),
                 out / "figures" / "noise")
-    skipped = int(len(data) - np.isin(data.labels, classes).sum())
+    skipped = int(len(data) - labelled.sum())
     echo(f"{rows.size} spectra: macro F {metrics['macro']['f1']:.4f}, accuracy {metrics['accuracy']:.4f}"
          + (f" ({skipped} without one of the model's labels left out)" if skipped else "") + f" → {out}")
     return {"n": int(rows.size), "skipped": skipped, "metrics": metrics, "confusion": cm, "noise": noise}

@@ -195,7 +195,7 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
     splitter = StratifiedKFold(n_splits=space.folds, shuffle=True, random_state=seed)
     folds = [_Fold.make(X, y, train, val, standardise) for train, val in splitter.split(X, y)]
     result = SearchResult()
-    scored: dict[tuple, dict] = {}
+    tried: set[tuple] = set()  # (kernel, γ, C) already scored
 
     def run(configs: dict[tuple, list[float]], round_: int, wrap=None):
         """Score every (kernel, γ) → list of C on every fold; record one row per (kernel, γ, C)."""
@@ -214,7 +214,7 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
                 row = {"kernel": key[0], "C": float(C), "gamma": key[1], "round": round_,
                        "cv_f1": float(matrix[:, j].mean()), "cv_f1_std": float(matrix[:, j].std(ddof=1)),
                        "fold_f1": [round(float(v), 6) for v in matrix[:, j]]}
-                scored[(key[0], key[1], float(C))] = row
+                tried.add((key[0], key[1], float(C)))
                 result.rows.append(row)
 
     first = {}
@@ -234,7 +234,7 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
             # Restrict around the best C: points between its grid neighbours, a finer step each round.
             offsets = np.linspace(-step, step, space.refine_points + 1)
             Cs = [float(f"{best['C'] * 10 ** o:.6g}") for o in offsets]
-            Cs = sorted({c for c in Cs if (kernel, best["gamma"], c) not in scored})
+            Cs = sorted({c for c in Cs if (kernel, best["gamma"], c) not in tried})
             if not Cs:
                 break
             run({(kernel, best["gamma"]): Cs}, round_)
