@@ -1,14 +1,20 @@
+import base64
 import csv
+import io
 import json
 
+import h5py
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from astroxai import SpectraSet
 from astroxai.cli import main
+from astroxai.report import check_report
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["reduce"], ["run"]])
+@pytest.mark.parametrize("command", [[], ["simulate"], ["reduce"], ["run"], ["explain"], ["embed"]])
 def test_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -45,7 +51,7 @@ def test_reduce_fails_only_when_nothing_is_readable(tmp_path):
 def test_run_small_config(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100,
-                                  "quick": True, "timing_repeats": 1}))
+                                  "quick": True, "timing_repeats": 1, "perplexities": [4, 8], "n_correct": 2}))
     result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "run"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -57,3 +63,23 @@ def test_run_small_config(tmp_path):
         assert meta["kernel"] in ("linear", "rbf", "poly2", "poly3") and len(meta["wavelength"]) == 100
     results = (tmp_path / "run" / "results.md").read_text()
     assert "paper Table 3" in results and "paper Table 4" in results
+    # explanations, maps and the report
+    report = tmp_path / "run" / "report.html"
+    assert check_report(report) == []
+    text = report.read_text()
+    for heading in ("1. Data", "2. Classifier search", "3. Test metrics", "4. Robustness", "5. t-SNE", "6. Saliency"):
+        assert heading in text
+    with h5py.File(tmp_path / "run" / "explanations.h5") as handle:
+        assert handle["saliency/maps"].shape[1] == 100
+        assert len(handle["embeddings/all/raw"]) == 2 and "embeddings/type1+type2/standardised" in handle
+    assert record["config"]["summary"]["explain"]["n_gallery"] >= 2
+    assert "embed_s" in record["config"]["summary"]["timings"]
+    # the checker notices a missing file and a blank image
+    broken = tmp_path / "broken.html"
+    blank = io.BytesIO()
+    plt.imsave(blank, np.ones((5, 5, 3)), format="png")
+    data = base64.b64encode(blank.getvalue()).decode()
+    broken.write_text(text.replace('href="run.json"', 'href="missing.json"')
+                      + f'<img src="data:image/png;base64,{data}">')
+    problems = check_report(broken)
+    assert any("missing.json" in p for p in problems) and any("blank" in p for p in problems)

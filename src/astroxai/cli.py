@@ -208,16 +208,105 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
 
 
 @main.command()
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for explanations.csv, explanations.h5 and figures/.")
+@click.option("--method", type=click.Choice(["exact", "finite-difference"]), default="exact", show_default=True,
+              help="Exact autograd gradients (SVM → torch replica, captum) or the paper's finite differences.")
+@click.option("--target", default="predicted", show_default=True,
+              help="Class whose probability is explained: 'predicted' or a class name.")
+@click.option("--log", "log_p", is_flag=True, help="Explain log p (the paper's text) instead of p (its recipe).")
+@click.option("--scheme", type=click.Choice(["forward", "central"]), default="forward", show_default=True,
+              help="Finite differences: the paper's forward differences or central ones.")
+@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
+              help="Finite differences: relative perturbation of each flux.")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV with columns file,label,z giving labels and missing redshifts.")
+@click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Saliency figures for the first N explained spectra.")
+def explain(model_dir, inputs, out, method, target, log_p, scheme, eps, catalog, max_figures):
+    """Saliency maps of a saved model for raw spectra and/or reduced data sets (.h5).
+
+    Raw files are reduced with the model's own grid and settings; every input gets a row in
+    explanations.csv (kept, or rejected with the reason).  Blue in the figures: more flux there raises
+    the explained probability; red: lowers it.
+    """
+    from astroxai.explain.study import explain_inputs
+    from astroxai.models.persist import GridMismatchError, ModelLoadError
+
+    try:
+        explain_inputs(model_dir, inputs, out, method=method, target=None if target == "predicted" else target,
+                       log=log_p, scheme=scheme, eps=eps, catalog=catalog, max_figures=max_figures,
+                       progress=_progress, echo=click.echo)
+    except (ModelLoadError, GridMismatchError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for embeddings.h5, tsne.csv and figures/.")
+@click.option("--perplexity", "perplexities", type=click.FloatRange(min=1), multiple=True,
+              help="Perplexity (repeat for several; default: 5 10 20 30 40 50).")
+@click.option("--standardise/--raw", "standardise", default=None,
+              help="Only standardised or only raw fluxes (default: both).")
+@click.option("--classes", "subsets", type=click.Choice(["type1+type2", "all"]), multiple=True,
+              help="Class set(s) to map (default: both).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--place", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Another data set (.h5) to place on the largest-perplexity map(s) without refitting them.")
+def embed(dataset, out, perplexities, standardise, subsets, seed, place):
+    """t-SNE maps of a reduced data set (openTSNE), as in the paper's Fig. 4 and appendix."""
+    import numpy as np
+
+    from astroxai.explain.embed import FEATURES, PAPER_PERPLEXITIES, SUBSETS, embed_study, place_on_map
+    from astroxai.plots import save_figure
+    from astroxai.plots.explain import plot_tsne
+    from astroxai.tables import write_table
+
+    data = _load_dataset(dataset)
+    features = FEATURES if standardise is None else (("standardised",) if standardise else ("raw",))
+    try:
+        result = embed_study(data.flux, data.labels, data.ids, out, perplexities=perplexities or PAPER_PERPLEXITIES,
+                             subsets=subsets or tuple(SUBSETS), features=features, seed=seed,
+                             progress=lambda it, total: _progress(it, "t-SNE maps", total, unit="map"),
+                             echo=click.echo)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if place is None:
+        return
+    new = _load_dataset(place)
+    if new.flux.shape[1] != data.flux.shape[1] or not np.allclose(new.wavelength, data.wavelength):
+        raise click.ClickException(f"{place} is on another wavelength grid than {dataset}")
+    rows = []
+    top = max(r["spec"].perplexity for r in result["results"])
+    for fitted in [r for r in result["results"] if r["spec"].perplexity == top]:
+        spec = fitted["spec"]
+        coords = place_on_map(data.flux[fitted["rows"]], fitted["coords"], new.flux, spec, seed=seed)
+        rows += [{"map": spec.key, "id": i, "label": lab, "x": float(x), "y": float(y)}
+                 for i, lab, (x, y) in zip(new.ids, new.labels, coords, strict=True)]
+        marked = [{"position": c, "number": k + 1, "correct": True} for k, c in enumerate(coords[:50])]
+        save_figure(plot_tsne(fitted["coords"], fitted["labels"], marked=marked,
+                              title=f"{place.name} placed on {spec.key}"),
+                    out / "figures" / f"placed_{spec.subset}_{spec.features}")
+    write_table(rows, out / "placed", {"source": str(place), "method": "openTSNE transform (map held fixed)"})
+    click.echo(f"placed {len(new)} spectra of {place} on {len(rows) // max(1, len(new))} map(s) → {out / 'placed.csv'}")
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/default"),
               show_default=True, help="Folder for everything the run writes.")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file overriding the defaults (keys: counts, seed, n_wave, range).")
 @click.option("--seed", type=int, default=None, help="Random seed for the simulation.")
 def run(out: Path, config: Path | None, seed: int | None):
-    """The main job on the embedded default data: simulate the paper's sample and reduce it.
+    """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
 
-    Writes OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, a figure of one
-    reduced spectrum per class, and OUT/run.json (config, seed, versions).
+    Writes OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, OUT/models (3- and
+    2-class SVMs with their tables and figures), OUT/embed (t-SNE maps), OUT/explain (saliency maps,
+    gallery, physics checks), OUT/explanations.h5 (every array), OUT/results.md, OUT/report.html and
+    OUT/run.json (config, seed, versions, timings).
     """
     from astroxai.pipeline import RunConfig, run_pipeline
 
@@ -231,6 +320,8 @@ def run(out: Path, config: Path | None, seed: int | None):
                    f"→ {model['model_dir']}")
     click.echo(f"done in {time.perf_counter() - start:.0f} s; tables next to the paper's in {summary['results']}, "
                f"config/versions/timings in {out / 'run.json'}")
+    if "report" in summary:
+        click.echo(f"open {summary['report']} in a browser for the whole story")
 
 
 if __name__ == "__main__":  # pragma: no cover

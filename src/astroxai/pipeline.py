@@ -10,13 +10,17 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.dataset import SpectraSet
+from astroxai.explain.embed import PAPER_PERPLEXITIES, MapSpec, embed_study
+from astroxai.explain.study import DEFAULT_N_CORRECT, explain_study
 from astroxai.io import collect_inputs
+from astroxai.models.persist import load_model
 from astroxai.models.results import write_results_markdown
 from astroxai.models.study import TrainConfig, train_study
 from astroxai.plots import save_figure
 from astroxai.plots.spectra import plot_class_examples
 from astroxai.provenance import write_run_record
 from astroxai.reduce import RANGE_PRESETS, reduce_inputs
+from astroxai.report import check_report, write_report
 from astroxai.simulate import CLASSES, DEFAULT_COUNTS, DEFAULT_SEED, simulate_sample
 
 
@@ -34,6 +38,9 @@ class RunConfig:
     stratify: bool = True
     standardise: bool = True  # standardise features inside the SVM pipeline
     timing_repeats: int = 10
+    explain: bool = True  # saliency maps, t-SNE maps and report.html
+    perplexities: list = field(default_factory=lambda: list(PAPER_PERPLEXITIES))
+    n_correct: int = DEFAULT_N_CORRECT  # correct test spectra drawn for the saliency gallery
 
     @classmethod
     def from_file(cls, path) -> RunConfig:
@@ -87,5 +94,47 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
               "classes": {c: int((data.labels == c).sum()) for c in data.classes},
               "models": {name: {k: v for k, v in m.items() if k != "kernels"} for name, m in models.items()},
               "results": str(report)}
+    if cfg.explain and 3 in cfg.problems:
+        result["explain"] = _explain_and_embed(cfg, data, out, catalog, timings, progress, echo)
     write_run_record(out, {"config": asdict(cfg), "summary": result})
+    if cfg.explain and 3 in cfg.problems:
+        page = write_report(out)
+        problems = check_report(page)
+        result["report"] = str(page)
+        echo(f"report: {page}" + (f" ({len(problems)} problems: {problems[:3]})" if problems else ""))
     return result
+
+
+def _broad_hbeta(catalog, ids) -> np.ndarray | None:
+    """The simulator's record of which spectra have a broad Hβ, in the order of ``ids`` (None if unknown)."""
+    import csv
+
+    with open(catalog, newline="") as handle:
+        truth = {row["id"]: row.get("has_broad_hb") == "True" for row in csv.DictReader(handle)}
+    if not all(i in truth for i in ids):
+        return None
+    return np.array([truth[i] for i in ids])
+
+
+def _explain_and_embed(cfg: RunConfig, data, out: Path, catalog, timings: dict, progress, echo) -> dict:
+    """t-SNE maps of the data set, then saliency maps of the 3-class model's test spectra, all arrays in
+    ``out/explanations.h5``."""
+    data_file = out / "explanations.h5"
+    data_file.unlink(missing_ok=True)
+    start = time.perf_counter()
+    embedded = embed_study(data.flux, data.labels, data.ids, out / "embed", perplexities=cfg.perplexities,
+                           seed=cfg.seed, data_file=data_file, echo=echo)
+    timings["embed_s"] = round(time.perf_counter() - start, 2)
+    main = MapSpec("all", "raw", float(max(cfg.perplexities)))
+    embedding = next(r for r in embedded["results"] if r["spec"] == main)
+    start = time.perf_counter()
+    model_dir = out / "models" / "svm-3class"
+    model, meta = load_model(model_dir)
+    split = json.loads((model_dir / "split.json").read_text())
+    rows = np.flatnonzero(np.isin(data.ids, split["test"]))
+    explained = explain_study(model, meta, data, rows, out / "explain", broad=_broad_hbeta(catalog, data.ids[rows]),
+                              embedding=embedding, n_correct=cfg.n_correct, seed=cfg.seed, data_file=data_file,
+                              echo=echo)
+    timings["explain_s"] = round(time.perf_counter() - start, 2)
+    return {"physics": explained["physics"], "n_gallery": len(explained["gallery"]),
+            "tsne": embedded["maps"], "data_file": str(data_file)}

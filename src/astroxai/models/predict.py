@@ -17,6 +17,16 @@ def prediction_columns(classes) -> list[str]:
     return ["id", "file", "status", "predicted", *[f"p_{c}" for c in classes], "reason"]
 
 
+def reduction_tasks(meta: dict, items: list[InputItem]) -> list[tuple]:
+    """``reduce_item`` tasks that prepare each input exactly as the model's training set was prepared
+    (the model's grid, resampling method and bad-pixel settings)."""
+    grid = np.asarray(meta["wavelength"], dtype=float)
+    reduction = meta.get("reduction") or {}
+    settings = (reduction.get("method", "linear"), int(reduction.get("bad_mask", DEFAULT_BAD_MASK)),
+                float(reduction.get("max_bad_fraction", MAX_BAD_FRACTION)))
+    return [(item, grid, *settings) for item in items]
+
+
 def predict_inputs(model_dir, items: list[InputItem], out_csv, *, chunk_size: int = 256, workers: int | None = None,
                    progress=None) -> dict:
     """Reduce and classify every input, writing one CSV row per input (kept or rejected with the reason).
@@ -29,10 +39,6 @@ def predict_inputs(model_dir, items: list[InputItem], out_csv, *, chunk_size: in
     """
     model, meta = load_model(model_dir)
     classes = [str(c) for c in model.classes_]
-    grid = np.asarray(meta["wavelength"], dtype=float)
-    reduction = meta.get("reduction") or {}
-    settings = (reduction.get("method", "linear"), int(reduction.get("bad_mask", DEFAULT_BAD_MASK)),
-                float(reduction.get("max_bad_fraction", MAX_BAD_FRACTION)))
     progress = progress or (lambda iterable, desc, total: iterable)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +65,7 @@ def predict_inputs(model_dir, items: list[InputItem], out_csv, *, chunk_size: in
                 writer.writerow(row)
             buffered.clear()
 
-        tasks = [(item, grid, *settings) for item in items]
+        tasks = reduction_tasks(meta, items)
         for flux, fate, _ in progress(ordered_map(reduce_item, tasks, workers, chunk_size), "classifying",
                                       len(tasks)):
             status = "kept" if flux is not None else "rejected"
