@@ -171,7 +171,8 @@ def explain_study(model, meta: dict, data, rows, out, *, broad=None, embedding: 
                                          number, correct_i, note=note)
         else:
             fig = plot_saliency(wavelength, X[i], result["maps"][i], title, note=note)
-        figures += save_figure(fig, stem)
+        # PNG only: these are the report's gallery entries; the gallery pages below hold every map as PDF
+        figures += save_figure(fig, stem, formats=("png",))
         gallery.append({"number": int(number), "id": str(ids[i]), "correct": correct_i, "figure": f"{stem}.png",
                         "flux": X[i], "saliency": result["maps"][i], "title": title, "note": note})
     if embedding is not None:

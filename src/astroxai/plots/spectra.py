@@ -6,7 +6,8 @@ import numpy as np
 
 from astroxai.lines import DIAGNOSTIC_LINES
 
-CLASS_COLOURS = {"type1": "#1f77b4", "type2": "#d62728", "intermediate": "#2ca02c"}
+#: Type 1 blue and type 2 yellow as in the paper's t-SNE figures; red and green stay free for wrong / right.
+CLASS_COLOURS = {"type1": "#1f77b4", "type2": "#e0a800", "intermediate": "#9467bd"}
 
 
 def mark_lines(ax, lines=DIAGNOSTIC_LINES, label: bool = True):
