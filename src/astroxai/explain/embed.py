@@ -48,6 +48,15 @@ def _features(X, features: str, reference=None):
     return (X - mean) / np.where(std > 0, std, 1.0)
 
 
+#: Up to this many spectra the neighbours are found exactly (faster than approximate search at this size, here
+#: 9 s instead of 11 s for a 3346-spectrum map, and without its approximation); above it openTSNE chooses.
+EXACT_NEIGHBOURS_MAX = 20_000
+
+
+def _neighbours(n: int) -> str:
+    return "exact" if n <= EXACT_NEIGHBOURS_MAX else "auto"
+
+
 def fit_map(X, spec: MapSpec, *, seed: int = 0, n_jobs: int = -1) -> dict:
     """Fit one t-SNE map of the rows of ``X``; returns coordinates, final KL divergence and the time taken."""
     from openTSNE import TSNE
@@ -55,7 +64,8 @@ def fit_map(X, spec: MapSpec, *, seed: int = 0, n_jobs: int = -1) -> dict:
     start = time.perf_counter()
     Z = _features(X, spec.features)
     perplexity = min(spec.perplexity, (len(Z) - 1) / 3)  # openTSNE needs 3·perplexity < n
-    embedding = TSNE(perplexity=perplexity, n_jobs=n_jobs, random_state=seed, verbose=False).fit(Z)
+    embedding = TSNE(perplexity=perplexity, n_jobs=n_jobs, random_state=seed, verbose=False,
+                     neighbors=_neighbours(len(Z))).fit(Z)
     return {"coords": np.asarray(embedding), "kl": float(embedding.kl_divergence),
             "seconds": time.perf_counter() - start, "perplexity_used": float(perplexity)}
 
@@ -71,7 +81,8 @@ def place_on_map(X_map, coords, X_new, spec: MapSpec, *, seed: int = 0, n_jobs: 
 
     Z = _features(X_map, spec.features)
     perplexity = min(spec.perplexity, (len(Z) - 1) / 3)
-    affinities = PerplexityBasedNN(Z, perplexity=perplexity, n_jobs=n_jobs, random_state=seed, verbose=False)
+    affinities = PerplexityBasedNN(Z, perplexity=perplexity, n_jobs=n_jobs, random_state=seed, verbose=False,
+                                   method=_neighbours(len(Z)))
     coords = np.array(coords, dtype=np.float64)
     embedding = TSNEEmbedding(coords.copy(), affinities, random_state=seed, n_jobs=n_jobs)
     new = np.asarray(embedding.transform(_features(X_new, spec.features, reference=X_map)))
