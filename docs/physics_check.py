@@ -1,0 +1,54 @@
+"""The physics check of saliency maps for one or more model folders, on the test part of each model's split.
+
+Usage:  python docs/physics_check.py RUN_DIR [MODEL_DIR ...] [--out DIR]
+
+RUN_DIR is an `astroxai run` folder (its dataset.h5 and simulated/catalog.csv, which records which spectra
+have a broad Hβ); MODEL_DIR defaults to RUN_DIR/models/svm-3class.  Prints, per model, the fraction of
+broad-Hβ test spectra whose map has opposite mean signs in the Hβ core and wings (overall and per explained
+class), and the median share of |saliency| within ±2000 km/s of the seven lines against the share of
+wavelengths there.  Used for docs/explain.md (e.g. `python docs/physics_check.py runs/default runs/raw-features`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where to keep the study's outputs")
+    args = parser.parse_args()
+
+    from astroxai.dataset import SpectraSet
+    from astroxai.explain.study import explain_study
+    from astroxai.models.persist import load_model
+    from astroxai.pipeline import _broad_hbeta
+
+    data = SpectraSet.load(args.run_dir / "dataset.h5")
+    for model_dir in args.models or [args.run_dir / "models" / "svm-3class"]:
+        model, meta = load_model(model_dir)
+        split = json.loads((model_dir / "split.json").read_text())
+        rows = np.flatnonzero(np.isin(data.ids, split["test"]))
+        broad = _broad_hbeta(args.run_dir / "simulated" / "catalog.csv", data.ids[rows])
+        out = args.out / model_dir.name if args.out else Path(tempfile.mkdtemp())
+        physics = explain_study(model, meta, data, rows, out, broad=broad, n_correct=0, echo=lambda *a: None)["physics"]
+        scaled = "standardised" if meta["config"].get("standardise", True) else "raw"
+        print(f"{model_dir} ({meta['kernel']}, {scaled} features): {physics['n_maps']} non-zero maps, "
+              f"{physics['n_zero_maps']} zero")
+        print(f"  Hβ core vs wings opposite: {physics['n_opposite']} of {physics['n_broad_hbeta']} broad-Hβ spectra "
+              f"({physics['opposite_fraction']:.0%}); by explained class: "
+              + ", ".join(f"{c} {physics[f'opposite_fraction_broad_{c}']:.0%} of {physics[f'n_broad_{c}']}"
+                          for c in meta["classes"] if physics.get(f"opposite_fraction_broad_{c}") is not None))
+        print(f"  |saliency| within ±2000 km/s of the lines: median {physics['line_saliency_share_median']:.1%} "
+              f"on {physics['line_wavelength_share']:.1%} of the wavelengths")
+
+
+if __name__ == "__main__":
+    main()
