@@ -94,10 +94,11 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
               "classes": {c: int((data.labels == c).sum()) for c in data.classes},
               "models": {name: {k: v for k, v in m.items() if k != "kernels"} for name, m in models.items()},
               "results": str(report)}
-    if cfg.explain and 3 in cfg.problems:
+    explaining = cfg.explain and 3 in cfg.problems  # the saliency study explains the 3-class model
+    if explaining:
         result["explain"] = _explain_and_embed(cfg, data, out, catalog, timings, progress, echo)
     write_run_record(out, {"config": asdict(cfg), "summary": result})
-    if cfg.explain and 3 in cfg.problems:
+    if explaining:
         page = write_report(out)
         problems = check_report(page)
         result["report"] = str(page)

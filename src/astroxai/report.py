@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from astroxai.models import paper
+from astroxai.models.results import format_value
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -51,7 +52,7 @@ def _fmt(value) -> str:
         return "–"
     if number == int(number) and abs(number) < 1e6 and "." not in str(value):
         return str(int(number))
-    return f"{number:.3g}" if abs(number) < 1e-2 or abs(number) >= 1e3 else f"{number:.3f}"
+    return format_value(number)
 
 
 def _table(rows: list[dict], columns: list[str] | None = None, source: Path | None = None, root=None) -> str:

@@ -70,24 +70,46 @@ def line_share(wavelength, maps, lines=DIAGNOSTIC_LINES, half_width_kms: float =
     return {"saliency_share": share, "wavelength_share": float(widths[mask].sum() / widths.sum()), "mask": mask}
 
 
-def physics_summary(wavelength, maps, broad: np.ndarray) -> dict:
-    """The two checks over a set of maps; ``broad`` marks spectra with a broad Hβ (used for the sign test)."""
-    broad = np.asarray(broad, dtype=bool)
-    signs = core_wing_signs(wavelength, maps[broad]) if broad.any() else None
-    share = line_share(wavelength, maps)
+def physics_checks(wavelength, maps) -> dict:
+    """The per-map measurements behind :func:`physics_summary`: core/wing signs, line share, and which maps are
+    not all zero (a saturated probability gives a zero map, which says nothing about physics)."""
+    maps = np.atleast_2d(maps)
+    return {"signs": core_wing_signs(wavelength, maps), "share": line_share(wavelength, maps),
+            "usable": np.any(maps != 0, axis=1)}
+
+
+def physics_summary(wavelength, maps, broad, target=None, classes=(), checks: dict | None = None) -> dict:
+    """The two checks over a set of maps, all-zero maps left out (and counted).
+
+    ``broad`` marks spectra with a broad Hβ (used for the sign test); with ``target`` (the explained class of each
+    map) the line share and the sign test are also given per class in ``classes``.  ``checks`` are the
+    measurements of :func:`physics_checks` when the caller has them already.
+    """
+    checks = physics_checks(wavelength, maps) if checks is None else checks
+    signs, share, usable = checks["signs"], checks["share"], checks["usable"]
+    broad = np.asarray(broad, dtype=bool) & usable
     summary = {
-        "n_maps": int(len(maps)),
+        "n_maps": int(usable.sum()),
         "n_broad_hbeta": int(broad.sum()),
         "line_window_kms": LINE_WINDOW_KMS,
-        "line_saliency_share_median": float(np.nanmedian(share["saliency_share"])) if len(maps) else float("nan"),
+        "line_saliency_share_median": float(np.nanmedian(share["saliency_share"][usable])) if usable.any()
+        else float("nan"),
         "line_wavelength_share": share["wavelength_share"],
     }
-    if signs is not None:
-        usable = ~signs["zero"]
+    if broad.any():
+        counted = broad & ~signs["zero"]
         summary.update({
             "core_kms": CORE_KMS, "wing_kms": list(WING_KMS),
-            "n_broad_zero_maps": int(signs["zero"].sum()),
-            "n_opposite": int(signs["opposite"].sum()),
-            "opposite_fraction": float(signs["opposite"][usable].mean()) if usable.any() else float("nan"),
+            "n_broad_zero_maps": int((broad & signs["zero"]).sum()),
+            "n_opposite": int((broad & signs["opposite"]).sum()),
+            "opposite_fraction": float(signs["opposite"][counted].mean()) if counted.any() else float("nan"),
         })
+    summary["n_zero_maps"] = int((~usable).sum())
+    for c in classes if target is not None else ():
+        hit = (np.asarray(target) == c) & usable
+        if hit.any():
+            summary[f"line_saliency_share_median_{c}"] = float(np.nanmedian(share["saliency_share"][hit]))
+            opposite = signs["opposite"][hit & broad]
+            summary[f"opposite_fraction_broad_{c}"] = float(opposite.mean()) if opposite.size else None
+            summary[f"n_broad_{c}"] = int(opposite.size)
     return summary

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from astroxai.explain.bridge import SVCProbability
-from astroxai.explain.physics import core_wing_signs, line_share, physics_summary
+from astroxai.explain.physics import physics_checks, physics_summary
 from astroxai.explain.saliency import (
     PAPER_EPSILON,
     finite_difference_saliency,
@@ -99,6 +99,20 @@ def save_saliency(path, ids, result: dict, wavelength, attrs: dict | None = None
     return path
 
 
+def _maps_by_target(result: dict) -> dict:
+    """The non-zero maps of each explained class (classes without any left out), for the per-class curves."""
+    by_class = {c: result["maps"][(result["target"] == c) & ~result["zero_map"]] for c in result["classes"]}
+    return {c: maps for c, maps in by_class.items() if len(maps)}
+
+
+def _caption(result: dict, j: int, spec_id, label) -> tuple[str, str]:
+    """Title (id, true and predicted class, probabilities, the target when it is not the prediction) and the
+    note of a zero map, for spectrum ``j`` of an :func:`explain_spectra` result."""
+    probs = dict(zip(result["classes"], result["probabilities"][j], strict=True))
+    title = saliency_title(spec_id, label, result["predicted"][j], probs, result["target"][j])
+    return title, ZERO_MAP_NOTE if result["zero_map"][j] else ""
+
+
 def _probability_rows(numbers, index, ids, labels, result, signs) -> list[dict]:
     rows = []
     for number, i in zip(numbers, index, strict=True):
@@ -126,19 +140,10 @@ def explain_study(model, meta: dict, data, rows, out, *, broad=None, embedding: 
     X = data.flux[rows].astype(np.float64)
     result = explain_spectra(model, X, method=method, progress=progress)
     broad = np.isin(labels, ("type1", "intermediate")) if broad is None else np.asarray(broad, dtype=bool)
-    physics = physics_summary(wavelength, result["maps"][~result["zero_map"]], broad[~result["zero_map"]])
-    physics["n_zero_maps"] = int(result["zero_map"].sum())
-    signs = core_wing_signs(wavelength, result["maps"])
-    share = line_share(wavelength, result["maps"])
-    by_class = {}
-    for c in result["classes"]:
-        hit = (result["target"] == c) & ~result["zero_map"]
-        if hit.any():
-            by_class[c] = result["maps"][hit]
-            physics[f"line_saliency_share_median_{c}"] = float(np.nanmedian(share["saliency_share"][hit]))
-            opp = signs["opposite"][hit & broad]
-            physics[f"opposite_fraction_broad_{c}"] = float(opp.mean()) if opp.size else None
-            physics[f"n_broad_{c}"] = int(opp.size)
+    checks = physics_checks(wavelength, result["maps"])
+    signs = checks["signs"]
+    physics = physics_summary(wavelength, result["maps"], broad, result["target"], result["classes"], checks)
+    by_class = _maps_by_target(result)
 
     wrong, correct = select_gallery(labels, result["predicted"], n_correct, seed)
     chosen = np.concatenate([wrong, correct])
@@ -160,9 +165,8 @@ def explain_study(model, meta: dict, data, rows, out, *, broad=None, embedding: 
         position = {str(i): k for k, i in enumerate(embedding["ids"])}
     gallery = []
     for number, i in zip(numbers, chosen, strict=True):
-        probs = dict(zip(result["classes"], result["probabilities"][i], strict=True))
-        title = f"{number}.  " + saliency_title(ids[i], labels[i], result["predicted"][i], probs)
-        note = ZERO_MAP_NOTE if result["zero_map"][i] else ""
+        title, note = _caption(result, i, ids[i], labels[i])
+        title = f"{number}.  {title}"
         stem = out / "figures" / "saliency" / f"{number:02d}_{ids[i]}"
         correct_i = bool(labels[i] == result["predicted"][i])
         if embedding is not None and str(ids[i]) in position:
@@ -257,8 +261,8 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
     if kept:
         result = explain_spectra(model, X, method=method, target=target, log=log, scheme=scheme, eps=eps,
                                  progress=(lambda it, total: progress(it, "explaining", total)) if progress else None)
-        signs = core_wing_signs(wavelength, result["maps"])
-        share = line_share(wavelength, result["maps"])["saliency_share"]
+        checks = physics_checks(wavelength, result["maps"])
+        signs, share = checks["signs"], checks["share"]["saliency_share"]
         for j, fate in enumerate(kept):
             fate.update({"predicted": result["predicted"][j], "target": result["target"][j],
                          **{f"p_{c}": round(float(p), 6) for c, p in zip(result["classes"],
@@ -268,14 +272,10 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
         save_saliency(out / "explanations.h5", [f["id"] for f in kept], result, wavelength,
                       {"model": str(model_dir)})
         for j, fate in enumerate(kept[:max_figures]):
-            probs = dict(zip(result["classes"], result["probabilities"][j], strict=True))
-            title = saliency_title(fate["id"], fate["label"] or "unknown", result["predicted"][j], probs,
-                                   result["target"][j])
-            note = ZERO_MAP_NOTE if result["zero_map"][j] else ""
+            title, note = _caption(result, j, fate["id"], fate["label"] or "unknown")
             figures += save_figure(plot_saliency(wavelength, X[j], result["maps"][j], title, note=note),
                                    out / "figures" / f"saliency_{j + 1:04d}_{fate['id']}")
-        by_class = {c: result["maps"][(result["target"] == c) & ~result["zero_map"]] for c in result["classes"]}
-        by_class = {c: m for c, m in by_class.items() if len(m)}
+        by_class = _maps_by_target(result)
         if by_class:
             figures += save_figure(plot_class_saliency(wavelength, by_class), out / "figures" / "class_saliency")
     write_table([{c: f.get(c, "") for c in columns} for f in fates], out / "explanations",

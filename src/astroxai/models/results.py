@@ -9,7 +9,8 @@ from astroxai.models import paper
 from astroxai.tables import read_table
 
 
-def _fmt(value, digits: int = 3) -> str:
+def format_value(value, digits: int = 3) -> str:
+    """A table cell: ``–`` for nothing, 3 significant digits for very small or large numbers, else 3 decimals."""
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
@@ -19,7 +20,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_value(v) for v in row) + " |" for row in rows]
     return lines + [""]
 
 
