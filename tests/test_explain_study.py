@@ -184,3 +184,23 @@ def test_cli_explain_and_embed(trained_model, reduced_sample, tmp_path):
         table = list(csv.DictReader(handle))
     assert [float(r["perplexity"]) for r in table] == [5, 8] and float(table[0]["kl_divergence"]) > 0
     assert (emb / "figures" / "tsne_all_raw.png").is_file() and (emb / "placed.csv").is_file()
+
+
+def test_a_grid_without_hbeta_still_gets_explained(reduced_sample, tmp_path):
+    """A model on a blue-only grid has no Hβ sign test; the line share and everything else still come out."""
+    from types import SimpleNamespace
+
+    from astroxai.explain.physics import physics_checks
+    from astroxai.models.svm import fit_quietly, make_svm
+
+    data = SpectraSet.load(reduced_sample)
+    blue = data.wavelength < 4600
+    assert physics_checks(data.wavelength[blue], data.flux[:2, blue])["signs"] is None
+    model = make_svm("linear", 1.0, n_features=int(blue.sum()), probability=True, seed=0)
+    fit_quietly(model, data.flux[:, blue].astype(np.float64), data.labels)
+    cut = SimpleNamespace(wavelength=data.wavelength[blue], flux=data.flux[:, blue], ids=data.ids, labels=data.labels)
+    result = explain_study(model, {"kernel": "linear"}, cut, np.arange(len(data)), tmp_path, n_correct=2,
+                           echo=lambda *a: None)
+    assert "opposite_fraction" not in result["physics"] and 0 <= result["physics"]["line_saliency_share_median"] <= 1
+    with open(tmp_path / "correct_sample.csv", newline="") as handle:
+        assert [r["hbeta_core_mean"] for r in csv.DictReader(handle)] == ["", ""]

@@ -286,7 +286,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
         coords = place_on_map(data.flux[fitted["rows"]], fitted["coords"], new.flux, spec, seed=seed)
         rows += [{"map": spec.key, "id": i, "label": lab, "x": float(x), "y": float(y)}
                  for i, lab, (x, y) in zip(new.ids, new.labels, coords, strict=True)]
-        marked = [{"position": c, "number": k + 1, "correct": True} for k, c in enumerate(coords[:50])]
+        marked = [{"position": c, "number": k + 1, "correct": None} for k, c in enumerate(coords[:50])]
         save_figure(plot_tsne(fitted["coords"], fitted["labels"], marked=marked,
                               title=f"{place.name} placed on {spec.key}"),
                     out / "figures" / f"placed_{spec.subset}_{spec.features}")

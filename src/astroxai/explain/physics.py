@@ -74,7 +74,10 @@ def physics_checks(wavelength, maps) -> dict:
     """The per-map measurements behind :func:`physics_summary`: core/wing signs, line share, and which maps are
     not all zero (a saturated probability gives a zero map, which says nothing about physics)."""
     maps = np.atleast_2d(maps)
-    return {"signs": core_wing_signs(wavelength, maps), "share": line_share(wavelength, maps),
+    v = np.abs(velocity(wavelength, HBETA))
+    covered = (v < CORE_KMS).any() and ((v > WING_KMS[0]) & (v < WING_KMS[1])).any()
+    # a grid without Hβ (e.g. a blue-only range) has no sign test: ``signs`` is None, the line share still applies
+    return {"signs": core_wing_signs(wavelength, maps) if covered else None, "share": line_share(wavelength, maps),
             "usable": np.any(maps != 0, axis=1)}
 
 
@@ -96,7 +99,7 @@ def physics_summary(wavelength, maps, broad, target=None, classes=(), checks: di
         else float("nan"),
         "line_wavelength_share": share["wavelength_share"],
     }
-    if broad.any():
+    if signs is not None and broad.any():
         counted = broad & ~signs["zero"]
         summary.update({
             "core_kms": CORE_KMS, "wing_kms": list(WING_KMS),
@@ -109,7 +112,8 @@ def physics_summary(wavelength, maps, broad, target=None, classes=(), checks: di
         hit = (np.asarray(target) == c) & usable
         if hit.any():
             summary[f"line_saliency_share_median_{c}"] = float(np.nanmedian(share["saliency_share"][hit]))
-            opposite = signs["opposite"][hit & broad]
-            summary[f"opposite_fraction_broad_{c}"] = float(opposite.mean()) if opposite.size else None
-            summary[f"n_broad_{c}"] = int(opposite.size)
+            if signs is not None:
+                opposite = signs["opposite"][hit & broad]
+                summary[f"opposite_fraction_broad_{c}"] = float(opposite.mean()) if opposite.size else None
+                summary[f"n_broad_{c}"] = int(opposite.size)
     return summary

@@ -121,7 +121,8 @@ def _probability_rows(numbers, index, ids, labels, result, signs) -> list[dict]:
                      **{f"p_{c}": round(float(p), 4) for c, p in zip(result["classes"], result["probabilities"][i],
                                                                     strict=True)},
                      "zero_map": bool(result["zero_map"][i]),
-                     "hbeta_core_mean": float(signs["core"][i]), "hbeta_wing_mean": float(signs["wings"][i])})
+                     "hbeta_core_mean": float(signs["core"][i]) if signs is not None else "",
+                     "hbeta_wing_mean": float(signs["wings"][i]) if signs is not None else ""})
     return rows
 
 
@@ -195,8 +196,9 @@ def explain_study(model, meta: dict, data, rows, out, *, broad=None, embedding: 
     data_file = Path(data_file) if data_file else out / "explanations.h5"
     save_saliency(data_file, ids, result, wavelength, {"physics": physics, "model": meta.get("kernel")})
     echo(f"explained {len(rows)} spectra ({physics['n_zero_maps']} with a saturated, all-zero map); "
-         f"Hβ core/wing signs opposite in {physics.get('opposite_fraction', float('nan')):.0%} of broad-Hβ maps; "
-         f"{physics['line_saliency_share_median']:.0%} of |saliency| on {physics['line_wavelength_share']:.0%} of "
+         + (f"Hβ core/wing signs opposite in {physics['opposite_fraction']:.0%} of broad-Hβ maps; "
+            if "opposite_fraction" in physics else "no Hβ sign test (grid or sample without broad Hβ); ")
+         + f"{physics['line_saliency_share_median']:.0%} of |saliency| on {physics['line_wavelength_share']:.0%} of "
          f"the wavelengths near the lines → {out}")
     return {"physics": physics, "gallery": [{k: g[k] for k in ("number", "id", "correct", "figure")} for g in gallery],
             "figures": [str(p) for p in figures], "data_file": str(data_file), "n": int(len(rows)),
@@ -267,8 +269,10 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
             fate.update({"predicted": result["predicted"][j], "target": result["target"][j],
                          **{f"p_{c}": round(float(p), 6) for c, p in zip(result["classes"],
                                                                         result["probabilities"][j], strict=True)},
-                         "zero_map": bool(result["zero_map"][j]), "hbeta_core_mean": float(signs["core"][j]),
-                         "hbeta_wing_mean": float(signs["wings"][j]), "line_saliency_share": float(share[j])})
+                         "zero_map": bool(result["zero_map"][j]),
+                         "hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",
+                         "hbeta_wing_mean": float(signs["wings"][j]) if signs is not None else "",
+                         "line_saliency_share": float(share[j])})
         save_saliency(out / "explanations.h5", [f["id"] for f in kept], result, wavelength,
                       {"model": str(model_dir)})
         for j, fate in enumerate(kept[:max_figures]):

@@ -158,13 +158,14 @@ def _scatter_classes(ax, coords, labels, *, size: float = 4, alpha: float = 0.6,
 
 def plot_tsne(coords, labels, *, title: str = "", marked: list[dict] | None = None):
     """One t-SNE map coloured by class; ``marked`` spectra (position, number, correct) drawn as numbered
-    squares, green if correctly classified and red if not (the paper's Fig. 7)."""
+    squares, green if correctly classified, red if not (the paper's Fig. 7), black if ``correct`` is None
+    (spectra placed on the map without a verdict)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 6.2))
     _scatter_classes(ax, np.asarray(coords), labels)
     for entry in marked or []:
-        colour = "#2ca02c" if entry["correct"] else "#d62728"
+        colour = {True: "#2ca02c", False: "#d62728"}.get(entry["correct"], "k")
         ax.scatter(*entry["position"], s=40, marker="s", facecolor="none", edgecolor=colour, linewidth=1.4)
         ax.annotate(str(entry["number"]), entry["position"], xytext=(4, 3), textcoords="offset points",
                     fontsize=7, color=colour, weight="bold")
