@@ -173,6 +173,16 @@ def test_cli_explain_and_embed(trained_model, reduced_sample, tmp_path):
     with h5py.File(fd / "explanations.h5") as handle:
         assert set(handle["saliency/target"][()].astype(str)) == {"type1"}
         assert json.loads(handle["saliency"].attrs["settings"])["method"] == "finite-difference"
+    # a broken data set file is rejected with its reason, the other inputs are still explained
+    junk = tmp_path / "junk.h5"
+    junk.write_text("not HDF5")
+    mixed = tmp_path / "mixed"
+    result = runner.invoke(main, ["explain", str(trained_model), str(junk), str(spectra[0]), "--out", str(mixed)])
+    assert result.exit_code == 0, result.output
+    with open(mixed / "explanations.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["rejected", "kept"]
+    assert rows[0]["file"].endswith("junk.h5") and "not an astroxai SpectraSet" in rows[0]["reason"]
     bad = runner.invoke(main, ["explain", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "x"),
                                "--target", "type7"])
     assert bad.exit_code == 1 and "unknown class" in bad.output

@@ -219,8 +219,13 @@ def _gather(model_dir, meta, inputs, catalog, workers, progress):
     sets = [Path(p) for p in inputs if Path(p).suffix.lower() in (".h5", ".hdf5")]
     raw = [p for p in inputs if Path(p).suffix.lower() not in (".h5", ".hdf5")]
     for path in sets:
-        data = SpectraSet.load(path)
-        check_grid(meta, data.wavelength)
+        try:
+            data = SpectraSet.load(path)
+            check_grid(meta, data.wavelength)
+        except (OSError, ValueError, KeyError) as error:  # the other inputs go on; this one is named with why
+            fates.append({"id": path.stem, "file": str(path), "status": "rejected", "label": "",
+                          "reason": str(error)})
+            continue
         for i in range(len(data)):
             fates.append({"id": str(data.ids[i]), "file": str(path), "status": "kept", "label": str(data.labels[i]),
                           "reason": ""})
