@@ -14,7 +14,8 @@ from astroxai.cli import main
 from astroxai.report import check_report
 
 
-@pytest.mark.parametrize("command", [[], ["simulate"], ["reduce"], ["run"], ["explain"], ["embed"]])
+@pytest.mark.parametrize("command", [[], ["simulate"], ["reduce"], ["run"], ["explain"], ["embed"], ["trust"],
+                                     ["train"]])
 def test_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -67,8 +68,16 @@ def test_run_small_config(tmp_path):
     report = tmp_path / "run" / "report.html"
     assert check_report(report) == []
     text = report.read_text()
-    for heading in ("1. Data", "2. Classifier search", "3. Test metrics", "4. Robustness", "5. t-SNE", "6. Saliency"):
+    for heading in ("1. Data", "2. Classifier search", "3. Test metrics", "4. Robustness", "5. t-SNE", "6. Saliency",
+                    "7. Every explanation method", "1-D CNN"):
         assert heading in text
+    cnn = json.loads((tmp_path / "run" / "models" / "cnn-3class" / "model.json").read_text())
+    assert cnn["kind"] == "torch-cnn" and cnn["training"]["split"] == "split.json"
+    assert json.loads((tmp_path / "run" / "models" / "cnn-3class" / "split.json").read_text()) == json.loads(
+        (tmp_path / "run" / "models" / "svm-3class" / "split.json").read_text())  # same test spectra as the SVM
+    assert "1-D CNN next to the SVM" in results
+    trust = json.loads((tmp_path / "run" / "trust" / "trust.json").read_text())["rows"]
+    assert {r["model"] for r in trust} == {"SVM linear", "SVM rbf", "CNN"} and len(trust) == 18
     with h5py.File(tmp_path / "run" / "explanations.h5") as handle:
         assert handle["saliency/maps"].shape[1] == 100
         assert len(handle["embeddings/all/raw"]) == 2 and "embeddings/type1+type2/standardised" in handle

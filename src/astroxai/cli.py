@@ -129,14 +129,19 @@ def _load_dataset(path: Path):
 @click.option("--n-jobs", type=click.IntRange(min=1), default=None, help="Threads for the search (default: all).")
 @click.option("--timing-repeats", type=click.IntRange(min=0), default=10, show_default=True,
               help="Fits per kernel for the training-time table (0 = skip).")
-def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats):
-    """Search SVM kernels and hyper-parameters on DATASET, evaluate, and save the best model.
+@click.option("--model", "model_kind", type=click.Choice(["svm", "cnn"]), default="svm", show_default=True,
+              help="svm: the paper's SVM search; cnn: the 1-D CNN (same split, early stopping on validation).")
+@click.option("--max-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="CNN only.")
+def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats,
+          model_kind, max_epochs):
+    """Train a classifier on DATASET, evaluate it on the test part, and save it.
 
-    Follows Peruzzi et al. (2021): 64/16/20 split, 5-fold CV macro F over C (and γ), refinement around
-    the best C, choice of kernel on the validation set, refit on train + validation, test metrics,
-    confusion matrices, noise robustness and training times.
+    SVM (default) follows Peruzzi et al. (2021): 64/16/20 split, 5-fold CV macro F over C (and γ), refinement
+    around the best C, choice of kernel on the validation set, refit on train + validation, test metrics,
+    confusion matrices, noise robustness and training times.  --model cnn trains the 1-D CNN on the same
+    split (train part, early stopping on the validation part) and writes the same test tables.
     """
-    from astroxai.models.study import DEFAULT_TRAIN_SEED, TrainConfig, train_study
+    from astroxai.models.study import DEFAULT_TRAIN_SEED, TrainConfig, train_cnn_study, train_study
     from astroxai.models.svm import KERNELS
 
     chosen = tuple(k.strip() for k in kernels.split(",") if k.strip())
@@ -149,7 +154,14 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
                       standardise=not raw_features, n_jobs=n_jobs, timing_repeats=timing_repeats)
     data = _load_dataset(dataset)
     try:
-        train_study(data, out, cfg, progress=_progress_tasks, echo=click.echo, dataset_path=str(dataset))
+        if model_kind == "cnn":
+            from astroxai.models.cnn import CNNConfig
+
+            train_cnn_study(data, out, cfg, CNNConfig(seed=cfg.seed, max_epochs=max_epochs),
+                            progress=lambda it, total: _progress(it, "CNN epochs", total, unit="epoch"),
+                            echo=click.echo, dataset_path=str(dataset))
+        else:
+            train_study(data, out, cfg, progress=_progress_tasks, echo=click.echo, dataset_path=str(dataset))
     except ValueError as error:
         raise click.ClickException(str(error)) from None
 
@@ -212,8 +224,11 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for explanations.csv, explanations.h5 and figures/.")
-@click.option("--method", type=click.Choice(["exact", "finite-difference"]), default="exact", show_default=True,
-              help="Exact autograd gradients (SVM → torch replica, captum) or the paper's finite differences.")
+@click.option("--method", type=click.Choice(["exact", "finite-difference", "smoothgrad", "integrated-gradients",
+                                            "occlusion", "lime", "kernelshap"]), default="exact", show_default=True,
+              help="exact: autograd saliency (captum); finite-difference: the paper's recipe; else a captum method.")
+@click.option("--baseline", type=click.Choice(["median", "continuum", "zero"]), default="median", show_default=True,
+              help="IG, occlusion, LIME, KernelSHAP: the median training spectrum or each spectrum's continuum.")
 @click.option("--target", default="predicted", show_default=True,
               help="Class whose probability is explained: 'predicted' or a class name.")
 @click.option("--log", "log_p", is_flag=True, help="Explain log p (the paper's text) instead of p (its recipe).")
@@ -225,8 +240,8 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
               help="CSV with columns file,label,z giving labels and missing redshifts.")
 @click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
               help="Saliency figures for the first N explained spectra.")
-def explain(model_dir, inputs, out, method, target, log_p, scheme, eps, catalog, max_figures):
-    """Saliency maps of a saved model for raw spectra and/or reduced data sets (.h5).
+def explain(model_dir, inputs, out, method, baseline, target, log_p, scheme, eps, catalog, max_figures):
+    """Attribution maps of a saved model (SVM or CNN) for raw spectra and/or reduced data sets (.h5).
 
     Raw files are reduced with the model's own grid and settings; every input gets a row in
     explanations.csv (kept, or rejected with the reason).  Blue in the figures: more flux there raises
@@ -237,7 +252,7 @@ def explain(model_dir, inputs, out, method, target, log_p, scheme, eps, catalog,
 
     try:
         explain_inputs(model_dir, inputs, out, method=method, target=None if target == "predicted" else target,
-                       log=log_p, scheme=scheme, eps=eps, catalog=catalog, max_figures=max_figures,
+                       log=log_p, scheme=scheme, eps=eps, baseline=baseline, catalog=catalog, max_figures=max_figures,
                        progress=_progress, echo=click.echo)
     except (ModelLoadError, GridMismatchError, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -292,6 +307,39 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
                     out / "figures" / f"placed_{spec.subset}_{spec.features}")
     write_table(rows, out / "placed", {"source": str(place), "method": "openTSNE transform (map held fixed)"})
     click.echo(f"placed {len(new)} spectra of {place} on {len(rows) // max(1, len(new))} map(s) → {out / 'placed.csv'}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("model_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for trust.csv/json and figures/.")
+@click.option("--kernels", default="", help="Also refit these kernels of the SVM folders' searches (e.g. linear,rbf).")
+@click.option("--methods", default=",".join(("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime",
+                                             "kernelshap")), show_default=True)
+@click.option("--n-spectra", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Test spectra drawn (seeded) from the first model's split.")
+@click.option("--baseline", type=click.Choice(["median", "continuum", "zero"]), default="median", show_default=True)
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The simulator's catalog.csv: enables the ground-truth scores.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def trust(dataset, model_dirs, out, kernels, methods, n_spectra, baseline, catalog, seed):
+    """Every explanation method × every model on the same test spectra, with trust scores.
+
+    Faithfulness (deletion/insertion vs random order), sanity (model randomisation), stability (noise at each
+    spectrum's own level) and, with the simulator's catalogue, the share of attribution on the true broad-line
+    wavelengths and the Hβ core/wing sign test.
+    """
+    from astroxai.explain.compare import trust_models
+    from astroxai.models.persist import GridMismatchError, ModelLoadError
+
+    data = _load_dataset(dataset)
+    try:
+        trust_models(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
+                     methods=[m.strip() for m in methods.split(",") if m.strip()], n_spectra=n_spectra,
+                     baseline=baseline, catalog=catalog, seed=seed, echo=click.echo)
+    except (ModelLoadError, GridMismatchError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 @main.command()

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.dataset import SpectraSet
+from astroxai.explain.compare import trust_models
 from astroxai.explain.embed import PAPER_PERPLEXITIES, MapSpec, embed_study
+from astroxai.explain.methods import METHODS as ATTRIBUTION_METHODS
 from astroxai.explain.study import DEFAULT_N_CORRECT, explain_study
 from astroxai.io import collect_inputs
 from astroxai.models.persist import load_model
 from astroxai.models.results import write_results_markdown
-from astroxai.models.study import TrainConfig, train_study
+from astroxai.models.study import TrainConfig, train_cnn_study, train_study
 from astroxai.plots import save_figure
 from astroxai.plots.spectra import plot_class_examples
 from astroxai.provenance import write_run_record
@@ -41,6 +43,9 @@ class RunConfig:
     explain: bool = True  # saliency maps, t-SNE maps and report.html
     perplexities: list = field(default_factory=lambda: list(PAPER_PERPLEXITIES))
     n_correct: int = DEFAULT_N_CORRECT  # correct test spectra drawn for the saliency gallery
+    cnn: bool = True  # also train the 1-D CNN on the 3-class problem (same split)
+    trust_spectra: int = 24  # test spectra of the methods × models trust table (`astroxai trust` defaults to 100)
+    trust_methods: list = field(default_factory=lambda: list(ATTRIBUTION_METHODS))
 
     @classmethod
     def from_file(cls, path) -> RunConfig:
@@ -88,6 +93,12 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
                                                    progress=task_progress, echo=echo,
                                                    dataset_path=str(out / "dataset.h5"))
         timings[f"train_{n_classes}class_s"] = round(time.perf_counter() - start, 2)
+    if cfg.cnn and 3 in cfg.problems:
+        start = time.perf_counter()
+        models["3-class CNN"] = train_cnn_study(data, out / "models" / "cnn-3class",
+                                                TrainConfig(classes=3, seed=cfg.seed, stratify=cfg.stratify),
+                                                echo=echo, dataset_path=str(out / "dataset.h5"))
+        timings["train_cnn_3class_s"] = round(time.perf_counter() - start, 2)
     report = write_results_markdown(out)
     echo(f"results: {report}")
     result = {**summary, "timings": timings, "figures": [str(p) for p in figures],
@@ -97,6 +108,14 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
     explaining = cfg.explain and 3 in cfg.problems  # the saliency study explains the 3-class model
     if explaining:
         result["explain"] = _explain_and_embed(cfg, data, out, catalog, timings, progress, echo)
+        if cfg.trust_spectra and cfg.trust_methods:
+            start = time.perf_counter()
+            folders = [out / "models" / "svm-3class", *([out / "models" / "cnn-3class"] if cfg.cnn else [])]
+            trusted = trust_models(data, folders, out / "trust", kernels=["linear", "rbf"],
+                                   methods=cfg.trust_methods, n_spectra=cfg.trust_spectra, catalog=catalog,
+                                   seed=cfg.seed, echo=echo)
+            timings["trust_s"] = round(time.perf_counter() - start, 2)
+            result["trust"] = {"table": str(out / "trust" / "trust.csv"), "example": trusted["example"]}
     write_run_record(out, {"config": asdict(cfg), "summary": result})
     if explaining:
         page = write_report(out)

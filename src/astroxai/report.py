@@ -115,10 +115,22 @@ def write_report(run_dir, name: str = "report.html") -> Path:
     body.append("<h2>3. Test metrics and confusion matrices</h2>")
     for n, folder in models:
         body += _metrics_section(root, folder, n)
+    cnn = root / "models" / "cnn-3class"
+    if (cnn / "model.json").exists():
+        meta = json.loads((cnn / "model.json").read_text())
+        body.append("<h3>3-class problem: 1-D CNN on the same split</h3>")
+        body.append(f'<p class="note">{meta["n_parameters"]} parameters; {meta["training"]["epochs"]} epochs '
+                    f'({meta["timings"]["fit_s"]} s), best epoch {meta["training"]["best_epoch"]} by validation '
+                    "loss.</p>")
+        body.append(_table(_read_csv(cnn / "test_metrics.csv"), source=cnn / "test_metrics.csv", root=root))
+        body.append(_img(cnn / "figures" / "confusion.png", root, "CNN confusion matrix on the test set."))
+        body.append(_img(cnn / "figures" / "history.png", root, "CNN training with early stopping."))
     body.append("<h2>4. Robustness to noise</h2>")
     for n, folder in models:
         body.append(_img(folder / "figures" / "noise.png", root,
                          f"{n}-class: macro F against Gaussian noise σ in units of each spectrum's 5100 Å flux."))
+    if (cnn / "noise.csv").exists():
+        body.append(_img(cnn / "figures" / "noise.png", root, "3-class CNN: the same noise test."))
 
     tsne = root / "embed"
     if (tsne / "tsne.csv").exists():
@@ -148,6 +160,28 @@ def write_report(run_dir, name: str = "report.html") -> Path:
         body.append("<h3>Gallery: each map beside its t-SNE position</h3>")
         for png in sorted((explain / "figures" / "saliency").glob("*.png")):
             body.append(_img(png, root, png.stem))
+    trust = root / "trust"
+    if (trust / "trust.csv").exists():
+        body.append("<h2>7. Every explanation method, and how far to trust it</h2>")
+        body.append('<p class="note">The same test spectra explained by each method for each model (their predicted '
+                    "class). Deletion/insertion: area under the probability curve as pixels are replaced by the median "
+                    "training spectrum in order of attribution (deletion: lower is better) or put back (insertion: "
+                    "higher is better), with a random order for reference; beats = share of spectra better than "
+                    "random. Sanity: Spearman ρ between |maps| of the model and of its randomised copy (passes when "
+                    "the median is below 0.5). Stability: relative change of a map under noise at the spectrum's own "
+                    "level (lower is steadier). Truth: share of |attribution| on the simulated broad-line wavelengths "
+                    "(lift = share / area share); Hβ opposite: share of broad-Hβ maps with opposite core and wing "
+                    "signs.</p>")
+        body.append(_table(_read_csv(trust / "trust.csv"), ["model", "method", "ms_per_spectrum", "deletion_auc",
+                                                           "random_deletion_auc", "deletion_beats_random",
+                                                           "insertion_auc", "random_insertion_auc", "sanity_rho",
+                                                           "stability", "truth_mass", "truth_lift",
+                                                           "hbeta_opposite", "ig_relative_delta"],
+                           trust / "trust.csv", root))
+        body.append(_img(trust / "figures" / "methods_side_by_side.png", root,
+                         "One spectrum explained by every method (rows) for every model (columns)."))
+        body.append(_img(trust / "figures" / "deletion_curves.png", root,
+                         "Mean deletion (solid) and insertion (dotted) curves; grey: random order."))
     if (root / "explanations.h5").exists():
         body.append('<p class="note">Every map and embedding: <a href="explanations.h5">explanations.h5</a>.</p>')
     page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>astroxai report</title>"

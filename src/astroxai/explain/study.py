@@ -14,7 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astroxai.explain.bridge import SVCProbability
+from astroxai.explain.methods import METHODS as ATTRIBUTION_METHODS
+from astroxai.explain.methods import attribute
 from astroxai.explain.physics import physics_checks, physics_summary
 from astroxai.explain.saliency import (
     PAPER_EPSILON,
@@ -33,21 +34,29 @@ from astroxai.plots.explain import (
 )
 from astroxai.tables import write_table
 
-METHODS = ("exact", "finite-difference")
+#: ``exact`` = captum saliency (∂p/∂f by autograd), ``finite-difference`` = the paper's recipe, then every other
+#: method of :mod:`astroxai.explain.methods`.
+METHODS = ("exact", "finite-difference", *[m for m in ATTRIBUTION_METHODS if m != "saliency"])
 #: Correct spectra drawn at random for the gallery (the paper showed 7 beside its misclassified ones).
 DEFAULT_N_CORRECT = 7
 ZERO_MAP_NOTE = "p at libsvm's clip (1 − 10⁻⁷): small changes cannot move it, the map is zero"
 
 
 def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool = False, scheme: str = "forward",
-                    eps: float = PAPER_EPSILON, progress=None) -> dict:
-    """Saliency maps of a fitted scikit-learn classifier for the rows of ``X``.
+                    eps: float = PAPER_EPSILON, baseline: str = "median", median=None, wavelength=None,
+                    progress=None) -> dict:
+    """Attribution maps of a loaded classifier (SVM pipeline or CNN) for the rows of ``X``.
 
-    ``method='exact'`` converts an SVM pipeline with :class:`SVCProbability` and differentiates it (captum);
-    ``'finite-difference'`` perturbs each flux by ``eps·f`` (vectorised, any model with ``predict_proba``).
-    ``target`` is as in :func:`resolve_targets` (default: the predicted class).  Returns the maps, target and
-    predicted labels, the probabilities and a ``zero_map`` flag per spectrum.
+    ``method='exact'`` differentiates the model in torch (the SVM through
+    :class:`~astroxai.explain.bridge.SVCProbability`; captum ``Saliency``); ``'finite-difference'`` perturbs each
+    flux by ``eps·f`` (vectorised, any model with ``predict_proba``); the other methods are those of
+    :func:`astroxai.explain.methods.attribute` (with ``baseline``, the model's ``median`` spectrum and the
+    ``wavelength`` grid).  ``log`` applies to the first two only.  ``target`` is as in :func:`resolve_targets`
+    (default: the predicted class).  Returns the maps, target and predicted labels, the probabilities and a
+    ``zero_map`` flag per spectrum.
     """
+    from astroxai.models.persist import probability_module
+
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -56,14 +65,22 @@ def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool =
     probabilities = model.predict_proba(X)
     targets = resolve_targets(target, classes, predicted)
     if method == "exact":
-        maps = gradient_saliency(SVCProbability.from_pipeline(model), X, targets, log=log, progress=progress)
-    else:
+        maps = gradient_saliency(probability_module(model), X, targets, log=log, progress=progress)
+    elif method == "finite-difference":
         maps = finite_difference_saliency(model.predict_proba, X, targets, eps=eps, log=log, scheme=scheme,
                                           progress=progress)
+    else:
+        if log:
+            raise ValueError("--log applies to the exact and finite-difference saliency only")
+        maps = attribute(probability_module(model), X, targets, method, baseline=baseline, median=median,
+                         wavelength=wavelength, progress=progress).maps
     return {"maps": maps, "classes": classes, "target": np.asarray(classes)[targets], "predicted": predicted,
             "probabilities": probabilities, "zero_map": ~np.any(maps != 0, axis=1),
             "settings": {"method": method, "quantity": "log p" if log else "p", "target": str(target or "predicted"),
-                         "scheme": scheme if method != "exact" else None, "eps": eps if method != "exact" else None}}
+                         "scheme": scheme if method == "finite-difference" else None,
+                         "eps": eps if method == "finite-difference" else None,
+                         "baseline": baseline if method in ("integrated-gradients", "occlusion", "lime", "kernelshap")
+                         else None}}
 
 
 def select_gallery(labels, predicted, n_correct: int = DEFAULT_N_CORRECT,
@@ -245,7 +262,8 @@ def _gather(model_dir, meta, inputs, catalog, workers, progress):
 
 
 def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None, log: bool = False,
-                   scheme: str = "forward", eps: float = PAPER_EPSILON, catalog=None, max_figures: int = 50,
+                   scheme: str = "forward", eps: float = PAPER_EPSILON, baseline: str = "median", catalog=None,
+                   max_figures: int = 50,
                    workers: int | None = None, progress=None, echo=print) -> dict:
     """Saliency maps of a saved model for raw spectrum files and/or SpectraSet files (``.h5``).
 
@@ -267,6 +285,7 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
     figures = []
     if kept:
         result = explain_spectra(model, X, method=method, target=target, log=log, scheme=scheme, eps=eps,
+                                 baseline=baseline, median=meta.get("median_spectrum"), wavelength=wavelength,
                                  progress=(lambda it, total: progress(it, "explaining", total)) if progress else None)
         checks = physics_checks(wavelength, result["maps"])
         signs, share = checks["signs"], checks["share"]["saliency_share"]

@@ -1,5 +1,13 @@
-"""A trained model is a folder: ``model.skops`` (the fitted scikit-learn pipeline, saved with skops, never
-pickle) and ``model.json`` (classes, grid, settings, versions, metrics and the skops file's SHA-256)."""
+"""A trained model is a folder: the fitted model and ``model.json`` (kind, classes, grid, settings, versions,
+metrics and the model file's SHA-256).
+
+* SVMs (``kind: sklearn``): ``model.skops``, the scikit-learn pipeline saved with skops, never pickle.
+* CNNs (``kind: torch-cnn``): ``model.pt``, only the ``state_dict`` of :class:`astroxai.models.cnn.SpectrumCNN`,
+  read back with ``torch.load(weights_only=True)`` (tensors only, no code), the architecture in ``model.json``.
+
+:func:`load_model` reads both and returns an object with ``predict``, ``predict_proba`` and ``classes_``;
+:func:`probability_module` turns either into a torch module of class probabilities for the explainers.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,7 @@ import numpy as np
 from astroxai.provenance import versions
 
 MODEL_FILE = "model.skops"
+TORCH_FILE = "model.pt"
 META_FILE = "model.json"
 
 
@@ -44,24 +53,70 @@ def save_model(folder: str | Path, model, metadata: dict | None = None) -> Path:
     return folder
 
 
-def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[object, dict]:
-    """Load ``(estimator, metadata)`` from a folder written by :func:`save_model`.
-
-    The skops file must match the checksum in ``model.json`` and contain only types skops trusts by
-    default, plus those named in ``trusted``; anything else is refused, never executed.
-    """
-    import skops.io as sio
+def save_cnn(folder: str | Path, classifier, metadata: dict | None = None) -> Path:
+    """Save a trained :class:`~astroxai.models.cnn.CNNClassifier`: ``model.pt`` (state_dict) + ``model.json``."""
+    import torch
 
     folder = Path(folder)
-    target, meta_path = folder / MODEL_FILE, folder / META_FILE
-    if not target.is_file() or not meta_path.is_file():
-        raise ModelLoadError(f"{folder}: not a model folder (needs {MODEL_FILE} and {META_FILE})")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / TORCH_FILE
+    torch.save(classifier.module.state_dict(), target)
+    meta = {"format": "astroxai.model", "kind": "torch-cnn", "classes": [str(c) for c in classifier.classes_],
+            "sha256": _sha256(target), "versions": versions(), **(metadata or {})}
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    return folder
+
+
+def _read_meta(folder: Path) -> dict:
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise ModelLoadError(f"{folder}: not a model folder (needs {META_FILE})")
     try:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as error:
         raise ModelLoadError(f"{meta_path}: not valid JSON ({error})") from None
     if meta.get("format") != "astroxai.model":
         raise ModelLoadError(f"{meta_path}: not astroxai model metadata")
+    return meta
+
+
+def _load_cnn(folder: Path, meta: dict):
+    import pickle
+
+    import torch
+
+    from astroxai.models.cnn import CNNClassifier, build_cnn
+
+    target = folder / TORCH_FILE
+    if not target.is_file():
+        raise ModelLoadError(f"{folder}: a CNN model folder needs {TORCH_FILE}")
+    if meta.get("sha256") != _sha256(target):
+        raise ModelLoadError(f"{target}: checksum differs from {META_FILE}: the file was changed or damaged")
+    try:
+        state = torch.load(target, weights_only=True, map_location="cpu")
+        module = build_cnn(meta)
+        module.load_state_dict(state)
+    except (RuntimeError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
+        raise ModelLoadError(f"{target}: not a state_dict of the architecture in {META_FILE} ({error})") from None
+    return CNNClassifier(module, meta["classes"])
+
+
+def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[object, dict]:
+    """Load ``(model, metadata)`` from a folder written by :func:`save_model` or :func:`save_cnn`.
+
+    SVM: the skops file must match the checksum in ``model.json`` and contain only types skops trusts by
+    default, plus those named in ``trusted``; anything else is refused, never executed.  CNN: the state_dict
+    must match its checksum and the recorded architecture.
+    """
+    import skops.io as sio
+
+    folder = Path(folder)
+    meta = _read_meta(folder)
+    if meta.get("kind") == "torch-cnn":
+        return _load_cnn(folder, meta), meta
+    target = folder / MODEL_FILE
+    if not target.is_file():
+        raise ModelLoadError(f"{folder}: not a model folder (needs {MODEL_FILE} and {META_FILE})")
     if meta.get("sha256") != _sha256(target):
         raise ModelLoadError(f"{target}: checksum differs from {META_FILE}: the file was changed or damaged")
     try:
@@ -72,6 +127,17 @@ def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[objec
     if refused:
         raise ModelLoadError(f"{target}: refuses to load untrusted types {refused}")
     return sio.load(target, trusted=list(untrusted)), meta
+
+
+def probability_module(model):
+    """The torch module ``(N, F) fluxes → (N, K) probabilities`` of a loaded model: the CNN itself, or an SVM
+    pipeline converted by :class:`astroxai.explain.bridge.SVCProbability` (same ``predict_proba``)."""
+    module = getattr(model, "module", None)
+    if module is not None:
+        return module.eval()
+    from astroxai.explain.bridge import SVCProbability
+
+    return SVCProbability.from_pipeline(model)
 
 
 class GridMismatchError(ValueError):

@@ -112,6 +112,41 @@ def write_results_markdown(run_dir, name: str = "results.md") -> Path:
             section = _model_section(folder, n_classes)
             # Figure links are relative to the models folder; make them relative to the run folder.
             lines += [line.replace(f"]({folder.name}/", f"](models/{folder.name}/") for line in section]
+    cnn = models / "cnn-3class"
+    if (cnn / "model.json").is_file():
+        lines += [line.replace(f"]({cnn.name}/", f"](models/{cnn.name}/") for line in cnn_section(cnn, models)]
     path = run_dir / name
     path.write_text("\n".join(lines))
     return path
+
+
+def cnn_section(folder: Path, models: Path | None = None) -> list[str]:
+    """The 1-D CNN's test metrics and noise robustness, next to the 3-class SVM's when its folder is beside it."""
+    meta = json.loads((folder / "model.json").read_text())
+    lines = ["## 3-class problem: 1-D CNN next to the SVM", "",
+             f"Model folder: `{folder}`; {meta['n_parameters']} parameters, {meta['training']['epochs']} epochs in "
+             f"{meta['timings']['fit_s']} s (best epoch {meta['training']['best_epoch']} by validation loss); "
+             "trained on the SVM's train part, early stopping on its validation part, same test part.", ""]
+    svm = (models / "svm-3class") if models is not None else None
+    svm_rows = {}
+    if svm is not None and (svm / "test_metrics_by_kernel.json").is_file():
+        chosen = json.loads((svm / "kernels.json").read_text())["chosen"]
+        svm_rows = {r["class"]: r for r in read_table(svm / "test_metrics_by_kernel") if r["kernel"] == chosen}
+    rows = []
+    for row in read_table(folder / "test_metrics"):
+        other = svm_rows.get(row["class"], {})
+        rows.append([row["class"], row["precision"], row["recall"], row["f1"], other.get("precision"),
+                     other.get("recall"), other.get("f1")])
+    lines += _table(["class", "CNN precision", "CNN recall", "CNN F", "SVM precision", "SVM recall", "SVM F"], rows)
+    noise = read_table(folder / "noise")
+    svm_noise = {}
+    if svm_rows:
+        svm_noise = {r["sigma"]: r for r in read_table(svm / "noise") if r["kernel"] == chosen}
+    rows = [[r["sigma"], f"{r['f1_mean']:.3f} ± {r['f1_mean_std']:.3f}",
+             (f"{svm_noise[r['sigma']]['f1_mean']:.3f} ± {svm_noise[r['sigma']]['f1_mean_std']:.3f}"
+              if r["sigma"] in svm_noise else None)] for r in noise]
+    lines += ["Added Gaussian noise (σ in units of the flux at 5100 Å), mean macro F over draws:", ""]
+    lines += _table(["σ", "CNN", "SVM (chosen kernel)"], rows)
+    lines += [f"![CNN training]({folder.name}/figures/history.png)", f"![CNN noise]({folder.name}/figures/noise.png)",
+              ""]
+    return lines

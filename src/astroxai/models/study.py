@@ -25,11 +25,11 @@ from astroxai.models.evaluate import (
     noise_robustness,
     time_fits,
 )
-from astroxai.models.persist import check_grid, load_model, save_model
+from astroxai.models.persist import check_grid, load_model, save_cnn, save_model
 from astroxai.models.split import Split, paper_split
 from astroxai.models.svm import KERNELS, SearchSpace, fit_quietly, make_svm, search_svm
 from astroxai.plots import save_figure
-from astroxai.plots.classification import plot_confusions, plot_noise, plot_search
+from astroxai.plots.classification import plot_confusions, plot_noise, plot_search, plot_training_history
 from astroxai.tables import write_table
 
 #: The two problems of the paper.
@@ -68,7 +68,7 @@ def training_hash(flux, labels, ids) -> str:
     return digest.hexdigest()
 
 
-def _split(data: SpectraSet, cfg: TrainConfig) -> Split:
+def _split(data: SpectraSet, cfg) -> Split:
     """The paper's split over every labelled spectrum, so that the two- and three-class problems share it;
     each part is then restricted to the problem's classes."""
     labelled = np.flatnonzero(data.labels != "")
@@ -87,16 +87,7 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
     """Run the whole study on ``data`` and write it into the model folder ``out``; return a summary."""
     cfg = cfg or TrainConfig()
     out = Path(out)
-    classes = PROBLEMS[cfg.classes]
-    missing = [c for c in classes if c not in data.classes]
-    if missing:
-        raise ValueError(f"the data set has no spectra labelled {missing}; a {cfg.classes}-class model needs "
-                         f"{list(classes)} (labels come from the catalogue given to `astroxai reduce`)")
-    counts = {c: int((data.labels == c).sum()) for c in classes}
-    needed = int(np.ceil(cfg.space().folds / 0.64)) + 1  # every CV fold of the 64 % train part needs each class
-    if min(counts.values()) < needed:
-        raise ValueError(f"too few spectra for a {cfg.space().folds}-fold search: {counts}; each class needs at "
-                         f"least {needed}")
+    classes = _check_classes(data, cfg.classes, cfg.space().folds)
     split = _split(data, cfg)
     X = data.flux.astype(np.float64)
     y = data.labels
@@ -185,6 +176,7 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
                     "test_argmax_probability_disagreements": int((argmax != predicted).sum())},
         "timings": timings,
     }
+    metadata["median_spectrum"] = np.median(X[fit_rows], axis=0).round(6).tolist()  # explainers' baseline
     save_model(out, final, metadata)
     summary = {"model_dir": str(out), "kernel": kernel, "C": best["C"], "gamma": best["gamma"],
                "test_macro_f1": round(test["macro"]["f1"], 4), "kernels": kernel_rows, "timings": timings,
@@ -192,6 +184,77 @@ def train_study(data: SpectraSet, out, cfg: TrainConfig | None = None, progress=
     echo(f"chosen: {kernel} (validation F {chosen['validation_f1']:.4f}); test macro F "
          f"{test['macro']['f1']:.4f} → {out}")
     return summary
+
+
+def _check_classes(data: SpectraSet, n_classes: int, folds: int) -> tuple:
+    """The problem's classes, after checking that the data set has enough spectra of each."""
+    classes = PROBLEMS[n_classes]
+    missing = [c for c in classes if c not in data.classes]
+    if missing:
+        raise ValueError(f"the data set has no spectra labelled {missing}; a {n_classes}-class model needs "
+                         f"{list(classes)} (labels come from the catalogue given to `astroxai reduce`)")
+    counts = {c: int((data.labels == c).sum()) for c in classes}
+    needed = int(np.ceil(folds / 0.64)) + 1  # every CV fold of the 64 % train part needs each class
+    if min(counts.values()) < needed:
+        raise ValueError(f"too few spectra for a {folds}-fold search: {counts}; each class needs at least {needed}")
+    return classes
+
+
+def train_cnn_study(data: SpectraSet, out, cfg: TrainConfig | None = None, cnn=None, progress=None, echo=print,
+                    dataset_path: str | None = None) -> dict:
+    """Train the 1-D CNN on the same split as the SVM study (same seed → same test spectra), with early stopping
+    on the validation part, and write the same test tables and figures plus the training history."""
+    from astroxai.models.cnn import CNNConfig, fit_cnn
+
+    cfg = cfg or TrainConfig()
+    cnn = cnn or CNNConfig(seed=cfg.seed)
+    out = Path(out)
+    classes = _check_classes(data, cfg.classes, 2)
+    split = _split(data, cfg)
+    X, y = data.flux.astype(np.float32), data.labels
+    echo(f"{cfg.classes}-class CNN: {split.train.size} train, {split.validation.size} validation (early stopping), "
+         f"{split.test.size} test spectra")
+    start = time.perf_counter()
+    model, history = fit_cnn(X[split.train], y[split.train], X[split.validation], y[split.validation], classes, cnn,
+                             progress=progress, echo=echo)
+    fit_s = time.perf_counter() - start
+    predicted = model.predict(X[split.test])
+    test = classification_metrics(y[split.test], predicted, classes)
+    noise = noise_robustness(model, X[split.test], y[split.test], data.wavelength, classes, cfg.noise_levels,
+                             cfg.noise_repeats, cfg.seed)
+    cm = confusion(y[split.test], predicted, classes)
+    out.mkdir(parents=True, exist_ok=True)
+    split.save(out / "split.json", data.ids)
+    write_table(history, out / "history", {"config": cnn.to_dict()})
+    write_table(metrics_rows(test), out / "test_metrics", {"model": "cnn", "accuracy": test["accuracy"]})
+    write_table(confusion_rows(cm, model="cnn"), out / "confusion", {"matrices": {"cnn": cm}})
+    write_table([{"model": "cnn", **row} for row in noise], out / "noise",
+                {"units": "sigma in units of each spectrum's flux at 5100 Å"})
+    title = f"CNN (test F = {test['macro']['f1']:.3f})"
+    figures = []
+    figures += save_figure(plot_confusions({title: cm}), out / "figures" / "confusion")
+    figures += save_figure(plot_confusions({title: cm}, normalised=True), out / "figures" / "confusion_normalised")
+    figures += save_figure(plot_noise({"cnn": noise}, classes, "cnn"), out / "figures" / "noise")
+    figures += save_figure(plot_training_history(history), out / "figures" / "history")
+    best_epoch = min(history, key=lambda h: h["val_loss"])
+    metadata = {
+        "model": "cnn", "problem": f"{cfg.classes}-class", "architecture": cnn.architecture(),
+        "n_parameters": int(sum(p.numel() for p in model.module.parameters())),
+        "wavelength": data.wavelength.tolist(), "reduction": data.attrs.get("reduction", {}),
+        "training": {"dataset": dataset_path, "n_spectra": int(split.train.size), "rows": "train",
+                     "early_stopping": "validation", "epochs": len(history), "best_epoch": best_epoch["epoch"],
+                     "sha256": training_hash(data.flux[split.train], y[split.train], data.ids[split.train]),
+                     "split": "split.json", "seed": cfg.seed, "stratified": cfg.stratify},
+        "config": {"train": asdict(cfg), "cnn": cnn.to_dict()},
+        "metrics": {"validation": {"f1": best_epoch["val_f1"], "loss": best_epoch["val_loss"]}, "test": test},
+        "timings": {"fit_s": round(fit_s, 2)},
+        "median_spectrum": np.median(X[np.concatenate([split.train, split.validation])], axis=0).round(6).tolist(),
+    }
+    save_cnn(out, model, metadata)
+    echo(f"CNN: {len(history)} epochs in {fit_s:.1f} s; test macro F {test['macro']['f1']:.4f} → {out}")
+    return {"model_dir": str(out), "kernel": "cnn", "test_macro_f1": round(test["macro"]["f1"], 4),
+            "fit_s": round(fit_s, 2), "epochs": len(history), "noise": noise, "timings": {"fit_s": round(fit_s, 2)},
+            "figures": [str(p) for p in figures]}
 
 
 def evaluate_model(model_dir, data: SpectraSet, out, *, part: str | None = None, noise_repeats: int = 5,
@@ -234,3 +297,25 @@ def evaluate_model(model_dir, data: SpectraSet, out, *, part: str | None = None,
     echo(f"{rows.size} spectra: macro F {metrics['macro']['f1']:.4f}, accuracy {metrics['accuracy']:.4f}"
          + (f" ({skipped} without one of the model's labels left out)" if skipped else "") + f" → {out}")
     return {"n": int(rows.size), "skipped": skipped, "metrics": metrics, "confusion": cm, "noise": noise}
+
+
+def refit_kernel(model_dir, data: SpectraSet, kernel: str):
+    """Another kernel of a saved SVM study, refitted with probabilities as the chosen one was: the kernel's best
+    C and γ from the folder's ``kernels`` table, fitted on the same train + validation spectra (``split.json``),
+    with the same scaling and seed.  Used to compare explanations of the linear and RBF SVMs side by side."""
+    from astroxai.models.split import Split
+    from astroxai.tables import read_table
+
+    model_dir = Path(model_dir)
+    meta = json.loads((model_dir / "model.json").read_text())
+    rows = {r["kernel"]: r for r in read_table(model_dir / "kernels")}
+    if kernel not in rows:
+        raise ValueError(f"{model_dir}: the search has no {kernel!r} kernel (it has {sorted(rows)})")
+    check_grid(meta, data.wavelength)
+    split = Split.load(model_dir / "split.json", data.ids)
+    fit_rows = np.concatenate([split.train, split.validation])
+    cfg = meta["config"]
+    row = rows[kernel]
+    model = make_svm(kernel, row["C"], row["gamma"], n_features=data.flux.shape[1], probability=True,
+                     seed=cfg["seed"], standardise=cfg.get("standardise", True))
+    return fit_quietly(model, data.flux[fit_rows].astype(np.float64), data.labels[fit_rows])

@@ -99,3 +99,25 @@ def plot_search(rows: list[dict], best: dict):
     ax.set_title("hyper-parameter search (★ = chosen)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_training_history(history: list[dict]):
+    """CNN training: train and validation loss (left) and validation macro F (right) per epoch, best epoch marked."""
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    best = min(history, key=lambda h: h["val_loss"])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    left.plot(epochs, [h["train_loss"] for h in history], label="train")
+    left.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    left.set_ylabel("class-weighted cross-entropy")
+    right.plot(epochs, [h["val_f1"] for h in history], color="k")
+    right.set_ylabel("validation macro F")
+    for ax in (left, right):
+        ax.axvline(best["epoch"], color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=8)
+    left.set_title(f"early stopping: best epoch {best['epoch']} of {len(history)}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -26,7 +26,7 @@ def saliency_title(spec_id, true_label, predicted, probabilities: dict, target=N
 
 
 def draw_saliency(ax, wavelength, flux, saliency, *, vmax: float | None = None, lines: bool = True,
-                  colorbar: bool = True, linewidth: float = 2.2):
+                  colorbar: bool = True, linewidth: float = 2.2, label: str = "saliency  ∂p/∂f"):
     """The spectrum as a line coloured by saliency on a symmetric diverging scale, the diagnostic lines marked.
 
     A thin grey line is drawn underneath so that the near-zero (white) stretches stay visible.
@@ -58,7 +58,7 @@ def draw_saliency(ax, wavelength, flux, saliency, *, vmax: float | None = None, 
         mark_lines(ax)
     if colorbar:
         bar = plt.colorbar(collection, ax=ax, pad=0.01, fraction=0.04)
-        bar.set_label("saliency  ∂p/∂f", fontsize=8)
+        bar.set_label(label, fontsize=8)
         bar.ax.tick_params(labelsize=7)
     return collection
 
@@ -193,5 +193,54 @@ def plot_tsne_grid(results: list[dict], *, title: str = ""):
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_methods_grid(wavelength, flux, maps: dict, title: str = ""):
+    """The same spectrum explained by every method (rows) for every model (columns); ``maps``: (model, method) →
+    map.  Each panel has its own symmetric colour scale (the methods' units differ)."""
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(m for m, _ in maps))
+    methods = list(dict.fromkeys(k for _, k in maps))
+    fig, axes = plt.subplots(len(methods), len(models), figsize=(5.2 * len(models), 1.9 * len(methods)),
+                             squeeze=False, sharex=True)
+    for i, method in enumerate(methods):
+        for j, model in enumerate(models):
+            ax = axes[i, j]
+            if (model, method) in maps:
+                draw_saliency(ax, wavelength, flux, maps[(model, method)], linewidth=1.6, label="")
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(model, fontsize=10)
+            if j == 0:
+                ax.set_ylabel(method, fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("rest wavelength [Å]", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_deletion_curves(curves: dict):
+    """Deletion (solid) and insertion (dotted) curves per method, one panel per model, a random order in grey;
+    ``curves``: model → method → output of :func:`astroxai.explain.metrics.deletion_insertion`."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 3.6), squeeze=False, sharey=True)
+    colours = plt.get_cmap("tab10")
+    for ax, (model, by_method) in zip(axes[0], curves.items(), strict=True):
+        for k, (method, c) in enumerate(by_method.items()):
+            ax.plot(c["fractions"], c["deletion_curve"], color=colours(k), lw=1.4, label=method)
+            ax.plot(c["fractions"], c["insertion_curve"], color=colours(k), lw=1.0, ls=":")
+        first = next(iter(by_method.values()))
+        ax.plot(first["fractions"], first["random_deletion_curve"], color="0.5", lw=1.6, label="random order")
+        ax.plot(first["fractions"], first["random_insertion_curve"], color="0.5", lw=1.0, ls=":")
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel("fraction of pixels removed (solid) / inserted (dotted)", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("mean probability of the explained class")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -1,0 +1,137 @@
+"""The 1-D CNN: training with early stopping, safe persistence, and the train/evaluate/predict/explain/trust
+commands with --model cnn."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from astroxai.cli import main
+from astroxai.dataset import SpectraSet
+from astroxai.models.cnn import CNNConfig, SpectrumCNN, fit_cnn
+from astroxai.models.persist import ModelLoadError, load_model, probability_module
+
+
+@pytest.fixture(scope="module")
+def cnn_model(tmp_path_factory, reduced_sample):
+    out = tmp_path_factory.mktemp("cnn") / "cnn"
+    result = CliRunner().invoke(main, ["train", str(reduced_sample), "--out", str(out), "--model", "cnn",
+                                       "--max-epochs", "25", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_architecture_shapes_and_probabilities():
+    module = SpectrumCNN(150, 3, centre=np.ones(150), scale=0.5)
+    p = module(torch.ones(4, 150, dtype=torch.float64))
+    assert p.shape == (4, 3) and torch.allclose(p.sum(dim=1), torch.ones(4))
+    with pytest.raises(ValueError, match="odd"):
+        SpectrumCNN(150, 3, kernel_size=4)
+    with pytest.raises(ValueError, match="too few"):
+        SpectrumCNN(4, 3)
+
+
+def test_training_restores_the_best_epoch_and_is_seeded(reduced_sample):
+    data = SpectraSet.load(reduced_sample)
+    X, y = data.flux, data.labels
+    train, val = np.arange(0, 48, 2), np.arange(1, 48, 2)
+    cfg = CNNConfig(max_epochs=12, patience=3, seed=3)
+    model, history = fit_cnn(X[train], y[train], X[val], y[val], ["type1", "type2", "intermediate"], cfg)
+    best = min(h["val_loss"] for h in history)
+    weights = torch.as_tensor(len(train) / (3 * np.bincount([["type1", "type2", "intermediate"].index(c)
+                                                              for c in y[train]], minlength=3)), dtype=torch.float32)
+    with torch.no_grad():
+        logits = model.module.logits(torch.as_tensor(X[val]))
+    target = torch.as_tensor([["type1", "type2", "intermediate"].index(c) for c in y[val]])
+    assert float(torch.nn.functional.cross_entropy(logits, target, weight=weights)) == pytest.approx(best, abs=1e-5)
+    assert len(history) <= 12
+    again, _ = fit_cnn(X[train], y[train], X[val], y[val], ["type1", "type2", "intermediate"], cfg)
+    np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
+
+
+def test_saved_cnn_round_trip_and_refusals(cnn_model, reduced_sample, tmp_path):
+    data = SpectraSet.load(reduced_sample)
+    model, meta = load_model(cnn_model)
+    assert meta["kind"] == "torch-cnn" and (cnn_model / "model.pt").is_file()
+    assert not (cnn_model / "model.skops").exists()
+    p = model.predict_proba(data.flux)
+    assert p.shape == (48, 3) and np.allclose(p.sum(axis=1), 1)
+    again, _ = load_model(cnn_model)
+    np.testing.assert_array_equal(again.predict_proba(data.flux), p)
+    assert set(model.predict(data.flux)) <= set(meta["classes"])
+    assert probability_module(model) is model.module
+    for name in ("test_metrics.csv", "confusion.csv", "noise.csv", "history.csv", "split.json",
+                 "figures/history.png", "figures/noise.png"):
+        assert (cnn_model / name).is_file(), name
+    # a tampered weights file is refused by its checksum
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(cnn_model, bad)
+    (bad / "model.pt").write_bytes((bad / "model.pt").read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelLoadError, match="checksum"):
+        load_model(bad)
+
+    # a pickled object (a class reference, i.e. code to import) instead of a state_dict is refused even with a
+    # matching checksum
+    evil = tmp_path / "evil"
+    shutil.copytree(cnn_model, evil)
+    torch.save({"x": tmp_path}, evil / "model.pt")
+    meta_evil = json.loads((evil / "model.json").read_text())
+    import hashlib
+
+    meta_evil["sha256"] = hashlib.sha256((evil / "model.pt").read_bytes()).hexdigest()
+    (evil / "model.json").write_text(json.dumps(meta_evil))
+    with pytest.raises(ModelLoadError, match="not a state_dict"):
+        load_model(evil)
+
+
+def test_cnn_evaluate_predict_explain(cnn_model, reduced_sample, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["evaluate", str(cnn_model), str(reduced_sample), "--out", str(tmp_path / "ev"),
+                                  "--part", "test"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ev" / "metrics.csv").is_file()
+    sim = reduced_sample.parent / "sim" / "spectra"
+    files = sorted(sim.glob("*.fits"))[:3]
+    result = runner.invoke(main, ["predict", str(cnn_model), *map(str, files), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "p.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["kept"] * 3
+    for method in ("exact", "occlusion"):
+        result = runner.invoke(main, ["explain", str(cnn_model), str(reduced_sample), "--out",
+                                      str(tmp_path / method), "--method", method, "--max-figures", "1"])
+        assert result.exit_code == 0, result.output
+        with open(tmp_path / method / "explanations.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 48 and sum(r["zero_map"] == "False" for r in rows) > 40
+
+
+def test_trust_command_scores_every_method_on_svm_and_cnn(cnn_model, trained_model, reduced_sample, tmp_path):
+    catalog = reduced_sample.parent / "sim" / "catalog.csv"
+    out = tmp_path / "trust"
+    result = CliRunner().invoke(main, ["trust", str(reduced_sample), str(trained_model), str(cnn_model), "--out",
+                                       str(out), "--kernels", "linear,rbf", "--n-spectra", "8", "--catalog",
+                                       str(catalog)])
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "trust.json").read_text())["rows"]
+    assert {r["model"] for r in table} == {"SVM linear", "SVM rbf", "CNN"}
+    assert len(table) == 3 * 6
+    for row in table:
+        for key in ("ms_per_spectrum", "deletion_auc", "random_deletion_auc", "insertion_auc", "sanity_rho",
+                    "stability", "truth_mass", "truth_lift"):
+            assert np.isfinite(row[key]), (row["model"], row["method"], key)
+        assert 0 < row["truth_area"] < 1
+    # perturbation methods are faithful by construction on these models: they beat a random order
+    for row in table:
+        if row["method"] in ("integrated-gradients", "occlusion", "kernelshap"):
+            assert row["deletion_auc"] < row["random_deletion_auc"], (row["model"], row["method"])
+    assert (out / "figures" / "methods_side_by_side.png").stat().st_size > 20_000
+    assert (out / "figures" / "deletion_curves.png").is_file()
+    bad = CliRunner().invoke(main, ["trust", str(reduced_sample), str(cnn_model), "--out", str(out),
+                                    "--methods", "gradcam"])
+    assert bad.exit_code != 0 and "unknown methods" in bad.output
