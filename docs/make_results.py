@@ -2,7 +2,9 @@
 
     astroxai run --out runs/default
     astroxai train runs/default/dataset.h5 --out runs/raw-features --raw-features
-    python docs/make_results.py runs/default runs/raw-features
+    astroxai trust runs/default/dataset.h5 runs/default/models/svm-3class runs/default/models/cnn-3class \
+        --out runs/default/trust100 --kernels linear,rbf --n-spectra 100 --catalog runs/default/simulated/catalog.csv
+    python docs/make_results.py runs/default runs/raw-features runs/default/trust100
 
 The tables come from the runs (results.md of the run, plus a comparison with the raw-features model);
 the figures are copied into docs/figures; the observations at the top are written by hand in NOTES below
@@ -70,6 +72,29 @@ python docs/make_results.py runs/default runs/raw-features
 """
 
 
+TRUST_NOTES = """## Every explanation method × every model, and how far to trust each
+
+{n} seeded test spectra, each explained for the class its model predicts; the SVMs through the torch bridge, the
+CNN directly; baselines = the model's median training spectrum. Columns: time per spectrum (the method alone);
+faithfulness — area under the target probability as pixels are replaced by the baseline in order of attribution
+(deletion, lower is better) or put back (insertion, higher is better), the same for random orders, and the share
+of spectra whose map beats the random order; sanity — median Spearman ρ between |maps| of the model and of its
+randomised copy (passes below 0.5); stability — median relative change of a map under noise at the spectrum's own
+level; truth — median share of |attribution| on the simulated broad-line wavelengths (they cover {area:.0%} of the
+grid), its lift over that area share, and the share of broad-Hβ spectra whose map has opposite signs in the Hβ core
+and wings; IG δ — integrated gradients' median convergence error relative to p(f) − p(baseline).
+
+Regenerate: `astroxai trust runs/default/dataset.h5 runs/default/models/svm-3class runs/default/models/cnn-3class
+--out runs/default/trust100 --kernels linear,rbf --n-spectra 100 --catalog runs/default/simulated/catalog.csv`
+(the CNN folder comes from `astroxai run`, or `astroxai train runs/default/dataset.h5 --out
+runs/default/models/cnn-3class --model cnn`). Time per spectrum for a batch of 256:
+`python benchmarks/bench_explainers.py`.
+
+TRUST_FINDINGS
+
+"""
+
+
 def _copy_figures(run_dir: Path, lines: list[str]) -> dict[str, str]:
     """Copy every figure the run's results.md shows into docs/figures; return old → new link."""
     mapping = {}
@@ -116,9 +141,41 @@ def _raw_comparison(run_dir: Path, raw_dir: Path) -> list[str]:
     return lines + [""]
 
 
+TRUST_COLUMNS = [
+    ("model", "model"), ("method", "method"), ("ms_per_spectrum", "ms / spectrum"),
+    ("deletion_auc", "deletion AUC ↓"), ("random_deletion_auc", "random"), ("deletion_beats_random", "beats random"),
+    ("insertion_auc", "insertion AUC ↑"), ("random_insertion_auc", "random"),
+    ("insertion_beats_random", "beats random"), ("sanity_rho", "sanity ρ ↓"), ("stability", "stability ↓"),
+    ("truth_mass", "truth mass"), ("truth_lift", "lift ↑"), ("hbeta_opposite", "Hβ opposite"),
+    ("ig_relative_delta", "IG δ"),
+]
+
+
+def _trust_section(trust_dir: Path) -> list[str]:
+    import json
+
+    from astroxai.models.results import format_value
+
+    table = json.loads((trust_dir / "trust.json").read_text())
+    rows = table["rows"]
+    lines = [TRUST_NOTES.format(n=rows[0]["n_spectra"], area=rows[0].get("truth_area", float("nan"))),
+             "| " + " | ".join(title for _, title in TRUST_COLUMNS) + " |", "|" + "---|" * len(TRUST_COLUMNS)]
+    for row in rows:
+        lines.append("| " + " | ".join(format_value(row.get(key)) if not isinstance(row.get(key), bool)
+                                        else str(row.get(key)) for key, _ in TRUST_COLUMNS) + " |")
+    lines.append("")
+    for name, caption in (("methods_side_by_side", "One test spectrum explained by every method for every model"),
+                          ("deletion_curves", "Mean deletion (solid) and insertion (dotted) curves")):
+        target = DOCS / "figures" / f"trust_{name}.png"
+        shutil.copy(trust_dir / "figures" / f"{name}.png", target)
+        lines += [f"![{caption}](figures/{target.name})", ""]
+    return lines
+
+
 def main() -> None:
     run_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")
     raw_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else None
+    trust_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     generated = (run_dir / "results.md").read_text().splitlines()[3:]  # drop the run's own title lines
     mapping = _copy_figures(run_dir, generated)
     body = []
@@ -127,6 +184,8 @@ def main() -> None:
             line = line.replace(f"]({old})", f"]({new})")
         body.append(line.replace(f"`{run_dir}/", "`runs/default/").replace(f"`{run_dir}`", "`runs/default`"))
     text = NOTES + ("\n".join(_raw_comparison(run_dir, raw_dir)) + "\n" if raw_dir else "") + "\n".join(body)
+    if trust_dir is not None:
+        text += "\n" + "\n".join(_trust_section(trust_dir))
     (DOCS / "results.md").write_text(text + "\n")
     print(f"wrote {DOCS / 'results.md'}")
 
