@@ -4,6 +4,7 @@ commands with --model cnn."""
 import csv
 import json
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from astroxai.cli import main
 from astroxai.dataset import SpectraSet
+from astroxai.explain.methods import wavelength_segments
 from astroxai.models.cnn import CNNConfig, SpectrumCNN, fit_cnn
 from astroxai.models.persist import ModelLoadError, load_model, probability_module
 
@@ -102,13 +104,24 @@ def test_cnn_evaluate_predict_explain(cnn_model, reduced_sample, tmp_path):
     with open(tmp_path / "p.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["status"] for r in rows] == ["kept"] * 3
-    for method in ("exact", "occlusion"):
+    for method, extra in (("exact", []), ("occlusion", []), ("integrated-gradients", ["--baseline", "continuum"]),
+                          ("lime", ["--segments", "lines"])):
         result = runner.invoke(main, ["explain", str(cnn_model), str(reduced_sample), "--out",
-                                      str(tmp_path / method), "--method", method, "--max-figures", "1"])
+                                      str(tmp_path / method), "--method", method, "--max-figures", "1", *extra])
         assert result.exit_code == 0, result.output
         with open(tmp_path / method / "explanations.csv") as handle:
             rows = list(csv.DictReader(handle))
         assert len(rows) == 48 and sum(r["zero_map"] == "False" for r in rows) > 40
+        if method == "integrated-gradients":  # the convergence delta of every map is reported, and small
+            assert max(abs(float(r["ig_convergence_delta"])) for r in rows) < 0.05
+    with h5py.File(tmp_path / "lime" / "explanations.h5") as handle:
+        settings = json.loads(handle["saliency"].attrs["settings"])
+        maps = handle["saliency/maps"][:]
+        wavelength = handle["saliency/wavelength"][:]
+    assert settings["method"] == "lime" and settings["lines"] is True
+    segments = wavelength_segments(wavelength, 40, lines=True)
+    for row in maps[:5]:  # one value per segment
+        assert all(np.unique(row[segments == k]).size == 1 for k in range(segments.max() + 1))
 
 
 def test_trust_command_scores_every_method_on_svm_and_cnn(cnn_model, trained_model, reduced_sample, tmp_path):

@@ -20,6 +20,7 @@ from astroxai.explain.metrics import (
 )
 from astroxai.explain.physics import velocity
 from astroxai.lines import BALMER
+from tests.test_saliency import Softmax  # p = softmax(W x + b), gradient known in closed form
 
 
 class LinearProbability(torch.nn.Module):
@@ -33,16 +34,6 @@ class LinearProbability(torch.nn.Module):
     def forward(self, x):
         p0 = 0.5 + (x.to(torch.float64) - self.c) @ self.w
         return torch.stack([p0, 1 - p0], dim=1)
-
-
-class Softmax(torch.nn.Module):
-    def __init__(self, W, b):
-        super().__init__()
-        self.register_buffer("W", torch.as_tensor(W))
-        self.register_buffer("b", torch.as_tensor(b))
-
-    def forward(self, x):
-        return torch.softmax(x.to(torch.float64) @ self.W.T + self.b, dim=1)
 
 
 @pytest.fixture

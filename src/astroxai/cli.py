@@ -229,6 +229,8 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
               help="exact: autograd saliency (captum); finite-difference: the paper's recipe; else a captum method.")
 @click.option("--baseline", type=click.Choice(["median", "continuum", "zero"]), default="median", show_default=True,
               help="IG, occlusion, LIME, KernelSHAP: the median training spectrum or each spectrum's continuum.")
+@click.option("--segments", type=click.Choice(["windows", "lines"]), default="windows", show_default=True,
+              help="LIME, KernelSHAP: 40 equal wavelength windows, or ±2000 km/s around each line + continuum windows.")
 @click.option("--target", default="predicted", show_default=True,
               help="Class whose probability is explained: 'predicted' or a class name.")
 @click.option("--log", "log_p", is_flag=True, help="Explain log p (the paper's text) instead of p (its recipe).")
@@ -240,7 +242,7 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
               help="CSV with columns file,label,z giving labels and missing redshifts.")
 @click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
               help="Saliency figures for the first N explained spectra.")
-def explain(model_dir, inputs, out, method, baseline, target, log_p, scheme, eps, catalog, max_figures):
+def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, catalog, max_figures):
     """Attribution maps of a saved model (SVM or CNN) for raw spectra and/or reduced data sets (.h5).
 
     Raw files are reduced with the model's own grid and settings; every input gets a row in
@@ -253,6 +255,7 @@ def explain(model_dir, inputs, out, method, baseline, target, log_p, scheme, eps
     try:
         explain_inputs(model_dir, inputs, out, method=method, target=None if target == "predicted" else target,
                        log=log_p, scheme=scheme, eps=eps, baseline=baseline, catalog=catalog, max_figures=max_figures,
+                       options={"lines": segments == "lines"} if method in ("lime", "kernelshap") else None,
                        progress=_progress, echo=click.echo)
     except (ModelLoadError, GridMismatchError, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -364,8 +367,8 @@ def run(out: Path, config: Path | None, seed: int | None):
     start = time.perf_counter()
     summary = run_pipeline(cfg, out, progress=_progress, echo=click.echo, task_progress=_progress_tasks)
     for name, model in summary.get("models", {}).items():
-        click.echo(f"{name}: {model['kernel']} kernel, test macro F {model['test_macro_f1']:.3f} "
-                   f"→ {model['model_dir']}")
+        kind = "1-D CNN" if model["kernel"] == "cnn" else f"{model['kernel']} kernel"
+        click.echo(f"{name}: {kind}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")
     click.echo(f"done in {time.perf_counter() - start:.0f} s; tables next to the paper's in {summary['results']}, "
                f"config/versions/timings in {out / 'run.json'}")
     if "report" in summary:

@@ -157,12 +157,17 @@ def trust_study(models: dict, X, labels, ids, wavelength, out, *, methods=METHOD
     write_table(rows, out / "trust", {"baseline": baseline, "seed": seed, "ids": [str(i) for i in ids],
                                       "methods": list(methods), "models": list(models)})
     figures = save_figure(plot_deletion_curves(curves), out / "figures" / "deletion_curves")
-    # The side-by-side figure: the first spectrum with a broad Hβ that every model classifies correctly (else the
-    # first spectrum), where the methods have the most physics to find.
+    # The side-by-side figure: a spectrum with a broad Hβ that every model classifies correctly, preferring an
+    # intermediate (the hard class) and, among those, the one whose first model is least saturated (probabilities at
+    # 1 − 10⁻⁷ flatten the SVM's gradients), so that the methods have physics to find and a gradient to follow.
     labels = np.asarray(labels).astype(str)
     correct = np.all([np.asarray(module_classes(models[n][0]))[targets[n][0]] == labels for n in models], axis=0)
     candidates = np.flatnonzero(correct & (truth["broad"] if truth is not None else True))
-    pick = int(candidates[0]) if candidates.size else 0
+    if candidates.size:
+        top = targets[next(iter(models))][1].max(axis=1)
+        pick = int(min(candidates, key=lambda i: (labels[i] != "intermediate", abs(top[i] - 0.9))))
+    else:
+        pick = 0
     name0 = next(iter(models))
     classes = module_classes(models[name0][0])
     title = saliency_title(ids[pick], labels[pick], classes[targets[name0][0][pick]],

@@ -44,16 +44,17 @@ ZERO_MAP_NOTE = "p at libsvm's clip (1 − 10⁻⁷): small changes cannot move 
 
 def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool = False, scheme: str = "forward",
                     eps: float = PAPER_EPSILON, baseline: str = "median", median=None, wavelength=None,
-                    progress=None) -> dict:
+                    options: dict | None = None, progress=None) -> dict:
     """Attribution maps of a loaded classifier (SVM pipeline or CNN) for the rows of ``X``.
 
     ``method='exact'`` differentiates the model in torch (the SVM through
     :class:`~astroxai.explain.bridge.SVCProbability`; captum ``Saliency``); ``'finite-difference'`` perturbs each
     flux by ``eps·f`` (vectorised, any model with ``predict_proba``); the other methods are those of
     :func:`astroxai.explain.methods.attribute` (with ``baseline``, the model's ``median`` spectrum and the
-    ``wavelength`` grid).  ``log`` applies to the first two only.  ``target`` is as in :func:`resolve_targets`
-    (default: the predicted class).  Returns the maps, target and predicted labels, the probabilities and a
-    ``zero_map`` flag per spectrum.
+    ``wavelength`` grid, and method ``options`` such as ``lines=True`` for LIME/KernelSHAP segments around the
+    lines).  ``log`` applies to the first two only; integrated gradients add their convergence ``delta``.
+    ``target`` is as in :func:`resolve_targets` (default: the predicted class).  Returns the maps, target and
+    predicted labels, the probabilities and a ``zero_map`` flag per spectrum.
     """
     from astroxai.models.persist import probability_module
 
@@ -64,6 +65,7 @@ def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool =
     predicted = np.asarray(model.predict(X)).astype(str)
     probabilities = model.predict_proba(X)
     targets = resolve_targets(target, classes, predicted)
+    delta = None
     if method == "exact":
         maps = gradient_saliency(probability_module(model), X, targets, log=log, progress=progress)
     elif method == "finite-difference":
@@ -72,15 +74,16 @@ def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool =
     else:
         if log:
             raise ValueError("--log applies to the exact and finite-difference saliency only")
-        maps = attribute(probability_module(model), X, targets, method, baseline=baseline, median=median,
-                         wavelength=wavelength, progress=progress).maps
+        attribution = attribute(probability_module(model), X, targets, method, baseline=baseline, median=median,
+                                wavelength=wavelength, progress=progress, **(options or {}))
+        maps, delta = attribution.maps, attribution.delta
     return {"maps": maps, "classes": classes, "target": np.asarray(classes)[targets], "predicted": predicted,
-            "probabilities": probabilities, "zero_map": ~np.any(maps != 0, axis=1),
+            "probabilities": probabilities, "zero_map": ~np.any(maps != 0, axis=1), "delta": delta,
             "settings": {"method": method, "quantity": "log p" if log else "p", "target": str(target or "predicted"),
                          "scheme": scheme if method == "finite-difference" else None,
                          "eps": eps if method == "finite-difference" else None,
                          "baseline": baseline if method in ("integrated-gradients", "occlusion", "lime", "kernelshap")
-                         else None}}
+                         else None, **(options or {})}}
 
 
 def select_gallery(labels, predicted, n_correct: int = DEFAULT_N_CORRECT,
@@ -109,6 +112,8 @@ def save_saliency(path, ids, result: dict, wavelength, attrs: dict | None = None
         group["predicted"] = result["predicted"].astype("S")
         group["probabilities"] = result["probabilities"]
         group["zero_map"] = result["zero_map"]
+        if result.get("delta") is not None:
+            group["convergence_delta"] = result["delta"]
         group.attrs["classes"] = json.dumps(result["classes"])
         group.attrs["settings"] = json.dumps(result["settings"])
         for name, value in (attrs or {}).items():
@@ -262,8 +267,8 @@ def _gather(model_dir, meta, inputs, catalog, workers, progress):
 
 
 def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None, log: bool = False,
-                   scheme: str = "forward", eps: float = PAPER_EPSILON, baseline: str = "median", catalog=None,
-                   max_figures: int = 50,
+                   scheme: str = "forward", eps: float = PAPER_EPSILON, baseline: str = "median",
+                   options: dict | None = None, catalog=None, max_figures: int = 50,
                    workers: int | None = None, progress=None, echo=print) -> dict:
     """Saliency maps of a saved model for raw spectrum files and/or SpectraSet files (``.h5``).
 
@@ -281,11 +286,13 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
     kept = [f for f in fates if f["status"] == "kept"]
     columns = ["id", "file", "status", "label", "predicted", "target",
                *[f"p_{c}" for c in model.classes_], "zero_map", "hbeta_core_mean", "hbeta_wing_mean",
-               "line_saliency_share", "reason"]
+               "line_saliency_share", *(["ig_convergence_delta"] if method == "integrated-gradients" else []),
+               "reason"]
     figures = []
     if kept:
         result = explain_spectra(model, X, method=method, target=target, log=log, scheme=scheme, eps=eps,
                                  baseline=baseline, median=meta.get("median_spectrum"), wavelength=wavelength,
+                                 options=options,
                                  progress=(lambda it, total: progress(it, "explaining", total)) if progress else None)
         checks = physics_checks(wavelength, result["maps"])
         signs, share = checks["signs"], checks["share"]["saliency_share"]
@@ -297,6 +304,8 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "exact", target=None
                          "hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",
                          "hbeta_wing_mean": float(signs["wings"][j]) if signs is not None else "",
                          "line_saliency_share": float(share[j])})
+            if result.get("delta") is not None:
+                fate["ig_convergence_delta"] = float(result["delta"][j])
         save_saliency(out / "explanations.h5", [f["id"] for f in kept], result, wavelength,
                       {"model": str(model_dir)})
         for j, fate in enumerate(kept[:max_figures]):

@@ -80,6 +80,16 @@ def _read_meta(folder: Path) -> dict:
     return meta
 
 
+def _checked_file(folder: Path, name: str, meta: dict) -> Path:
+    """``folder/name``, after checking that it exists and matches the SHA-256 recorded in ``model.json``."""
+    target = folder / name
+    if not target.is_file():
+        raise ModelLoadError(f"{folder}: not a model folder (needs {name} and {META_FILE})")
+    if meta.get("sha256") != _sha256(target):
+        raise ModelLoadError(f"{target}: checksum differs from {META_FILE}: the file was changed or damaged")
+    return target
+
+
 def _load_cnn(folder: Path, meta: dict):
     import pickle
 
@@ -87,11 +97,7 @@ def _load_cnn(folder: Path, meta: dict):
 
     from astroxai.models.cnn import CNNClassifier, build_cnn
 
-    target = folder / TORCH_FILE
-    if not target.is_file():
-        raise ModelLoadError(f"{folder}: a CNN model folder needs {TORCH_FILE}")
-    if meta.get("sha256") != _sha256(target):
-        raise ModelLoadError(f"{target}: checksum differs from {META_FILE}: the file was changed or damaged")
+    target = _checked_file(folder, TORCH_FILE, meta)
     try:
         state = torch.load(target, weights_only=True, map_location="cpu")
         module = build_cnn(meta)
@@ -114,11 +120,7 @@ def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[objec
     meta = _read_meta(folder)
     if meta.get("kind") == "torch-cnn":
         return _load_cnn(folder, meta), meta
-    target = folder / MODEL_FILE
-    if not target.is_file():
-        raise ModelLoadError(f"{folder}: not a model folder (needs {MODEL_FILE} and {META_FILE})")
-    if meta.get("sha256") != _sha256(target):
-        raise ModelLoadError(f"{target}: checksum differs from {META_FILE}: the file was changed or damaged")
+    target = _checked_file(folder, MODEL_FILE, meta)
     try:
         untrusted = sio.get_untrusted_types(file=target)
     except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as error:

@@ -210,10 +210,11 @@ def plot_methods_grid(wavelength, flux, maps: dict, title: str = ""):
         for j, model in enumerate(models):
             ax = axes[i, j]
             if (model, method) in maps:
-                draw_saliency(ax, wavelength, flux, maps[(model, method)], linewidth=1.6, label="")
+                draw_saliency(ax, wavelength, flux, maps[(model, method)], linewidth=1.6, label="", lines=False)
+                mark_lines(ax, label=i == 0)  # line names once, above the first row
             ax.tick_params(labelsize=7)
             if i == 0:
-                ax.set_title(model, fontsize=10)
+                ax.set_title(model, fontsize=10, pad=44)
             if j == 0:
                 ax.set_ylabel(method, fontsize=9)
     for ax in axes[-1]:
