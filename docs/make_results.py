@@ -95,7 +95,8 @@ runs/default/models/cnn-3class --model cnn`). Time per spectrum for a batch of 2
 - **Faithfulness.** Integrated gradients, occlusion, LIME and KernelSHAP beat a random order on 95–100 % of the
   spectra for all three models (deletion areas 0.04–0.17 against 0.73–0.86 for random orders; insertion 0.98–0.99
   against 0.73–0.86). **Saliency and SmoothGrad do not** (better than random on only 32–35 % of the spectra, deletion
-  areas 0.96–0.97). That is expected, not a bug: a gradient says what a small *increase* of flux would do, while
+  areas 0.96–0.97; the *mean* curves in the figure dip below the random one because on that third of the spectra
+  they win by a lot). That is expected, not a bug: a gradient says what a small *increase* of flux would do, while
   deletion moves every flux to the baseline — up at some pixels, down at others — so the first-order effect of
   deleting pixel i is −∂p/∂fᵢ·(fᵢ − bᵢ), whose sign the gradient alone does not know. The four methods that
   attribute the difference from the baseline answer the deletion question; gradients answer "where is the model
