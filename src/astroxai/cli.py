@@ -34,20 +34,36 @@ def main(verbose: bool):
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for spectra/*.fits, catalog.csv and simulation.json.")
+              help="Folder for the files, catalog.csv and simulation.json.")
+@click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
+              help="AGN spectra, FIRST-like radio galaxies (compact/FRI/FRII/bent) or barred/unbarred disc galaxies.")
 @click.option("--n-type1", type=click.IntRange(min=0), default=680, show_default=True)
 @click.option("--n-type2", type=click.IntRange(min=0), default=2145, show_default=True)
 @click.option("--n-intermediate", type=click.IntRange(min=0), default=521, show_default=True)
+@click.option("--n-per-class", type=click.IntRange(min=0), default=None,
+              help="Images: how many of each class (default: 300 radio, 600 galaxy).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the package's fixed seed).")
-def simulate(out: Path, n_type1: int, n_type2: int, n_intermediate: int, seed: int | None):
-    """Simulate type 1 / type 2 / intermediate AGN spectra as SDSS spec-lite FITS files.
+def simulate(out: Path, kind: str, n_type1: int, n_type2: int, n_intermediate: int, n_per_class: int | None,
+             seed: int | None):
+    """Simulate AGN spectra (SDSS spec-lite FITS) or survey images (FITS cutouts with a WCS).
 
-    The catalogue (catalog.csv) lists every file with its label, redshift and every true parameter.
+    Spectra: catalog.csv lists every file with its label, redshift and every true parameter.  Images: the
+    cutouts, catalog.csv (every true parameter: bar lengths, S/N, sizes) and images.h5, the ImageSet with the
+    ground-truth component masks.
     """
+    start = time.perf_counter()
+    if kind != "spectra":
+        from astroxai.simulate.images import DEFAULT_IMAGE_COUNTS, DEFAULT_IMAGE_SEED, simulate_image_sample
+
+        counts = (DEFAULT_IMAGE_COUNTS[kind] if n_per_class is None
+                  else dict.fromkeys(DEFAULT_IMAGE_COUNTS[kind], n_per_class))
+        path = simulate_image_sample(out, kind, counts, DEFAULT_IMAGE_SEED if seed is None else seed,
+                                     progress=lambda it, desc, total: _progress(it, desc, total, unit="img"))
+        click.echo(f"simulated {sum(counts.values())} {kind} images in {time.perf_counter() - start:.1f} s → {path}")
+        return
     from astroxai.simulate import DEFAULT_SEED, simulate_sample
 
     counts = {"type1": n_type1, "type2": n_type2, "intermediate": n_intermediate}
-    start = time.perf_counter()
     catalog = simulate_sample(out, counts, DEFAULT_SEED if seed is None else seed, progress=_progress)
     click.echo(f"simulated {sum(counts.values())} spectra in {time.perf_counter() - start:.1f} s → {catalog}")
 
