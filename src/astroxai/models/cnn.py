@@ -117,6 +117,52 @@ def _class_weights(y_index: np.ndarray, k: int) -> torch.Tensor:
     return torch.as_tensor(len(y_index) / (k * np.maximum(counts, 1)), dtype=torch.float32)
 
 
+def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, cfg: CNNConfig, *, score=None,
+               progress=None) -> list[dict]:
+    """The shared training loop of astroxai's networks: Adam with weight decay, seeded mini-batches, early stopping
+    on the validation loss with the best epoch's weights restored (in place).
+
+    ``raw(x)`` gives the outputs the loss is computed on (logits, or the regressed value); ``score(outputs, y)`` an
+    extra validation figure recorded per epoch (e.g. macro F).  Returns the per-epoch history.  The caller seeds
+    torch (``torch.manual_seed``) before building the module: initial weights and dropout masks follow from it.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    optimiser = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    Xt, Yt, Xv, Yv = (torch.as_tensor(np.ascontiguousarray(a)) for a in (X_train, y_train, X_val, y_val))
+    best, best_loss, since_best, history = None, np.inf, 0, []
+    epochs = range(1, cfg.max_epochs + 1)
+    for epoch in (progress(epochs, total=len(epochs)) if progress else epochs):
+        start = time.perf_counter()
+        module.train()
+        order = rng.permutation(len(Xt))
+        total = 0.0
+        for b in range(0, len(order), cfg.batch_size):
+            rows = torch.from_numpy(order[b:b + cfg.batch_size])
+            optimiser.zero_grad()
+            loss = loss_fn(raw(Xt[rows]), Yt[rows])
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * len(rows)
+        module.eval()
+        with torch.no_grad():
+            outputs = raw(Xv)
+            val_loss = float(loss_fn(outputs, Yv))
+        entry = {"epoch": epoch, "train_loss": round(total / len(order), 6), "val_loss": round(val_loss, 6)}
+        if score is not None:
+            entry["val_score"] = round(float(score(outputs, Yv)), 6)
+        entry["seconds"] = round(time.perf_counter() - start, 3)
+        history.append(entry)
+        if val_loss < best_loss - 1e-6:
+            best, best_loss, since_best = copy.deepcopy(module.state_dict()), val_loss, 0
+        else:
+            since_best += 1
+            if since_best >= cfg.patience:
+                break
+    module.load_state_dict(best)
+    module.eval()
+    return history
+
+
 def fit_cnn(X_train, y_train, X_val, y_val, classes, cfg: CNNConfig | None = None, progress=None,
             echo=None) -> tuple[CNNClassifier, list[dict]]:
     """Train a :class:`SpectrumCNN` with early stopping on ``(X_val, y_val)``; returns the classifier (best epoch's
@@ -131,43 +177,19 @@ def fit_cnn(X_train, y_train, X_val, y_val, classes, cfg: CNNConfig | None = Non
     yt = np.array([index[str(c)] for c in y_train], dtype=np.int64)
     yv = np.array([index[str(c)] for c in y_val], dtype=np.int64)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     centre = np.median(X_train, axis=0)
     scale = float(np.std(X_train - centre)) or 1.0
     module = SpectrumCNN(X_train.shape[1], len(classes), **cfg.architecture(), centre=centre, scale=scale)
-    optimiser = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     loss_fn = nn.CrossEntropyLoss(weight=_class_weights(yt, len(classes)))
-    Xt, Yt = torch.from_numpy(X_train), torch.from_numpy(yt)
-    Xv, Yv = torch.from_numpy(X_val), torch.from_numpy(yv)
-    best, best_loss, since_best, history = None, np.inf, 0, []
-    epochs = range(1, cfg.max_epochs + 1)
-    for epoch in (progress(epochs, total=len(epochs)) if progress else epochs):
-        start = time.perf_counter()
-        module.train()
-        order = rng.permutation(len(Xt))
-        total = 0.0
-        for b in range(0, len(order), cfg.batch_size):
-            rows = torch.from_numpy(order[b:b + cfg.batch_size])
-            optimiser.zero_grad()
-            loss = loss_fn(module.logits(Xt[rows]), Yt[rows])
-            loss.backward()
-            optimiser.step()
-            total += float(loss.detach()) * len(rows)
-        module.eval()
-        with torch.no_grad():
-            logits = module.logits(Xv)
-            val_loss = float(loss_fn(logits, Yv))
-        val_f1 = float(f1_score(yv, logits.argmax(dim=1).numpy(), average="macro", labels=range(len(classes)),
-                                zero_division=0))
-        history.append({"epoch": epoch, "train_loss": round(total / len(order), 6), "val_loss": round(val_loss, 6),
-                        "val_f1": round(val_f1, 6), "seconds": round(time.perf_counter() - start, 3)})
-        if val_loss < best_loss - 1e-6:
-            best, best_loss, since_best = copy.deepcopy(module.state_dict()), val_loss, 0
-        else:
-            since_best += 1
-            if since_best >= cfg.patience:
-                break
-    module.load_state_dict(best)
+
+    def macro_f(logits, y):
+        return f1_score(y.numpy(), logits.argmax(dim=1).numpy(), average="macro", labels=range(len(classes)),
+                        zero_division=0)
+
+    history = train_loop(module, module.logits, X_train, yt, X_val, yv, loss_fn, cfg, score=macro_f,
+                         progress=progress)
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_loss": h["val_loss"], "val_f1": h["val_score"],
+                "seconds": h["seconds"]} for h in history]
     if echo:
         chosen = min(history, key=lambda h: h["val_loss"])
         echo(f"  CNN stopped after {len(history)} epochs; best epoch {chosen['epoch']} (validation loss "
