@@ -171,3 +171,46 @@ def test_simulated_sample_on_disk_reads_back_through_the_real_file_reader(tmp_pa
     if kind == "galaxy":
         barred = data.labels == "barred"
         assert np.all(data.meta["bar_length_px"][barred] > 0) and np.all(data.meta["bar_length_px"][~barred] == 0)
+
+
+def test_image_cnns_train_predict_and_round_trip(tmp_path):
+    import torch
+
+    from astroxai.models.cnn import CNNConfig
+    from astroxai.models.image_cnn import ImageCNN, fit_image_cnn
+    from astroxai.models.persist import load_model, probability_module, save_cnn
+    from astroxai.simulate.images import simulate_image_sample
+
+    module = ImageCNN((1, 64, 64), 4)
+    p = module(torch.rand(3, 1, 64, 64))
+    assert p.shape == (3, 4) and torch.allclose(p.sum(dim=1), torch.ones(3))
+    # per-image scaling: a classifier sees shape, not flux
+    x = torch.rand(2, 1, 64, 64)
+    torch.testing.assert_close(module.eval()(x), module(1000 * x))
+    with pytest.raises(ValueError, match="too small"):
+        ImageCNN((1, 4, 4), 2)
+
+    data = ImageSet.load(simulate_image_sample(tmp_path / "g", "galaxy", {"unbarred": 16, "barred": 16}, seed=2,
+                                               workers=1))
+    cfg = CNNConfig(kernel_size=3, max_epochs=3, patience=2, seed=0)
+    train, val = np.arange(0, 32, 2), np.arange(1, 32, 2)
+    model, history = fit_image_cnn(data.images[train], data.labels[train], data.images[val], data.labels[val],
+                                   "classify", classes=data.classes, cfg=cfg)
+    assert 1 <= len(history) <= 3 and set(model.predict(data.images)) <= set(data.classes)
+    meta = {"task": "classify", "image_shape": list(data.shape), "classes": data.classes,
+            "architecture": {"channels": [16, 32, 64], "kernel_size": 3, "hidden": 64, "dropout": 0.3}}
+    save_cnn(tmp_path / "clf", model, meta, kind="torch-image-cnn")
+    loaded, loaded_meta = load_model(tmp_path / "clf")
+    assert loaded_meta["kind"] == "torch-image-cnn"
+    np.testing.assert_array_equal(loaded.predict_proba(data.images), model.predict_proba(data.images))
+    assert probability_module(loaded) is loaded.module
+
+    barred = np.flatnonzero(data.labels == "barred")
+    lengths = data.meta["bar_length_px"]
+    regressor, _ = fit_image_cnn(data.images[barred[:10]], lengths[barred[:10]], data.images[barred[10:]],
+                                 lengths[barred[10:]], "regress", cfg=cfg)
+    values = regressor.predict(data.images[barred])
+    assert values.shape == (16,) and np.isfinite(values).all()
+    save_cnn(tmp_path / "reg", regressor, {**meta, "task": "regress", "classes": []}, kind="torch-image-cnn")
+    again, _ = load_model(tmp_path / "reg")
+    np.testing.assert_array_equal(again.predict(data.images[barred]), values)

@@ -53,15 +53,17 @@ def save_model(folder: str | Path, model, metadata: dict | None = None) -> Path:
     return folder
 
 
-def save_cnn(folder: str | Path, classifier, metadata: dict | None = None) -> Path:
-    """Save a trained :class:`~astroxai.models.cnn.CNNClassifier`: ``model.pt`` (state_dict) + ``model.json``."""
+def save_cnn(folder: str | Path, classifier, metadata: dict | None = None, kind: str = "torch-cnn") -> Path:
+    """Save a trained network: ``model.pt`` (state_dict) + ``model.json``.  ``kind`` is ``torch-cnn`` for the
+    spectrum CNN and ``torch-image-cnn`` for :mod:`astroxai.models.image_cnn` (whose metadata must give ``task``,
+    ``image_shape`` and ``architecture``)."""
     import torch
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / TORCH_FILE
     torch.save(classifier.module.state_dict(), target)
-    meta = {"format": "astroxai.model", "kind": "torch-cnn", "classes": [str(c) for c in classifier.classes_],
+    meta = {"format": "astroxai.model", "kind": kind, "classes": [str(c) for c in classifier.classes_],
             "sha256": _sha256(target), "versions": versions(), **(metadata or {})}
     (folder / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     return folder
@@ -96,15 +98,17 @@ def _load_cnn(folder: Path, meta: dict):
     import torch
 
     from astroxai.models.cnn import CNNClassifier, build_cnn
+    from astroxai.models.image_cnn import build_image_cnn, wrap_image_module
 
     target = _checked_file(folder, TORCH_FILE, meta)
+    image = meta.get("kind") == "torch-image-cnn"
     try:
         state = torch.load(target, weights_only=True, map_location="cpu")
-        module = build_cnn(meta)
+        module = build_image_cnn(meta) if image else build_cnn(meta)
         module.load_state_dict(state)
     except (RuntimeError, pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
         raise ModelLoadError(f"{target}: not a state_dict of the architecture in {META_FILE} ({error})") from None
-    return CNNClassifier(module, meta["classes"])
+    return wrap_image_module(module, meta) if image else CNNClassifier(module, meta["classes"])
 
 
 def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[object, dict]:
@@ -118,7 +122,7 @@ def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> tuple[objec
 
     folder = Path(folder)
     meta = _read_meta(folder)
-    if meta.get("kind") == "torch-cnn":
+    if meta.get("kind") in ("torch-cnn", "torch-image-cnn"):
         return _load_cnn(folder, meta), meta
     target = _checked_file(folder, MODEL_FILE, meta)
     try:
