@@ -92,16 +92,24 @@ def continuum(flux, width: int = CONTINUUM_WIDTH) -> np.ndarray:
     return uniform_filter1d(median_filter(flux, size=(1, width), mode="reflect"), width, axis=1, mode="reflect")
 
 
+def _batch(X) -> np.ndarray:
+    """float64 inputs with a leading batch axis: (N, F) spectra or (N, C, H, W) images (one spectrum may be 1-D)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X[None] if X.ndim == 1 else X
+
+
 def baseline_spectra(kind: str, X, median=None) -> np.ndarray:
-    """(N, F) baseline spectra for ``X``: ``'median'`` (the model's median training spectrum ``median``, or the
-    median of ``X`` when the model has none stored), ``'continuum'`` (:func:`continuum`) or ``'zero'``."""
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    """Baselines shaped like ``X``: ``'median'`` (the model's median training spectrum ``median``, or the median of
+    ``X`` when the model has none stored), ``'continuum'`` (:func:`continuum`, spectra only) or ``'zero'``."""
+    X = _batch(X)
     if kind == "median":
         ref = np.median(X, axis=0) if median is None else np.asarray(median, dtype=np.float64)
         if ref.shape != X.shape[1:]:
             raise ValueError(f"median spectrum has {ref.size} points, the spectra {X.shape[1]}")
         return np.broadcast_to(ref, X.shape).copy()
     if kind == "continuum":
+        if X.ndim != 2:
+            raise ValueError("the continuum baseline is defined for spectra (N, F), not images")
         return continuum(X)
     if kind == "zero":
         return np.zeros_like(X)
@@ -146,12 +154,17 @@ def _run_batches(X, target, baseline, batch_size, progress, work):
 
 
 def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, baseline="median", median=None,
-              wavelength=None, batch_size: int = 256, seed: int = 0, progress=None, **options) -> Attribution:
+              wavelength=None, feature_mask=None, batch_size: int = 256, seed: int = 0, progress=None,
+              **options) -> Attribution:
     """Attribution maps of the class probabilities ``module(X)[i, target[i]]`` by ``method`` (see the module's doc).
 
-    ``baseline`` is a kind (``'median'``, ``'continuum'``, ``'zero'``) or an (N, F) / (F,) array; ``median`` the
-    model's median training spectrum; ``wavelength`` is needed for LIME/KernelSHAP segments around lines.
-    ``options`` override :data:`DEFAULTS` of the method.  Every random draw is seeded by ``seed``.
+    ``X`` holds (N, F) spectra or (N, C, H, W) images; the maps have its shape.  ``baseline`` is a kind
+    (``'median'``, ``'continuum'``, ``'zero'``) or an array shaped like ``X`` or one input; ``median`` the model's
+    median training input; ``wavelength`` is needed for LIME/KernelSHAP segments around lines.  ``feature_mask``
+    gives LIME/KernelSHAP their features explicitly, one integer label per input element (shape of ``X``, or of one
+    input); images default to SLIC superpixels (:func:`astroxai.images.segments.superpixels`, ``n_segments`` of
+    them).  Occlusion slides square windows over images.  ``options`` override :data:`DEFAULTS` of the method.
+    Every random draw is seeded by ``seed``.
     """
     from captum.attr import IntegratedGradients, KernelShap, Lime, NoiseTunnel, Occlusion, Saliency
 
@@ -161,7 +174,8 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
     if unknown:
         raise ValueError(f"{method} takes no options {sorted(unknown)}")
     opts = {**DEFAULTS.get(method, {}), **options}
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    X = _batch(X)
+    image = X.ndim == 4
     target = np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
     start_time = time.perf_counter()
     if method == "saliency":
@@ -176,14 +190,25 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
         opts["baseline"] = baseline if isinstance(baseline, str) else "array"
     mask = None
     if method in ("lime", "kernelshap"):
-        grid = np.arange(X.shape[1]) if wavelength is None else wavelength
-        if opts["lines"] and wavelength is None:
-            raise ValueError("segments around lines need the wavelength grid")
-        mask = torch.as_tensor(wavelength_segments(grid, opts["n_segments"], opts["lines"]))[None, :]
+        if feature_mask is not None:
+            mask = np.asarray(feature_mask, dtype=np.int64)
+            mask = np.broadcast_to(mask, X.shape) if mask.shape == X.shape[1:] else mask
+            if mask.shape != X.shape:
+                raise ValueError(f"feature_mask has shape {mask.shape}, the inputs {X.shape}")
+        elif image:
+            from astroxai.images.segments import superpixels
+
+            mask = np.broadcast_to(superpixels(X, opts["n_segments"])[:, None], X.shape)
+        else:
+            grid = np.arange(X.shape[1]) if wavelength is None else wavelength
+            if opts["lines"] and wavelength is None:
+                raise ValueError("segments around lines need the wavelength grid")
+            mask = wavelength_segments(grid, opts["n_segments"], opts["lines"])[None, :]
         opts["n_features"] = int(mask.max()) + 1
+        mask = np.ascontiguousarray(mask)
 
     def tensor(a):
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
+        return torch.tensor(np.asarray(a), dtype=dtype)  # a copy: broadcast baselines are read-only views
 
     def work(rows: slice):
         torch.manual_seed(seed + rows.start)
@@ -201,9 +226,10 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
                                                                 return_convergence_delta=True)
             return maps, delta
         if method == "occlusion":
-            return Occlusion(module).attribute(inputs, sliding_window_shapes=(opts["window"],),
-                                               strides=opts["stride"], baselines=b, target=t,
-                                               perturbations_per_eval=64), None
+            window = (opts["window"],) if not image else (X.shape[1], opts["window"], opts["window"])
+            strides = opts["stride"] if not image else (X.shape[1], opts["stride"], opts["stride"])
+            return Occlusion(module).attribute(inputs, sliding_window_shapes=window, strides=strides, baselines=b,
+                                               target=t, perturbations_per_eval=64), None
         if method == "lime":
             from captum._utils.models.linear_model import SkLearnRidge
 
@@ -214,7 +240,8 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
         # model calls are batched 100 perturbations at once.
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*multiple inputs for Lime")
-            return explainer.attribute(inputs, baselines=b, target=t, feature_mask=mask,
+            rows_mask = torch.tensor(mask[rows] if mask.shape[0] == len(X) else mask)
+            return explainer.attribute(inputs, baselines=b, target=t, feature_mask=rows_mask,
                                        n_samples=opts["n_samples"], perturbations_per_eval=100), None
 
     outputs = _run_batches(X, target, base, batch_size, progress, work)

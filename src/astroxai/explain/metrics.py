@@ -97,11 +97,21 @@ def deletion_insertion(predict, X, maps, target, baseline, *, steps: int = 20, n
     """Deletion and insertion areas of each map and of ``n_random`` seeded random orders (mean), per spectrum.
 
     Returns ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``, ``random_insertion_auc`` (N,), the mean
-    curves ``deletion_curve`` / ``insertion_curve`` / ``random_*_curve`` (steps+1,) and ``fractions``.
+    curves ``deletion_curve`` / ``insertion_curve`` / ``random_*_curve`` (steps+1,) and ``fractions``.  Images
+    (N, C, H, W) are handled as flat arrays of pixels (a pixel of each channel counts separately).
     """
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    maps = np.atleast_2d(np.asarray(maps, dtype=np.float64))
-    baseline = np.broadcast_to(np.asarray(baseline, dtype=np.float64), X.shape)
+    X = np.asarray(X, dtype=np.float64)
+    X = X[None] if X.ndim == 1 else X
+    shape = X.shape[1:]
+    if len(shape) > 1:  # flatten images; the model still sees them in their shape
+        flat_predict = predict
+
+        def predict(Z, flat_predict=flat_predict):
+            return flat_predict(np.asarray(Z).reshape(-1, *shape))
+
+    baseline = np.broadcast_to(np.asarray(baseline, dtype=np.float64), X.shape).reshape(len(X), -1)
+    maps = np.asarray(maps, dtype=np.float64).reshape(len(X), -1)
+    X = X.reshape(len(X), -1)
     target = np.asarray(target)
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {k: [] for k in ("deletion", "insertion", "random_deletion", "random_insertion")}
@@ -158,9 +168,12 @@ def randomised_model(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 
 
 def rank_correlation(a, b) -> np.ndarray:
-    """Row-wise Spearman correlation of two (N, F) arrays (NaN where a row is constant)."""
-    ra = rankdata(np.atleast_2d(a), axis=1)
-    rb = rankdata(np.atleast_2d(b), axis=1)
+    """Row-wise Spearman correlation of two (N, …) arrays, each row flattened (NaN where a row is constant)."""
+    a, b = np.asarray(a), np.asarray(b)
+    a = a.reshape(len(a), -1) if a.ndim > 1 else a[None]
+    b = b.reshape(len(b), -1) if b.ndim > 1 else b[None]
+    ra = rankdata(a, axis=1)
+    rb = rankdata(b, axis=1)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     norm = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
@@ -180,15 +193,16 @@ def stability(explain, X, target, sigma, *, n_draws: int = 5, seed: int = 0, map
     """Mean relative change of each spectrum's map under ``n_draws`` Gaussian noise draws of σ = ``sigma`` (per
     spectrum, in flux units): ``mean_k ‖φ(f + δ_k) − φ(f)‖₂ / ‖φ(f)‖₂`` (0 = perfectly stable; NaN for zero maps).
     ``explain(X, target)`` returns maps; ``maps`` are those of the clean spectra if already computed."""
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    X = np.asarray(X, dtype=np.float64)
+    X = X[None] if X.ndim == 1 else X
     sigma = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (len(X),))
     rng = np.random.default_rng(seed)
-    clean = explain(X, target) if maps is None else np.asarray(maps)
+    clean = (explain(X, target) if maps is None else np.asarray(maps)).reshape(len(X), -1)
     norm = np.linalg.norm(clean, axis=1)
     changes = []
     for _ in range(n_draws):
-        noisy = X + rng.normal(size=X.shape) * sigma[:, None]
-        changes.append(np.linalg.norm(explain(noisy, target) - clean, axis=1))
+        noisy = X + rng.normal(size=X.shape) * sigma.reshape(-1, *[1] * (X.ndim - 1))
+        changes.append(np.linalg.norm(explain(noisy, target).reshape(len(X), -1) - clean, axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(norm > 0, np.mean(changes, axis=0) / norm, np.nan)
 
@@ -228,5 +242,21 @@ def mass_in_region(wavelength, maps, regions) -> dict:
     area = (regions * widths).sum(axis=1) / widths.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         mass = np.where(total > 0, (weight * regions).sum(axis=1) / total, np.nan)
+        lift = np.where(area > 0, mass / area, np.nan)
+    return {"mass": mass, "area": area, "lift": lift}
+
+
+def mass_in_mask(maps, masks) -> dict:
+    """Image version of :func:`mass_in_region`: the share of each map's |attribution| (summed over channels) inside
+    its ground-truth mask (N, H, W), the mask's share of the image, and their ratio (lift)."""
+    weight = np.abs(np.asarray(maps, dtype=np.float64))
+    if weight.ndim == 4:
+        weight = weight.sum(axis=1)
+    masks = np.asarray(masks, dtype=bool)
+    total = weight.reshape(len(weight), -1).sum(axis=1)
+    inside = (weight * masks).reshape(len(weight), -1).sum(axis=1)
+    area = masks.reshape(len(masks), -1).mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mass = np.where(total > 0, inside / total, np.nan)
         lift = np.where(area > 0, mass / area, np.nan)
     return {"mass": mass, "area": area, "lift": lift}
