@@ -1,0 +1,79 @@
+"""A galactic bar's length measured from an attribution map (seed 003: SmoothGrad maps of a barred/unbarred CNN).
+
+The algorithm, for one map of a barred galaxy:
+
+1. take |map| (summed over channels) and smooth it with a Gaussian of ``smooth`` pixels — SmoothGrad maps are
+   speckled at the pixel scale, a bar is tens of pixels long;
+2. keep the pixels above ``threshold`` × the highest value within ``search_radius`` of the galaxy's centre;
+3. keep the connected component (8-connectivity) that contains the centre — or, if the centre pixel is below the
+   threshold, the component nearest to it — so that detached features (spiral arms, noise, field objects) drop out;
+4. measure the component's second moments: a uniform ellipse of semi-axes a > b has ⟨u²⟩ = a²/4 along its major
+   axis, so the full length is ``4 √λ_max`` and the position angle that of the major eigenvector.
+
+Returns the length in pixels, the position angle (radians from +x, modulo π), the axis ratio √(λ_min/λ_max) and
+the component mask.  A thresholded extent is shorter than a bar's full extent by a factor that depends on the
+profile (for a Ferrers (1 − m²)² bar √(1 − √t) at threshold t: 0.74 at t = 0.2), so lengths measured this way are
+to be calibrated (e.g. a linear fit on training images with known lengths) before they are compared with truth.
+
+Written here because no library turns a saliency map into a length; the tests check it on ellipses of known size
+and orientation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def component_moments(mask: np.ndarray) -> tuple[float, float, float]:
+    """Full length (4√λ_max), position angle and axis ratio of a binary region from its second moments."""
+    y, x = np.nonzero(mask)
+    if x.size < 3:
+        return 0.0, float("nan"), float("nan")
+    cov = np.cov(np.vstack([x, y]).astype(np.float64), bias=True)
+    values, vectors = np.linalg.eigh(cov)
+    major = vectors[:, 1]
+    length = 4.0 * np.sqrt(max(values[1], 0.0))
+    ratio = float(np.sqrt(max(values[0], 0.0) / values[1])) if values[1] > 0 else float("nan")
+    return float(length), float(np.arctan2(major[1], major[0]) % np.pi), ratio
+
+
+def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: float = 1.0,
+                 search_radius: float | None = None) -> dict:
+    """Measure a bar in one attribution map (``(H, W)`` or ``(C, H, W)``); see the module doc for the steps.
+
+    ``centre`` is the galaxy's (x, y) in pixels (default: the image centre); ``search_radius`` (default: a quarter
+    of the image) bounds the region whose maximum sets the threshold.
+    """
+    from scipy.ndimage import gaussian_filter, label
+
+    saliency = np.abs(np.asarray(saliency, dtype=np.float64))
+    if saliency.ndim == 3:
+        saliency = saliency.sum(axis=0)
+    h, w = saliency.shape
+    cx, cy = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
+    smoothed = gaussian_filter(saliency, smooth) if smooth > 0 else saliency
+    yy, xx = np.mgrid[0:h, 0:w]
+    radius = np.hypot(xx - cx, yy - cy)
+    within = radius <= (search_radius if search_radius is not None else min(h, w) / 4)
+    peak = smoothed[within].max() if within.any() else 0.0
+    empty = {"length_px": 0.0, "pa": float("nan"), "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
+    if peak <= 0:
+        return empty
+    above = smoothed >= threshold * peak
+    labels, n = label(above, structure=np.ones((3, 3)))
+    if n == 0:
+        return empty
+    at_centre = labels[int(round(cy)), int(round(cx))]
+    if at_centre == 0:  # the nearest component to the centre
+        distances = np.where(labels > 0, radius, np.inf)
+        at_centre = labels.flat[int(np.argmin(distances))]
+    mask = labels == at_centre
+    length, pa, ratio = component_moments(mask)
+    return {"length_px": length, "pa": pa, "axis_ratio": ratio, "mask": mask}
+
+
+def bar_lengths(maps, centres=None, **options) -> np.ndarray:
+    """:func:`bar_from_map` over a stack of maps; returns the lengths in pixels."""
+    maps = np.asarray(maps)
+    centres = [None] * len(maps) if centres is None else list(centres)
+    return np.array([bar_from_map(m, c, **options)["length_px"] for m, c in zip(maps, centres, strict=True)])
