@@ -26,6 +26,25 @@ def _as_column(values) -> np.ndarray:
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
+def open_hdf5(path: Path, format_name: str):
+    """An HDF5 file opened for reading whose ``format`` attribute is ``format_name``; ValueError naming the file
+    otherwise.  Shared by SpectraSet and ImageSet."""
+    what = format_name.split(".")[-1]
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not an astroxai {what} HDF5 file ({error})") from None
+    if handle.attrs.get("format") != format_name:
+        handle.close()
+        raise ValueError(f"{path}: HDF5 file is not an astroxai {what}")
+    return handle
+
+
+def read_meta_group(group) -> dict:
+    """Per-row metadata columns of an HDF5 group: text as str arrays, numbers as they are."""
+    return {key: data.asstr()[()].astype(object) if data.dtype.kind == "O" else data[()] for key, data in group.items()}
+
+
 @dataclass
 class SpectraSet:
     """N reduced spectra on a common rest-frame wavelength grid.
@@ -96,16 +115,8 @@ class SpectraSet:
     def load(cls, path: str | Path) -> SpectraSet:
         """Read a set written by :meth:`save` or :class:`SpectraSetWriter`."""
         path = Path(path)
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as error:
-            raise ValueError(f"{path}: not an astroxai SpectraSet HDF5 file ({error})") from None
-        with handle:
-            if handle.attrs.get("format") != FORMAT_NAME:
-                raise ValueError(f"{path}: HDF5 file is not an astroxai SpectraSet")
-            meta = {}
-            for key, data in handle["meta"].items():
-                meta[key] = data.asstr()[()].astype(object) if data.dtype.kind == "O" else data[()]
+        with open_hdf5(path, FORMAT_NAME) as handle:
+            meta = read_meta_group(handle["meta"])
             return cls(
                 flux=handle["flux"][()],
                 wavelength=handle["wavelength"][()],

@@ -15,7 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astroxai.dataset import _as_column
+from astroxai.dataset import _as_column, open_hdf5, read_meta_group
 
 _STR = h5py.string_dtype(encoding="utf-8")
 FORMAT_NAME = "astroxai.ImageSet"
@@ -116,16 +116,8 @@ class ImageSet:
     @classmethod
     def load(cls, path: str | Path) -> ImageSet:
         """Read a set written by :meth:`save`."""
-        path = Path(path)
-        try:
-            handle = h5py.File(path, "r")
-        except OSError as error:
-            raise ValueError(f"{path}: not an astroxai ImageSet HDF5 file ({error})") from None
-        with handle:
-            if handle.attrs.get("format") != FORMAT_NAME:
-                raise ValueError(f"{path}: HDF5 file is not an astroxai ImageSet")
-            meta = {key: data.asstr()[()].astype(object) if data.dtype.kind == "O" else data[()]
-                    for key, data in handle["meta"].items()}
+        with open_hdf5(Path(path), FORMAT_NAME) as handle:
+            meta = read_meta_group(handle["meta"])
             return cls(images=handle["images"][()], labels=handle["labels"].asstr()[()],
                        ids=handle["ids"].asstr()[()], masks={k: v[()] for k, v in handle["masks"].items()},
                        meta=meta, wcs=handle["wcs"].asstr()[()], attrs=json.loads(handle.attrs["attrs_json"]))

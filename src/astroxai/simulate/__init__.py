@@ -53,6 +53,16 @@ def _simulate_task(task) -> dict:
     return row
 
 
+def seeded_labels(counts: dict, classes, seed: int, what: str = "") -> tuple[list, list]:
+    """Labels in class order and one child ``SeedSequence`` per object, after checking the class names: object *i*
+    uses child *i* of ``SeedSequence(seed)``, so it does not depend on how many others are made."""
+    unknown = set(counts) - set(classes)
+    if unknown:
+        raise ValueError(f"unknown {what + ' ' if what else ''}classes {sorted(unknown)}; choose from {tuple(classes)}")
+    labels = [label for label in classes for _ in range(counts.get(label, 0))]
+    return labels, np.random.SeedSequence(seed).spawn(len(labels))
+
+
 def simulate_sample(
     out: str | Path,
     counts: dict[str, int] | None = None,
@@ -68,15 +78,11 @@ def simulate_sample(
     from astroxai.parallel import ordered_map
 
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
-    unknown = set(counts) - set(CLASSES)
-    if unknown:
-        raise ValueError(f"unknown classes {sorted(unknown)}; choose from {CLASSES}")
+    labels, children = seeded_labels(counts, CLASSES, seed)
     progress = progress or (lambda iterable, desc, total: iterable)
     out = Path(out)
     spectra_dir = out / "spectra"
     spectra_dir.mkdir(parents=True, exist_ok=True)
-    labels = [label for label in CLASSES for _ in range(counts.get(label, 0))]
-    children = np.random.SeedSequence(seed).spawn(len(labels))
     tasks = [(i, labels[i], children[i], str(spectra_dir), seed) for i in range(len(labels))]
     rows = list(progress(ordered_map(_simulate_task, tasks, workers), "simulating", len(tasks)))
     catalog = out / "catalog.csv"

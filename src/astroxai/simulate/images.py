@@ -80,16 +80,14 @@ def simulate_image_sample(out, kind: str, counts: dict | None = None, seed: int 
     from astroxai.parallel import ordered_map
 
     classes, components, _, info = _simulators(kind)
+    from astroxai.simulate import seeded_labels
+
     counts = dict(DEFAULT_IMAGE_COUNTS[kind] if counts is None else counts)
-    unknown = set(counts) - set(classes)
-    if unknown:
-        raise ValueError(f"unknown {kind} classes {sorted(unknown)}; choose from {classes}")
+    labels, children = seeded_labels(counts, classes, seed, kind)
     progress = progress or (lambda iterable, desc, total: iterable)
     out = Path(out)
     cutouts = out / "cutouts"
     cutouts.mkdir(parents=True, exist_ok=True)
-    labels = [label for label in classes for _ in range(counts.get(label, 0))]
-    children = np.random.SeedSequence(seed).spawn(len(labels))
     tasks = [(i, kind, labels[i], children[i], str(cutouts)) for i in range(len(labels))]
     rows, images, masks = [], [], {c: [] for c in components}
     for row, sim in progress(ordered_map(_simulate_task, tasks, workers), f"simulating {kind} images", len(tasks)):
