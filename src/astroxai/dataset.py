@@ -26,6 +26,15 @@ def _as_column(values) -> np.ndarray:
     return np.array(["" if v is None else str(v) for v in values], dtype=object)
 
 
+def meta_columns(meta: dict, n: int, what: str) -> dict:
+    """Per-row metadata as arrays (lists through :func:`_as_column`), each checked to have ``n`` entries."""
+    columns = {key: value if isinstance(value, np.ndarray) else _as_column(value) for key, value in meta.items()}
+    for key, column in columns.items():
+        if len(column) != n:
+            raise ValueError(f"meta column {key!r} has {len(column)} entries for {n} {what}")
+    return columns
+
+
 def open_hdf5(path: Path, format_name: str):
     """An HDF5 file opened for reading whose ``format`` attribute is ``format_name``; ValueError naming the file
     otherwise.  Shared by SpectraSet and ImageSet."""
@@ -82,11 +91,7 @@ class SpectraSet:
             raise ValueError(f"flux must be N × {self.wavelength.size}, got {self.flux.shape}")
         if self.labels.shape != (n,) or self.ids.shape != (n,):
             raise ValueError("labels and ids need one entry per spectrum")
-        self.meta = {key: _as_column(value) if not isinstance(value, np.ndarray) else value
-                     for key, value in self.meta.items()}
-        for key, column in self.meta.items():
-            if len(column) != n:
-                raise ValueError(f"meta column {key!r} has {len(column)} entries for {n} spectra")
+        self.meta = meta_columns(self.meta, n, "spectra")
 
     def __len__(self) -> int:
         return self.flux.shape[0]

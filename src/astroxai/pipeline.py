@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.dataset import SpectraSet
-from astroxai.explain.compare import trust_models
+from astroxai.explain.compare import read_truth, trust_models
 from astroxai.explain.embed import PAPER_PERPLEXITIES, MapSpec, embed_study
 from astroxai.explain.methods import METHODS as ATTRIBUTION_METHODS
 from astroxai.explain.study import DEFAULT_N_CORRECT, explain_study
@@ -127,13 +127,8 @@ def run_pipeline(cfg: RunConfig, out, progress=None, echo=print, task_progress=N
 
 def _broad_hbeta(catalog, ids) -> np.ndarray | None:
     """The simulator's record of which spectra have a broad Hβ, in the order of ``ids`` (None if unknown)."""
-    import csv
-
-    with open(catalog, newline="") as handle:
-        truth = {row["id"]: row.get("has_broad_hb") == "True" for row in csv.DictReader(handle)}
-    if not all(i in truth for i in ids):
-        return None
-    return np.array([truth[i] for i in ids])
+    truth = read_truth(catalog, ids)
+    return None if truth is None else truth["broad"]
 
 
 def _explain_and_embed(cfg: RunConfig, data, out: Path, catalog, timings: dict, progress, echo) -> dict:

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from astroxai.explain.physics import LINE_WINDOW_KMS, velocity
-from astroxai.explain.saliency import gradient_saliency
+from astroxai.explain.saliency import gradient_saliency, module_dtype
 from astroxai.lines import DIAGNOSTIC_LINES
 
 METHODS = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime", "kernelshap")
@@ -74,11 +74,6 @@ class Attribution:
     seconds: float
     options: dict = field(default_factory=dict)
     delta: np.ndarray | None = None  # integrated gradients: convergence delta per spectrum
-
-
-def _dtype(module: torch.nn.Module) -> torch.dtype:
-    tensors = [*module.buffers(), *module.parameters()]
-    return tensors[0].dtype if tensors else torch.float64
 
 
 def continuum(flux, width: int = CONTINUUM_WIDTH) -> np.ndarray:
@@ -144,13 +139,11 @@ def wavelength_segments(wavelength, n_segments: int = 40, lines: bool = False) -
     return owner
 
 
-def _run_batches(X, target, baseline, batch_size, progress, work):
-    starts = range(0, len(X), batch_size)
-    outputs = []
-    for start in (progress(starts, total=len(starts)) if progress else starts):
-        stop = min(len(X), start + batch_size)
-        outputs.append(work(slice(start, stop)))
-    return outputs
+def _run_batches(n: int, batch_size: int, progress, work) -> list:
+    """``work(rows)`` for consecutive slices of ``batch_size`` of ``n`` inputs, with an optional progress bar."""
+    starts = range(0, n, batch_size)
+    return [work(slice(start, min(n, start + batch_size)))
+            for start in (progress(starts, total=len(starts)) if progress else starts)]
 
 
 def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, baseline="median", median=None,
@@ -182,7 +175,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
         maps = gradient_saliency(module, X, target, batch_size=batch_size, progress=progress)
         return Attribution(method, maps, time.perf_counter() - start_time, opts)
 
-    dtype = _dtype(module)
+    dtype = module_dtype(module)
     base = None
     if method in USES_BASELINE:
         base = (baseline_spectra(baseline, X, median) if isinstance(baseline, str)
@@ -205,7 +198,6 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
                 raise ValueError("segments around lines need the wavelength grid")
             mask = wavelength_segments(grid, opts["n_segments"], opts["lines"])[None, :]
         opts["n_features"] = int(mask.max()) + 1
-        mask = np.ascontiguousarray(mask)
 
     def tensor(a):
         return torch.tensor(np.asarray(a), dtype=dtype)  # a copy: broadcast baselines are read-only views
@@ -244,7 +236,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
             return explainer.attribute(inputs, baselines=b, target=t, feature_mask=rows_mask,
                                        n_samples=opts["n_samples"], perturbations_per_eval=100), None
 
-    outputs = _run_batches(X, target, base, batch_size, progress, work)
+    outputs = _run_batches(len(X), batch_size, progress, work)
     maps = np.concatenate([m.detach().to(torch.float64).numpy() for m, _ in outputs])
     delta = None
     if method == "integrated-gradients":

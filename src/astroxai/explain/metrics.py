@@ -36,6 +36,7 @@ from scipy.integrate import trapezoid
 from scipy.stats import rankdata
 
 from astroxai.explain.physics import velocity
+from astroxai.explain.saliency import module_dtype
 from astroxai.lines import BALMER
 
 #: A map whose rank correlation with its randomised model's map reaches this value fails the sanity test.
@@ -48,8 +49,7 @@ FEII_BAND = (4434.0, 4684.0)
 
 def predictor(module: torch.nn.Module, batch_size: int = 4096):
     """``predict_proba`` of a probability module as a NumPy function (no gradients, batched)."""
-    tensors = [*module.buffers(), *module.parameters()]
-    dtype = tensors[0].dtype if tensors else torch.float64
+    dtype = module_dtype(module)
 
     def predict(X):
         X = np.atleast_2d(np.asarray(X))

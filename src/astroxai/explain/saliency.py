@@ -130,6 +130,12 @@ def paper_loop_saliency(predict_proba, x, target: int, *, eps: float = PAPER_EPS
     return out
 
 
+def module_dtype(module: torch.nn.Module) -> torch.dtype:
+    """The floating type a module computes in (that of its first buffer or parameter; float64 when it has none)."""
+    tensors = [*module.buffers(), *module.parameters()]
+    return tensors[0].dtype if tensors else torch.float64
+
+
 class _LogOutput(torch.nn.Module):
     """``log`` of a probability model's output, so that captum differentiates ``log p``."""
 
@@ -152,8 +158,7 @@ def gradient_saliency(model: torch.nn.Module, X, target, *, log: bool = False, b
 
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     target = np.asarray(target, dtype=np.int64)
-    tensors = [*model.buffers(), *model.parameters()]
-    dtype = tensors[0].dtype if tensors else torch.float64
+    dtype = module_dtype(model)
     explainer = Saliency(_LogOutput(model) if log else model)
     out = np.empty_like(X)
     starts = range(0, len(X), batch_size)

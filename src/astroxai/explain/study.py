@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 
 from astroxai.explain.methods import METHODS as ATTRIBUTION_METHODS
-from astroxai.explain.methods import attribute
+from astroxai.explain.methods import USES_BASELINE, attribute
 from astroxai.explain.physics import physics_checks, physics_summary
 from astroxai.explain.saliency import (
     PAPER_EPSILON,
@@ -82,8 +82,7 @@ def explain_spectra(model, X, *, method: str = "exact", target=None, log: bool =
             "settings": {"method": method, "quantity": "log p" if log else "p", "target": str(target or "predicted"),
                          "scheme": scheme if method == "finite-difference" else None,
                          "eps": eps if method == "finite-difference" else None,
-                         "baseline": baseline if method in ("integrated-gradients", "occlusion", "lime", "kernelshap")
-                         else None, **(options or {})}}
+                         "baseline": baseline if method in USES_BASELINE else None, **(options or {})}}
 
 
 def select_gallery(labels, predicted, n_correct: int = DEFAULT_N_CORRECT,

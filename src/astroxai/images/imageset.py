@@ -15,9 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astroxai.dataset import _as_column, open_hdf5, read_meta_group
+from astroxai.dataset import _STR, meta_columns, open_hdf5, read_meta_group
 
-_STR = h5py.string_dtype(encoding="utf-8")
 FORMAT_NAME = "astroxai.ImageSet"
 FORMAT_VERSION = 1
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
@@ -67,10 +66,7 @@ class ImageSet:
         for key, mask in self.masks.items():
             if mask.shape != (n, h, w):
                 raise ValueError(f"mask {key!r} must be {(n, h, w)}, got {mask.shape}")
-        self.meta = {k: v if isinstance(v, np.ndarray) else _as_column(v) for k, v in self.meta.items()}
-        for key, column in self.meta.items():
-            if len(column) != n:
-                raise ValueError(f"meta column {key!r} has {len(column)} entries for {n} images")
+        self.meta = meta_columns(self.meta, n, "images")
 
     def __len__(self) -> int:
         return self.images.shape[0]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from astroxai.models.cnn import CNNConfig, _class_weights, train_loop
+from astroxai.models.cnn import CNNClassifier, CNNConfig, _class_weights, train_loop
 
 TASKS = ("classify", "regress")
 
@@ -57,27 +57,12 @@ class ImageCNN(nn.Module):
         return torch.softmax(out, dim=1) if self.task == "classify" else out
 
 
-class ImageClassifier:
-    """A trained classifying :class:`ImageCNN` with ``predict`` / ``predict_proba`` / ``classes_``."""
+class ImageClassifier(CNNClassifier):
+    """A trained classifying :class:`ImageCNN` with ``predict`` / ``predict_proba`` / ``classes_`` (the spectrum
+    CNN's wrapper: float32 batches through the module without gradients)."""
 
     def __init__(self, module: ImageCNN, classes, batch_size: int = 512):
-        self.module = module.eval()
-        self.module.classes = [str(c) for c in classes]
-        self.classes_ = np.asarray([str(c) for c in classes], dtype=object)
-        self.batch_size = batch_size
-
-    def _run(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        with torch.no_grad():
-            parts = [self.module(torch.from_numpy(X[i:i + self.batch_size])).double().numpy()
-                     for i in range(0, len(X), self.batch_size)]
-        return np.concatenate(parts) if parts else np.empty((0,))
-
-    def predict_proba(self, X) -> np.ndarray:
-        return self._run(X)
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)].astype(str)
+        super().__init__(module, classes, batch_size)
 
 
 class ImageRegressor(ImageClassifier):
@@ -87,7 +72,7 @@ class ImageRegressor(ImageClassifier):
         super().__init__(module, [], batch_size)
 
     def predict(self, X) -> np.ndarray:
-        return self._run(X)
+        return self.predict_proba(X)
 
 
 def fit_image_cnn(X_train, y_train, X_val, y_val, task: str, classes=None, cfg: CNNConfig | None = None,
