@@ -118,12 +118,13 @@ def _class_weights(y_index: np.ndarray, k: int) -> torch.Tensor:
 
 
 def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, cfg: CNNConfig, *, score=None,
-               progress=None) -> list[dict]:
+               progress=None, augment=None) -> list[dict]:
     """The shared training loop of astroxai's networks: Adam with weight decay, seeded mini-batches, early stopping
     on the validation loss with the best epoch's weights restored (in place).
 
     ``raw(x)`` gives the outputs the loss is computed on (logits, or the regressed value); ``score(outputs, y)`` an
-    extra validation figure recorded per epoch (e.g. macro F).  Returns the per-epoch history.  The caller seeds
+    extra validation figure recorded per epoch (e.g. macro F); ``augment(batch, rng)`` transforms each training
+    batch (e.g. random flips and quarter turns of images).  Returns the per-epoch history.  The caller seeds
     torch (``torch.manual_seed``) before building the module: initial weights and dropout masks follow from it.
     """
     rng = np.random.default_rng(cfg.seed)
@@ -139,7 +140,8 @@ def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, 
         for b in range(0, len(order), cfg.batch_size):
             rows = torch.from_numpy(order[b:b + cfg.batch_size])
             optimiser.zero_grad()
-            loss = loss_fn(raw(Xt[rows]), Yt[rows])
+            batch = Xt[rows] if augment is None else augment(Xt[rows], rng)
+            loss = loss_fn(raw(batch), Yt[rows])
             loss.backward()
             optimiser.step()
             total += float(loss.detach()) * len(rows)
