@@ -33,7 +33,8 @@ def test_bar_from_map_keeps_the_central_component_only():
     assert result["length_px"] == pytest.approx(28, rel=0.1)
     assert not result["mask"][10, 55] and result["mask"][31, 31]
     assert bar_from_map(np.zeros((64, 64)))["length_px"] == 0.0
-    np.testing.assert_allclose(bar_lengths([saliency, saliency], search_radius=64), result["length_px"])
+    lengths = bar_lengths([saliency, saliency], method="threshold", search_radius=64)
+    np.testing.assert_allclose(lengths, result["length_px"])
 
 
 @pytest.mark.parametrize("threshold", [0.1, 0.2, 0.3])
@@ -46,3 +47,35 @@ def test_the_simulators_bar_measures_as_a_thresholded_ferrers_profile(threshold)
         bar = galaxy_model(p)["bar"]
         measured = bar_from_map(bar, (p["x0"], p["y0"]), threshold=threshold, smooth=0)["length_px"]
         assert measured / p["bar_length_px"] == pytest.approx(expected, rel=0.06), seed
+
+
+def weighted_moments_length(a, b):
+    return 2 * np.sqrt(a ** 2 - b ** 2)
+
+
+@pytest.mark.parametrize("a,b,angle", [(8, 2, 0.4), (9, 3, 2.0)])
+def test_moments_measure_an_elongated_region_and_ignore_a_round_one(a, b, angle):
+    from astroxai.explain.bars import bar_from_moments
+
+    bar = ellipse(a, b, angle).astype(float)
+    alone = bar_from_moments(bar, radius=20, smooth=0)
+    assert alone["length_px"] == pytest.approx(weighted_moments_length(a, b), rel=0.06)
+    assert abs((alone["pa"] - angle + np.pi / 2) % np.pi - np.pi / 2) < np.radians(3)
+    assert bar_from_moments(ellipse(7, 7, 0.0).astype(float), radius=20, smooth=0)["length_px"] < 1.0
+    # a round component adds to both eigenvalues: the difference is only diluted by the bar's share of the weight
+    disc = ellipse(6, 6, 0.0).astype(float)
+    both = bar_from_moments(bar + disc, radius=20, smooth=0)
+    share = bar.sum() / (bar + disc).sum()
+    expected = weighted_moments_length(a, b) * np.sqrt(share)
+    assert both["length_px"] == pytest.approx(expected, rel=0.08)
+    # weight outside the radius is ignored
+    far = ellipse(3, 3, 0.0, centre=(60, 60)).astype(float) * 5
+    assert bar_from_moments(bar + far, radius=20, smooth=0)["length_px"] == pytest.approx(alone["length_px"])
+
+
+def test_calibration_is_the_least_squares_line():
+    from astroxai.explain.bars import calibrate
+
+    measured = np.array([1.0, 2.0, 3.0, 4.0])
+    slope, intercept = calibrate(measured, 2 * measured + 1)
+    assert (slope, intercept) == pytest.approx((2.0, 1.0))
