@@ -120,6 +120,37 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
         click.echo(f"rejected {summary['n_rejected']}: reasons in {summary['manifest']}")
 
 
+def _is_image_set(path: Path) -> bool:
+    """Whether ``path`` is an ImageSet file (images.h5) rather than a SpectraSet."""
+    import h5py
+
+    from astroxai.images.imageset import FORMAT_NAME
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return handle.attrs.get("format") == FORMAT_NAME
+    except OSError:
+        return False
+
+
+def _load_images(path: Path):
+    from astroxai.images import ImageSet
+
+    try:
+        return ImageSet.load(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise click.ClickException(f"{path}: not an astroxai image set ({error})") from None
+
+
+def _model_kind(model_dir: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((Path(model_dir) / "model.json").read_text()).get("kind")
+    except (OSError, ValueError):
+        return None  # load_model gives the proper message
+
+
 def _load_dataset(path: Path):
     from astroxai.dataset import SpectraSet
 
@@ -147,16 +178,37 @@ def _load_dataset(path: Path):
               help="Fits per kernel for the training-time table (0 = skip).")
 @click.option("--model", "model_kind", type=click.Choice(["svm", "cnn"]), default="svm", show_default=True,
               help="svm: the paper's SVM search; cnn: the 1-D CNN (same split, early stopping on validation).")
-@click.option("--max-epochs", type=click.IntRange(min=1), default=200, show_default=True, help="CNN only.")
+@click.option("--max-epochs", type=click.IntRange(min=1), default=None,
+              help="CNNs: most epochs (default 200 for spectra, 100 for images).")
+@click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
+              help="Images: classify the labels, or regress the catalogue column --target.")
+@click.option("--target", default="bar_length_px", show_default=True,
+              help="Images, --task regress: the column to predict (on the images where it is positive).")
 def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats,
-          model_kind, max_epochs):
+          model_kind, max_epochs, task, target):
     """Train a classifier on DATASET, evaluate it on the test part, and save it.
 
     SVM (default) follows Peruzzi et al. (2021): 64/16/20 split, 5-fold CV macro F over C (and γ), refinement
     around the best C, choice of kernel on the validation set, refit on train + validation, test metrics,
     confusion matrices, noise robustness and training times.  --model cnn trains the 1-D CNN on the same
     split (train part, early stopping on the validation part) and writes the same test tables.
+
+    An image set (images.h5 from `astroxai simulate --kind radio|galaxy`) trains a 2-D CNN instead: a
+    morphology classifier, or with --task regress a regressor of --target (e.g. the bar length).
     """
+    if _is_image_set(dataset):
+        from astroxai.images.study import DEFAULT_IMAGE_TRAIN_SEED, ImageTrainConfig, train_image_study
+
+        cfg = ImageTrainConfig(task=task, target=target, seed=DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed)
+        if max_epochs is not None:
+            cfg.max_epochs = max_epochs
+        try:
+            train_image_study(_load_images(dataset), out, cfg,
+                              progress=lambda it, total: _progress(it, "CNN epochs", total, unit="epoch"),
+                              echo=click.echo, dataset_path=str(dataset))
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        return
     from astroxai.models.study import DEFAULT_TRAIN_SEED, TrainConfig, train_cnn_study, train_study
     from astroxai.models.svm import KERNELS
 
@@ -173,7 +225,7 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
         if model_kind == "cnn":
             from astroxai.models.cnn import CNNConfig
 
-            train_cnn_study(data, out, cfg, CNNConfig(seed=cfg.seed, max_epochs=max_epochs),
+            train_cnn_study(data, out, cfg, CNNConfig(seed=cfg.seed, max_epochs=max_epochs or 200),
                             progress=lambda it, total: _progress(it, "CNN epochs", total, unit="epoch"),
                             echo=click.echo, dataset_path=str(dataset))
         else:
@@ -193,9 +245,19 @@ def evaluate(model_dir, dataset, out, part, seed):
     """Metrics, confusion matrices, noise robustness and per-spectrum predictions of a saved model.
 
     DATASET must be reduced onto the model's grid; spectra without one of the model's labels are left out.
+    An image model takes an image set (images.h5) and writes its metrics (classifier) or r and RMSE (regressor).
     """
     from astroxai.models.persist import GridMismatchError, ModelLoadError
     from astroxai.models.study import evaluate_model
+
+    if _model_kind(model_dir) == "torch-image-cnn":
+        from astroxai.images.study import evaluate_image_model
+
+        try:
+            evaluate_image_model(model_dir, _load_images(dataset), out, part=part, echo=click.echo)
+        except (ModelLoadError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+        return
 
     data = _load_dataset(dataset)
     try:
@@ -257,16 +319,33 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV with columns file,label,z giving labels and missing redshifts.")
 @click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Saliency figures for the first N explained spectra.")
-def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, catalog, max_figures):
+              help="Saliency figures for the first N explained spectra (images: gallery rows).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of SmoothGrad's and LIME's draws.")
+def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, catalog, max_figures,
+            seed):
     """Attribution maps of a saved model (SVM or CNN) for raw spectra and/or reduced data sets (.h5).
 
     Raw files are reduced with the model's own grid and settings; every input gets a row in
     explanations.csv (kept, or rejected with the reason).  Blue in the figures: more flux there raises
     the explained probability; red: lowers it.
+
+    An image classifier takes image sets (images.h5) and/or FITS, PNG or JPEG cutouts (every file gets a row
+    in inputs.csv: kept or rejected with the reason); 'exact' means saliency there, and with the simulator's
+    masks the share of attribution on each true component is written per image.
     """
     from astroxai.explain.study import explain_inputs
     from astroxai.models.persist import GridMismatchError, ModelLoadError
+
+    if _model_kind(model_dir) == "torch-image-cnn":
+        from astroxai.images.study import explain_image_inputs
+
+        try:
+            explain_image_inputs(model_dir, inputs, out, method="saliency" if method == "exact" else method,
+                                 target=None if target == "predicted" else target, seed=seed,
+                                 max_figures=min(max_figures, 12), echo=click.echo)
+        except (ModelLoadError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+        return
 
     try:
         explain_inputs(model_dir, inputs, out, method=method, target=None if target == "predicted" else target,
@@ -367,15 +446,40 @@ def trust(dataset, model_dirs, out, kernels, methods, n_spectra, baseline, catal
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file overriding the defaults (keys: counts, seed, n_wave, range).")
 @click.option("--seed", type=int, default=None, help="Random seed for the simulation.")
-def run(out: Path, config: Path | None, seed: int | None):
+@click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
+              help="spectra: the AGN study; radio: LIME on radio morphologies (seed 002); galaxy: bar lengths from "
+                   "SmoothGrad maps (seed 003).")
+def run(out: Path, config: Path | None, seed: int | None, kind: str):
     """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
 
     Writes OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, OUT/models (3- and
     2-class SVMs with their tables and figures), OUT/embed (t-SNE maps), OUT/explain (saliency maps,
     gallery, physics checks), OUT/explanations.h5 (every array), OUT/results.md, OUT/report.html and
     OUT/run.json (config, seed, versions, timings).
+
+    --kind radio|galaxy runs an image study instead (default OUT: runs/radio or runs/galaxy): simulated
+    cutouts, the CNN(s), explanation galleries with ground-truth overlap scores, a trust table, for galaxies
+    the bar-length comparison, and OUT/report.html.
     """
     from astroxai.pipeline import RunConfig, run_pipeline
+
+    if kind != "spectra":
+        from astroxai.images.run import ImageRunConfig, run_image_pipeline
+
+        if out == Path("runs/default"):
+            out = Path("runs") / kind
+        try:
+            image_cfg = ImageRunConfig.from_file(config, kind) if config else ImageRunConfig(kind=kind)
+        except (ValueError, TypeError) as error:
+            raise click.ClickException(str(error)) from None
+        if seed is not None:
+            image_cfg.seed = seed
+        start = time.perf_counter()
+        summary = run_image_pipeline(image_cfg, out, progress=lambda it, desc, total: _progress(it, desc, total,
+                                                                                                  unit="it"),
+                                     echo=click.echo)
+        click.echo(f"done in {time.perf_counter() - start:.0f} s; open {summary['report']} in a browser")
+        return
 
     cfg = RunConfig.from_file(config) if config else RunConfig()
     if seed is not None:
