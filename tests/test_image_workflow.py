@@ -170,7 +170,9 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
     from astroxai.images.study import (
         ImageTrainConfig,
         bar_length_study,
+        image_attribute,
         image_split,
+        prepared,
         regression_metrics,
         train_image_study,
     )
@@ -182,6 +184,8 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
     train_image_study(data, tmp_path / "clf", cfg, echo=lambda *_: None)
     summary = train_image_study(data, tmp_path / "reg", ImageTrainConfig(task="regress", max_epochs=2, seed=3),
                                 echo=lambda *_: None)
+    few = train_image_study(data, tmp_path / "few", ImageTrainConfig(task="regress", max_epochs=2, seed=3,
+                                                                     max_measured=5), echo=lambda *_: None)
     predictions = rows_of(tmp_path / "reg" / "test_predictions.csv")
     split = image_split(data, 3)
     barred_test = [i for i in data.ids[split.test] if data.meta["bar_length_px"][data.ids == i][0] > 0]
@@ -190,8 +194,12 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
     assert summary["test"]["rmse"] == pytest.approx(regression_metrics(true, [float(r["predicted"])
                                                                               for r in predictions])["rmse"], rel=1e-3)
     classifier, _ = load_model(tmp_path / "clf")
-    regressor, _ = load_model(tmp_path / "reg")
-    study = bar_length_study(classifier, regressor, data, split, tmp_path / "bars", echo=lambda *_: None)
+    regressor, meta = load_model(tmp_path / "reg")
+    few_regressor, few_meta = load_model(tmp_path / "few")
+    assert few_meta["training"]["n_images"] == 5 and few["test"]["n"] == summary["test"]["n"]
+    n_all = meta["training"]["n_images"]
+    study = bar_length_study(classifier, {n_all: regressor, 5: few_regressor}, data, split, tmp_path / "bars",
+                             echo=lambda *_: None)
     table = {r["method"]: r for r in rows_of(tmp_path / "bars" / "bars.csv")}
     per_galaxy = rows_of(tmp_path / "bars" / "bar_predictions.csv")
     true = np.array([float(r["true_px"]) for r in per_galaxy])
@@ -199,8 +207,18 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
         values = np.array([float(r[method.replace(" ", "_")]) for r in per_galaxy])
         assert float(row["r"]) == pytest.approx(np.corrcoef(values, true)[0, 1], abs=1e-3)
         assert float(row["rmse_px"]) == pytest.approx(np.sqrt(np.mean((values - true) ** 2)), abs=1e-3)
-    assert float(table["direct regression CNN"]["paper_r"]) == 0.59
-    assert study["calibration"]["moments"]["slope"] != 0
+    assert float(table[f"direct regression CNN ({n_all} lengths)"]["paper_r"]) == 0.59
+    assert set(table) == {f"{m} ({n} lengths)" for n in (n_all, 5) for m in ("SmoothGrad + moments",
+                                                                             "SmoothGrad + threshold",
+                                                                             "direct regression CNN")}
+    # the few-lengths line is fitted on the first 5 barred training galaxies only
+    from astroxai.explain.bars import bar_lengths, calibrate
+
+    barred_train = split.train[data.meta["bar_length_px"][split.train] > 0][:5]
+    module, X = prepared(classifier, data.images[barred_train])
+    maps = image_attribute(module, X, data.images[barred_train], np.ones(5, int), "smoothgrad", seed=0).maps
+    slope, intercept = calibrate(bar_lengths(maps), data.meta["bar_length_px"][barred_train])
+    assert study["calibration"]["SmoothGrad + moments (5 lengths)"]["slope"] == pytest.approx(slope, rel=1e-3)
     assert (tmp_path / "bars" / "figures" / "bar_measurements.png").exists()
 
 

@@ -1,0 +1,79 @@
+"""Image CNNs on 2 cores: training time of each network and explanation time per image for every method.
+
+Usage:  python benchmarks/bench_images.py [RUN_DIR ...] [--n-images 48] [--repeats 3]
+
+RUN_DIR are folders written by ``astroxai run --kind radio`` and ``--kind galaxy`` (default: runs/radio and
+runs/galaxy).  Training times are those the runs measured (``model.json``: whole fit and median epoch, with early
+stopping).  Explanation times are measured here: each method of astroxai.explain.methods (the runs' image
+settings, astroxai.images.study.IMAGE_OPTIONS) on the first ``--n-images`` test images of the run's split, as the
+median of ``--repeats`` repetitions, in ms per image.  The bar-length table of a galaxy run is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime", "kernelshap")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, default=[Path("runs/radio"), Path("runs/galaxy")])
+    parser.add_argument("--n-images", type=int, default=48)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import torch
+
+    from astroxai.images import ImageSet
+    from astroxai.images.study import image_attribute, prepared
+    from astroxai.models.persist import load_model
+    from astroxai.models.split import Split
+    from astroxai.tables import read_table
+
+    print(f"torch threads: {torch.get_num_threads()}")
+    print(f"{'network':34s} {'params':>8s} {'train imgs':>10s} {'epochs':>6s} {'fit [s]':>8s} {'s/epoch':>8s}")
+    runs = [r for r in args.runs if (r / "run.json").exists()]
+    if not runs:
+        raise SystemExit("no run folders found: run `astroxai run --kind radio` and `astroxai run --kind galaxy` first")
+    for run in runs:
+        for folder in sorted((run / "models").glob("*")):
+            meta = json.loads((folder / "model.json").read_text())
+            print(f"{folder.name:34s} {meta['n_parameters']:8d} {meta['training']['n_images']:10d} "
+                  f"{meta['training']['epochs']:6d} {meta['timings']['fit_s']:8.1f} {meta['timings']['epoch_s']:8.2f}")
+    print(f"\nexplanation time, ms per image (median of {args.repeats}, batches of {args.n_images} test images)")
+    print(f"{'classifier':34s} " + " ".join(f"{m:>12s}" for m in METHODS))
+    for run in runs:
+        folder = next((run / "models").glob("*-classifier"))
+        model, _ = load_model(folder)
+        data = ImageSet.load(run / "simulated" / "images.h5")
+        split = Split.load(folder / "split.json", data.ids)
+        rows = split.test[: args.n_images]
+        module, X = prepared(model, data.images[rows])
+        targets = model.predict_proba(data.images[rows]).argmax(axis=1)
+        cells = []
+        for method in METHODS:
+            times = []
+            for repeat in range(args.repeats):
+                start = time.perf_counter()
+                image_attribute(module, X, data.images[rows], targets, method, seed=repeat)
+                times.append((time.perf_counter() - start) / len(rows))
+            cells.append(f"{1e3 * float(np.median(times)):12.1f}")
+        print(f"{folder.name:34s} " + " ".join(cells))
+    for run in runs:
+        if (run / "bars" / "bars.csv").exists():
+            print(f"\nbar lengths ({run / 'bars' / 'bars.csv'}):")
+            print(f"{'method':26s} {'n':>4s} {'r':>7s} {'RMSE px':>8s} {'RMSE ″':>8s}   seed 003 (r, RMSE)")
+            for row in read_table(run / "bars" / "bars.csv"):
+                paper = "" if row["paper_r"] in (None, "") else f"{row['paper_r']}, {row['paper_rmse']}"
+                print(f"{row['method']:26s} {int(row['n_test']):4d} {float(row['r']):7.3f} "
+                      f"{float(row['rmse_px']):8.2f} {float(row['rmse_arcsec']):8.2f}   {paper}")
+
+
+if __name__ == "__main__":
+    main()
