@@ -184,8 +184,9 @@ def _load_dataset(path: Path):
               help="Images: classify the labels, or regress the catalogue column --target.")
 @click.option("--target", default="bar_length_px", show_default=True,
               help="Images, --task regress: the column to predict (on the images where it is positive).")
+@click.option("--augment", is_flag=True, help="Images: turn and flip the training batches at random.")
 def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats,
-          model_kind, max_epochs, task, target):
+          model_kind, max_epochs, task, target, augment):
     """Train a classifier on DATASET, evaluate it on the test part, and save it.
 
     SVM (default) follows Peruzzi et al. (2021): 64/16/20 split, 5-fold CV macro F over C (and γ), refinement
@@ -199,7 +200,8 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
     if _is_image_set(dataset):
         from astroxai.images.study import DEFAULT_IMAGE_TRAIN_SEED, ImageTrainConfig, train_image_study
 
-        cfg = ImageTrainConfig(task=task, target=target, seed=DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed)
+        cfg = ImageTrainConfig(task=task, target=target, seed=DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed,
+                               augment=augment)
         if max_epochs is not None:
             cfg.max_epochs = max_epochs
         try:

@@ -12,7 +12,7 @@ up the bulge and a ring of disc around the bar (where "no bar continues here" is
 amount to both eigenvalues and cancel in the difference, while a uniform elongated region of semi-axes a > b adds
 (a² − b²)/4; alone it measures 2√(a² − b²).  The round parts still dilute the difference by their share of the
 weight, so the result is calibrated (a linear fit on training galaxies with known lengths) before it is compared
-with truth.  On the simulated galaxies this beats thresholding (``python benchmarks/bench_bars.py`` prints both).
+with truth.  ``astroxai run --kind galaxy`` measures both on simulated galaxies (``bars/bars.csv``).
 
 The alternative, :func:`bar_from_map` (thresholding), for one map:
 

@@ -52,6 +52,7 @@ class ImageRunConfig:
     seed: int | None = None  # simulation seed (None: the package's image seed)
     train_seed: int = DEFAULT_IMAGE_TRAIN_SEED
     max_epochs: int = 100
+    augment: bool | None = None  # quarter turns and flips in training; None: galaxies yes, radio no (docs/images.md)
     gallery_per_class: int = 2
     bar_lengths_few: int = 64  # galaxy: also learn bar lengths from only this many measured galaxies (0: skip)
     trust_images: int = 24
@@ -111,7 +112,8 @@ def run_image_pipeline(cfg: ImageRunConfig, out, progress=None, echo=print) -> d
     def epochs_bar(iterable, total):
         return progress(iterable, "CNN epochs", total) if progress else iterable
 
-    base = ImageTrainConfig(seed=cfg.train_seed, max_epochs=cfg.max_epochs)
+    augment = cfg.kind == "galaxy" if cfg.augment is None else cfg.augment
+    base = ImageTrainConfig(seed=cfg.train_seed, max_epochs=cfg.max_epochs, augment=augment)
     stage = time.perf_counter()
     classifier_dir = out / "models" / f"{cfg.kind}-classifier"
     summary = {"kind": cfg.kind, "classifier": train_image_study(data, classifier_dir, base, progress=epochs_bar,

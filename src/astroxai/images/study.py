@@ -54,7 +54,7 @@ class ImageTrainConfig:
     max_epochs: int = 100
     patience: int = 10
     stretch: str = "asinh"
-    augment: bool = True
+    augment: bool = False  # random quarter turns and flips of the training batches
     max_measured: int | None = None  # regress: learn from only the first N training values (and N/4 validation)
 
 
