@@ -194,9 +194,10 @@ def write_image_report(run_dir, name: str = "report.html") -> Path:
                 '<a href="run.json">run.json</a>; every cutout: <a href="simulated/catalog.csv">catalog.csv</a>.</p>')
     body.append("<h2>1. Data</h2>")
     body.append(_img(root / "figures" / "examples.png", root, "Example cutouts per class (asinh stretch)."))
-    for folder in sorted((root / "models").glob("*")):
+    body.append("<h2>2. Networks</h2>")
+    for folder in sorted((root / "models").glob("*"), key=lambda p: (not p.name.endswith("classifier"), p.name)):
         model = json.loads((folder / "model.json").read_text())
-        body.append(f"<h2>2. {html.escape(folder.name)}</h2>")
+        body.append(f"<h3>{html.escape(folder.name)}</h3>")
         timings = model.get("timings", {})
         body.append(f'<p class="note">{model["n_parameters"]:,} parameters; {model["training"]["epochs"]} epochs in '
                     f'{timings.get("fit_s", float("nan")):.0f} s (best epoch {model["training"]["best_epoch"]}).</p>')
