@@ -41,7 +41,7 @@ def main() -> None:
     from astroxai.tables import read_table
 
     print(f"torch threads: {torch.get_num_threads()}")
-    from astroxai.images.study import _regression_rows
+    from astroxai.images.study import ImageTrainConfig, training_rows
     from astroxai.models.cnn import CNNConfig
     from astroxai.models.image_cnn import fit_image_cnn
 
@@ -56,14 +56,8 @@ def main() -> None:
         for folder in sorted((run / "models").glob("*")):
             meta = json.loads((folder / "model.json").read_text())
             cfg = meta["config"]
-            split = Split.load(folder / "split.json", data.ids)
-            train, val = split.train, split.validation
-            if meta["task"] == "regress":
-                train = _regression_rows(data, cfg["target"], train)[: cfg["max_measured"]]
-                val = _regression_rows(data, cfg["target"], val)[: max(2, (cfg["max_measured"] or len(val)) // 4)]
-                y = data.meta[cfg["target"]].astype(np.float32)
-            else:
-                y = data.labels
+            _, train, val, _ = training_rows(data, ImageTrainConfig(**cfg))
+            y = data.meta[cfg["target"]].astype(np.float32) if meta["task"] == "regress" else data.labels
             net = CNNConfig(kernel_size=3, max_epochs=args.epochs, patience=args.epochs + 1, seed=cfg["seed"])
             _, history = fit_image_cnn(data.images[train], y[train], data.images[val], y[val], meta["task"],
                                        classes=data.classes, cfg=net, stretch=cfg["stretch"], augment=cfg["augment"])

@@ -243,3 +243,16 @@ def test_image_run_end_to_end(kind, tmp_path):
     assert check_report(run / "report.html") == []
     text = (run / "report.html").read_text()
     assert "Explanations" in text and ("Bar lengths" in text) == (kind == "galaxy")
+
+
+def test_read_images_rejects_a_channel_count_the_model_does_not_take(tmp_path):
+    from PIL import Image
+
+    from astroxai.images.imageset import read_images
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "rgb.png")
+    Image.fromarray(np.full((8, 8), 7, np.uint8)).save(tmp_path / "grey.png")
+    found, fates = read_images([tmp_path / "rgb.png", tmp_path / "grey.png"], shape=(8, 8), channels=1)
+    assert [f["status"] for f in fates] == ["rejected", "kept"]
+    assert "3 channels, the set needs 1" in fates[0]["reason"]
+    assert found.shape == (1, 8, 8) and found.ids.tolist() == ["grey"]

@@ -184,18 +184,18 @@ def read_image(path: str | Path) -> Image:
     return image
 
 
-def read_images(paths, labels=None, shape: tuple[int, int] | None = None) -> tuple[ImageSet, list[dict]]:
+def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
+                channels: int | None = None) -> tuple[ImageSet, list[dict]]:
     """Read many image files into an ImageSet, keeping the ones that can be used.
 
     Every input gets a fate row ``{input, id, status, reason}``: a file that cannot be read, has non-finite pixels
     (NaN pixels are set to 0 and counted in the ``n_nan`` column instead when fewer than 10 %), or whose size or
-    channel count differs from the first kept image (or from ``shape``) is rejected with the reason.
+    channel count differs from the first kept image (or from ``shape`` and ``channels``) is rejected with the reason.
     """
     paths = [Path(p) for p in paths]
     labels = [""] * len(paths) if labels is None else list(labels)
     kept, fates, meta = [], [], {"source": [], "n_nan": []}
     expected = None if shape is None else tuple(shape)
-    channels = None
     for path, label in zip(paths, labels, strict=True):
         fate = {"input": str(path), "id": path.name.split(".")[0], "status": "rejected", "reason": ""}
         fates.append(fate)
@@ -214,7 +214,7 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None) -> tup
             fate["reason"] = f"{path}: image is {size[0]}×{size[1]} px, the set needs {expected[0]}×{expected[1]}"
             continue
         if channels is not None and data.shape[0] != channels:
-            fate["reason"] = f"{path}: {data.shape[0]} channels, the set has {channels}"
+            fate["reason"] = f"{path}: {data.shape[0]} channels, the set needs {channels}"
             continue
         expected, channels = size, data.shape[0]
         kept.append((np.where(bad, 0.0, data), label, fate["id"], image.wcs))

@@ -79,6 +79,19 @@ def _regression_rows(data, column: str, rows: np.ndarray) -> np.ndarray:
     return rows[np.isfinite(values[rows]) & (values[rows] > 0)]
 
 
+def training_rows(data, cfg: ImageTrainConfig) -> tuple[Split, np.ndarray, np.ndarray, np.ndarray]:
+    """The split and the train / validation / test rows a network of ``cfg`` uses: every labelled image for a
+    classifier; for a regressor the images with a positive ``cfg.target``, and with ``max_measured`` only the first
+    N training values and N/4 validation values."""
+    split = image_split(data, cfg.seed)
+    parts = [split.train, split.validation, split.test]
+    if cfg.task == "regress":
+        parts = [_regression_rows(data, cfg.target, rows) for rows in parts]
+        if cfg.max_measured is not None:
+            parts = [parts[0][:cfg.max_measured], parts[1][:max(2, cfg.max_measured // 4)], parts[2]]
+    return (split, *parts)
+
+
 def regression_metrics(true, predicted) -> dict:
     """Pearson r, RMSE, mean absolute error and mean offset of a regression."""
     true, predicted = np.asarray(true, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
@@ -102,15 +115,9 @@ def train_image_study(data, out, cfg: ImageTrainConfig | None = None, progress=N
         raise ValueError(f"a classifier needs at least two labelled classes; the set has {data.classes}")
     if cfg.task == "regress" and cfg.target not in data.meta:
         raise ValueError(f"the set has no column {cfg.target!r} to regress (columns: {sorted(data.meta)})")
-    split = image_split(data, cfg.seed)
-    parts = [split.train, split.validation, split.test]
-    if cfg.task == "regress":
-        parts = [_regression_rows(data, cfg.target, rows) for rows in parts]
-        if cfg.max_measured is not None:
-            parts = [parts[0][:cfg.max_measured], parts[1][:max(2, cfg.max_measured // 4)], parts[2]]
-        if min(len(p) for p in parts) < 2:
-            raise ValueError(f"too few images with a positive {cfg.target!r} to train a regressor")
-    train, val, test = parts
+    split, train, val, test = training_rows(data, cfg)
+    if cfg.task == "regress" and min(train.size, val.size, test.size) < 2:
+        raise ValueError(f"too few images with a positive {cfg.target!r} to train a regressor")
     net = CNNConfig(kernel_size=3, max_epochs=cfg.max_epochs, patience=cfg.patience, seed=cfg.seed)
     X = data.images
     y = data.labels if cfg.task == "classify" else data.meta[cfg.target].astype(np.float32)
@@ -155,8 +162,6 @@ def train_image_study(data, out, cfg: ImageTrainConfig | None = None, progress=N
         "metrics": {"validation": {"loss": best["val_loss"], "score": best.get("val_score")}, "test": test_metrics},
         "timings": {"fit_s": round(fit_s, 2), "epoch_s": round(float(np.median([h["seconds"] for h in history])), 3)},
     }
-    if cfg.task == "regress":
-        model.classes_ = np.asarray([], dtype=object)
     save_cnn(out, model, metadata, kind="torch-image-cnn")
     echo(f"image CNN: {len(history)} epochs in {fit_s:.1f} s; {headline} → {out}")
     return {"model_dir": str(out), "task": cfg.task, "test": test_metrics, "fit_s": round(fit_s, 2),
@@ -165,8 +170,7 @@ def train_image_study(data, out, cfg: ImageTrainConfig | None = None, progress=N
 
 def _history_for_plot(history: list[dict], task: str) -> list[dict]:
     """The training-history figure's columns (it plots a validation score named ``val_f1``)."""
-    return [{**h, "val_f1": h.get("val_score", np.nan)} for h in history] if task == "classify" else \
-        [{**h, "val_f1": np.nan} for h in history]
+    return [{**h, "val_f1": h["val_score"] if task == "classify" else np.nan} for h in history]
 
 
 def evaluate_image_model(model_dir, data, out, *, part: str | None = None, echo=print) -> dict:
@@ -482,23 +486,19 @@ def explain_image_inputs(model_dir, inputs, out, *, method: str = "smoothgrad", 
                 fates.append({"input": str(item), "id": item.stem, "status": "rejected",
                               "reason": f"{item}: not an astroxai image set ({error})"})
                 continue
-            if tuple(found.shape) != tuple(meta["image_shape"]):
-                fates.append({"input": str(item), "id": item.stem, "status": "rejected",
-                              "reason": f"{item}: images are {found.shape}, the model needs "
-                                        f"{tuple(meta['image_shape'])}"})
+            try:
+                _check_shape(meta, found)
+            except ValueError as error:
+                fates.append({"input": str(item), "id": item.stem, "status": "rejected", "reason": f"{item}: {error}"})
                 continue
             sets.append(found)
             fates += [{"input": str(item), "id": i, "status": "kept", "reason": ""} for i in found.ids]
         else:
             files.append(item)
     if files:
-        found, file_fates = read_images(files, shape=tuple(meta["image_shape"][1:]))
-        for fate in file_fates:
-            if fate["status"] == "kept" and found is not None and found.shape[0] != meta["image_shape"][0]:
-                fate.update(status="rejected", reason=f"{fate['input']}: {found.shape[0]} channels, the model "
-                                                      f"needs {meta['image_shape'][0]}")
+        found, file_fates = read_images(files, shape=tuple(meta["image_shape"][1:]), channels=meta["image_shape"][0])
         fates += file_fates
-        if found is not None and found.shape[0] == meta["image_shape"][0]:
+        if found is not None:
             sets.append(found)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

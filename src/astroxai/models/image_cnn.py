@@ -75,9 +75,12 @@ class ImageCNN(nn.Module):
         """Logits (classify) or the regressed value (regress), before any softmax."""
         return self.raw_prepared(self.prepare(x))
 
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        """Probabilities from logits (classify); the value itself (regress)."""
+        return torch.softmax(raw, dim=1) if self.task == "classify" else raw
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.raw(x)
-        return torch.softmax(out, dim=1) if self.task == "classify" else out
+        return self.output(self.raw(x))
 
     def on_prepared(self) -> nn.Module:
         """The same network as a module of *prepared* images (:meth:`prepare`): explanations are taken there, in
@@ -93,8 +96,7 @@ class _Prepared(nn.Module):
         self.network = network
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.network.raw_prepared(z)
-        return torch.softmax(out, dim=1) if self.network.task == "classify" else out
+        return self.network.output(self.network.raw_prepared(z))
 
 
 class ImageClassifier(CNNClassifier):
