@@ -14,7 +14,6 @@ cost relative to plain saliency on the same model.  Torch uses every core it fin
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -33,30 +32,29 @@ def main() -> None:
 
     import torch
 
-    from astroxai.dataset import SpectraSet
-    from astroxai.explain.compare import load_models
-    from astroxai.explain.methods import METHODS, attribute
-    from astroxai.explain.metrics import predictor
+    from astroxai.data import SpectraSet
+    from astroxai.explain import Explainer
+    from astroxai.explain.trust import TRUST_METHODS as METHODS
+    from astroxai.workflows.trust import load_models
 
     data = SpectraSet.load(args.dataset)
     models = load_models(data, [args.svm_dir, args.cnn_dir], kernels=("linear", "rbf"))
-    test = json.loads((args.svm_dir / "split.json").read_text())["test"]
-    rows = np.flatnonzero(np.isin(data.ids, test))
+    rows = np.flatnonzero(next(iter(models.values())).split_.contains(data.ids, "test"))
     rows = np.sort(np.random.default_rng(0).choice(rows, min(args.batch, rows.size), replace=False))
     X = data.flux[rows].astype(np.float64)
     print(f"{len(rows)} test spectra × {X.shape[1]} fluxes; torch threads {torch.get_num_threads()}; "
           f"ms per spectrum, median of {args.repeat} (1 when slower than 50 ms/spectrum)")
     print(f"{'model':11s} " + " ".join(f"{m:>21s}" for m in METHODS))
     table = {}
-    for name, (module, median) in models.items():
-        target = predictor(module)(X).argmax(axis=1)
+    for name, model in models.items():
+        target = model.predict_proba(X).argmax(axis=1)
         cells = []
         for method in METHODS:
+            explainer = Explainer(model, method, batch_size=len(X))
             times = []
             for _ in range(args.repeat):
                 start = time.perf_counter()
-                attribute(module, X, target, method, median=median, wavelength=data.wavelength,
-                          batch_size=len(X))
+                explainer.attribute(X, target, features=explainer.features(X))
                 times.append(1e3 * (time.perf_counter() - start) / len(X))
                 if times[-1] > 50:
                     break

@@ -6,16 +6,15 @@ RUN_DIR are folders written by ``astroxai run --kind radio`` and ``--kind galaxy
 runs/galaxy).  Training: each of the run's networks is trained again here for ``--epochs`` epochs on the same
 images with the same settings (no early stopping); the median epoch time, times the number of epochs the run
 needed, estimates the whole fit (the run's own fit time, recorded in ``model.json``, is printed beside it: it is
-inflated when other jobs shared the cores).  Explanation times: each method of astroxai.explain.methods (the
-runs' image settings, astroxai.images.study.IMAGE_OPTIONS) on the first ``--n-images`` test images of the run's
-split, as the median of ``--repeats`` repetitions, in ms per image.  The bar-length table of a galaxy run is
+inflated when other jobs shared the cores).  Explanation times: each method of astroxai.explain.methods (with
+its image settings, ``Method.image_defaults``) on the first ``--n-images`` test images of the run's split, as the
+median of ``--repeats`` repetitions, in ms per image.  The bar-length table of a galaxy run is
 printed too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -34,16 +33,12 @@ def main() -> None:
 
     import torch
 
-    from astroxai.images import ImageSet
-    from astroxai.images.study import image_attribute, prepared
-    from astroxai.models.persist import load_model
-    from astroxai.models.split import Split
-    from astroxai.tables import read_table
+    from astroxai.data import ImageSet
+    from astroxai.explain import Explainer
+    from astroxai.models import load_model
+    from astroxai.report.tables import read_table
 
     print(f"torch threads: {torch.get_num_threads()}")
-    from astroxai.images.study import ImageTrainConfig, training_rows
-    from astroxai.models.cnn import CNNConfig
-    from astroxai.models.image_cnn import fit_image_cnn
 
     runs = [r for r in args.runs if (r / "run.json").exists()]
     if not runs:
@@ -54,40 +49,37 @@ def main() -> None:
     for run in runs:
         data = ImageSet.load(run / "simulated" / "images.h5")
         for folder in sorted((run / "models").glob("*")):
-            meta = json.loads((folder / "model.json").read_text())
-            cfg = meta["config"]
-            _, train, val, _ = training_rows(data, ImageTrainConfig(**cfg))
-            y = data.meta[cfg["target"]].astype(np.float32) if meta["task"] == "regress" else data.labels
-            net = CNNConfig(kernel_size=3, max_epochs=args.epochs, patience=args.epochs + 1, seed=cfg["seed"])
-            _, history = fit_image_cnn(data.images[train], y[train], data.images[val], y[val], meta["task"],
-                                       classes=data.classes, cfg=net, stretch=cfg["stretch"], augment=cfg["augment"])
-            epoch = float(np.median([h["seconds"] for h in history]))
-            epochs = meta["training"]["epochs"]
-            print(f"{folder.name:24s} {meta['n_parameters']:8d} {train.size:10d} {epoch:8.2f} {epochs:10d} "
-                  f"{epoch * epochs:12.1f} {meta['timings']['fit_s']:11.1f}")
+            saved = load_model(folder)
+            # the same network and training rows, refitted for a few epochs to time one epoch
+            again = type(saved)(**{**saved.get_params(), "max_epochs": args.epochs, "patience": args.epochs + 1})
+            again.fit(data, split=saved.split_)
+            epoch = float(np.median([h["seconds"] for h in again.history_]))
+            epochs = saved.training_["epochs"]
+            print(f"{folder.name:24s} {saved.metadata_['n_parameters']:8d} {saved.training_['n_images']:10d} "
+                  f"{epoch:8.2f} {epochs:10d} {epoch * epochs:12.1f} {saved.metadata_['timings']['fit_s']:11.1f}")
     print(f"\nexplanation time, ms per image (median of {args.repeats}, batches of {args.n_images} test images)")
     print(f"{'classifier':24s} " + " ".join(f"{m:>12s}" for m in METHODS))
     for run in runs:
         folder = next((run / "models").glob("*-classifier"))
-        model, _ = load_model(folder)
+        model = load_model(folder)
         data = ImageSet.load(run / "simulated" / "images.h5")
-        split = Split.load(folder / "split.json", data.ids)
-        rows = split.test[: args.n_images]
-        module, X = prepared(model, data.images[rows])
+        rows = model.split_.rows(data.ids, "test")[: args.n_images]
+        X = model.prepare(data.images[rows])
         targets = model.predict_proba(data.images[rows]).argmax(axis=1)
         cells = []
         for method in METHODS:
             times = []
             for repeat in range(args.repeats):
+                explainer = Explainer(model, method, seed=repeat)
                 start = time.perf_counter()
-                image_attribute(module, X, data.images[rows], targets, method, seed=repeat)
+                explainer.attribute(X, targets, features=explainer.features(data.images[rows]))
                 times.append((time.perf_counter() - start) / len(rows))
             cells.append(f"{1e3 * float(np.median(times)):12.1f}")
         print(f"{folder.name:24s} " + " ".join(cells))
     for run in runs:
         if (run / "bars" / "bars.csv").exists():
             print(f"\nbar lengths ({run / 'bars' / 'bars.csv'}):")
-            print(f"{'method':38s} {'n':>4s} {'r':>7s} {'RMSE px':>8s} {'RMSE ″':>8s}   seed 003 (r, RMSE)")
+            print(f"{'method':38s} {'n':>4s} {'r':>7s} {'RMSE px':>8s} {'RMSE ″':>8s}   Bhambra et al. 2022 (r, RMSE)")
             for row in read_table(run / "bars" / "bars.csv"):
                 paper = "" if row["paper_r"] in (None, "") else f"{row['paper_r']}, {row['paper_rmse']}"
                 print(f"{row['method']:38s} {int(row['n_test']):4d} {float(row['r']):7.3f} "

@@ -20,7 +20,6 @@ with probabilities on train + validation.  Printed, medians of ``--repeat`` timi
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -49,8 +48,7 @@ def main() -> None:
 
     import torch
 
-    from astroxai.dataset import SpectraSet
-    from astroxai.explain.bridge import SVCProbability
+    from astroxai.data import SpectraSet
     from astroxai.explain.saliency import (
         cosine_similarity,
         finite_difference_saliency,
@@ -58,21 +56,23 @@ def main() -> None:
         paper_loop_saliency,
         resolve_targets,
     )
+    from astroxai.models import load_model
+    from astroxai.models.bridge import SVCProbability
     from astroxai.models.svm import fit_quietly, make_svm
-    from astroxai.tables import read_table
+    from astroxai.report.tables import read_table
 
     if not (args.model_dir / "split.json").is_file() or not args.dataset.is_file():
         sys.exit("model folder or data set not found: run `astroxai run --out runs/default` first")
     data = SpectraSet.load(args.dataset)
-    split = json.loads((args.model_dir / "split.json").read_text())
-    fit_rows = np.isin(data.ids, split["train"] + split["validation"])
-    test_rows = np.flatnonzero(np.isin(data.ids, split["test"]))
+    saved = load_model(args.model_dir)
+    fit_rows = saved.split_.contains(data.ids, "train") | saved.split_.contains(data.ids, "validation")
+    test_rows = np.flatnonzero(saved.split_.contains(data.ids, "test"))
     X_fit, y_fit = data.flux[fit_rows].astype(np.float64), data.labels[fit_rows]
     X_test = data.flux[test_rows].astype(np.float64)
     chosen = np.sort(np.random.default_rng(0).choice(len(X_test), args.spectra, replace=False))
     X = X_test[chosen]
     params = {row["kernel"]: row for row in read_table(args.model_dir / "kernels")}
-    standardise = json.loads((args.model_dir / "model.json").read_text())["config"].get("standardise", True)
+    standardise = saved.standardise
     print(f"{X_fit.shape[0]} training spectra × {X.shape[1]} fluxes; {len(X)} timed test spectra (seed 0), "
           f"{len(X_test)} test spectra; torch threads {torch.get_num_threads()}")
     rows = []

@@ -41,19 +41,18 @@ def main() -> None:
 
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
-    from astroxai.dataset import SpectraSet
+    from astroxai.data import SpectraSet
     from astroxai.models.evaluate import time_fits
     from astroxai.models.split import paper_split
-    from astroxai.models.study import DEFAULT_TRAIN_SEED
-    from astroxai.models.svm import PAPER_C_GRID, SearchSpace, make_svm, search_svm
+    from astroxai.models.svm import DEFAULT_TRAIN_SEED, PAPER_C_GRID, SearchSpace, make_svm, search_svm
     from astroxai.parallel import default_workers
 
     if not args.dataset.is_file():
         sys.exit(f"{args.dataset} not found: run `astroxai run --out runs/default` first")
     data = SpectraSet.load(args.dataset)
-    split = paper_split(data.labels, DEFAULT_TRAIN_SEED)
+    train, validation, _ = paper_split(data.labels, DEFAULT_TRAIN_SEED)
     X = data.flux.astype(np.float64)
-    train, both = split.train, np.concatenate([split.train, split.validation])
+    both = np.concatenate([train, validation])
     print(f"data: {len(data)} spectra × {X.shape[1]} fluxes; train {train.size}, train+validation {both.size}; "
           f"{default_workers()} cores")
 

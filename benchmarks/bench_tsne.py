@@ -28,7 +28,7 @@ def main() -> None:
     from openTSNE import TSNE as OpenTSNE
     from sklearn.manifold import TSNE as SkTSNE
 
-    from astroxai.dataset import SpectraSet
+    from astroxai.data import SpectraSet
     from astroxai.parallel import default_workers
 
     if not args.dataset.is_file():

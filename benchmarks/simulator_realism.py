@@ -37,9 +37,9 @@ REAL = {  # quantity: (5 %, 50 %, 95 %) of the real intermediate sample, agn-spe
 
 def ensure_run(run: Path) -> Path:
     if not (run / "dataset.h5").is_file():
-        from astroxai.pipeline import RunConfig, run_pipeline
+        from astroxai.workflows.run import SpectraRunConfig, run_spectra
 
-        run_pipeline(RunConfig(), run, echo=lambda *_: None)
+        run_spectra(SpectraRunConfig(), run)
     return run
 
 
@@ -104,8 +104,8 @@ def main() -> None:
     if args.figures:
         import matplotlib.pyplot as plt
 
-        from astroxai.plots import save_figure
-        from astroxai.plots.spectra import mark_lines
+        from astroxai.report.figures import save_figure
+        from astroxai.report.figures.spectra import mark_lines
 
         fig, axes = plt.subplots(1, 2, figsize=(13, 3.8), sharey=True)
         for ax, flux, title in (

@@ -18,8 +18,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from astroxai.models import paper
-from astroxai.tables import read_table
+from astroxai.report import paper
+from astroxai.report.tables import read_table
 
 DOCS = Path(__file__).resolve().parent
 
@@ -188,7 +188,7 @@ TRUST_COLUMNS = [
 def _trust_section(trust_dir: Path) -> list[str]:
     import json
 
-    from astroxai.models.results import format_value
+    from astroxai.report.markdown import format_value
 
     table = json.loads((trust_dir / "trust.json").read_text())
     rows = table["rows"]

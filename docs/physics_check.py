@@ -12,11 +12,8 @@ wavelengths there.  Used for docs/explain.md (e.g. `python docs/physics_check.py
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 
 def main() -> None:
@@ -26,26 +23,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="where to keep the study's outputs")
     args = parser.parse_args()
 
-    from astroxai.dataset import SpectraSet
-    from astroxai.explain.study import explain_study
-    from astroxai.models.persist import load_model
-    from astroxai.pipeline import _broad_hbeta
+    from astroxai.data import SpectraSet
+    from astroxai.models import load_model
+    from astroxai.simulate import read_truth
+    from astroxai.workflows.explain import saliency_study
 
     data = SpectraSet.load(args.run_dir / "dataset.h5")
     for model_dir in args.models or [args.run_dir / "models" / "svm-3class"]:
-        model, meta = load_model(model_dir)
-        split = json.loads((model_dir / "split.json").read_text())
-        rows = np.flatnonzero(np.isin(data.ids, split["test"]))
-        broad = _broad_hbeta(args.run_dir / "simulated" / "catalog.csv", data.ids[rows])
+        model = load_model(model_dir)
+        rows = model.split_.rows(data.ids, "test")
+        truth = read_truth(args.run_dir / "simulated" / "catalog.csv", data.ids[rows])
         out = args.out / model_dir.name if args.out else Path(tempfile.mkdtemp())
-        physics = explain_study(model, meta, data, rows, out, broad=broad, n_correct=0, echo=lambda *a: None)["physics"]
-        scaled = "standardised" if meta["config"].get("standardise", True) else "raw"
-        print(f"{model_dir} ({meta['kernel']}, {scaled} features): {physics['n_maps']} non-zero maps, "
+        physics = saliency_study(model, data, rows, out, broad=None if truth is None else truth["broad"],
+                                 n_correct=0)["physics"]
+        scaled = "standardised" if getattr(model, "standardise", False) else "raw"
+        kind = getattr(model, "kernel_", "CNN")
+        print(f"{model_dir} ({kind}, {scaled} features): {physics['n_maps']} non-zero maps, "
               f"{physics['n_zero_maps']} zero")
         print(f"  Hβ core vs wings opposite: {physics['n_opposite']} of {physics['n_broad_hbeta']} broad-Hβ spectra "
               f"({physics['opposite_fraction']:.0%}); by explained class: "
               + ", ".join(f"{c} {physics[f'opposite_fraction_broad_{c}']:.0%} of {physics[f'n_broad_{c}']}"
-                          for c in meta["classes"] if physics.get(f"opposite_fraction_broad_{c}") is not None))
+                          for c in model.classes_ if physics.get(f"opposite_fraction_broad_{c}") is not None))
         print(f"  |saliency| within ±2000 km/s of the lines: median {physics['line_saliency_share_median']:.1%} "
               f"on {physics['line_wavelength_share']:.1%} of the wavelengths")
 

@@ -1,15 +1,14 @@
-"""Shared fixtures: small simulated samples and helpers that write files in real survey layouts."""
+"""Shared fixtures: small simulated samples, their reduction, and models trained on them through the workflows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from astropy.io import fits
 
 from astroxai.io.sdss import write_sdss_spec
 from astroxai.simulate import simulate_sample
+from tests.helpers import flat_spectrum
 
 
 @pytest.fixture(scope="session")
@@ -17,14 +16,6 @@ def small_sample(tmp_path_factory) -> Path:
     """A 6 + 6 + 6 simulated sample (FITS files and catalogue); returns the catalogue path."""
     out = tmp_path_factory.mktemp("sim")
     return simulate_sample(out, {"type1": 6, "type2": 6, "intermediate": 6}, seed=7, workers=1)
-
-
-def flat_spectrum(z=0.05, n=3000, level=10.0, start=3.5798, step=1e-4, slope=0.0):
-    """A straight-line SDSS-grid spectrum: f = level · (1 + slope·(λ_rest − 5100)/1000)."""
-    loglam = start + step * np.arange(n)
-    rest = 10**loglam / (1 + z)
-    flux = level * (1 + slope * (rest - 5100.0) / 1000.0)
-    return loglam, flux, np.full(n, 4.0)
 
 
 @pytest.fixture
@@ -43,24 +34,6 @@ def write_spec(tmp_path):
     return make
 
 
-def write_spspec(path, loglam0=3.5798, n=3000, z=0.07, flux=None, error=None, mask=None):
-    """Write a DR7 spSpec file: primary image rows flux / continuum-subtracted / error / mask / -."""
-    flux = np.full(n, 5.0) if flux is None else flux
-    error = np.full(n, 0.5) if error is None else error
-    mask = np.zeros(n) if mask is None else mask
-    data = np.vstack([flux, flux - 5.0, error, mask, np.zeros(n)]).astype(np.float32)
-    hdu = fits.PrimaryHDU(data)
-    hdu.header["COEFF0"] = loglam0
-    hdu.header["COEFF1"] = 1e-4
-    hdu.header["Z"] = z
-    hdu.header["PLATEID"] = 266
-    hdu.header["MJD"] = 51630
-    hdu.header["FIBERID"] = 12
-    hdu.header["SPEC_CLN"] = 4
-    fits.HDUList([hdu]).writeto(path, overwrite=True)
-    return path
-
-
 @pytest.fixture(scope="session")
 def dr18_file() -> Path:
     """The real SDSS DR18 spectrum of NGC 3073 that ships with ppxf."""
@@ -76,7 +49,7 @@ def reduced_sample(tmp_path_factory) -> Path:
     """A 16 + 16 + 16 simulated sample reduced onto 150 points; returns the SpectraSet path (with the
     simulated FITS files in its folder's ``sim`` subfolder)."""
     from astroxai.io import collect_inputs
-    from astroxai.reduce import reduce_inputs
+    from astroxai.workflows.reduce import reduce_inputs
 
     out = tmp_path_factory.mktemp("reduced")
     catalog = simulate_sample(out / "sim", {"type1": 16, "type2": 16, "intermediate": 16}, seed=11, workers=1)
@@ -86,11 +59,49 @@ def reduced_sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, reduced_sample) -> Path:
-    """A quick 3-class linear + RBF study on :func:`reduced_sample`; returns the model folder."""
-    from astroxai.dataset import SpectraSet
-    from astroxai.models.study import TrainConfig, train_study
+    """A quick 3-class linear + RBF SVM study on :func:`reduced_sample` (``astroxai train``'s workflow); returns the
+    model folder."""
+    from astroxai.data import SpectraSet
+    from astroxai.models import SVMClassifier
+    from astroxai.workflows.train import train
 
     out = tmp_path_factory.mktemp("model") / "svm"
-    cfg = TrainConfig(kernels=("linear", "rbf"), quick=True, seed=5, timing_repeats=2, noise_repeats=2)
-    train_study(SpectraSet.load(reduced_sample), out, cfg, echo=lambda *a: None, dataset_path=str(reduced_sample))
+    model = SVMClassifier(kernels=("linear", "rbf"), quick=True, seed=5)
+    train(SpectraSet.load(reduced_sample), model, out, dataset_path=str(reduced_sample), timing_repeats=2,
+          noise_repeats=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cnn_model(tmp_path_factory, reduced_sample) -> Path:
+    """A few epochs of the 1-D CNN on :func:`reduced_sample`, on the same split as :func:`trained_model`."""
+    from astroxai.data import SpectraSet
+    from astroxai.models import CNNConfig, SpectrumCNNClassifier
+    from astroxai.workflows.train import train
+
+    out = tmp_path_factory.mktemp("cnn") / "cnn"
+    model = SpectrumCNNClassifier(config=CNNConfig(max_epochs=25), seed=5)
+    train(SpectraSet.load(reduced_sample), model, out, dataset_path=str(reduced_sample), noise_repeats=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def radio(tmp_path_factory) -> Path:
+    """A small simulated radio sample on disk (cutouts, catalogue, images.h5); returns the images.h5 path."""
+    from astroxai.simulate.images import simulate_image_sample
+
+    out = tmp_path_factory.mktemp("radio")
+    return simulate_image_sample(out, "radio", dict.fromkeys(("compact", "FRI", "FRII", "bent"), 14), seed=5,
+                                 workers=1)
+
+
+@pytest.fixture(scope="session")
+def radio_model(tmp_path_factory, radio) -> Path:
+    """A radio classifier trained for a few epochs on :func:`radio`; returns the model folder."""
+    from astroxai.data import ImageSet
+    from astroxai.models import ImageCNNClassifier
+    from astroxai.workflows.train import train
+
+    out = tmp_path_factory.mktemp("radio-model") / "cnn"
+    train(ImageSet.load(radio), ImageCNNClassifier(max_epochs=3, patience=2, seed=1), out, dataset_path=str(radio))
     return out

@@ -1,3 +1,6 @@
+"""The command line end to end: help texts, simulate → reduce with broken files, and the whole spectra run on a
+small config (every stage, the report and its checker)."""
+
 import base64
 import csv
 import io
@@ -9,13 +12,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from astroxai import SpectraSet
 from astroxai.cli import main
-from astroxai.report import check_report
+from astroxai.data import SpectraSet
+from astroxai.explain import Explanation
+from astroxai.report.html import check_report
 
 
 @pytest.mark.parametrize("command", [[], ["simulate"], ["reduce"], ["run"], ["explain"], ["embed"], ["trust"],
-                                     ["train"]])
+                                     ["train"], ["evaluate"], ["predict"]])
 def test_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
@@ -62,14 +66,15 @@ def test_run_small_config(tmp_path):
     for problem in ("svm-3class", "svm-2class"):
         meta = json.loads((tmp_path / "run" / "models" / problem / "model.json").read_text())
         assert meta["kernel"] in ("linear", "rbf", "poly2", "poly3") and len(meta["wavelength"]) == 100
+        assert len(meta["probability"]["A"]) == (3 if problem == "svm-3class" else 1)
     results = (tmp_path / "run" / "results.md").read_text()
     assert "paper Table 3" in results and "paper Table 4" in results
     # explanations, maps and the report
     report = tmp_path / "run" / "report.html"
     assert check_report(report) == []
     text = report.read_text()
-    for heading in ("1. Data", "2. Classifier search", "3. Test metrics", "4. Robustness", "5. t-SNE", "6. Saliency",
-                    "7. Every explanation method", "1-D CNN"):
+    for heading in ("1. Data", "2. Models, their search", "3. Robustness", "4. t-SNE", "5. Saliency",
+                    "6. Every explanation method", "1-D CNN"):
         assert heading in text
     cnn = json.loads((tmp_path / "run" / "models" / "cnn-3class" / "model.json").read_text())
     assert cnn["kind"] == "torch-cnn" and cnn["training"]["split"] == "split.json"
@@ -78,8 +83,8 @@ def test_run_small_config(tmp_path):
     assert "1-D CNN next to the SVM" in results
     trust = json.loads((tmp_path / "run" / "trust" / "trust.json").read_text())["rows"]
     assert {r["model"] for r in trust} == {"SVM linear", "SVM rbf", "CNN"} and len(trust) == 18
+    assert Explanation.load(tmp_path / "run" / "explanations.h5", "saliency").maps.shape[1] == 100
     with h5py.File(tmp_path / "run" / "explanations.h5") as handle:
-        assert handle["saliency/maps"].shape[1] == 100
         assert len(handle["embeddings/all/raw"]) == 2 and "embeddings/type1+type2/standardised" in handle
     assert record["config"]["summary"]["explain"]["n_gallery"] >= 2
     assert "embed_s" in record["config"]["summary"]["timings"]
@@ -92,3 +97,14 @@ def test_run_small_config(tmp_path):
                       + f'<img src="data:image/png;base64,{data}">')
     problems = check_report(broken)
     assert any("missing.json" in p for p in problems) and any("blank" in p for p in problems)
+
+
+def test_a_run_config_is_checked_before_any_work(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"kernels": ["linear"]}))
+    result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "run"), "--config", str(config)])
+    assert result.exit_code == 1 and "trust_kernels ['rbf']" in result.output
+    assert not (tmp_path / "run").exists()
+    config.write_text(json.dumps({"kernal": ["linear"]}))
+    result = CliRunner().invoke(main, ["run", "--config", str(config)])
+    assert result.exit_code == 1 and "unknown config keys ['kernal']" in result.output

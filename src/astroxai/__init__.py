@@ -1,13 +1,54 @@
-"""astroxai: classify astronomical spectra and images, and explain why.
+"""astroxai: classify astronomical spectra and images, and show why the classifier decides what it decides.
 
-The package is organised as a pipeline of small, separately usable stages:
-``io`` (read survey files) → ``reduce`` (rest frame, normalise, resample) →
-``SpectraSet`` (the reduced data set) → models and explanations.
+A notebook's vocabulary, from reading survey files to trusting an explanation::
+
+    from astroxai import SpectraSet, SVMClassifier, Explainer, simulate
+
+    data = simulate.spectra_set(seed=1)                 # or reduce_spectra([...]), SpectraSet.load("data.h5")
+    model = SVMClassifier().fit(data)                   # the paper's SVM study (Peruzzi et al. 2021)
+    why = Explainer(model, "saliency").explain(data)    # maps, predictions, probabilities
+    table = trust_table({"SVM": model}, data)           # faithfulness, sanity, stability
+
+The package is layered (a lower layer never imports a higher one): ``data`` → ``io`` → ``reduce`` → ``simulate`` →
+``models`` → ``explain``, ``embed`` → ``report`` → ``workflows`` → ``cli``.  Names are imported on first use, so
+``import astroxai`` stays light.
 """
 
-from astroxai.dataset import SpectraSet
-from astroxai.spectrum import Spectrum, SpectrumError
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["Spectrum", "SpectrumError", "SpectraSet", "__version__"]
+#: Public name → the module that defines it.
+_EXPORTS = {
+    "Spectrum": "astroxai.spectrum", "SpectrumError": "astroxai.spectrum",
+    "LabelledSet": "astroxai.data", "SpectraSet": "astroxai.data", "ImageSet": "astroxai.data",
+    "load_set": "astroxai.data",
+    "read_spectrum": "astroxai.io", "read_image": "astroxai.io", "read_images": "astroxai.io",
+    "collect_inputs": "astroxai.io",
+    "reduce_spectrum": "astroxai.reduce", "reduce_spectra": "astroxai.reduce",
+    "Estimator": "astroxai.models", "SVMClassifier": "astroxai.models", "SpectrumCNNClassifier": "astroxai.models",
+    "ImageCNNClassifier": "astroxai.models", "ImageCNNRegressor": "astroxai.models", "load_model": "astroxai.models",
+    "evaluate": "astroxai.models", "Split": "astroxai.models",
+    "Explainer": "astroxai.explain", "Explanation": "astroxai.explain", "trust_table": "astroxai.explain",
+    "EmbeddingMap": "astroxai.embed", "MapSpec": "astroxai.embed",
+}
+_MODULES = ("simulate", "reduce", "io", "data", "models", "explain", "embed", "report", "workflows")
+
+__all__ = ["__version__", *sorted(_EXPORTS), *_MODULES]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f"astroxai.{name}")
+    else:
+        raise AttributeError(f"module 'astroxai' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

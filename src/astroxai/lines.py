@@ -31,3 +31,9 @@ C_KMS = 299_792.458
 
 #: Paper's adopted common rest-frame range (Peruzzi et al. 2021, Table 1).
 PAPER_RANGE = (3728.91, 5265.95)
+
+#: The reduction normalises every spectrum at this rest wavelength (Å), by the median flux within ±NORM_HALF_WIDTH Å:
+#: 5080–5120 Å is the usual AGN continuum window, clear of [O III] 5007, of Mg b / [Fe VII] 5159 and of the strongest
+#: Fe II.  The noise levels of the robustness test are in units of that flux.
+NORM_WAVELENGTH = 5100.0
+NORM_HALF_WIDTH = 20.0

@@ -1,23 +1,22 @@
 """The paper's reduction (Peruzzi et al. 2021, Sect. 2): rest frame → normalise at 5100 Å → common grid.
 
 Each step is a function usable on its own; :func:`reduce_spectrum` chains them for one spectrum and
-:func:`reduce_inputs` streams any number of files into a :class:`~astroxai.dataset.SpectraSet` on disk,
+:func:`reduce_inputs` streams any number of files into a :class:`~astroxai.data.SpectraSet` on disk,
 holding only one chunk of spectra in memory, and reports the fate of every input.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from astroxai.dataset import SpectraSetWriter
+from astroxai.data import SpectraSet, fate
 from astroxai.io import InputItem, read_spectrum
-from astroxai.lines import PAPER_RANGE
+from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH, PAPER_RANGE
 from astroxai.spectrum import DEFAULT_BAD_MASK, Spectrum, SpectrumError
 
 log = logging.getLogger(__name__)
@@ -25,10 +24,6 @@ log = logging.getLogger(__name__)
 #: Named wavelength ranges for ``--range``.
 RANGE_PRESETS = {"paper": PAPER_RANGE}
 
-NORM_WAVELENGTH = 5100.0
-#: Half-width (Å) of the continuum window around 5100 Å used for the normalisation.  5080–5120 Å is the
-#: usual AGN continuum window: clear of [O III] 5007, of Mg b / [Fe VII] 5159 and of the strongest Fe II.
-NORM_HALF_WIDTH = 20.0
 #: A spectrum with more than this fraction of bad pixels inside the grid is rejected.
 MAX_BAD_FRACTION = 0.5
 
@@ -193,36 +188,14 @@ def reduce_spectrum(
     return Reduced(flux, norm, frac_bad, snr_at(rest, spectrum.flux, good))
 
 
-MANIFEST_COLUMNS = ["input", "id", "status", "reason", "label", "z", "z_source", "row", "frac_bad", "snr_5100"]
+def input_fate(item: InputItem, spectrum: Spectrum | None, status: str, reason: str = "") -> dict:
+    """The manifest row of one input file: kept, or rejected with the reason."""
+    return fate(item.path, spectrum.id if spectrum is not None else item.path.stem, status, reason,
+                label=item.label or "", z="" if spectrum is None or spectrum.z is None else spectrum.z,
+                z_source="" if spectrum is None else spectrum.meta.get("z_source", ""))
 
 
-def write_manifest(path: str | Path, rows: list[dict]) -> Path:
-    """Write one row per input (kept or rejected, with the reason) as CSV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def manifest_path_for(output: str | Path) -> Path:
-    """Where the manifest of a run writing ``output`` goes: ``<output stem>.manifest.csv`` beside it."""
-    output = Path(output)
-    return output.with_name(output.name.split(".")[0] + ".manifest.csv")
-
-
-def _fate(item: InputItem, spectrum: Spectrum | None, status: str, reason: str = "") -> dict:
-    return {
-        "input": str(item.path), "id": spectrum.id if spectrum is not None else item.path.stem,
-        "status": status, "reason": reason, "label": item.label or "",
-        "z": "" if spectrum is None or spectrum.z is None else spectrum.z,
-        "z_source": "" if spectrum is None else spectrum.meta.get("z_source", ""),
-    }
-
-
-def _coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
+def coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
     """First pass for one file: its rest-frame coverage, or its rejection."""
     item, bad_mask = task
     spectrum = None
@@ -233,7 +206,7 @@ def _coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
         flux_at(rest, spectrum.flux, good, source=spectrum.source)
         return (float(rest[0]), float(rest[-1])), None
     except SpectrumError as error:
-        return None, _fate(item, spectrum, "rejected", error.reason)
+        return None, input_fate(item, spectrum, "rejected", error.reason)
 
 
 def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
@@ -250,8 +223,8 @@ def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
         reduced = reduce_spectrum(spectrum, grid, method=method, bad_mask=bad_mask,
                                   max_bad_fraction=max_bad_fraction)
     except SpectrumError as error:
-        return None, _fate(item, spectrum, "rejected", error.reason), None
-    row = _fate(item, spectrum, "kept")
+        return None, input_fate(item, spectrum, "rejected", error.reason), None
+    row = input_fate(item, spectrum, "kept")
     row.update(frac_bad=round(reduced.frac_bad, 5), snr_5100=round(reduced.snr, 2))
     meta = {
         "z": spectrum.z, "source": str(item.path), "norm_5100": reduced.norm, "frac_bad": reduced.frac_bad,
@@ -260,87 +233,76 @@ def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
     return reduced.flux, row, meta
 
 
-def reduce_inputs(
-    items: list[InputItem],
-    out: str | Path,
-    *,
-    wave_range: tuple[float, float] | None = None,
-    n_wave: int = 1000,
-    method: str = "linear",
-    bad_mask: int = DEFAULT_BAD_MASK,
-    max_bad_fraction: float = MAX_BAD_FRACTION,
-    chunk_size: int = 256,
-    workers: int | None = None,
-    progress: Callable[[Iterable, str, int], Iterable] | None = None,
-    extra_attrs: dict | None = None,
-) -> dict:
-    """Reduce many files into a SpectraSet on disk, streaming, and write the manifest beside it.
 
-    With no ``wave_range`` the grid spans the overlap of all spectra that pass the checks (a first
-    pass reads each file to learn its rest-frame coverage; only two floats per file are kept).
-    The second pass reduces ``chunk_size`` spectra at a time on ``workers`` processes and appends them
-    to the HDF5 file, so memory does not grow with the number of files.  Returns a summary dict
-    (counts, grid, manifest path).  Raises :class:`SpectrumError` if no input survives.
+
+def reduce_spectra(spectra, grid=None, *, labels=None, method: str = "linear", bad_mask: int = DEFAULT_BAD_MASK,
+                   max_bad_fraction: float = MAX_BAD_FRACTION, n_wave: int = 1000) -> tuple[SpectraSet, list[dict]]:
+    """Reduce :class:`~astroxai.spectrum.Spectrum` objects held in memory into a :class:`~astroxai.data.SpectraSet`.
+
+    Parameters
+    ----------
+    spectra : sequence of Spectrum
+        Observed-frame spectra with their redshifts.
+    grid : ndarray, optional
+        Rest-frame wavelengths; by default ``n_wave`` points over the overlap of the spectra that can be used.
+    labels : sequence of str, optional
+        One label per spectrum.
+
+    Returns
+    -------
+    data : SpectraSet
+        The spectra that could be reduced.
+    fates : list of dict
+        One row per spectrum: kept, or rejected with the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astroxai import Spectrum, reduce_spectra
+    >>> wave = np.linspace(4000, 7000, 3000)
+    >>> data, fates = reduce_spectra([Spectrum(wave, np.ones(3000), np.ones(3000), z=0.1, id="flat")], n_wave=50)
+    >>> data.flux.shape, float(data.flux[0, 10]), fates[0]["status"]
+    ((1, 50), 1.0, 'kept')
     """
-    from astroxai.parallel import ordered_map
-    from astroxai.provenance import versions
-
-    progress = progress or (lambda iterable, desc, total: iterable)
-    out = Path(out)
-    fate: dict[int, dict] = {}
-    candidates = list(range(len(items)))
-    if wave_range is None:
-        coverage = {}
-        results = ordered_map(_coverage_task, [(items[i], bad_mask) for i in candidates], workers, chunk_size)
-        for i, (cover, rejection) in zip(candidates, progress(results, "checking coverage", len(items)), strict=True):
-            if cover is None:
-                fate[i] = rejection
-            else:
-                coverage[i] = cover
-        if not coverage:
-            write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
-            raise SpectrumError(f"no input could be read and normalised; see {manifest_path_for(out)}")
-        wave_range = overlap_range(coverage.values())
-        candidates = sorted(coverage)
-    grid = wavelength_grid(*wave_range, n_wave)
-    attrs = {
-        "reduction": {
-            "steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
-            "wave_range": list(wave_range), "n_wave": n_wave, "method": method,
-            "norm_wavelength": NORM_WAVELENGTH, "norm_half_width": NORM_HALF_WIDTH,
-            "bad_mask": bad_mask, "max_bad_fraction": max_bad_fraction,
-        },
-        "n_inputs": len(items),
-        "versions": versions(),
-        **(extra_attrs or {}),
-    }
-    kept = 0
-    tasks = [(items[i], grid, method, bad_mask, max_bad_fraction) for i in candidates]
-    results = ordered_map(reduce_item, tasks, workers, chunk_size)
-    with SpectraSetWriter(out, grid, attrs, chunk_rows=chunk_size) as writer:
-        fluxes, rows, metas = [], [], []
-
-        def flush():
-            if fluxes:
-                columns = {key: [m[key] for m in metas] for key in metas[0] if key != "id"}
-                writer.append(np.array(fluxes), [r["label"] for r in rows], [m["id"] for m in metas], columns)
-                fluxes.clear(), rows.clear(), metas.clear()
-
-        for i, (flux, row, meta) in zip(candidates, progress(results, "reducing", len(candidates)), strict=True):
-            fate[i] = row
-            if flux is None:
-                continue
-            row["row"] = kept
-            kept += 1
-            fluxes.append(flux), rows.append(row), metas.append(meta)
-            if len(fluxes) >= chunk_size:
-                flush()
-        flush()
-        attrs["n_kept"] = kept
-        attrs["n_rejected"] = len(items) - kept
-        writer.set_attrs(attrs)
-    manifest = write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
-    if kept == 0:
-        raise SpectrumError(f"no input survived the reduction; see {manifest}")
-    return {"n_inputs": len(items), "n_kept": kept, "n_rejected": len(items) - kept,
-            "wave_range": wave_range, "n_wave": n_wave, "manifest": str(manifest), "out": str(out)}
+    spectra = list(spectra)
+    labels = [""] * len(spectra) if labels is None else [str(label) for label in labels]
+    items = [InputItem(Path(s.source or s.id), label, s.z) for s, label in zip(spectra, labels, strict=True)]
+    fates: list[dict] = [{} for _ in spectra]
+    if grid is None:
+        ranges = {}
+        for i, spectrum in enumerate(spectra):
+            try:
+                good = check_spectrum(spectrum, bad_mask)
+                rest = rest_wavelength(spectrum.wavelength, spectrum.z, spectrum.source)
+                flux_at(rest, spectrum.flux, good, source=spectrum.source)
+                ranges[i] = (float(rest[0]), float(rest[-1]))
+            except SpectrumError as error:
+                fates[i] = input_fate(items[i], spectrum, "rejected", error.reason)
+        if not ranges:
+            raise SpectrumError("no spectrum could be read and normalised")
+        grid = wavelength_grid(*overlap_range(ranges.values()), n_wave)
+    grid = np.asarray(grid, dtype=np.float64)
+    kept, meta = [], {"z": [], "norm_5100": [], "frac_bad": [], "snr_5100": []}
+    for i, spectrum in enumerate(spectra):
+        if fates[i]:
+            continue
+        try:
+            reduced = reduce_spectrum(spectrum, grid, method=method, bad_mask=bad_mask,
+                                      max_bad_fraction=max_bad_fraction)
+        except SpectrumError as error:
+            fates[i] = input_fate(items[i], spectrum, "rejected", error.reason)
+            continue
+        fates[i] = input_fate(items[i], spectrum, "kept")
+        kept.append((i, reduced))
+        for key, value in (("z", spectrum.z), ("norm_5100", reduced.norm), ("frac_bad", reduced.frac_bad),
+                           ("snr_5100", reduced.snr)):
+            meta[key].append(value)
+    rows = [i for i, _ in kept]
+    data = SpectraSet(np.array([r.flux for _, r in kept]).reshape(len(kept), grid.size), grid,
+                      [labels[i] for i in rows], [spectra[i].id for i in rows], meta,
+                      {"reduction": {"steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
+                                     "wave_range": [float(grid[0]), float(grid[-1])], "n_wave": int(grid.size),
+                                     "method": method, "norm_wavelength": NORM_WAVELENGTH,
+                                     "norm_half_width": NORM_HALF_WIDTH, "bad_mask": bad_mask,
+                                     "max_bad_fraction": max_bad_fraction}})
+    return data, fates

@@ -1,2 +1,12 @@
-"""Explanations of classifier decisions.  ``bridge`` turns fitted scikit-learn SVMs into torch modules with the
-same probabilities, so that gradients (and every captum attribution method) apply to them."""
+"""Why a model decides what it decides: :class:`Explainer` (one verb, ``explain``) over a registry of attribution
+methods (:mod:`astroxai.explain.methods`), :class:`Explanation` (maps and everything needed to read them, one HDF5
+layout for spectra and images), the trust scores (:mod:`astroxai.explain.trust`) and the science checks: Hβ and line
+shares for spectra (:mod:`~astroxai.explain.physics`), class-defining components of radio sources
+(:mod:`~astroxai.explain.components`) and bar lengths (:mod:`~astroxai.explain.bars`)."""
+
+from astroxai.explain.explainer import BASELINES, Explainer, Explanation
+from astroxai.explain.methods import METHODS, Attribution, attribute, get_method, method_names, register
+from astroxai.explain.trust import TrustTable, faithfulness, sanity, stability, trust_table, truth_mass
+
+__all__ = ["BASELINES", "METHODS", "Attribution", "Explainer", "Explanation", "TrustTable", "attribute", "faithfulness",
+           "get_method", "method_names", "register", "sanity", "stability", "trust_table", "truth_mass"]

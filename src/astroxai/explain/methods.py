@@ -1,38 +1,36 @@
-"""Every attribution method with one call: ``attribute(module, X, target, method)`` → (N, F) map per spectrum.
+"""Attribution methods, one class each in one registry, and :func:`attribute`, which runs any of them in batches.
 
-``module`` is a torch module from fluxes to class probabilities: an SVM pipeline converted by
-:class:`~astroxai.explain.bridge.SVCProbability` or the 1-D CNN (:func:`astroxai.models.persist.probability_module`
-gives either).  All methods come from captum; this module only fixes their astrophysical settings:
+Every method maps a torch module (inputs → class probabilities or a value) and inputs of any shape ((N, F) spectra,
+(N, C, H, W) images) to maps of the same shape; positive = more of this input raises the explained output.  All
+come from captum (Kokhlikyan et al. 2020, arXiv:2009.07896), except the paper's finite differences; this module
+fixes their settings for astronomy (defaults per modality, :attr:`Method.defaults`):
 
-``saliency``
-    ∂p/∂f by autograd (captum ``Saliency``, signed) — the paper's map without its finite differences.
+``saliency`` (alias ``exact``)
+    ∂p/∂x by autograd (captum ``Saliency``, signed; Simonyan, Vedaldi & Zisserman 2014, arXiv:1312.6034) — the
+    paper's map without its finite differences.  ``log=True`` differentiates log p (the paper's text) instead.
+``finite-difference``
+    the paper's own recipe, [p(f + e_i) − p(f)] / e_i with e_i = 0.01 f_i (Peruzzi et al. 2021, Sect. 4.1),
+    vectorised (:func:`astroxai.explain.saliency.finite_difference_saliency`); spectra only.
 ``smoothgrad``
-    the mean saliency over ``n_samples`` noisy copies (captum ``NoiseTunnel``; Smilkov et al. 2017), the method of
-    seed 003.  ``noise`` is σ in units of the flux at 5100 Å, which the reduction sets to 1: the default 0.05 is the
-    noise of a spectrum with S/N = 20 at 5100 Å, the median S/N of the simulated type 1 sample.
+    the mean saliency over ``n_samples`` noisy copies (captum ``NoiseTunnel``; Smilkov et al. 2017,
+    arXiv:1706.03825), the method of Bhambra et al. (2022).  For spectra ``noise`` is σ in units of the flux at
+    5100 Å, which the reduction sets to 1: 0.05 is the noise of a spectrum with S/N = 20, the median S/N of the
+    simulated type 1 sample; for prepared images (peak = 1) it is 0.1.
 ``integrated-gradients``
-    (f − f′) · mean ∂p/∂f along the straight path from a baseline f′ (captum ``IntegratedGradients``; Sundararajan
-    et al. 2017).  The maps sum to p(f) − p(f′); the convergence delta (the sum's error) is returned per spectrum.
+    (x − x′) · mean ∂p/∂x along the straight path from a baseline x′ (Sundararajan, Taly & Yan 2017,
+    arXiv:1703.01365).  The maps sum to p(x) − p(x′); the convergence delta (the sum's error) is returned.
 ``occlusion``
-    p(f) − p(f with a window replaced by the baseline), for windows of ``window`` pixels moved by ``stride``
-    (captum ``Occlusion``; Zeiler & Fergus 2014); a pixel gets the mean over the windows that cover it.
+    p(x) − p(x with a window replaced by the baseline), windows of ``window`` pixels moved by ``stride`` (Zeiler &
+    Fergus 2014, arXiv:1311.2901); a pixel gets the mean over the windows that cover it.
 ``lime``
-    a weighted linear surrogate of p on ``n_samples`` spectra with random wavelength segments switched to the
-    baseline (captum ``Lime``; Ribeiro et al. 2016), the method of seed 002; the map is each segment's coefficient.
+    a weighted linear surrogate of p on ``n_samples`` inputs with random features switched to the baseline (Ribeiro,
+    Singh & Guestrin 2016, arXiv:1602.04938), the method of Liang et al. (2023, arXiv:2307.03453); the map is each
+    feature's coefficient.  Features: wavelength windows (spectra) or SLIC superpixels (images).
 ``kernelshap``
-    Shapley values of the same segments, estimated with the Shapley kernel (captum ``KernelShap``; Lundberg & Lee
-    2017); they sum (approximately) to p(f) − p(baseline).
+    Shapley values of the same features by the Shapley kernel (Lundberg & Lee 2017, arXiv:1705.07874); they sum
+    (approximately) to p(x) − p(baseline).
 
-Baselines (``baseline_spectra``): a spectrum with "nothing" at a wavelength is not a zero flux — a normalised
-spectrum never has one, and a model has never seen one.  The default is the *median training spectrum*
-(every reduced spectrum equals 1 at 5100 Å, so it sits on the same scale; stored with each model), so that
-IG, occlusion, LIME and KernelSHAP ask "what if this spectrum looked like the typical one here?".  The
-alternative ``'continuum'`` is each spectrum's own continuum (lines removed by a wide running median), asking
-"what if this spectrum had no line here?".  ``'zero'`` is offered for comparison with the literature.
-
-Interpretable features for LIME and KernelSHAP (``wavelength_segments``): contiguous windows of equal width
-(default 40), or with ``lines=True`` one segment of ±2000 km/s around each diagnostic line and the continuum in
-between cut into windows of about the same width.
+A new method is one subclass of :class:`Method` decorated with :func:`register`.
 """
 
 from __future__ import annotations
@@ -40,26 +38,16 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from astroxai.explain.physics import LINE_WINDOW_KMS, velocity
-from astroxai.explain.saliency import gradient_saliency, module_dtype
+from astroxai.explain.saliency import PAPER_EPSILON, LogOutput, finite_difference_saliency, module_dtype
 from astroxai.lines import DIAGNOSTIC_LINES
+from astroxai.progress import track
 
-METHODS = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime", "kernelshap")
-BASELINES = ("median", "continuum", "zero")
-#: Methods whose maps depend on a baseline spectrum.
-USES_BASELINE = ("integrated-gradients", "occlusion", "lime", "kernelshap")
-
-DEFAULTS = {
-    "smoothgrad": {"n_samples": 25, "noise": 0.05},
-    "integrated-gradients": {"n_steps": 50},
-    "occlusion": {"window": 20, "stride": 10},
-    "lime": {"n_samples": 400, "n_segments": 40, "lines": False},
-    "kernelshap": {"n_samples": 400, "n_segments": 40, "lines": False},
-}
 #: Width in pixels of the running median that removes lines for the 'continuum' baseline (≈ 300 Å on the
 #: default 1.54 Å grid: wider than the broadest Balmer line, FWHM 12000 km/s ≈ 195 Å at Hβ).
 CONTINUUM_WIDTH = 201
@@ -67,13 +55,187 @@ CONTINUUM_WIDTH = 201
 
 @dataclass
 class Attribution:
-    """Maps of N spectra by one method, with what else the method reports."""
+    """Maps of N inputs by one method, with what else the method reports."""
 
     method: str
-    maps: np.ndarray  # (N, F), float64; positive = more flux here raises the explained probability
+    maps: np.ndarray  # shaped like the inputs, float64; positive = more of this raises the explained output
     seconds: float
     options: dict = field(default_factory=dict)
-    delta: np.ndarray | None = None  # integrated gradients: convergence delta per spectrum
+    delta: np.ndarray | None = None  # integrated gradients: convergence delta per input
+
+
+class Method:
+    """One attribution method: its name, settings and the captum call on one batch."""
+
+    name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Whether the maps depend on a baseline input (what "nothing here" is).
+    uses_baseline: ClassVar[bool] = False
+    #: Whether the method needs interpretable features (a feature mask).
+    uses_features: ClassVar[bool] = False
+    #: Whether the method takes ``log`` (explain log p).
+    takes_log: ClassVar[bool] = False
+    #: Settings for spectra and for images; any other option is refused.
+    defaults: ClassVar[dict] = {}
+    image_defaults: ClassVar[dict] = {}
+    #: Whether inputs need gradients.
+    gradient: ClassVar[bool] = False
+    spectra_only: ClassVar[bool] = False
+
+    @classmethod
+    def settings(cls, modality: str, options: dict) -> dict:
+        base = cls.image_defaults if modality == "images" else cls.defaults
+        unknown = set(options) - set(base)
+        if unknown:
+            raise ValueError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(base) or 'none'})")
+        return {**base, **options}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts: dict, image: bool):
+        """Maps (and the convergence delta, or None) of one batch; tensors in, tensors out."""
+        raise NotImplementedError
+
+
+METHODS: dict[str, type[Method]] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Add a method to the registry under its name and aliases."""
+    METHODS[cls.name] = cls
+    for alias in cls.aliases:
+        ALIASES[alias] = cls.name
+    return cls
+
+
+def get_method(name: str) -> type[Method]:
+    """The registered method called ``name`` (or one of its aliases)."""
+    key = ALIASES.get(name, name)
+    if key not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {', '.join(method_names())}")
+    return METHODS[key]
+
+
+def method_names(modality: str | None = None) -> list[str]:
+    """Registered method names (for one modality when given), in registration order."""
+    return [name for name, cls in METHODS.items() if not (modality == "images" and cls.spectra_only)]
+
+
+@register
+class SaliencyMethod(Method):
+    name, aliases, takes_log, gradient = "saliency", ("exact",), True, True
+    defaults = image_defaults = {"log": False}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts, image):
+        from captum.attr import Saliency
+
+        return Saliency(LogOutput(module) if opts["log"] else module).attribute(inputs, target=target, abs=False), None
+
+
+@register
+class FiniteDifferenceMethod(Method):
+    name, takes_log, spectra_only = "finite-difference", True, True
+    defaults = {"log": False, "eps": PAPER_EPSILON, "scheme": "forward"}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts, image):
+        from astroxai.explain.metrics import predictor
+
+        maps = finite_difference_saliency(predictor(module), inputs.detach().numpy(), target.numpy(),
+                                          eps=opts["eps"], log=opts["log"], scheme=opts["scheme"])
+        return torch.from_numpy(maps), None
+
+
+@register
+class SmoothGradMethod(Method):
+    name, gradient = "smoothgrad", True
+    defaults = {"n_samples": 25, "noise": 0.05}
+    image_defaults = {"n_samples": 25, "noise": 0.1}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts, image):
+        from captum.attr import NoiseTunnel, Saliency
+
+        tunnel = NoiseTunnel(Saliency(module))
+        return tunnel.attribute(inputs, nt_type="smoothgrad", nt_samples=opts["n_samples"],
+                                nt_samples_batch_size=opts["n_samples"], stdevs=float(opts["noise"]), target=target,
+                                abs=False), None
+
+
+@register
+class IntegratedGradientsMethod(Method):
+    name, gradient, uses_baseline = "integrated-gradients", True, True
+    defaults = {"n_steps": 50}
+    image_defaults = {"n_steps": 32}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts, image):
+        from captum.attr import IntegratedGradients
+
+        return IntegratedGradients(module).attribute(inputs, baselines=baseline, target=target,
+                                                     n_steps=opts["n_steps"], return_convergence_delta=True)
+
+
+@register
+class OcclusionMethod(Method):
+    name, uses_baseline = "occlusion", True
+    defaults = {"window": 20, "stride": 10}
+    image_defaults = {"window": 8, "stride": 4}
+
+    @staticmethod
+    def run(module, inputs, target, baseline, mask, opts, image):
+        from captum.attr import Occlusion
+
+        channels = inputs.shape[1]
+        window = (channels, opts["window"], opts["window"]) if image else (opts["window"],)
+        strides = (channels, opts["stride"], opts["stride"]) if image else opts["stride"]
+        return Occlusion(module).attribute(inputs, sliding_window_shapes=window, strides=strides, baselines=baseline,
+                                           target=target, perturbations_per_eval=64), None
+
+
+class _SurrogateMethod(Method):
+    """LIME and KernelSHAP: one surrogate per input on its interpretable features."""
+
+    uses_baseline = uses_features = True
+    defaults = {"n_samples": 400, "n_segments": 40, "lines": False}
+    image_defaults = {"n_samples": 300, "n_segments": 50}
+
+    @staticmethod
+    def explainer(module):
+        raise NotImplementedError
+
+    @classmethod
+    def run(cls, module, inputs, target, baseline, mask, opts, image):
+        # captum trains one surrogate per input of the batch (and warns that it does, which is the intent); model
+        # calls are batched 100 perturbations at once.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*multiple inputs for Lime")
+            return cls.explainer(module).attribute(inputs, baselines=baseline, target=target, feature_mask=mask,
+                                                   n_samples=opts["n_samples"], perturbations_per_eval=100), None
+
+
+@register
+class LimeMethod(_SurrogateMethod):
+    name = "lime"
+
+    @staticmethod
+    def explainer(module):
+        from captum._utils.models.linear_model import SkLearnRidge
+        from captum.attr import Lime
+
+        return Lime(module, interpretable_model=SkLearnRidge(alpha=0.01))
+
+
+@register
+class KernelShapMethod(_SurrogateMethod):
+    name = "kernelshap"
+
+    @staticmethod
+    def explainer(module):
+        from captum.attr import KernelShap
+
+        return KernelShap(module)
 
 
 def continuum(flux, width: int = CONTINUUM_WIDTH) -> np.ndarray:
@@ -85,30 +247,6 @@ def continuum(flux, width: int = CONTINUUM_WIDTH) -> np.ndarray:
     flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
     width = min(width, flux.shape[1] - (1 - flux.shape[1] % 2))
     return uniform_filter1d(median_filter(flux, size=(1, width), mode="reflect"), width, axis=1, mode="reflect")
-
-
-def _batch(X) -> np.ndarray:
-    """float64 inputs with a leading batch axis: (N, F) spectra or (N, C, H, W) images (one spectrum may be 1-D)."""
-    X = np.asarray(X, dtype=np.float64)
-    return X[None] if X.ndim == 1 else X
-
-
-def baseline_spectra(kind: str, X, median=None) -> np.ndarray:
-    """Baselines shaped like ``X``: ``'median'`` (the model's median training spectrum ``median``, or the median of
-    ``X`` when the model has none stored), ``'continuum'`` (:func:`continuum`, spectra only) or ``'zero'``."""
-    X = _batch(X)
-    if kind == "median":
-        ref = np.median(X, axis=0) if median is None else np.asarray(median, dtype=np.float64)
-        if ref.shape != X.shape[1:]:
-            raise ValueError(f"median spectrum has {ref.size} points, the spectra {X.shape[1]}")
-        return np.broadcast_to(ref, X.shape).copy()
-    if kind == "continuum":
-        if X.ndim != 2:
-            raise ValueError("the continuum baseline is defined for spectra (N, F), not images")
-        return continuum(X)
-    if kind == "zero":
-        return np.zeros_like(X)
-    raise ValueError(f"unknown baseline {kind!r}; choose from {BASELINES}")
 
 
 def wavelength_segments(wavelength, n_segments: int = 40, lines: bool = False) -> np.ndarray:
@@ -139,64 +277,83 @@ def wavelength_segments(wavelength, n_segments: int = 40, lines: bool = False) -
     return owner
 
 
-def _run_batches(n: int, batch_size: int, progress, work) -> list:
-    """``work(rows)`` for consecutive slices of ``batch_size`` of ``n`` inputs, with an optional progress bar."""
-    starts = range(0, n, batch_size)
-    return [work(slice(start, min(n, start + batch_size)))
-            for start in (progress(starts, total=len(starts)) if progress else starts)]
+def default_features(X, opts: dict) -> np.ndarray:
+    """LIME's and KernelSHAP's features when none are given: ``n_segments`` equal pixel windows of every spectrum,
+    SLIC superpixels of every image (:func:`astroxai.explain.segments.superpixels`)."""
+    if X.ndim == 4:
+        from astroxai.explain.segments import superpixels
+
+        return np.broadcast_to(superpixels(X, opts["n_segments"])[:, None], X.shape)
+    if opts.get("lines"):
+        raise ValueError("segments around lines need the wavelength grid: give the features (wavelength_segments)")
+    return wavelength_segments(np.arange(X.shape[1]), opts["n_segments"])[None, :]
 
 
-def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, baseline="median", median=None,
-              wavelength=None, feature_mask=None, batch_size: int = 256, seed: int = 0, progress=None,
-              **options) -> Attribution:
-    """Attribution maps of the class probabilities ``module(X)[i, target[i]]`` by ``method`` (see the module's doc).
+def _batch(X) -> np.ndarray:
+    """float64 inputs with a leading batch axis: (N, F) spectra or (N, C, H, W) images (one spectrum may be 1-D)."""
+    X = np.asarray(X, dtype=np.float64)
+    return X[None] if X.ndim == 1 else X
 
-    ``X`` holds (N, F) spectra or (N, C, H, W) images; the maps have its shape.  ``baseline`` is a kind
-    (``'median'``, ``'continuum'``, ``'zero'``) or an array shaped like ``X`` or one input; ``median`` the model's
-    median training input; ``wavelength`` is needed for LIME/KernelSHAP segments around lines.  ``feature_mask``
-    gives LIME/KernelSHAP their features explicitly, one integer label per input element (shape of ``X``, or of one
-    input); images default to SLIC superpixels (:func:`astroxai.images.segments.superpixels`, ``n_segments`` of
-    them).  Occlusion slides square windows over images.  ``options`` override :data:`DEFAULTS` of the method.
-    Every random draw is seeded by ``seed``.
+
+def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, baseline=None, feature_mask=None,
+              batch_size: int = 256, seed: int = 0, progress=None, **options) -> Attribution:
+    """Attribution maps of ``module(X)[i, target[i]]`` by a registered ``method``, in batches of ``batch_size``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Inputs → (N, K) probabilities (or (N,) values, with ``target=None``).
+    X : ndarray
+        (N, F) spectra or (N, C, H, W) images (as the module takes them).
+    target : int or array of int
+        The output explained for each input.
+    method : str
+        A registered method (:data:`METHODS`, or an alias).
+    baseline : ndarray, optional
+        What "nothing" is, shaped like ``X`` or like one input (methods with ``uses_baseline``).
+    feature_mask : ndarray of int, optional
+        The interpretable features of LIME and KernelSHAP: one label per input element (shape of ``X`` or of one
+        input).  Default: ``n_segments`` equal windows of a spectrum, SLIC superpixels of an image.
+    seed : int
+        Every random draw is seeded: batch ``b`` starting at input ``s`` uses ``torch.manual_seed(seed + s)``.
+    options :
+        Override the method's defaults (:attr:`Method.defaults`; images: :attr:`Method.image_defaults`).
+
+    Returns
+    -------
+    Attribution
+        ``maps`` shaped like ``X`` (float64), the seconds taken, the options used and, for integrated gradients,
+        the convergence delta per input.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> linear = torch.nn.Sequential(torch.nn.Linear(3, 2, dtype=torch.float64), torch.nn.Softmax(dim=1))
+    >>> attribute(linear, np.ones((4, 3)), 0, "saliency").maps.shape
+    (4, 3)
     """
-    from captum.attr import IntegratedGradients, KernelShap, Lime, NoiseTunnel, Occlusion, Saliency
-
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
-    unknown = set(options) - set(DEFAULTS.get(method, {}))
-    if unknown:
-        raise ValueError(f"{method} takes no options {sorted(unknown)}")
-    opts = {**DEFAULTS.get(method, {}), **options}
+    cls = get_method(method)
     X = _batch(X)
     image = X.ndim == 4
-    target = np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
+    if image and cls.spectra_only:
+        raise ValueError(f"{cls.name} is defined for spectra only")
+    opts = cls.settings("images" if image else "spectra", options)
+    target = None if target is None else np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
     start_time = time.perf_counter()
-    if method == "saliency":
-        maps = gradient_saliency(module, X, target, batch_size=batch_size, progress=progress)
-        return Attribution(method, maps, time.perf_counter() - start_time, opts)
-
     dtype = module_dtype(module)
     base = None
-    if method in USES_BASELINE:
-        base = (baseline_spectra(baseline, X, median) if isinstance(baseline, str)
-                else np.broadcast_to(np.asarray(baseline, dtype=np.float64), X.shape))
-        opts["baseline"] = baseline if isinstance(baseline, str) else "array"
+    if cls.uses_baseline:
+        if baseline is None:
+            raise ValueError(f"{cls.name} needs a baseline input")
+        base = np.broadcast_to(np.asarray(baseline, dtype=np.float64), X.shape)
     mask = None
-    if method in ("lime", "kernelshap"):
-        if feature_mask is not None:
-            mask = np.asarray(feature_mask, dtype=np.int64)
-            mask = np.broadcast_to(mask, X.shape) if mask.shape == X.shape[1:] else mask
-            if mask.shape != X.shape:
-                raise ValueError(f"feature_mask has shape {mask.shape}, the inputs {X.shape}")
-        elif image:
-            from astroxai.images.segments import superpixels
-
-            mask = np.broadcast_to(superpixels(X, opts["n_segments"])[:, None], X.shape)
-        else:
-            grid = np.arange(X.shape[1]) if wavelength is None else wavelength
-            if opts["lines"] and wavelength is None:
-                raise ValueError("segments around lines need the wavelength grid")
-            mask = wavelength_segments(grid, opts["n_segments"], opts["lines"])[None, :]
+    if cls.uses_features:
+        if feature_mask is None:
+            feature_mask = default_features(X, opts)
+        mask = np.asarray(feature_mask, dtype=np.int64)
+        mask = np.broadcast_to(mask, X.shape) if mask.shape == X.shape[1:] else mask
+        if mask.shape[1:] != X.shape[1:] or mask.shape[0] not in (1, len(X)):
+            raise ValueError(f"feature_mask has shape {mask.shape}, the inputs {X.shape}")
         opts["n_features"] = int(mask.max()) + 1
 
     def tensor(a):
@@ -204,41 +361,17 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
 
     def work(rows: slice):
         torch.manual_seed(seed + rows.start)
-        inputs = tensor(X[rows]).requires_grad_(method in ("smoothgrad", "integrated-gradients"))
-        t = torch.as_tensor(target[rows])
+        inputs = tensor(X[rows]).requires_grad_(cls.gradient)
+        t = None if target is None else torch.as_tensor(target[rows])
         b = None if base is None else tensor(base[rows])
-        if method == "smoothgrad":
-            tunnel = NoiseTunnel(Saliency(module))
-            return tunnel.attribute(inputs, nt_type="smoothgrad", nt_samples=opts["n_samples"],
-                                    nt_samples_batch_size=opts["n_samples"], stdevs=float(opts["noise"]),
-                                    target=t, abs=False), None
-        if method == "integrated-gradients":
-            maps, delta = IntegratedGradients(module).attribute(inputs, baselines=b, target=t,
-                                                                n_steps=opts["n_steps"],
-                                                                return_convergence_delta=True)
-            return maps, delta
-        if method == "occlusion":
-            window = (opts["window"],) if not image else (X.shape[1], opts["window"], opts["window"])
-            strides = opts["stride"] if not image else (X.shape[1], opts["stride"], opts["stride"])
-            return Occlusion(module).attribute(inputs, sliding_window_shapes=window, strides=strides, baselines=b,
-                                               target=t, perturbations_per_eval=64), None
-        if method == "lime":
-            from captum._utils.models.linear_model import SkLearnRidge
+        m = None if mask is None else torch.tensor(mask[rows] if mask.shape[0] == len(X) else mask)
+        return cls.run(module, inputs, t, b, m, opts, image)
 
-            explainer = Lime(module, interpretable_model=SkLearnRidge(alpha=0.01))
-        else:
-            explainer = KernelShap(module)
-        # captum trains one surrogate per spectrum of the batch (and warns that it does, which is the intent);
-        # model calls are batched 100 perturbations at once.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*multiple inputs for Lime")
-            rows_mask = torch.tensor(mask[rows] if mask.shape[0] == len(X) else mask)
-            return explainer.attribute(inputs, baselines=b, target=t, feature_mask=rows_mask,
-                                       n_samples=opts["n_samples"], perturbations_per_eval=100), None
-
-    outputs = _run_batches(len(X), batch_size, progress, work)
+    starts = range(0, len(X), batch_size)
+    outputs = [work(slice(start, min(len(X), start + batch_size)))
+               for start in track(progress, starts, f"{cls.name} batches", len(starts))]
     maps = np.concatenate([m.detach().to(torch.float64).numpy() for m, _ in outputs])
     delta = None
-    if method == "integrated-gradients":
+    if outputs and outputs[0][1] is not None:
         delta = np.concatenate([d.detach().to(torch.float64).numpy() for _, d in outputs])
-    return Attribution(method, maps, time.perf_counter() - start_time, opts, delta)
+    return Attribution(cls.name, maps, time.perf_counter() - start_time, opts, delta)

@@ -7,8 +7,8 @@ Three ways to compute the same map (Peruzzi et al. 2021, Sect. 4.1; Simonyan et 
 * :func:`finite_difference_saliency` — the same finite differences, vectorised: every perturbed copy of every
   spectrum goes through the model in a few large batched calls.  Works on any model with ``predict_proba``.
 * :func:`gradient_saliency` — the exact gradient in one backward pass, through captum's ``Saliency`` on a torch
-  module (an SVM converted by :class:`astroxai.explain.bridge.SVCProbability`, or any torch classifier that
-  returns probabilities).
+  module (an SVM converted by :class:`astroxai.models.bridge.SVCProbability`, or any torch classifier that
+  returns probabilities); :mod:`astroxai.explain.methods` registers it as ``saliency``.
 
 On the target and the quantity: the paper's text defines the map as the gradient of ``log p_c``, but its recipe
 (``[p_c(f + e_i) − p_c(f)] / e_i`` with ``e_i = 0.01 f_i``) computes the gradient of ``p_c`` itself.  The two
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+from astroxai.progress import track
 
 #: The paper's relative perturbation: e_i = 0.01 f_i.
 PAPER_EPSILON = 0.01
@@ -98,7 +100,7 @@ def finite_difference_saliency(predict_proba, X, target, *, eps: float = PAPER_E
     pixel_block = min(f, max_rows)
     signs = (1.0,) if scheme == "forward" else (1.0, -1.0)
     starts = range(0, n, per_call)
-    for start in (progress(starts, total=len(starts)) if progress else starts):
+    for start in track(progress, starts, "finite differences", len(starts)):
         rows = np.arange(start, min(n, start + per_call))
         for p0 in range(0, f, pixel_block):
             pixels = np.arange(p0, min(f, p0 + pixel_block))
@@ -136,7 +138,7 @@ def module_dtype(module: torch.nn.Module) -> torch.dtype:
     return tensors[0].dtype if tensors else torch.float64
 
 
-class _LogOutput(torch.nn.Module):
+class LogOutput(torch.nn.Module):
     """``log`` of a probability model's output, so that captum differentiates ``log p``."""
 
     def __init__(self, model: torch.nn.Module):
@@ -151,7 +153,7 @@ def gradient_saliency(model: torch.nn.Module, X, target, *, log: bool = False, b
                       progress=None) -> np.ndarray:
     """Exact saliency ``∂ p_target / ∂ f_i`` (or ``∂ log p``) by autograd, with captum's ``Saliency``.
 
-    ``model`` maps (N, F) fluxes to (N, K) probabilities (e.g. :class:`~astroxai.explain.bridge.SVCProbability`).
+    ``model`` maps (N, F) fluxes to (N, K) probabilities (e.g. :class:`~astroxai.models.bridge.SVCProbability`).
     Returns an (N, F) float64 array.
     """
     from captum.attr import Saliency
@@ -159,10 +161,10 @@ def gradient_saliency(model: torch.nn.Module, X, target, *, log: bool = False, b
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     target = np.asarray(target, dtype=np.int64)
     dtype = module_dtype(model)
-    explainer = Saliency(_LogOutput(model) if log else model)
+    explainer = Saliency(LogOutput(model) if log else model)
     out = np.empty_like(X)
     starts = range(0, len(X), batch_size)
-    for start in (progress(starts, total=len(starts)) if progress else starts):
+    for start in track(progress, starts, "saliency batches", len(starts)):
         stop = min(len(X), start + batch_size)
         inputs = torch.as_tensor(X[start:stop], dtype=dtype).requires_grad_(True)
         grads = explainer.attribute(inputs, target=torch.as_tensor(target[start:stop]), abs=False)

@@ -1,25 +1,34 @@
-"""Read survey spectra into :class:`~astroxai.spectrum.Spectrum` objects, whatever the file format.
+"""Read survey files: spectra into :class:`~astroxai.spectrum.Spectrum` objects, cutouts into an
+:class:`~astroxai.data.ImageSet`.
 
-``read_spectrum`` recognises a file by its content (FITS magic bytes, CSV header) rather than its name;
-``collect_inputs`` turns command-line inputs (files, directories, catalogue CSVs) into a list of
-:class:`InputItem` carrying each file's catalogue label and redshift.
+``read_spectrum`` recognises a file by its content (FITS magic bytes, CSV header) through the reader registry
+(:mod:`astroxai.io.registry`) rather than by its name; ``collect_inputs`` turns command-line inputs (files,
+directories, catalogue CSVs) into a list of :class:`InputItem` carrying each file's catalogue label and redshift;
+``read_image`` / ``read_images`` read FITS, PNG and JPEG cutouts.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
+from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
+from astroxai.io.registry import READERS, file_head, find_reader, register_reader
 from astroxai.io.sdss import read_sdss_fits, read_sdss_spec, read_sdss_spspec, write_sdss_spec
 from astroxai.io.text import read_sdss_csv, read_text_spectrum
 from astroxai.spectrum import Spectrum, SpectrumError
 
 __all__ = [
+    "IMAGE_SUFFIXES",
+    "READERS",
+    "ImageError",
     "InputItem",
     "collect_inputs",
     "read_catalog",
+    "read_image",
+    "read_images",
+    "register_reader",
     "read_sdss_csv",
     "read_sdss_fits",
     "read_sdss_spec",
@@ -32,16 +41,13 @@ __all__ = [
 SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".csv", ".txt", ".dat")
 
 
-def _head(path: Path, n: int = 2880) -> bytes:
-    with open(path, "rb") as handle:
-        head = handle.read(n)
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as handle:
-                head = handle.read(n)
-        except (OSError, EOFError) as error:
-            raise SpectrumError(f"damaged gzip file ({error})", path) from None
-    return head
+def _is_fits(path: Path, head: bytes) -> bool:
+    return head.startswith(b"SIMPLE  =")
+
+
+register_reader("sdss-fits", _is_fits, priority=10)(read_sdss_fits)
+register_reader("sdss-csv", lambda path, head: path.suffix.lower() == ".csv", priority=5)(read_sdss_csv)
+register_reader("text", lambda path, head: True, priority=0)(read_text_spectrum)
 
 
 def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
@@ -64,15 +70,13 @@ def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
         raise SpectrumError("file not found", path)
     if path.stat().st_size == 0:
         raise SpectrumError("empty file", path)
-    head = _head(path)
-    if head.startswith(b"SIMPLE  ="):
-        spectrum = read_sdss_fits(path)
-    elif path.suffix.lower() in (".fits", ".fit", ".gz"):
+    head = file_head(path)
+    if not _is_fits(path, head) and path.suffix.lower() in (".fits", ".fit", ".gz"):
         raise SpectrumError("not a FITS file (no 'SIMPLE' card at the start)", path)
-    elif path.suffix.lower() == ".csv":
-        spectrum = read_sdss_csv(path)
-    else:
-        spectrum = read_text_spectrum(path)
+    reader = find_reader(path, head)
+    if reader is None:
+        raise SpectrumError("no reader recognises this file", path)
+    spectrum = reader.read(path)
     if spectrum.z is None and z is not None:
         spectrum.z = float(z)
         spectrum.meta["z_source"] = "catalog"

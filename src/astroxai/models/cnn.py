@@ -1,4 +1,5 @@
-"""A small 1-D convolutional network for reduced spectra: the deep-learning rival of the paper's SVM.
+"""A small 1-D convolutional network for reduced spectra, the deep-learning rival of the paper's SVM, and
+:class:`SpectrumCNNClassifier`, the estimator around it.
 
 Architecture (``SpectrumCNN``), for F fluxes on the common rest-frame grid:
 
@@ -15,8 +16,8 @@ Architecture (``SpectrumCNN``), for F fluxes on the common rest-frame grid:
 
 About 536 000 parameters for 1000 fluxes, almost all in the first dense layer (125 positions × 64 channels → 64);
 the convolutions have 25 000.  The default 3346-spectrum sample trains in about a minute on 2 cores (34 epochs).
-Training (``fit_cnn``): Adam, class-weighted cross-entropy (weights ∝ 1 / class size, like the SVM's
-``class_weight='balanced'``), mini-batches drawn by a seeded generator, early stopping on the validation loss
+Training (:meth:`SpectrumCNNClassifier.fit`): Adam, class-weighted cross-entropy (weights ∝ 1 / class size, like the
+SVM's ``class_weight='balanced'``), mini-batches drawn by a seeded generator, early stopping on the validation loss
 with the best epoch's weights restored.  ``forward`` returns class probabilities (softmax), so every explainer
 and trust metric treats the CNN and the SVM (through :mod:`astroxai.explain.bridge`) alike.
 
@@ -27,14 +28,23 @@ refuses anything but tensors), ``model.json`` the architecture, classes, grid, m
 from __future__ import annotations
 
 import copy
+import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-DEFAULT_CNN_SEED = 20210706
+from astroxai.models.base import Estimator
+from astroxai.models.persist import TORCH_FILE, checked_file, dump_state, load_state, require
+from astroxai.models.split import Split, labelled_split
+from astroxai.models.svm import DEFAULT_TRAIN_SEED, check_classes, problem_classes, training_hash
+from astroxai.progress import track
+
+log = logging.getLogger(__name__)
+DEFAULT_CNN_SEED = DEFAULT_TRAIN_SEED
 
 
 @dataclass
@@ -58,6 +68,17 @@ class CNNConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "channels": list(self.channels)}
+
+    def __post_init__(self):
+        self.channels = tuple(int(c) for c in self.channels)
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError(f"channels must be positive numbers of filters, not {self.channels}")
+        if self.kernel_size < 1 or self.hidden < 1 or self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
+            raise ValueError("kernel_size, hidden, batch_size, max_epochs and patience must be at least 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.learning_rate <= 0 or self.weight_decay < 0:
+            raise ValueError("learning_rate must be positive and weight_decay not negative")
 
 
 class SpectrumCNN(nn.Module):
@@ -90,29 +111,8 @@ class SpectrumCNN(nn.Module):
         return torch.softmax(self.logits(x), dim=1)
 
 
-class CNNClassifier:
-    """A trained :class:`SpectrumCNN` with scikit-learn's ``predict`` / ``predict_proba`` / ``classes_``, so that
-    evaluation, prediction and noise robustness use it exactly as they use an SVM pipeline."""
-
-    def __init__(self, module: SpectrumCNN, classes, batch_size: int = 1024):
-        self.module = module.eval()
-        self.module.classes = [str(c) for c in classes]  # as SVCProbability records them
-        self.classes_ = np.asarray([str(c) for c in classes], dtype=object)
-        self.batch_size = batch_size
-
-    def predict_proba(self, X) -> np.ndarray:
-        X = np.atleast_2d(np.asarray(X, dtype=np.float32))
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(X), self.batch_size):
-                out.append(self.module(torch.from_numpy(X[start:start + self.batch_size])).double().numpy())
-        return np.concatenate(out) if out else np.empty((0, len(self.classes_)))
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)].astype(str)
-
-
-def _class_weights(y_index: np.ndarray, k: int) -> torch.Tensor:
+def class_weights(y_index: np.ndarray, k: int) -> torch.Tensor:
+    """Cross-entropy weights ∝ 1 / class size (scikit-learn's ``class_weight='balanced'``)."""
     counts = np.bincount(y_index, minlength=k).astype(float)
     return torch.as_tensor(len(y_index) / (k * np.maximum(counts, 1)), dtype=torch.float32)
 
@@ -132,7 +132,7 @@ def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, 
     Xt, Yt, Xv, Yv = (torch.as_tensor(np.ascontiguousarray(a)) for a in (X_train, y_train, X_val, y_val))
     best, best_loss, since_best, history = None, np.inf, 0, []
     epochs = range(1, cfg.max_epochs + 1)
-    for epoch in (progress(epochs, total=len(epochs)) if progress else epochs):
+    for epoch in track(progress, epochs, "CNN epochs", len(epochs)):
         start = time.perf_counter()
         module.train()
         order = rng.permutation(len(Xt))
@@ -165,43 +165,167 @@ def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, 
     return history
 
 
-def fit_cnn(X_train, y_train, X_val, y_val, classes, cfg: CNNConfig | None = None, progress=None,
-            echo=None) -> tuple[CNNClassifier, list[dict]]:
-    """Train a :class:`SpectrumCNN` with early stopping on ``(X_val, y_val)``; returns the classifier (best epoch's
-    weights) and the per-epoch history (train loss, validation loss, validation macro F, seconds)."""
-    from sklearn.metrics import f1_score
+class TorchModel(Estimator):
+    """What astroxai's networks share: ``module_`` (a trained torch module that returns probabilities or values),
+    batched inference without gradients, ``state_dict`` persistence."""
 
-    cfg = cfg or CNNConfig()
-    classes = [str(c) for c in classes]
-    index = {c: i for i, c in enumerate(classes)}
-    X_train = np.asarray(X_train, dtype=np.float32)
-    X_val = np.asarray(X_val, dtype=np.float32)
-    yt = np.array([index[str(c)] for c in y_train], dtype=np.int64)
-    yv = np.array([index[str(c)] for c in y_val], dtype=np.int64)
-    torch.manual_seed(cfg.seed)
-    centre = np.median(X_train, axis=0)
-    scale = float(np.std(X_train - centre)) or 1.0
-    module = SpectrumCNN(X_train.shape[1], len(classes), **cfg.architecture(), centre=centre, scale=scale)
-    loss_fn = nn.CrossEntropyLoss(weight=_class_weights(yt, len(classes)))
+    #: Inputs per forward pass at inference.
+    inference_batch: int = 1024
 
-    def macro_f(logits, y):
-        return f1_score(y.numpy(), logits.argmax(dim=1).numpy(), average="macro", labels=range(len(classes)),
-                        zero_division=0)
+    def _outputs(self, X) -> np.ndarray:
+        X = np.ascontiguousarray(self.check_inputs(X), dtype=np.float32)
+        module = self.module_.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), self.inference_batch):
+                out.append(module(torch.from_numpy(X[start:start + self.inference_batch])).double().numpy())
+        width = (len(self.classes_),) if self.task == "classify" else ()
+        return np.concatenate(out) if out else np.empty((0, *width))
 
-    history = train_loop(module, module.logits, X_train, yt, X_val, yv, loss_fn, cfg, score=macro_f,
-                         progress=progress)
-    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_loss": h["val_loss"], "val_f1": h["val_score"],
-                "seconds": h["seconds"]} for h in history]
-    if echo:
-        chosen = min(history, key=lambda h: h["val_loss"])
-        echo(f"  CNN stopped after {len(history)} epochs; best epoch {chosen['epoch']} (validation loss "
-             f"{chosen['val_loss']:.4f}, macro F {chosen['val_f1']:.4f})")
-    return CNNClassifier(module, classes), history
+    def _save_model_file(self, folder: Path) -> str:
+        return dump_state(self.module_, folder / TORCH_FILE)
+
+    def _load_module(self, folder: Path, meta: dict) -> None:
+        load_state(self.module_, checked_file(folder, TORCH_FILE, meta))
+        self.module_.eval()
 
 
-def build_cnn(meta: dict) -> SpectrumCNN:
-    """An untrained module with the architecture recorded in a model's metadata (weights loaded separately)."""
-    arch = meta["architecture"]
-    return SpectrumCNN(len(meta["wavelength"]), len(meta["classes"]), channels=tuple(arch["channels"]),
-                       kernel_size=int(arch["kernel_size"]), hidden=int(arch["hidden"]),
-                       dropout=float(arch["dropout"]))
+class SpectrumCNNClassifier(TorchModel):
+    """The 1-D CNN (:class:`SpectrumCNN`) as a classifier of reduced spectra, trained on the paper's split.
+
+    Parameters
+    ----------
+    classes : 3, 2 or list of str
+        As for :class:`~astroxai.models.SVMClassifier`.
+    config : CNNConfig, optional
+        Architecture and training settings.
+    seed : int
+        Seed of the split (the same as the SVM's with the same seed), the initial weights and the batches.
+    stratify : bool
+        Stratified split (the default) or a plain random one.
+
+    Attributes
+    ----------
+    module_ : SpectrumCNN
+        The trained network (best epoch's weights).
+    history_ : list of dict
+        Per epoch: train loss, validation loss, validation macro F, seconds.
+    classes_, grid_, reduction_, baseline_, split_ :
+        see :mod:`astroxai.models.base`.
+
+    Examples
+    --------
+    >>> from astroxai import SpectrumCNNClassifier, simulate
+    >>> from astroxai.models.cnn import CNNConfig
+    >>> data = simulate.spectra_set({"type1": 20, "type2": 20, "intermediate": 20}, seed=2)
+    >>> cnn = SpectrumCNNClassifier(config=CNNConfig(max_epochs=3)).fit(data)
+    >>> len(cnn.history_) <= 3, cnn.predict_proba(data).shape
+    (True, (60, 3))
+    """
+
+    kind = "torch-cnn"
+    modality = "spectra"
+
+    def __init__(self, classes=3, config: CNNConfig | None = None, *, seed: int = DEFAULT_TRAIN_SEED,
+                 stratify: bool = True):
+        problem_classes(classes)
+        if config is not None and not isinstance(config, CNNConfig):
+            raise TypeError(f"config must be a CNNConfig, not {type(config).__name__}")
+        self.classes = classes
+        self.config = config
+        self.seed = int(seed)
+        self.stratify = bool(stratify)
+
+    def network_config(self) -> CNNConfig:
+        """The network's architecture and training settings, with this model's seed."""
+        return replace(self.config or CNNConfig(), seed=self.seed)
+
+    def fit(self, data, split: Split | None = None, progress=None) -> SpectrumCNNClassifier:
+        """Train on the train part with early stopping on the validation part (best epoch's weights restored)."""
+        from sklearn.metrics import f1_score
+
+        classes = list(problem_classes(self.classes))
+        check_classes(data, classes, 2)
+        split = split or labelled_split(data, self.seed, classes, self.stratify)
+        train, validation = split.rows(data.ids, "train"), split.rows(data.ids, "validation")
+        cfg = self.network_config()
+        X, y = data.flux.astype(np.float32), data.labels
+        log.info("%d-class CNN: %d train, %d validation (early stopping), %d test spectra", len(classes), train.size,
+                 validation.size, split.test.size)
+        index = {c: i for i, c in enumerate(classes)}
+        yt = np.array([index[c] for c in y[train]], dtype=np.int64)
+        yv = np.array([index[c] for c in y[validation]], dtype=np.int64)
+        torch.manual_seed(cfg.seed)
+        centre = np.median(X[train], axis=0)
+        scale = float(np.std(X[train] - centre)) or 1.0
+        module = SpectrumCNN(X.shape[1], len(classes), **cfg.architecture(), centre=centre, scale=scale)
+        loss_fn = nn.CrossEntropyLoss(weight=class_weights(yt, len(classes)))
+
+        def macro_f(logits, target):
+            return f1_score(target.numpy(), logits.argmax(dim=1).numpy(), average="macro",
+                            labels=range(len(classes)), zero_division=0)
+
+        start = time.perf_counter()
+        history = train_loop(module, module.logits, X[train], yt, X[validation], yv, loss_fn, cfg, score=macro_f,
+                             progress=progress)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.history_ = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_loss": h["val_loss"],
+                          "val_f1": h["val_score"], "seconds": h["seconds"]} for h in history]
+        best = min(self.history_, key=lambda h: h["val_loss"])
+        log.info("  CNN stopped after %d epochs; best epoch %d (validation loss %.4f, macro F %.4f)",
+                 len(self.history_), best["epoch"], best["val_loss"], best["val_f1"])
+        self.module_ = module.eval()
+        self.classes_ = np.asarray(classes, dtype=object)
+        self.split_ = split
+        self.grid_ = np.asarray(data.wavelength, dtype=np.float64)
+        self.reduction_ = dict(data.attrs.get("reduction", {}))
+        fit_rows = np.concatenate([train, validation])
+        self.baseline_ = np.median(data.flux[fit_rows].astype(np.float32), axis=0).round(6).astype(np.float64)
+        self.training_ = {"n_spectra": int(train.size), "rows": "train", "early_stopping": "validation",
+                          "epochs": len(self.history_), "best_epoch": best["epoch"],
+                          "sha256": training_hash(data.flux[train], y[train], data.ids[train])}
+        return self
+
+    def predict_proba(self, data) -> np.ndarray:
+        return self._outputs(data)
+
+    def predict(self, data) -> np.ndarray:
+        """The most probable class of each input."""
+        index = self.predict_proba(data).argmax(axis=1)
+        return self.classes_[index].astype(str)
+
+    def as_module(self, prepared: bool = False) -> nn.Module:
+        self.check_fitted()
+        return self.module_.eval()
+
+    def _state(self) -> dict:
+        cfg = self.network_config()
+        return {"model": "cnn", "architecture": cfg.architecture(), "network": cfg.to_dict(),
+                "n_parameters": int(sum(p.numel() for p in self.module_.parameters())),
+                "wavelength": self.grid_.tolist(), "reduction": self.reduction_,
+                "median_spectrum": self.baseline_.tolist(), "history": self.history_, "training": self.training_}
+
+    @classmethod
+    def _from_folder(cls, folder: Path, meta: dict, trusted) -> SpectrumCNNClassifier:
+        require(meta, folder, classes=list, wavelength=list, architecture=dict)
+        params = dict(meta.get("params") or {})
+        # the constructor's config as given (``params``), or the network of a folder from before the estimator API
+        network = params.get("config") if "config" in params else (meta.get("config") or {}).get("cnn")
+        config = CNNConfig(**{k: (tuple(v) if k == "channels" else v) for k, v in network.items()
+                              if k in CNNConfig.__dataclass_fields__}) if network else None
+        train = (meta.get("config") or {}).get("train") or {}
+        model = cls(classes=params.get("classes", train.get("classes", len(meta["classes"]))), config=config,
+                    seed=params.get("seed", train.get("seed", DEFAULT_TRAIN_SEED)),
+                    stratify=params.get("stratify", train.get("stratify", True)))
+        arch = meta["architecture"]
+        model.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
+        model.grid_ = np.asarray(meta["wavelength"], dtype=np.float64)
+        model.module_ = SpectrumCNN(model.grid_.size, len(model.classes_), channels=tuple(arch["channels"]),
+                                    kernel_size=int(arch["kernel_size"]), hidden=int(arch["hidden"]),
+                                    dropout=float(arch["dropout"]))
+        model._load_module(folder, meta)
+        model.reduction_ = dict(meta.get("reduction") or {})
+        model.baseline_ = np.asarray(meta.get("median_spectrum") or np.zeros(model.grid_.size), dtype=np.float64)
+        model.history_ = list(meta.get("history") or [])
+        model.training_ = dict(meta.get("training") or {})
+        return model

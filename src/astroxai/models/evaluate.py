@@ -1,13 +1,16 @@
-"""How good a classifier is: the paper's metrics, confusion matrices, noise robustness and training time."""
+"""How good a model is: the paper's metrics, confusion matrices, noise robustness and training time, and
+:func:`evaluate`, which applies a fitted model to a labelled data set and returns an :class:`Evaluation` (no files:
+the writers in :mod:`astroxai.report` render it)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from astroxai.reduce import NORM_HALF_WIDTH, NORM_WAVELENGTH
+from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
 
 #: The paper's noise levels (Sect. 3.1), in units of each spectrum's flux at 5100 Å.
 PAPER_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.4, 1.0, 2.0, 3.0, 4.0)
@@ -106,3 +109,92 @@ def time_fits(make_model, X, y, repeats: int = 10) -> dict:
     times = np.array(times)
     return {"repeats": repeats, "mean_s": float(times.mean()), "std_s": float(times.std(ddof=1)) if repeats > 1
             else 0.0, "median_s": float(np.median(times)), "min_s": float(times.min())}
+
+
+def regression_metrics(true, predicted) -> dict:
+    """Pearson r, RMSE, mean absolute error and mean offset of a regression."""
+    true, predicted = np.asarray(true, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
+    return {"n": int(true.size), "r": float(np.corrcoef(true, predicted)[0, 1]) if true.size > 1 else float("nan"),
+            "rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
+            "mae": float(np.mean(np.abs(predicted - true))), "bias": float(np.mean(predicted - true))}
+
+
+@dataclass
+class NoiseCurve:
+    """Macro and per-class F at each added-noise level (:func:`noise_robustness`), one row per level."""
+
+    rows: list[dict]
+
+    def f1_mean(self) -> dict:
+        """σ → mean F."""
+        return {row["sigma"]: row["f1_mean"] for row in self.rows}
+
+
+@dataclass
+class Evaluation:
+    """A fitted model applied to labelled inputs.
+
+    ``task`` is ``classify`` (``metrics`` from :func:`classification_metrics`, ``confusion``, ``probabilities``) or
+    ``regress`` (``metrics`` from :func:`regression_metrics`; ``true`` and ``predicted`` are numbers).
+    """
+
+    task: str
+    ids: np.ndarray
+    true: np.ndarray
+    predicted: np.ndarray
+    metrics: dict
+    classes: list = field(default_factory=list)
+    probabilities: np.ndarray | None = None
+    confusion: dict | None = None
+    noise: NoiseCurve | None = None
+    skipped: int = 0
+
+    def prediction_rows(self, digits: int = 6) -> list[dict]:
+        """One row per input: id, label (or true value), prediction and the probability of each class."""
+        if self.task == "regress":
+            return [{"id": i, "true": round(float(t), 4), "predicted": round(float(p), 4)}
+                    for i, t, p in zip(self.ids, self.true, self.predicted, strict=True)]
+        return [{"id": i, "label": t, "predicted": p,
+                 **{f"p_{c}": round(float(v), digits) for c, v in zip(self.classes, probabilities, strict=True)}}
+                for i, t, p, probabilities in zip(self.ids, self.true, self.predicted, self.probabilities,
+                                                  strict=True)]
+
+
+def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAPER_NOISE_LEVELS, seed: int = 0,
+             noise: bool = True) -> Evaluation:
+    """Apply a fitted model to ``data`` (or its ``rows``) and score it against the labels (or, for a regressor, its
+    target column).
+
+    Inputs whose label is not one of a classifier's classes (or whose target value is missing or not positive, for a
+    regressor) are left out and counted in ``skipped``.  Spectra classifiers also get the noise curve (``noise_repeats``
+    seeded draws per level).
+    """
+    rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
+    inputs = model.check_inputs(data)
+    total = rows.size
+    if model.task == "regress":
+        column = model.target
+        if column not in data.meta:
+            raise ValueError(f"the set has no column {column!r}, which the model predicts")
+        values = data.meta[column].astype(np.float64)
+        rows = rows[np.isfinite(values[rows]) & (values[rows] > 0)]
+        if rows.size == 0:
+            raise ValueError(f"no input of the set has a positive {column!r}")
+        predicted = model.predict(inputs[rows])
+        true = values[rows]
+        return Evaluation("regress", data.ids[rows], true, predicted, regression_metrics(true, predicted),
+                          skipped=int(total - rows.size))
+    classes = [str(c) for c in model.classes_]
+    rows = rows[np.isin(data.labels[rows], classes)]
+    if rows.size == 0:
+        raise ValueError(f"no input of the set is labelled with the model's classes {classes}")
+    X, y = inputs[rows], data.labels[rows]
+    if data.modality == "spectra":
+        X = X.astype(np.float64)
+    probabilities = model.predict_proba(X)
+    predicted = model.predict(X)
+    curve = None
+    if noise and data.modality == "spectra":
+        curve = NoiseCurve(noise_robustness(model, X, y, data.wavelength, classes, noise_levels, noise_repeats, seed))
+    return Evaluation("classify", data.ids[rows], y, predicted, classification_metrics(y, predicted, classes), classes,
+                      probabilities, confusion(y, predicted, classes), curve, skipped=int(total - rows.size))

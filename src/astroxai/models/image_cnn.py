@@ -1,4 +1,6 @@
-"""Small 2-D CNNs for survey cutouts: a morphology classifier and a regressor (seed 003's bar-length baseline).
+"""Small 2-D CNNs for survey cutouts: a morphology classifier (:class:`ImageCNNClassifier`) and a regressor of a
+catalogue column (:class:`ImageCNNRegressor`, the bar-length baseline of Bhambra et al. 2022, MNRAS 511, 5032;
+doi:10.1093/mnras/stac368).
 
 Architecture (``ImageCNN``) for C × H × W cutouts:
 
@@ -20,11 +22,20 @@ Persisted like the spectrum CNN: ``state_dict`` only, architecture in ``model.js
 
 from __future__ import annotations
 
+import logging
+import time
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
 
-from astroxai.models.cnn import CNNClassifier, CNNConfig, _class_weights, train_loop
+from astroxai.models.cnn import CNNConfig, TorchModel, class_weights, train_loop
+from astroxai.models.persist import require
+from astroxai.models.split import Split, labelled_split
+
+log = logging.getLogger(__name__)
+DEFAULT_IMAGE_TRAIN_SEED = 20220613
 
 TASKS = ("classify", "regress")
 STRETCHES = ("linear", "asinh")
@@ -84,7 +95,8 @@ class ImageCNN(nn.Module):
 
     def on_prepared(self) -> nn.Module:
         """The same network as a module of *prepared* images (:meth:`prepare`): explanations are taken there, in
-        the stretched image the convolutions see (as seed 003's maps were of Galaxy Zoo's stretched JPEGs).
+        the stretched image the convolutions see (as Bhambra et al. 2022's maps were of Galaxy Zoo's stretched
+        JPEGs).
         Through the stretch, a gradient with respect to the raw pixels is dominated by its Jacobian
         1/√(s² + x²), largest in the empty sky, and says little about the network."""
         return _Prepared(self)
@@ -99,24 +111,6 @@ class _Prepared(nn.Module):
         return self.network.output(self.network.raw_prepared(z))
 
 
-class ImageClassifier(CNNClassifier):
-    """A trained classifying :class:`ImageCNN` with ``predict`` / ``predict_proba`` / ``classes_`` (the spectrum
-    CNN's wrapper: float32 batches through the module without gradients)."""
-
-    def __init__(self, module: ImageCNN, classes, batch_size: int = 512):
-        super().__init__(module, classes, batch_size)
-
-
-class ImageRegressor(ImageClassifier):
-    """A trained regressing :class:`ImageCNN`; ``predict`` gives the value."""
-
-    def __init__(self, module: ImageCNN, batch_size: int = 512):
-        super().__init__(module, [], batch_size)
-
-    def predict(self, X) -> np.ndarray:
-        return self.predict_proba(X)
-
-
 def dihedral(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """Turn a batch of (N, C, H, W) square images by one random element of the dihedral group D4 (0–3 quarter
     turns, then an optional flip)."""
@@ -124,52 +118,252 @@ def dihedral(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return torch.flip(out, dims=(3,)) if rng.random() < 0.5 else out
 
 
-def fit_image_cnn(X_train, y_train, X_val, y_val, task: str, classes=None, cfg: CNNConfig | None = None,
-                  progress=None, stretch: str = "linear", augment: bool = False):
-    """Train an :class:`ImageCNN` (class-weighted cross-entropy, or mean squared error for ``regress``) with early
-    stopping; returns the fitted classifier/regressor and its history.  ``stretch`` is the module's input stretch,
-    ``augment`` turns on random quarter turns and flips of the training batches."""
-    cfg = cfg or CNNConfig(kernel_size=3)
-    X_train = np.asarray(X_train, dtype=np.float32)
-    X_val = np.asarray(X_val, dtype=np.float32)
-    torch.manual_seed(cfg.seed)
-    arch = {"channels": tuple(cfg.channels), "kernel_size": cfg.kernel_size, "hidden": cfg.hidden,
-            "dropout": cfg.dropout, "stretch": stretch}
-    if augment and X_train.shape[2] != X_train.shape[3]:
-        raise ValueError("augmentation by quarter turns needs square images")
-    if task == "classify":
-        classes = [str(c) for c in classes]
-        index = {c: i for i, c in enumerate(classes)}
-        yt = np.array([index[str(c)] for c in y_train], dtype=np.int64)
-        yv = np.array([index[str(c)] for c in y_val], dtype=np.int64)
-        module = ImageCNN(X_train.shape[1:], len(classes), "classify", **arch)
-        loss_fn = nn.CrossEntropyLoss(weight=_class_weights(yt, len(classes)))
+class ImageCNNModel(TorchModel):
+    """What the image classifier and regressor share: the :class:`ImageCNN` network, its training on the paper's
+    64/16/20 split of every labelled image (so that a classifier and a regressor share their test images), and the
+    prepared-image space the explainers work in.
 
-        def score(logits, y):
+    Parameters
+    ----------
+    channels, kernel_size, hidden, dropout :
+        The architecture (filters per block, convolution size, dense width, dropout).
+    stretch : ``'asinh'`` or ``'linear'``
+        Input stretch after the per-image peak scaling.
+    augment : bool
+        Turn every training batch by a random quarter turn and flip.
+    max_epochs, patience, learning_rate, batch_size :
+        Training settings (early stopping on the validation loss).
+    seed : int
+        Seed of the split, the initial weights, the batches and the augmentation.
+    """
+
+    kind = "torch-image-cnn"
+    modality = "images"
+    explain_batch = 64
+    inference_batch = 512
+
+    def __init__(self, *, channels=(16, 32, 64), kernel_size: int = 3, hidden: int = 64, dropout: float = 0.3,
+                 stretch: str = "asinh", augment: bool = False, max_epochs: int = 100, patience: int = 10,
+                 learning_rate: float = 1e-3, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED):
+        if stretch not in STRETCHES:
+            raise ValueError(f"stretch must be one of {STRETCHES}, not {stretch!r}")
+        self.channels = tuple(channels)
+        self.kernel_size = kernel_size
+        self.hidden = hidden
+        self.dropout = dropout
+        self.stretch = stretch
+        self.augment = bool(augment)
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.seed = int(seed)
+        self.network_config()  # checks the numbers
+
+    def network_config(self) -> CNNConfig:
+        """The network's architecture and training settings as a :class:`~astroxai.models.CNNConfig`."""
+        return CNNConfig(channels=self.channels, kernel_size=self.kernel_size, hidden=self.hidden,
+                         dropout=self.dropout, learning_rate=self.learning_rate, batch_size=self.batch_size,
+                         max_epochs=self.max_epochs, patience=self.patience, seed=self.seed)
+
+    def _rows(self, data, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        return split.rows(data.ids, "train"), split.rows(data.ids, "validation")
+
+    def _targets(self, data, rows):
+        raise NotImplementedError
+
+    def fit(self, data, split: Split | None = None, progress=None):
+        """Train on ``data`` (an :class:`~astroxai.data.ImageSet`) with early stopping on the validation part."""
+        self._check_data(data)
+        split = split or labelled_split(data, self.seed)
+        train, validation = self._rows(data, split)
+        if min(train.size, validation.size) < 2:
+            raise ValueError(f"too few images to train on ({train.size} train, {validation.size} validation)")
+        if self.augment and data.shape[1] != data.shape[2]:
+            raise ValueError("augmentation by quarter turns needs square images")
+        cfg = self.network_config()
+        X = data.images
+        yt, yv = self._targets(data, train), self._targets(data, validation)
+        classes = self._classes(data)
+        torch.manual_seed(cfg.seed)
+        arch = {**cfg.architecture(), "channels": tuple(cfg.channels), "stretch": self.stretch}
+        module = ImageCNN(data.shape, max(1, len(classes)), self.task, **arch)
+        loss_fn, score = self._loss(yt, len(classes))
+        log.info("image %s: %d train, %d validation (early stopping), %d test images", self._what(), train.size,
+                 validation.size, split.test.size)
+        start = time.perf_counter()
+        history = train_loop(module, module.raw, np.asarray(X[train], dtype=np.float32), yt,
+                             np.asarray(X[validation], dtype=np.float32), yv, loss_fn, cfg, score=score,
+                             progress=progress, augment=dihedral if self.augment else None)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.module_ = module.eval()
+        self.history_ = history
+        self.classes_ = np.asarray(classes, dtype=object)
+        self.split_ = split
+        self.grid_ = tuple(int(v) for v in data.shape)
+        self.reduction_ = {k: data.attrs.get(k) for k in ("kind", "survey", "pixel_arcsec", "unit",
+                                                          "beam_fwhm_arcsec")}
+        # the reference input of the perturbation methods: empty sky (0), in raw and prepared units alike
+        self.baseline_ = np.zeros(self.grid_, dtype=np.float64)
+        best = min(history, key=lambda h: h["val_loss"])
+        self.training_ = {"n_images": int(train.size), "early_stopping": "validation", "epochs": len(history),
+                          "best_epoch": best["epoch"], "seed": self.seed}
+        log.info("image CNN: %d epochs in %.1f s (best epoch %d)", len(history), self.fit_seconds_, best["epoch"])
+        return self
+
+    def _check_data(self, data) -> None:
+        if getattr(data, "modality", None) != "images":
+            raise TypeError(f"an image CNN trains on an ImageSet, not {type(data).__name__}")
+
+    def _classes(self, data) -> list:
+        return []
+
+    def prepare(self, X) -> np.ndarray:
+        """Images divided by their peak and stretched, as the convolutions see them (float64)."""
+        X = self.check_inputs(X)
+        with torch.no_grad():
+            return self.module_.prepare(torch.as_tensor(np.asarray(X, dtype=np.float32))).double().numpy()
+
+    def as_module(self, prepared: bool = False) -> nn.Module:
+        self.check_fitted()
+        return (self.module_.on_prepared() if prepared else self.module_).eval()
+
+    def _state(self) -> dict:
+        cfg = self.network_config()
+        return {"model": "image-cnn", "image_shape": list(self.grid_),
+                "architecture": {**cfg.architecture(), "stretch": self.stretch}, "network": cfg.to_dict(),
+                "n_parameters": int(sum(p.numel() for p in self.module_.parameters())), "images": self.reduction_,
+                "history": self.history_, "training": self.training_}
+
+    @classmethod
+    def _from_folder(cls, folder: Path, meta: dict, trusted):
+        require(meta, folder, classes=list, image_shape=list, architecture=dict)
+        arch = meta["architecture"]
+        params = dict(meta.get("params") or {})
+        config = meta.get("config") or {}
+        if not params:  # a folder written before the estimator API
+            params = {"stretch": arch.get("stretch", "linear"), "augment": config.get("augment", False),
+                      "seed": config.get("seed", DEFAULT_IMAGE_TRAIN_SEED)}
+            if cls.task == "regress":
+                params.update(target=meta.get("target") or config.get("target", "bar_length_px"),
+                              max_measured=config.get("max_measured"))
+        params.update(channels=tuple(arch["channels"]), kernel_size=int(arch["kernel_size"]),
+                      hidden=int(arch["hidden"]), dropout=float(arch["dropout"]))
+        model = cls(**params)
+        model.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
+        model.grid_ = tuple(int(v) for v in meta["image_shape"])
+        model.module_ = ImageCNN(model.grid_, len(model.classes_) if cls.task == "classify" else 1, cls.task,
+                                 channels=tuple(arch["channels"]), kernel_size=int(arch["kernel_size"]),
+                                 hidden=int(arch["hidden"]), dropout=float(arch["dropout"]),
+                                 stretch=arch.get("stretch", "linear"))
+        model._load_module(folder, meta)
+        model.reduction_ = dict(meta.get("images") or {})
+        model.baseline_ = np.zeros(model.grid_, dtype=np.float64)
+        model.history_ = list(meta.get("history") or [])
+        model.training_ = dict(meta.get("training") or {})
+        return model
+
+
+class ImageCNNClassifier(ImageCNNModel):
+    """A morphology classifier of image cutouts (radio galaxies, barred discs): :class:`ImageCNN` with class-weighted
+    cross-entropy; ``predict_proba`` gives the class probabilities, ``predict`` the most probable class.
+
+    Examples
+    --------
+    >>> from astroxai import ImageCNNClassifier, simulate
+    >>> data = simulate.image_set("radio", {"compact": 12, "FRII": 12}, seed=3)
+    >>> cnn = ImageCNNClassifier(max_epochs=2).fit(data)
+    >>> cnn.classes_.tolist(), cnn.predict_proba(data).shape
+    (['FRII', 'compact'], (24, 2))
+    """
+
+    task = "classify"
+
+    def _what(self) -> str:
+        return "classifier"
+
+    def _check_data(self, data) -> None:
+        super()._check_data(data)
+        if len(data.classes) < 2:
+            raise ValueError(f"a classifier needs at least two labelled classes; the set has {data.classes}")
+
+    def _classes(self, data) -> list:
+        return list(data.classes)
+
+    def _targets(self, data, rows):
+        index = {c: i for i, c in enumerate(data.classes)}
+        return np.array([index[c] for c in data.labels[rows]], dtype=np.int64)
+
+    def _loss(self, yt, n_classes: int):
+        def accuracy(logits, y):
             return float((logits.argmax(dim=1) == y).float().mean())  # validation accuracy
-    else:
-        yt = np.asarray(y_train, dtype=np.float32)
-        yv = np.asarray(y_val, dtype=np.float32)
-        module = ImageCNN(X_train.shape[1:], 1, "regress", **arch)
-        loss_fn = nn.MSELoss()
 
-        def score(values, y):
+        return nn.CrossEntropyLoss(weight=class_weights(yt, n_classes)), accuracy
+
+    def predict_proba(self, data) -> np.ndarray:
+        return self._outputs(data)
+
+    def predict(self, data) -> np.ndarray:
+        """The most probable class of each input."""
+        index = self.predict_proba(data).argmax(axis=1)
+        return self.classes_[index].astype(str)
+
+
+class ImageCNNRegressor(ImageCNNModel):
+    """A regressor of one catalogue column from image cutouts (e.g. the projected bar length ``bar_length_px``),
+    trained with mean squared error on the images where that column is positive.
+
+    Parameters
+    ----------
+    target : str
+        The metadata column to predict.
+    max_measured : int, optional
+        Learn from only the first N training values (and N/4 validation values): a small hand-measured sample.
+    **kwargs :
+        As for :class:`ImageCNNModel`.
+    """
+
+    task = "regress"
+
+    def __init__(self, target: str = "bar_length_px", max_measured: int | None = None, **kwargs):
+        if not isinstance(target, str) or not target:
+            raise ValueError("target must name a metadata column")
+        if max_measured is not None and int(max_measured) < 2:
+            raise ValueError("max_measured must be at least 2")
+        self.target = target
+        self.max_measured = None if max_measured is None else int(max_measured)
+        super().__init__(**kwargs)
+
+    def _what(self) -> str:
+        return f"regressor of {self.target}"
+
+    def _check_data(self, data) -> None:
+        super()._check_data(data)
+        if self.target not in data.meta:
+            raise ValueError(f"the set has no column {self.target!r} to regress (columns: {sorted(data.meta)})")
+
+    def measured(self, data, rows) -> np.ndarray:
+        """The rows among ``rows`` whose target value is finite and positive (e.g. the barred galaxies)."""
+        values = data.meta[self.target].astype(np.float64)
+        return rows[np.isfinite(values[rows]) & (values[rows] > 0)]
+
+    def _rows(self, data, split: Split) -> tuple[np.ndarray, np.ndarray]:
+        train, validation = (self.measured(data, split.rows(data.ids, part)) for part in ("train", "validation"))
+        if self.max_measured is not None:
+            train, validation = train[:self.max_measured], validation[:max(2, self.max_measured // 4)]
+        return train, validation
+
+    def _targets(self, data, rows):
+        return data.meta[self.target][rows].astype(np.float32)
+
+    def _loss(self, yt, n_classes: int):
+        def rmse(values, y):
             return float(torch.sqrt(((values - y) ** 2).mean()))  # validation RMSE
-    history = train_loop(module, module.raw, X_train, yt, X_val, yv, loss_fn, cfg, score=score, progress=progress,
-                         augment=dihedral if augment else None)
-    model = ImageClassifier(module, classes) if task == "classify" else ImageRegressor(module)
-    return model, history
 
+        return nn.MSELoss(), rmse
 
-def build_image_cnn(meta: dict) -> ImageCNN:
-    """An untrained module with the architecture recorded in an image model's metadata (weights loaded separately)."""
-    arch = meta["architecture"]
-    n_outputs = len(meta["classes"]) if meta["task"] == "classify" else 1
-    return ImageCNN(tuple(meta["image_shape"]), n_outputs, meta["task"], channels=tuple(arch["channels"]),
-                    kernel_size=int(arch["kernel_size"]), hidden=int(arch["hidden"]), dropout=float(arch["dropout"]),
-                    stretch=arch.get("stretch", "linear"))
+    def predict(self, data) -> np.ndarray:
+        return self._outputs(data)
 
-
-def wrap_image_module(module: ImageCNN, meta: dict):
-    """The classifier or regressor object around a loaded module."""
-    return ImageClassifier(module, meta["classes"]) if meta["task"] == "classify" else ImageRegressor(module)
+    def _state(self) -> dict:
+        return {**super()._state(), "target": self.target}

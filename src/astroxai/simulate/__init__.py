@@ -1,22 +1,25 @@
 """Simulated survey data with known ground truth: the embedded default data set of astroxai.
 
 ``simulate_sample`` writes AGN spectra as SDSS ``spec-lite`` FITS files plus a catalogue CSV of every true
-parameter; the physics is documented in :mod:`astroxai.simulate.agn` and ``docs/simulator.md``.
+parameter (the physics: :mod:`astroxai.simulate.agn` and ``docs/simulator.md``); ``spectra_set`` gives the same
+spectra reduced, in memory; ``image_set`` and :func:`astroxai.simulate.images.simulate_image_sample` do the same for
+radio galaxies and barred discs; ``read_truth`` reads a simulated sample's truth back for the trust scores.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 
 from astroxai.io.sdss import write_sdss_spec
+from astroxai.progress import track
 from astroxai.provenance import write_run_record
 from astroxai.simulate.agn import CLASSES, LOGLAM, SimulatedSpectrum, simulate_spectrum
 
-__all__ = ["CLASSES", "DEFAULT_COUNTS", "simulate_sample", "simulate_spectrum", "SimulatedSpectrum"]
+__all__ = ["CLASSES", "DEFAULT_COUNTS", "SimulatedSpectrum", "image_set", "read_truth", "simulate_sample",
+           "simulate_spectrum", "spectra_set"]
 
 #: The paper's sample: 680 type 1, 2145 type 2, 521 intermediate.
 DEFAULT_COUNTS = {"type1": 680, "type2": 2145, "intermediate": 521}
@@ -67,7 +70,7 @@ def simulate_sample(
     out: str | Path,
     counts: dict[str, int] | None = None,
     seed: int = DEFAULT_SEED,
-    progress: Callable[[Iterable, str, int], Iterable] | None = None,
+    progress=None,
     workers: int | None = None,
 ) -> Path:
     """Simulate a sample and write ``out/spectra/spec-*.fits``, ``out/catalog.csv``, ``out/simulation.json``.
@@ -79,12 +82,11 @@ def simulate_sample(
 
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
     labels, children = seeded_labels(counts, CLASSES, seed)
-    progress = progress or (lambda iterable, desc, total: iterable)
     out = Path(out)
     spectra_dir = out / "spectra"
     spectra_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(i, labels[i], children[i], str(spectra_dir), seed) for i in range(len(labels))]
-    rows = list(progress(ordered_map(_simulate_task, tasks, workers), "simulating", len(tasks)))
+    rows = list(track(progress, ordered_map(_simulate_task, tasks, workers), "simulating", len(tasks)))
     catalog = out / "catalog.csv"
     with open(catalog, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CATALOG_COLUMNS)
@@ -93,3 +95,71 @@ def simulate_sample(
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     write_run_record(out, {"command": "simulate", "counts": counts, "seed": seed}, name="simulation.json")
     return catalog
+
+
+def spectra_set(counts: dict[str, int] | None = None, seed: int = DEFAULT_SEED, *, grid=None, n_wave: int = 1000):
+    """Simulated spectra reduced in memory, without files: the same spectra :func:`simulate_sample` writes with the
+    same seed and counts (stored at the float32 precision of the FITS files), reduced by
+    :func:`astroxai.reduce.reduce_spectra` onto ``grid`` (default: ``n_wave`` points over their common range).
+
+    Examples
+    --------
+    >>> from astroxai import simulate
+    >>> data = simulate.spectra_set({"type1": 3, "type2": 3}, seed=4, n_wave=200)
+    >>> len(data), data.classes, data.flux.shape[1]
+    (6, ['type1', 'type2'], 200)
+    """
+    from astroxai.reduce import reduce_spectra
+    from astroxai.simulate.agn import LOGLAM
+    from astroxai.spectrum import Spectrum
+
+    counts = dict(DEFAULT_COUNTS if counts is None else counts)
+    labels, children = seeded_labels(counts, CLASSES, seed)
+    wavelength = 10.0 ** LOGLAM.astype(np.float32).astype(np.float64)
+    spectra = []
+    for index, (label, child) in enumerate(zip(labels, children, strict=True)):
+        sim = simulate_spectrum(label, np.random.default_rng(child))
+        plate, mjd, fiber = _plate_mjd_fiber(index)
+        spectra.append(Spectrum(wavelength, sim.flux.astype(np.float32), sim.ivar.astype(np.float32),
+                                sim.and_mask.astype(np.int32), z=float(np.float32(sim.params["z"])),
+                                id=f"{plate:04d}-{mjd:05d}-{fiber:04d}"))
+    data, _ = reduce_spectra(spectra, grid, labels=labels, n_wave=n_wave)
+    data.attrs.update(seed=seed, counts=counts, simulated=True)
+    return data
+
+
+def image_set(kind: str, counts: dict[str, int] | None = None, seed: int | None = None):
+    """Simulated image cutouts in memory (``kind`` ``'radio'`` or ``'galaxy'``): the :class:`~astroxai.data.ImageSet`
+    :func:`astroxai.simulate.images.simulate_image_sample` writes with the same seed and counts, without the files.
+
+    Examples
+    --------
+    >>> from astroxai import simulate
+    >>> data = simulate.image_set("galaxy", {"barred": 2, "unbarred": 2}, seed=5)
+    >>> data.shape, sorted(data.masks)
+    ((1, 64, 64), ['bar'])
+    """
+    from astroxai.simulate.images import DEFAULT_IMAGE_SEED, simulate_images
+
+    return simulate_images(kind, counts, DEFAULT_IMAGE_SEED if seed is None else seed)[0]
+
+
+def read_truth(catalog, ids) -> dict | None:
+    """The simulator's per-spectrum truth (label, broad Hβ, its FWHM, R_FeII) in the order of ``ids``, from a
+    simulated sample's ``catalog.csv``; None when the catalogue does not list every id (real data)."""
+    with open(catalog, newline="") as handle:
+        rows = {row["id"]: row for row in csv.DictReader(handle)}
+    if not all(i in rows for i in ids) or "has_broad_hb" not in next(iter(rows.values()), {}):
+        return None
+
+    def number(value):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return np.nan
+
+    pick = [rows[i] for i in ids]
+    return {"label": np.array([r["label"] for r in pick]),
+            "broad": np.array([r["has_broad_hb"] == "True" for r in pick]),
+            "fwhm": np.array([number(r.get("fwhm_hb_broad")) for r in pick]),
+            "r_feii": np.array([number(r.get("r_feii")) for r in pick])}

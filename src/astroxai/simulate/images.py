@@ -55,11 +55,16 @@ def _wcs_header(rng: np.random.Generator, size: int, pixel_arcsec: float, dec_ra
 
 
 def _simulate_task(task):
+    """Simulate image number ``index`` (and write its FITS cutout when ``cutouts`` is a folder); returns its
+    catalogue row and the simulation."""
     index, kind, label, seed_sequence, cutouts = task
     _, _, simulate, info = _simulators(kind)
     rng = np.random.default_rng(seed_sequence)
     sim = simulate(label, rng)
     image_id = f"{kind}-{index + 1:06d}"
+    params = {k: v for k, v in sim.params.items() if k != "label"}
+    if cutouts is None:
+        return {"file": "", "id": image_id, "label": label, **params}, sim
     header = _wcs_header(rng, sim.image.shape[0], info["pixel_arcsec"])
     header["BUNIT"] = info["unit"]
     header["SIMULATD"] = (True, "astroxai simulated image")
@@ -68,43 +73,52 @@ def _simulate_task(task):
 
     path = Path(cutouts) / f"{image_id}.fits"
     fits.PrimaryHDU(sim.image, header=header).writeto(path, overwrite=True)
-    params = {k: v for k, v in sim.params.items() if k != "label"}
     return {"file": f"cutouts/{path.name}", "id": image_id, "label": label, **params}, sim
+
+
+def simulate_images(kind: str, counts: dict | None = None, seed: int = DEFAULT_IMAGE_SEED, *, cutouts=None,
+                    workers: int | None = None, progress=None):
+    """Simulate ``counts`` images of ``kind`` and return ``(ImageSet, catalogue rows)``; with ``cutouts`` (a folder)
+    each image is also written there as a FITS file with a WCS."""
+    from astroxai.data import ImageSet
+    from astroxai.parallel import ordered_map
+    from astroxai.progress import track
+    from astroxai.simulate import seeded_labels
+
+    classes, components, _, info = _simulators(kind)
+    counts = dict(DEFAULT_IMAGE_COUNTS[kind] if counts is None else counts)
+    labels, children = seeded_labels(counts, classes, seed, kind)
+    tasks = [(i, kind, labels[i], children[i], None if cutouts is None else str(cutouts)) for i in range(len(labels))]
+    rows, images, masks = [], [], {c: [] for c in components}
+    for row, sim in track(progress, ordered_map(_simulate_task, tasks, workers), f"simulating {kind} images",
+                          len(tasks)):
+        rows.append(row)
+        images.append(sim.image)
+        for c in components:
+            masks[c].append(sim.masks[c])
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    meta = {key: [row.get(key) for row in rows] for key in columns if key not in ("id", "label")}
+    data = ImageSet(np.stack(images), labels, [r["id"] for r in rows],
+                    masks={c: np.stack(m) for c, m in masks.items()}, meta=meta,
+                    attrs={"kind": kind, "seed": seed, "counts": counts, **info})
+    return data, rows
 
 
 def simulate_image_sample(out, kind: str, counts: dict | None = None, seed: int = DEFAULT_IMAGE_SEED,
                           progress=None, workers: int | None = None) -> Path:
     """Simulate ``counts`` (class → number) images of ``kind`` and write them (see the module doc); returns the path
     of ``images.h5``."""
-    from astroxai.images import ImageSet
-    from astroxai.parallel import ordered_map
-
-    classes, components, _, info = _simulators(kind)
-    from astroxai.simulate import seeded_labels
-
-    counts = dict(DEFAULT_IMAGE_COUNTS[kind] if counts is None else counts)
-    labels, children = seeded_labels(counts, classes, seed, kind)
-    progress = progress or (lambda iterable, desc, total: iterable)
     out = Path(out)
     cutouts = out / "cutouts"
     cutouts.mkdir(parents=True, exist_ok=True)
-    tasks = [(i, kind, labels[i], children[i], str(cutouts)) for i in range(len(labels))]
-    rows, images, masks = [], [], {c: [] for c in components}
-    for row, sim in progress(ordered_map(_simulate_task, tasks, workers), f"simulating {kind} images", len(tasks)):
-        rows.append(row)
-        images.append(sim.image)
-        for c in components:
-            masks[c].append(sim.masks[c])
+    counts = dict(DEFAULT_IMAGE_COUNTS[kind] if counts is None else counts)
+    data, rows = simulate_images(kind, counts, seed, cutouts=cutouts, workers=workers, progress=progress)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     with open(out / "catalog.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    meta = {key: [row.get(key) for row in rows] for key in columns if key not in ("id", "label")}
-    data = ImageSet(np.stack(images), labels, [r["id"] for r in rows],
-                    masks={c: np.stack(m) for c, m in masks.items()}, meta=meta,
-                    attrs={"kind": kind, "seed": seed, "counts": counts, **info})
     path = data.save(out / "images.h5")
     write_run_record(out, {"command": "simulate", "kind": kind, "counts": counts, "seed": seed},
                      name="simulation.json")

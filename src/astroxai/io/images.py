@@ -1,0 +1,146 @@
+"""Readers for image cutouts: FITS (first HDU with 2-D or 3-D data, celestial WCS kept) and PNG/JPEG (Pillow).
+
+``read_images`` reads many files into an :class:`~astroxai.data.ImageSet` and gives every file a fate: kept, or
+rejected with the reason (unreadable, too many non-finite pixels, wrong size or channel count).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data import ImageSet, fate
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = FITS_SUFFIXES + RASTER_SUFFIXES
+#: Images with a larger share of non-finite pixels are rejected; fewer are set to 0 and counted.
+MAX_NAN_FRACTION = 0.1
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file and the reason."""
+
+
+@dataclass
+class Image:
+    """One image as read from a file: (C, H, W) float32 data, its WCS header text ('' if none), its source."""
+
+    data: np.ndarray
+    wcs: str
+    source: str
+
+
+def _read_fits(path: Path) -> Image:
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    try:
+        with fits.open(path, memmap=False) as hdus:
+            hdu = next((h for h in hdus if getattr(h, "data", None) is not None and h.data.ndim >= 2), None)
+            if hdu is None:
+                raise ImageError(f"{path}: no image HDU (2-D or 3-D data) in the FITS file")
+            data = np.asarray(hdu.data, dtype=np.float32)
+            header = hdu.header
+            wcs = ""
+            if header.get("CTYPE1") and header.get("CTYPE2"):
+                wcs = WCS(header).celestial.to_header_string()
+    except ImageError:
+        raise
+    except (OSError, ValueError, TypeError) as error:
+        raise ImageError(f"{path}: not a readable FITS image ({error})") from None
+    data = np.squeeze(data)
+    if data.ndim == 2:
+        data = data[None]
+    if data.ndim != 3:
+        raise ImageError(f"{path}: image data has {data.ndim} dimensions after squeezing, expected 2 or 3")
+    return Image(data, wcs, str(path))
+
+
+def _read_raster(path: Path) -> Image:
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    try:
+        with PILImage.open(path) as handle:
+            array = np.asarray(handle.convert("L" if handle.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
+    except (OSError, UnidentifiedImageError) as error:
+        raise ImageError(f"{path}: not a readable PNG/JPEG image ({error})") from None
+    data = array.astype(np.float32) / 255.0
+    data = data[None] if data.ndim == 2 else np.moveaxis(data, -1, 0)
+    return Image(data, "", str(path))
+
+
+def read_image(path: str | Path) -> Image:
+    """Read a FITS cutout (first HDU with 2-D/3-D data; its celestial WCS kept as header text) or a PNG/JPEG
+    (scaled to 0–1; grey images get one channel, colour images three).  Raises :class:`ImageError`."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(FITS_SUFFIXES):
+        image = _read_fits(path)
+    elif name.endswith(RASTER_SUFFIXES):
+        image = _read_raster(path)
+    else:
+        raise ImageError(f"{path}: unknown image format (FITS, PNG or JPEG expected)")
+    if not np.isfinite(image.data).any():
+        raise ImageError(f"{path}: no finite pixel")
+    return image
+
+
+def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
+                channels: int | None = None) -> tuple[ImageSet | None, list[dict]]:
+    """Read many image files into an ImageSet, keeping the ones that can be used.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        FITS, PNG or JPEG files.
+    labels : sequence of str, optional
+        One label per file (``""`` = unknown).
+    shape, channels : optional
+        The (H, W) size and channel count every image must have (default: those of the first image kept).
+
+    Returns
+    -------
+    images : ImageSet or None
+        The kept images (None when no file could be used).
+    fates : list of dict
+        One row per file: ``input, id, status, reason``; a file that cannot be read, has more than 10 % non-finite
+        pixels (fewer are set to 0 and counted in the ``n_nan`` column), or whose size or channel count differs is
+        rejected with the reason.
+    """
+    paths = [Path(p) for p in paths]
+    labels = [""] * len(paths) if labels is None else list(labels)
+    kept, fates, meta = [], [], {"source": [], "n_nan": []}
+    expected = None if shape is None else tuple(shape)
+    for path, label in zip(paths, labels, strict=True):
+        image_id = path.name.split(".")[0]
+        try:
+            image = read_image(path)
+        except ImageError as error:
+            fates.append(fate(path, image_id, "rejected", str(error)))
+            continue
+        data = image.data
+        bad = ~np.isfinite(data)
+        size = data.shape[1:]
+        reason = ""
+        if bad.mean() > MAX_NAN_FRACTION:
+            reason = f"{path}: {bad.mean():.0%} of the pixels are not finite"
+        elif expected is not None and size != expected:
+            reason = f"{path}: image is {size[0]}×{size[1]} px, the set needs {expected[0]}×{expected[1]}"
+        elif channels is not None and data.shape[0] != channels:
+            reason = f"{path}: {data.shape[0]} channels, the set needs {channels}"
+        if reason:
+            fates.append(fate(path, image_id, "rejected", reason))
+            continue
+        expected, channels = size, data.shape[0]
+        kept.append((np.where(bad, 0.0, data), label, image_id, image.wcs))
+        meta["source"].append(str(path))
+        meta["n_nan"].append(int(bad.sum()))
+        fates.append(fate(path, image_id, "kept"))
+    if not kept:
+        return None, fates
+    images, labs, ids, wcs = zip(*kept, strict=True)
+    return ImageSet(np.stack(images), list(labs), list(ids), meta=meta, wcs=list(wcs)), fates

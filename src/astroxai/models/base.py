@@ -1,0 +1,216 @@
+"""The contract every astroxai model follows, after scikit-learn's estimators.
+
+* ``__init__`` only stores hyper-parameters, and checks them at once: a typo is an error before any training.
+* ``fit(data) -> self`` learns from a labelled :class:`~astroxai.data.SpectraSet` or
+  :class:`~astroxai.data.ImageSet`; what it learned ends in ``_``: ``classes_``, ``grid_`` (wavelengths or image
+  shape), ``reduction_``, ``baseline_`` (the input that means "nothing here" to the explainers), ``split_``, and
+  ``search_`` or ``history_``.
+* ``predict`` / ``predict_proba`` take a data set or an array and check the grid themselves.
+* ``as_module()`` is the model as a differentiable torch function of its inputs (probabilities, or the regressed
+  value): what every explainer differentiates or perturbs.
+* ``save(folder)`` / ``Estimator.load(folder)``: a model folder (:mod:`astroxai.models.persist`), with its checksum
+  and skops / ``weights_only`` trust rules.  ``Estimator.load`` returns whichever model the folder holds.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from astroxai.data import LabelledSet
+from astroxai.models.persist import (
+    SPLIT_FILE,
+    GridMismatchError,
+    ModelLoadError,
+    check_grid,
+    check_shape,
+    read_meta,
+    write_meta,
+)
+from astroxai.models.split import Split
+
+
+class NotFittedError(RuntimeError):
+    """A model used before ``fit`` (or ``load``)."""
+
+
+class Estimator:
+    """Base class of astroxai's models (see the module doc for the contract)."""
+
+    #: Name of the model in ``model.json``; with :attr:`task` it picks the class that loads a folder.
+    kind: ClassVar[str] = ""
+    task: ClassVar[str] = "classify"
+    #: ``"spectra"`` or ``"images"``: what the model takes.
+    modality: ClassVar[str] = ""
+    #: Explanation settings of this kind of model (see :mod:`astroxai.explain`): batch size of the attribution calls.
+    explain_batch: ClassVar[int] = 256
+    _KINDS: ClassVar[dict[tuple[str, str], type]] = {}
+    #: Kinds written by earlier versions of astroxai, and what they are now.
+    _ALIASES: ClassVar[dict[str, str]] = {"sklearn": "svm"}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Estimator._KINDS[(cls.kind, cls.task)] = cls
+
+    # -- parameters ---------------------------------------------------------------------------------------------
+    @classmethod
+    def _parameters(cls) -> dict:
+        """Name → default of every constructor argument, those a subclass passes on with ``**kwargs`` included."""
+        found = {}
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass) or klass is object:
+                continue
+            for name, parameter in inspect.signature(klass.__init__).parameters.items():
+                if name != "self" and parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                    found.setdefault(name, parameter.default)
+        return found
+
+    def get_params(self) -> dict:
+        """The constructor's arguments, as given (scikit-learn's convention)."""
+        return {name: getattr(self, name) for name in self._parameters()}
+
+    def __repr__(self) -> str:
+        defaults = self._parameters()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if not _same(v, defaults.get(k))]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # -- state ----------------------------------------------------------------------------------------------------
+    @property
+    def fitted(self) -> bool:
+        return hasattr(self, "classes_")
+
+    def check_fitted(self) -> None:
+        """:class:`NotFittedError` unless the model was fitted or loaded."""
+        if not self.fitted:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(data) or load a folder")
+
+    def check_inputs(self, data) -> np.ndarray:
+        """The model's input array from a data set (its grid checked against the model's) or an array (its shape
+        checked); ``ValueError`` naming the rows that hold NaN or infinite values."""
+        self.check_fitted()
+        if isinstance(data, LabelledSet):
+            if data.modality != self.modality:
+                raise ValueError(f"a {type(self).__name__} takes {self.modality}, not {data.modality}")
+            self.check_grid_of(data.grid)
+            X = data.inputs
+        else:
+            X = np.asarray(data)
+            expected = self.input_shape()
+            if X.ndim == len(expected):
+                X = X[None]
+            if X.shape[1:] != expected:
+                raise GridMismatchError(f"inputs of shape {X.shape[1:]} given to a model of {self.modality} shaped "
+                                        f"{expected}")
+        bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{int(bad.sum())} of {len(X)} inputs hold NaN or infinite values (first: row "
+                             f"{int(np.flatnonzero(bad)[0])}); remove them first")
+        return X
+
+    def check_grid_of(self, grid) -> None:
+        """:class:`~astroxai.models.persist.GridMismatchError` unless ``grid`` (wavelengths, or an image shape) is the
+        model's, with a message that says how to get there."""
+        if self.modality == "spectra":
+            check_grid(self.grid_, grid, self.reduction_)
+        else:
+            check_shape(self.grid_, grid)
+
+    def input_shape(self) -> tuple:
+        """The shape of one input: ``(F,)`` for spectra, ``(C, H, W)`` for images."""
+        return (len(self.grid_),) if self.modality == "spectra" else tuple(self.grid_)
+
+    # -- what the explainers need ---------------------------------------------------------------------------------
+    def as_module(self, prepared: bool = False):
+        """The model as a torch module: (N, ...) inputs → (N, K) probabilities (classifiers) or (N,) values.
+        ``prepared=True`` gives the module of :meth:`prepare`-d inputs (the same for spectra)."""
+        raise NotImplementedError
+
+    def prepare(self, X) -> np.ndarray:
+        """The inputs as the model's first layer sees them (float64): spectra as they are; images divided by their
+        peak and stretched (:meth:`astroxai.models.image_cnn.ImageCNN.prepare`).  Explanations are taken there."""
+        return np.asarray(X, dtype=np.float64)
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        """Everything ``model.json`` must hold to rebuild the fitted model (besides the model file)."""
+        raise NotImplementedError
+
+    def _save_model_file(self, folder: Path) -> str:
+        """Write the model file into ``folder``; return its SHA-256."""
+        raise NotImplementedError
+
+    @classmethod
+    def _from_folder(cls, folder: Path, meta: dict, trusted: tuple[str, ...]) -> Estimator:
+        raise NotImplementedError
+
+    def save(self, folder: str | Path, metadata: dict | None = None) -> Path:
+        """Write the fitted model into ``folder``: the model file, ``model.json`` (with ``metadata``: metrics,
+        timings, provenance) and ``split.json``; returns the folder."""
+        self.check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        sha = self._save_model_file(folder)
+        if getattr(self, "split_", None) is not None:
+            self.split_.save(folder / SPLIT_FILE)
+        meta = {**dict(getattr(self, "metadata_", {}) or {}), **(metadata or {})}
+        meta.update(kind=self.kind, task=self.task, modality=self.modality, params=_jsonable(self.get_params()),
+                    classes=[str(c) for c in self.classes_], **self._state(), sha256=sha)
+        write_meta(folder, meta)
+        self.metadata_ = meta
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, trusted: tuple[str, ...] = ()) -> Estimator:
+        """A fitted model from a folder written by :meth:`save` (the checksum, skops trust rules and architecture
+        are checked).  ``Estimator.load`` returns whichever model the folder holds; ``SVMClassifier.load`` and the
+        others refuse any other kind.  ``trusted`` names extra types a skops file may hold."""
+        folder = Path(folder)
+        meta = read_meta(folder)
+        kind = cls._ALIASES.get(meta.get("kind"), meta.get("kind"))
+        target = cls._KINDS.get((kind, meta.get("task", "classify")))
+        if target is None:
+            raise ModelLoadError(f"{folder}: unknown model kind {meta.get('kind')!r} (task {meta.get('task')!r})")
+        if not issubclass(target, cls):
+            raise ModelLoadError(f"{folder} holds a {target.__name__}, not a {cls.__name__}")
+        try:
+            model = target._from_folder(folder, meta, tuple(trusted))
+        except ModelLoadError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise ModelLoadError(f"{folder / 'model.json'}: incomplete or inconsistent ({type(error).__name__}: "
+                                 f"{error})") from None
+        split_file = folder / SPLIT_FILE
+        model.split_ = Split.load(split_file) if split_file.is_file() else None
+        model.metadata_ = meta
+        return model
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) if not isinstance(a, np.ndarray) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _jsonable(value):
+    """Hyper-parameters as JSON (tuples as lists, dataclasses as dicts)."""
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> Estimator:
+    """Whatever model a folder holds (:meth:`Estimator.load`)."""
+    return Estimator.load(folder, trusted)

@@ -1,0 +1,132 @@
+"""Figures of the image workflows: example cutouts, explanation galleries (image | map | overlay) and bar lengths."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from astroxai.report.figures import ATTRIBUTION_CMAP
+
+#: Colours of the ground-truth component outlines drawn on the galleries.
+COMPONENT_COLOURS = {"core": "#ffffff", "jets": "#00e5ff", "lobes": "#ffd54f", "hotspots": "#ff4081",
+                     "bar": "#00e5ff"}
+
+
+def display(image: np.ndarray, softening: float = 0.05) -> np.ndarray:
+    """An (H, W) display version of a (C, H, W) or (H, W) image: channel mean, asinh stretch of the image divided by
+    its peak (the astronomer's stretch: faint structure visible next to a bright nucleus)."""
+    image = np.asarray(image, dtype=np.float64)
+    image = image.mean(axis=0) if image.ndim == 3 else image
+    peak = np.nanmax(np.abs(image)) or 1.0
+    return np.arcsinh(image / peak / softening) / np.arcsinh(1 / softening)
+
+
+def _collapse(saliency: np.ndarray) -> np.ndarray:
+    saliency = np.asarray(saliency, dtype=np.float64)
+    return saliency.sum(axis=0) if saliency.ndim == 3 else saliency
+
+
+def _outline(ax, masks: dict | None):
+    for name, mask in (masks or {}).items():
+        if mask is not None and np.any(mask):
+            ax.contour(np.asarray(mask, dtype=float), levels=[0.5], colors=COMPONENT_COLOURS.get(name, "w"),
+                       linewidths=0.8)
+
+
+def plot_examples(images, labels, classes, per_class: int = 4, pixel_arcsec: float | None = None):
+    """A grid of example cutouts: one row per class."""
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.9 * per_class, 2.0 * len(classes)), squeeze=False)
+    labels = np.asarray(labels)
+    for i, cls in enumerate(classes):
+        rows = np.flatnonzero(labels == cls)[:per_class]
+        for j in range(per_class):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < rows.size:
+                ax.imshow(display(images[rows[j]]), origin="lower", cmap="gray_r")
+            if j == 0:
+                ax.set_ylabel(cls)
+    if pixel_arcsec:
+        fig.suptitle(f"simulated cutouts ({images.shape[-1]} px × {pixel_arcsec}″, asinh stretch)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_gallery(entries: list[dict], method: str = ""):
+    """One row per image: the cutout (with ground-truth outlines), the signed map, and the map's strongest 10 %
+    of |attribution| over the cutout.
+
+    Each entry: ``image`` (C, H, W), ``map`` (C, H, W) or (H, W), ``title``, optional ``masks`` (name → (H, W)
+    bool) and ``note`` (text under the overlay, e.g. the share of attribution on the true components).
+    """
+    fig, axes = plt.subplots(len(entries), 3, figsize=(8.4, 2.8 * len(entries)), squeeze=False)
+    for row, entry in zip(axes, entries, strict=True):
+        shown = display(entry["image"])
+        saliency = _collapse(entry["map"])
+        vmax = np.nanmax(np.abs(saliency)) or 1.0
+        row[0].imshow(shown, origin="lower", cmap="gray_r")
+        _outline(row[0], entry.get("masks"))
+        row[0].set_title(entry.get("title", ""), fontsize=8)
+        im = row[1].imshow(saliency, origin="lower", cmap=ATTRIBUTION_CMAP, vmin=-vmax, vmax=vmax)
+        row[1].set_title(f"{method} map (blue: raises p)" if method else "map (blue: raises p)", fontsize=8)
+        fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
+        strength = np.abs(saliency)
+        top = strength >= np.quantile(strength, 0.9)
+        row[2].imshow(shown, origin="lower", cmap="gray")
+        row[2].imshow(np.where(top, strength / vmax, np.nan), origin="lower", cmap="autumn", alpha=0.75)
+        _outline(row[2], entry.get("masks"))
+        row[2].set_title("strongest 10 % of |map| over the image", fontsize=8)
+        if entry.get("note"):
+            row[2].set_xlabel(entry["note"], fontsize=7)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_bar_measurements(entries: list[dict]):
+    """Barred galaxies with the bar measured from their SmoothGrad maps: cutout with the true bar outline (cyan) and
+    the measured bar's axis (red line of the measured length and angle), and the smoothed map with the region
+    that was measured.  Each entry: ``image``, ``map``, ``mask`` (measured region), ``true_mask``, ``centre``,
+    ``length`` (calibrated, px), ``pa``, ``true_length``."""
+    fig, axes = plt.subplots(len(entries), 2, figsize=(5.6, 2.8 * len(entries)), squeeze=False)
+    for row, e in zip(axes, entries, strict=True):
+        row[0].imshow(display(e["image"]), origin="lower", cmap="gray_r")
+        _outline(row[0], {"bar": e.get("true_mask")})
+        if np.isfinite(e["pa"]) and e["length"] > 0:
+            half = e["length"] / 2
+            dx, dy = half * np.cos(e["pa"]), half * np.sin(e["pa"])
+            cx, cy = e["centre"]
+            row[0].plot([cx - dx, cx + dx], [cy - dy, cy + dy], color="#d62728", lw=2)
+        row[0].set_title(f"true {e['true_length']:.1f} px, measured {e['length']:.1f} px", fontsize=8)
+        row[1].imshow(np.abs(_collapse(e["map"])), origin="lower", cmap="magma")
+        row[1].contour(e["mask"].astype(float), levels=[0.5], colors="#00e5ff", linewidths=0.8)
+        row[1].set_title("|SmoothGrad| and the measured region", fontsize=8)
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_bar_scatter(true, estimates: dict, pixel_arcsec: float | None = None):
+    """Measured against true bar length for each method (``estimates``: name → values), with the 1:1 line."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    true = np.asarray(true, dtype=float)
+    markers = ["o", "s", "^", "D"]
+    for k, (name, values) in enumerate(estimates.items()):
+        values = np.asarray(values, dtype=float)
+        r = np.corrcoef(values, true)[0, 1]
+        rmse = np.sqrt(np.mean((values - true) ** 2))
+        ax.scatter(true, values, s=14, marker=markers[k % len(markers)], alpha=0.7,
+                   label=f"{name}: r = {r:.2f}, RMSE = {rmse:.1f} px")
+    lo, hi = np.nanmin(true), np.nanmax(true)
+    ax.plot([lo, hi], [lo, hi], color="k", lw=0.8, ls="--")
+    unit = f" (1 px = {pixel_arcsec}″)" if pixel_arcsec else ""
+    ax.set_xlabel(f"true projected bar length [px]{unit}")
+    ax.set_ylabel("measured bar length [px]")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

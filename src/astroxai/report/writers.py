@@ -1,0 +1,193 @@
+"""Result objects rendered into a folder: CSV + JSON tables (:func:`astroxai.report.tables.write_table`) and PNG + PDF
+figures.  The computing functions return objects and write nothing; these functions write and compute nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.models.evaluate import confusion_rows, metrics_rows
+from astroxai.report.figures import save_figure
+from astroxai.report.tables import write_table
+
+NOISE_UNITS = {"units": "sigma in units of each spectrum's flux at 5100 Å"}
+
+
+def _figure(fig, stem: Path, formats=("png", "pdf")) -> list[Path]:
+    return save_figure(fig, stem, formats=formats)
+
+
+def write_svm_study(folder, model, study) -> list[Path]:
+    """An :class:`~astroxai.models.SVMClassifier`'s search and its kernel comparison (:func:`astroxai.models.
+    kernel_study`): the tables ``search``, ``kernels``, ``test_metrics`` (the chosen kernel),
+    ``test_metrics_by_kernel``, ``confusion``, ``noise`` and the figures ``search``, ``confusion``,
+    ``confusion_normalised``, ``noise``."""
+    from astroxai.report.figures.classification import plot_confusions, plot_noise, plot_search
+
+    folder = Path(folder)
+    chosen = study.chosen
+    test = study.test[chosen]
+    write_table(model.search_.rows, folder / "search", {"space": model.space().to_dict(), "seed": model.seed})
+    write_table(study.rows, folder / "kernels", {"chosen": chosen})
+    write_table(metrics_rows(test), folder / "test_metrics", {"kernel": chosen, "accuracy": test["accuracy"]})
+    write_table([row for k, metrics in study.test.items() for row in metrics_rows(metrics, kernel=k)],
+                folder / "test_metrics_by_kernel")
+    write_table([row for k, cm in study.confusions.items() for row in confusion_rows(cm, kernel=k)],
+                folder / "confusion", {"matrices": study.confusions})
+    write_table([{"kernel": k, **row} for k, curve in study.noise.items() for row in curve.rows], folder / "noise",
+                NOISE_UNITS)
+    titles = {f"{k} (test F = {study.test[k]['macro']['f1']:.3f})": cm for k, cm in study.confusions.items()}
+    classes = study.test[chosen]["per_class"].keys()
+    figures = _figure(plot_confusions(titles), folder / "figures" / "confusion")
+    figures += _figure(plot_confusions(titles, normalised=True), folder / "figures" / "confusion_normalised")
+    figures += _figure(plot_noise({k: c.rows for k, c in study.noise.items()}, list(classes), chosen),
+                       folder / "figures" / "noise")
+    figures += _figure(plot_search(model.search_.rows, model.search_.best), folder / "figures" / "search")
+    return figures
+
+
+def write_history(folder, model, extra: dict | None = None) -> list[Path]:
+    """A network's training history (table and figure)."""
+    from astroxai.report.figures.classification import plot_training_history
+
+    folder = Path(folder)
+    write_table(model.history_, folder / "history", extra)
+    history = [{**h, "val_f1": h.get("val_f1", h.get("val_score") if model.task == "classify" else np.nan)}
+               for h in model.history_]
+    return _figure(plot_training_history(history), folder / "figures" / "history")
+
+
+def write_test_tables(folder, evaluation, name: str, pixel_arcsec=None, column: str | None = None) -> list[Path]:
+    """A freshly trained network's test tables and figures: ``test_metrics``, ``confusion`` and for spectra ``noise``
+    (classifiers), ``test_predictions`` and ``test_metrics`` (regressors)."""
+    from astroxai.report.figures.classification import plot_confusions, plot_noise
+    from astroxai.report.figures.images import plot_bar_scatter
+
+    folder = Path(folder)
+    if evaluation.task == "regress":
+        write_table(evaluation.prediction_rows(), folder / "test_predictions", {"column": column})
+        write_table([{k: round(v, 4) if isinstance(v, float) else v for k, v in evaluation.metrics.items()}],
+                    folder / "test_metrics", {"model": name, "column": column})
+        return _figure(plot_bar_scatter(evaluation.true, {"direct regression CNN": evaluation.predicted},
+                                        pixel_arcsec), folder / "figures" / "test_scatter")
+    metrics, cm = evaluation.metrics, evaluation.confusion
+    write_table(metrics_rows(metrics), folder / "test_metrics", {"model": name, "accuracy": metrics["accuracy"]})
+    write_table(confusion_rows(cm, model=name), folder / "confusion", {"matrices": {name: cm}})
+    if evaluation.noise is None:
+        title = f"image CNN (test accuracy {metrics['accuracy']:.3f})"
+        return _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
+    write_table([{"model": name, **row} for row in evaluation.noise.rows], folder / "noise", NOISE_UNITS)
+    title = f"CNN (test F = {metrics['macro']['f1']:.3f})"
+    figures = _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
+    figures += _figure(plot_confusions({title: cm}, normalised=True), folder / "figures" / "confusion_normalised")
+    figures += _figure(plot_noise({name: evaluation.noise.rows}, evaluation.classes, name),
+                       folder / "figures" / "noise")
+    return figures
+
+
+def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str | None = None,
+                     pixel_arcsec=None, column: str | None = None) -> list[Path]:
+    """``astroxai evaluate``'s output: ``metrics``, ``confusion``, ``noise`` (spectra), ``predictions`` and figures."""
+    from astroxai.report.figures.classification import plot_confusions, plot_noise
+    from astroxai.report.figures.images import plot_bar_scatter
+
+    out = Path(out)
+    if evaluation.task == "regress":
+        write_table(evaluation.prediction_rows(), out / "predictions", {"column": column})
+        write_table([evaluation.metrics], out / "metrics", {"model": source, "part": part, "column": column})
+        return _figure(plot_bar_scatter(evaluation.true, {"regression CNN": evaluation.predicted}, pixel_arcsec),
+                       out / "figures" / "scatter")
+    metrics, cm = evaluation.metrics, evaluation.confusion
+    write_table(metrics_rows(metrics, digits=None), out / "metrics",
+                {"accuracy": metrics["accuracy"], "model": source, "part": part})
+    write_table(confusion_rows(cm), out / "confusion", {"matrix": cm})
+    if evaluation.noise is not None:
+        write_table(evaluation.noise.rows, out / "noise", NOISE_UNITS)
+    write_table(evaluation.prediction_rows(), out / "predictions")
+    if evaluation.noise is None:
+        return _figure(plot_confusions({f"image CNN (accuracy {metrics['accuracy']:.3f})": cm}),
+                       out / "figures" / "confusion")
+    title = f"{model_name} (F = {metrics['macro']['f1']:.3f})"
+    figures = _figure(plot_confusions({title: cm}), out / "figures" / "confusion")
+    figures += _figure(plot_confusions({title: cm}, normalised=True), out / "figures" / "confusion_normalised")
+    figures += _figure(plot_noise({model_name: evaluation.noise.rows}, evaluation.classes, model_name),
+                       out / "figures" / "noise")
+    return figures
+
+
+def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_side=None) -> list[Path]:
+    """A :class:`~astroxai.explain.trust.TrustTable`: ``trust.csv/json``, the deletion curves and (spectra) one input
+    explained by every method for every model (``side_by_side``: its row number and title)."""
+    from astroxai.report.figures.explain import plot_deletion_curves, plot_methods_grid
+
+    out = Path(out)
+    methods = sorted({row["method"] for row in table.rows}, key=[r["method"] for r in table.rows].index)
+    write_table(table.rows, out / "trust", {"baseline": table.baseline, "seed": table.seed,
+                                            "ids": [str(i) for i in ids], "methods": methods,
+                                            "models": list(table.curves), **(extra or {})})
+    figures = save_figure(plot_deletion_curves(table.curves), out / "figures" / "deletion_curves")
+    if side_by_side is not None:
+        pick, title = side_by_side
+        first = next(iter(table.explanations.values()))
+        maps = {key: explanation.maps[pick] for key, explanation in table.explanations.items()}
+        figures += save_figure(plot_methods_grid(first.grid, first.inputs[pick], maps, title),
+                               out / "figures" / "methods_side_by_side")
+    return figures
+
+
+def write_bar_study(out, study, data, n_figures: int = 6) -> list[Path]:
+    """A :class:`~astroxai.explain.bars.BarStudy`: ``bars.csv/json`` (r and RMSE of every route beside the paper's),
+    per-galaxy ``bar_predictions``, the scatter figure and a gallery of measurements."""
+    from astroxai.explain.bars import bar_from_moments
+    from astroxai.report.figures.images import plot_bar_measurements, plot_bar_scatter
+
+    out = Path(out)
+    write_table(study.rows, out / "bars", {"column": "bar_length_px", "calibration": study.calibration,
+                                           "n_train": study.n_train,
+                                           "explain_ms_per_image": round(study.explain_ms_per_image, 2),
+                                           "paper": "Bhambra et al. (2022): r and RMSE against human measurements "
+                                                    "(other data, units)"})
+    write_table(study.predictions, out / "bar_predictions")
+    used = {row["method"]: row["lengths_used"] for row in study.rows}
+    everything = max(used.values())
+    shown = {k: v for k, v in study.estimates.items() if used[k] == everything and "threshold" not in k}
+    figures = save_figure(plot_bar_scatter(study.true, shown, data.attrs.get("pixel_arcsec")),
+                          out / "figures" / "bar_scatter")
+    entries = []
+    calibration = study.calibration[f"SmoothGrad + moments ({everything} lengths)"]
+    for j in range(min(n_figures, len(study.test_rows))):
+        row = study.test_rows[j]
+        found = bar_from_moments(study.test_maps[j])
+        entries.append({"image": data.images[row], "map": study.test_maps[j], "mask": found["mask"],
+                        "true_mask": data.masks["bar"][row] if "bar" in data.masks else None,
+                        "centre": ((data.shape[2] - 1) / 2, (data.shape[1] - 1) / 2),
+                        "length": calibration["slope"] * found["length_px"] + calibration["intercept"],
+                        "pa": found["pa"], "true_length": study.true[j]})
+    if entries:
+        figures += save_figure(plot_bar_measurements(entries), out / "figures" / "bar_measurements")
+    return figures
+
+
+def write_maps(out, maps, *, seed: int) -> list[Path]:
+    """t-SNE maps: ``tsne.csv/json`` (size, KL divergence, time of each map), one grid figure per class set and
+    scaling, and its largest-perplexity map on its own."""
+    from astroxai.report.figures.explain import plot_tsne, plot_tsne_grid
+
+    out = Path(out)
+    rows = [{"subset": m.spec.subset, "features": m.spec.features, "perplexity": m.spec.perplexity, "n": len(m.ids),
+             "kl_divergence": round(m.kl, 4), "seconds": round(m.seconds, 2)} for m in maps]
+    write_table(rows, out / "tsne", {"library": "openTSNE", "seed": seed})
+    figures = []
+    for subset in dict.fromkeys(m.spec.subset for m in maps):
+        for feature in dict.fromkeys(m.spec.features for m in maps):
+            group = [m for m in maps if m.spec.subset == subset and m.spec.features == feature]
+            if not group:
+                continue
+            title = f"t-SNE of {subset.replace('+', ' + ')} spectra, {feature} fluxes"
+            figures += save_figure(plot_tsne_grid(group, title=title), out / "figures" / f"tsne_{subset}_{feature}")
+            main = max(group, key=lambda m: m.spec.perplexity)
+            figures += save_figure(plot_tsne(main.coords, main.labels,
+                                             title=f"{title}, perplexity {main.spec.perplexity:g}"),
+                                   out / "figures" / f"tsne_{subset}_{feature}_main")
+    return figures

@@ -1,0 +1,159 @@
+"""What a command was given, turned into the data set a model takes, with the fate of every input.
+
+:func:`gather` takes a fitted model and a list of inputs (files, folders, catalogue CSVs, ``.h5`` data sets) and
+returns one fate row per input — kept, or rejected with the reason — and the kept inputs as one data set on the
+model's grid.  The model decides how: raw spectra are reduced with its own grid and settings, image files are read
+and checked against its image shape.  A broken input costs one row, never the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data import ImageSet, LabelledSet, SpectraSet, fate
+from astroxai.io import IMAGE_SUFFIXES, collect_inputs, read_images
+from astroxai.models.persist import GridMismatchError
+from astroxai.parallel import ordered_map
+from astroxai.progress import track
+from astroxai.reduce import DEFAULT_BAD_MASK, MAX_BAD_FRACTION, reduce_item
+
+log = logging.getLogger(__name__)
+
+SET_SUFFIXES = (".h5", ".hdf5")
+
+
+def load_dataset(path, kind: type | None = None) -> LabelledSet:
+    """A data set file (SpectraSet or ImageSet; ``kind`` to insist on one), with a message naming the file when it
+    is not one."""
+    kind = kind or LabelledSet
+    try:
+        return kind.load(path)
+    except (OSError, ValueError, KeyError) as error:
+        message = str(error)
+        raise ValueError(message if str(path) in message else f"{path}: not an astroxai data set ({message})") from None
+
+
+def reduction_tasks(model, items) -> list[tuple]:
+    """:func:`astroxai.reduce.reduce_item` tasks that prepare each input exactly as the model's training set was
+    prepared (its grid, resampling method and bad-pixel settings)."""
+    reduction = model.reduction_ or {}
+    settings = (reduction.get("method", "linear"), int(reduction.get("bad_mask", DEFAULT_BAD_MASK)),
+                float(reduction.get("max_bad_fraction", MAX_BAD_FRACTION)))
+    return [(item, np.asarray(model.grid_, dtype=float), *settings) for item in items]
+
+
+def _reject(path, input_id, reason) -> dict:
+    return fate(path, input_id, "rejected", reason, label="")
+
+
+def _load_set(model, path: Path) -> tuple[LabelledSet | None, dict | None]:
+    """A data set file checked against the model, or the fate row saying why it cannot be used."""
+    try:
+        data = load_dataset(path)
+        if data.modality != model.modality:
+            raise ValueError(f"{path} holds {data.modality}, the model takes {model.modality}")
+        model.check_grid_of(data.grid)
+    except (ValueError, GridMismatchError) as error:
+        return None, _reject(path, path.stem, str(error))
+    return data, None
+
+
+def _finite_rows(data: LabelledSet, path, fates: list[dict]) -> LabelledSet:
+    """The rows of a data set whose inputs are finite; the others get a rejected row each."""
+    bad = ~np.isfinite(data.inputs.reshape(len(data), -1)).all(axis=1)
+    for i in np.flatnonzero(bad):
+        fates.append(_reject(path, data.ids[i], "holds NaN or infinite values"))
+    return data.subset(np.flatnonzero(~bad)) if bad.any() else data
+
+
+def reduced_chunks(model, items, *, workers: int | None = None, chunk_size: int = 256, progress=None):
+    """Raw spectrum files reduced for ``model``, ``chunk_size`` at a time: yields ``(fates, SpectraSet or None)`` per
+    chunk, so memory does not grow with the number of files (one process pool serves every chunk)."""
+    grid = np.asarray(model.grid_, dtype=np.float64)
+    tasks = reduction_tasks(model, items)
+    fates, fluxes, labels, ids = [], [], [], []
+
+    def flush():
+        data = None
+        if fluxes:
+            data = SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid, labels, ids)
+        chunk = (list(fates), data)
+        fates.clear(), fluxes.clear(), labels.clear(), ids.clear()
+        return chunk
+
+    results = ordered_map(reduce_item, tasks, workers, chunk_size)
+    for flux, row, _ in track(progress, results, "reducing", len(tasks)):
+        fates.append(fate(row["input"], row["id"], row["status"], row["reason"], label=row["label"]))
+        if flux is None:
+            log.debug("rejected %s: %s", row["input"], row["reason"])
+        else:
+            fluxes.append(flux)
+            labels.append(row["label"])
+            ids.append(row["id"])
+        if len(fates) >= chunk_size:
+            yield flush()
+    if fates:
+        yield flush()
+
+
+def gather_spectra(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
+    """Spectra for a spectra model: data set files as they are (grid checked), raw files reduced with the model's
+    settings.  Returns ``(fates, SpectraSet or None)``; the fluxes are float32, as a data set stores them, so a raw
+    file gets exactly the result it gets after ``astroxai reduce``."""
+    fates, parts = [], []
+    inputs = [Path(p) for p in inputs]
+    for path in [p for p in inputs if p.suffix.lower() in SET_SUFFIXES]:
+        data, rejection = _load_set(model, path)
+        if data is None:
+            fates.append(rejection)
+            continue
+        kept = _finite_rows(data, path, fates)
+        fates += [fate(path, i, "kept", label=label) for i, label in zip(kept.ids, kept.labels, strict=True)]
+        parts.append((kept.flux, kept.labels, kept.ids))
+    raw = [p for p in inputs if p.suffix.lower() not in SET_SUFFIXES]
+    items = collect_inputs(raw, catalog) if raw else []
+    for chunk_fates, chunk in reduced_chunks(model, items, workers=workers, progress=progress):
+        fates += chunk_fates
+        if chunk is not None:
+            parts.append((chunk.flux, chunk.labels, chunk.ids))
+    if not parts:
+        return fates, None
+    grid = np.asarray(model.grid_, dtype=np.float64)
+    return fates, SpectraSet(np.concatenate([p[0] for p in parts]).reshape(-1, grid.size), grid,
+                             np.concatenate([np.asarray(p[1], dtype=object) for p in parts]),
+                             np.concatenate([np.asarray(p[2], dtype=object) for p in parts]))
+
+
+def gather_images(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
+    """Images for an image model: image sets as they are (shape checked), FITS/PNG/JPEG files and folders of them
+    read and checked against the model's image shape.  Returns ``(fates, ImageSet or None)``."""
+    fates, sets, files = [], [], []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+        elif path.suffix.lower() in SET_SUFFIXES:
+            data, rejection = _load_set(model, path)
+            if data is None:
+                fates.append(rejection)
+                continue
+            data = _finite_rows(data, path, fates)
+            fates += [fate(path, i, "kept", label=label) for i, label in zip(data.ids, data.labels, strict=True)]
+            sets.append(data)
+        else:
+            files.append(path)
+    if files:
+        channels, height, width = model.grid_
+        found, file_fates = read_images(files, shape=(height, width), channels=channels)
+        fates += [{**row, "label": ""} for row in file_fates]
+        if found is not None:
+            sets.append(found)
+    return fates, (ImageSet.concatenate(sets) if sets else None)
+
+
+def gather(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
+    """:func:`gather_spectra` or :func:`gather_images`, whichever the model takes."""
+    how = gather_spectra if model.modality == "spectra" else gather_images
+    return how(model, inputs, catalog, workers=workers, progress=progress)

@@ -1,0 +1,135 @@
+"""The streaming reduction: any number of spectrum files into a :class:`~astroxai.data.SpectraSet` on disk, holding
+only one chunk of spectra in memory, with a manifest that gives the fate of every input (kept, or rejected with the
+reason).  The steps themselves are those of :mod:`astroxai.reduce`."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data import SpectraSetWriter, atomic_path
+from astroxai.io import InputItem
+from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
+from astroxai.parallel import ordered_map
+from astroxai.progress import track
+from astroxai.provenance import versions
+from astroxai.reduce import (
+    DEFAULT_BAD_MASK,
+    MAX_BAD_FRACTION,
+    coverage_task,
+    overlap_range,
+    reduce_item,
+    wavelength_grid,
+)
+from astroxai.spectrum import SpectrumError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = ["input", "id", "status", "reason", "label", "z", "z_source", "row", "frac_bad", "snr_5100"]
+
+
+def write_manifest(path: str | Path, rows: list[dict]) -> Path:
+    """Write one row per input (kept or rejected, with the reason) as CSV (atomically)."""
+    path = Path(path)
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def manifest_path_for(output: str | Path) -> Path:
+    """Where the manifest of a run writing ``output`` goes: ``<output stem>.manifest.csv`` beside it."""
+    output = Path(output)
+    return output.with_name(output.name.split(".")[0] + ".manifest.csv")
+
+
+def reduce_inputs(
+    items: list[InputItem],
+    out: str | Path,
+    *,
+    wave_range: tuple[float, float] | None = None,
+    n_wave: int = 1000,
+    method: str = "linear",
+    bad_mask: int = DEFAULT_BAD_MASK,
+    max_bad_fraction: float = MAX_BAD_FRACTION,
+    chunk_size: int = 256,
+    workers: int | None = None,
+    progress=None,
+    extra_attrs: dict | None = None,
+) -> dict:
+    """Reduce many files into a SpectraSet on disk, streaming, and write the manifest beside it.
+
+    With no ``wave_range`` the grid spans the overlap of all spectra that pass the checks (a first
+    pass reads each file to learn its rest-frame coverage; only two floats per file are kept).
+    The second pass reduces ``chunk_size`` spectra at a time on ``workers`` processes and appends them
+    to the HDF5 file, so memory does not grow with the number of files.  Returns a summary dict
+    (counts, grid, manifest path).  Raises :class:`SpectrumError` if no input survives.
+    """
+    out = Path(out)
+    fate: dict[int, dict] = {}
+    candidates = list(range(len(items)))
+    if wave_range is None:
+        coverage = {}
+        results = ordered_map(coverage_task, [(items[i], bad_mask) for i in candidates], workers, chunk_size)
+        for i, (cover, rejection) in zip(candidates, track(progress, results, "checking coverage", len(items)),
+                                         strict=True):
+            if cover is None:
+                fate[i] = rejection
+            else:
+                coverage[i] = cover
+        if not coverage:
+            write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
+            raise SpectrumError(f"no input could be read and normalised; see {manifest_path_for(out)}")
+        wave_range = overlap_range(coverage.values())
+        candidates = sorted(coverage)
+    grid = wavelength_grid(*wave_range, n_wave)
+    attrs = {
+        "reduction": {
+            "steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
+            "wave_range": list(wave_range), "n_wave": n_wave, "method": method,
+            "norm_wavelength": NORM_WAVELENGTH, "norm_half_width": NORM_HALF_WIDTH,
+            "bad_mask": bad_mask, "max_bad_fraction": max_bad_fraction,
+        },
+        "n_inputs": len(items),
+        "versions": versions(),
+        **(extra_attrs or {}),
+    }
+    kept = 0
+    tasks = [(items[i], grid, method, bad_mask, max_bad_fraction) for i in candidates]
+    results = ordered_map(reduce_item, tasks, workers, chunk_size)
+    with SpectraSetWriter(out, grid, attrs, chunk_rows=chunk_size) as writer:
+        fluxes, rows, metas = [], [], []
+
+        def flush():
+            if fluxes:
+                columns = {key: [m[key] for m in metas] for key in metas[0] if key != "id"}
+                writer.append(np.array(fluxes), [r["label"] for r in rows], [m["id"] for m in metas], columns)
+                fluxes.clear(), rows.clear(), metas.clear()
+
+        for i, (flux, row, meta) in zip(candidates, track(progress, results, "reducing", len(candidates)),
+                                        strict=True):
+            fate[i] = row
+            if flux is None:
+                log.debug("rejected %s: %s", row["input"], row["reason"])
+                continue
+            row["row"] = kept
+            kept += 1
+            fluxes.append(flux), rows.append(row), metas.append(meta)
+            if len(fluxes) >= chunk_size:
+                flush()
+        flush()
+        attrs["n_kept"] = kept
+        attrs["n_rejected"] = len(items) - kept
+        writer.set_attrs(attrs)
+        if kept == 0:
+            writer.abandon()  # no empty data set under the final name
+    manifest = write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
+    if kept == 0:
+        raise SpectrumError(f"no input survived the reduction; see {manifest}")
+    log.info("reduced: kept %d of %d on %d points %.2f–%.2f Å", kept, len(items), n_wave, *wave_range)
+    return {"n_inputs": len(items), "n_kept": kept, "n_rejected": len(items) - kept,
+            "wave_range": wave_range, "n_wave": n_wave, "manifest": str(manifest), "out": str(out)}

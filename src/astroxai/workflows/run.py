@@ -1,0 +1,322 @@
+"""``astroxai run``: the studies on the embedded (simulated) default data, end to end, each driven by a small config.
+
+``spectra`` (:class:`SpectraRunConfig`; Peruzzi et al. 2021)
+    simulate the paper's sample → reduce → the SVM study for three and two classes, a 1-D CNN beside it →
+    ``results.md`` → t-SNE maps → saliency study of the test spectra → every method × model with trust scores →
+    ``report.html``.
+``radio`` / ``galaxy`` (:class:`ImageRunConfig`; Liang et al. 2023, Bhambra et al. 2022)
+    simulate cutouts → train the morphology CNN (and, for galaxies, the bar-length regressors) → explain every test
+    image with the study's methods, scored against the true components → trust table → bar lengths (galaxies) →
+    ``report.html``.
+
+Everything is seeded; ``run.json`` holds the config, versions and the time of every stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data import ImageSet, SpectraSet
+from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, paper_specs
+from astroxai.explain.bars import bar_length_study
+from astroxai.explain.components import DEFINING_COMPONENT, overlap_summary
+from astroxai.explain.trust import TRUST_METHODS, trust_table
+from astroxai.io import collect_inputs
+from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
+from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED
+from astroxai.provenance import write_run_record
+from astroxai.reduce import RANGE_PRESETS
+from astroxai.report.figures import save_figure
+from astroxai.report.html import check_report, write_report
+from astroxai.report.markdown import write_results_markdown
+from astroxai.report.tables import write_table
+from astroxai.report.writers import write_bar_study, write_trust
+from astroxai.simulate import CLASSES, DEFAULT_COUNTS, DEFAULT_SEED, read_truth, simulate_sample
+from astroxai.simulate.images import DEFAULT_IMAGE_COUNTS, DEFAULT_IMAGE_SEED, simulate_image_sample
+from astroxai.workflows.explain import DEFAULT_N_CORRECT, explain_set, saliency_study
+from astroxai.workflows.reduce import reduce_inputs
+from astroxai.workflows.train import train
+from astroxai.workflows.trust import embed_maps, trust_folders
+
+log = logging.getLogger(__name__)
+
+
+class _Config:
+    """Configs read from JSON files: unknown keys are refused, every value is checked on construction."""
+
+    @classmethod
+    def from_file(cls, path, **fixed):
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: not a readable JSON config ({error})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config is a JSON object of settings")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown config keys {sorted(unknown)} (known: "
+                             f"{', '.join(sorted(cls.__dataclass_fields__))})")
+        return cls(**{**data, **fixed})
+
+
+@dataclass
+class SpectraRunConfig(_Config):
+    """Settings of ``astroxai run`` (the spectra study); any subset can be given in a JSON file."""
+
+    counts: dict = field(default_factory=lambda: dict(DEFAULT_COUNTS))
+    seed: int = DEFAULT_SEED
+    n_wave: int = 1000
+    range: list | str | None = None  # None = overlap of all spectra; "paper" = the paper's range
+    problems: list = field(default_factory=lambda: [3, 2])  # classifiers to train: 3-class, 2-class
+    kernels: list = field(default_factory=lambda: ["linear", "rbf", "poly2", "poly3"])
+    quick: bool = False  # coarse search grid (see `astroxai train --quick`)
+    stratify: bool = True
+    standardise: bool = True  # standardise features inside the SVM pipeline
+    timing_repeats: int = 3  # fits timed per kernel (`astroxai train` times 10)
+    explain: bool = True  # saliency maps, t-SNE maps and report.html
+    perplexities: list = field(default_factory=lambda: list(PAPER_PERPLEXITIES))
+    n_correct: int = DEFAULT_N_CORRECT  # correct test spectra drawn for the saliency gallery
+    cnn: bool = True  # also train the 1-D CNN on the 3-class problem (same split)
+    trust_spectra: int = 24  # test spectra of the methods × models trust table (`astroxai trust` defaults to 100)
+    trust_methods: list = field(default_factory=lambda: list(TRUST_METHODS))
+    trust_kernels: list = field(default_factory=lambda: ["linear", "rbf"])  # SVM kernels compared in the trust table
+
+    def __post_init__(self):
+        unknown = [p for p in self.problems if p not in (2, 3)]
+        if unknown or not self.problems:
+            raise ValueError(f"problems must be 3 and/or 2, not {self.problems}")
+        SVMClassifier(kernels=self.kernels)  # checks the kernel names
+        missing = [k for k in self.trust_kernels if k not in self.kernels]
+        if missing:
+            raise ValueError(f"trust_kernels {missing} are not among the searched kernels {self.kernels}")
+        if isinstance(self.range, str) and self.range not in RANGE_PRESETS:
+            raise ValueError(f"range must be a [min, max] pair or one of {sorted(RANGE_PRESETS)}")
+
+    def wave_range(self):
+        if self.range is None:
+            return None
+        return RANGE_PRESETS[self.range] if isinstance(self.range, str) else tuple(self.range)
+
+
+#: Explanation methods of each image study, the study's own first (Liang et al. 2023: LIME; Bhambra et al. 2022:
+#: SmoothGrad).
+STUDY_METHODS = {"radio": ("lime", "smoothgrad"), "galaxy": ("smoothgrad", "lime")}
+
+
+@dataclass
+class ImageRunConfig(_Config):
+    """Settings of ``astroxai run --kind radio|galaxy`` (any subset in a JSON file)."""
+
+    kind: str = "radio"
+    n_per_class: int | None = None  # None: the simulator's default (300 radio, 600 galaxy per class)
+    seed: int | None = None  # simulation seed (None: the package's image seed)
+    train_seed: int = DEFAULT_IMAGE_TRAIN_SEED
+    max_epochs: int = 100
+    augment: bool | None = None  # quarter turns and flips in training; None: galaxies yes, radio no (docs/images.md)
+    gallery_per_class: int = 2
+    bar_lengths_few: int = 64  # galaxy: also learn bar lengths from only this many measured galaxies (0: skip)
+    trust_images: int = 24
+    trust_methods: tuple = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime")
+
+    def __post_init__(self):
+        if self.kind not in STUDY_METHODS:
+            raise ValueError(f"unknown image study {self.kind!r}; choose from {sorted(STUDY_METHODS)}")
+        self.trust_methods = tuple(self.trust_methods)
+
+
+@contextmanager
+def _stage(timings: dict, name: str):
+    start = time.perf_counter()
+    yield
+    timings[f"{name}_s"] = round(time.perf_counter() - start, 2)
+    log.info("%s: %.1f s", name, timings[f"{name}_s"])
+
+
+def run_spectra(cfg: SpectraRunConfig, out, progress=None) -> dict:
+    """The spectra study (see the module doc) into ``out``; returns a summary and writes ``out/run.json``."""
+    from astroxai.report.figures.spectra import plot_class_examples
+
+    out = Path(out)
+    timings: dict = {}
+    with _stage(timings, "simulate"):
+        catalog = simulate_sample(out / "simulated", cfg.counts, cfg.seed, progress=progress)
+    with _stage(timings, "reduce"):
+        summary = reduce_inputs(collect_inputs([catalog]), out / "dataset.h5", wave_range=cfg.wave_range(),
+                                n_wave=cfg.n_wave, progress=progress, extra_attrs={"seed": cfg.seed})
+    data = SpectraSet.load(out / "dataset.h5")
+    rng = np.random.default_rng(cfg.seed)
+    examples, titles = {}, {}
+    for label in [c for c in CLASSES if c in data.classes]:
+        index = rng.choice(np.flatnonzero(data.labels == label))
+        examples[label] = data.flux[index]
+        titles[label] = f"{label}  {data.ids[index]}  z={data.meta['z'][index]:.3f}"
+    figures = save_figure(plot_class_examples(data.wavelength, examples, titles), out / "figures" / "classes")
+    models = {}
+    for n_classes in cfg.problems:
+        with _stage(timings, f"train_{n_classes}class"):
+            svm = SVMClassifier(classes=n_classes, kernels=cfg.kernels, quick=cfg.quick, seed=cfg.seed,
+                                stratify=cfg.stratify, standardise=cfg.standardise)
+            trained = train(data, svm, out / "models" / f"svm-{n_classes}class", dataset_path=str(out / "dataset.h5"),
+                            timing_repeats=cfg.timing_repeats, progress=progress)
+        models[f"{n_classes}-class"] = _model_summary(trained)
+    if cfg.cnn and 3 in cfg.problems:
+        with _stage(timings, "train_cnn_3class"):
+            cnn = SpectrumCNNClassifier(classes=3, seed=cfg.seed, stratify=cfg.stratify)
+            trained = train(data, cnn, out / "models" / "cnn-3class", dataset_path=str(out / "dataset.h5"))
+        models["3-class CNN"] = _model_summary(trained)
+    results = write_results_markdown(out)
+    result = {**summary, "timings": timings, "figures": [str(p) for p in figures],
+              "classes": {c: int((data.labels == c).sum()) for c in data.classes}, "models": models,
+              "results": str(results)}
+    explaining = cfg.explain and 3 in cfg.problems  # the saliency study explains the 3-class model
+    if explaining:
+        result["explain"] = _explain_and_embed(cfg, data, out, catalog, timings, progress)
+        if cfg.trust_spectra and cfg.trust_methods:
+            with _stage(timings, "trust"):
+                folders = [out / "models" / "svm-3class", *([out / "models" / "cnn-3class"] if cfg.cnn else [])]
+                trusted = trust_folders(data, folders, out / "trust", kernels=cfg.trust_kernels,
+                                        methods=cfg.trust_methods, n_inputs=cfg.trust_spectra, catalog=catalog,
+                                        seed=cfg.seed, progress=progress)
+            result["trust"] = {"table": str(out / "trust" / "trust.csv"), "example": trusted["example"]}
+    write_run_record(out, {"config": asdict(cfg), "summary": result})
+    if explaining:
+        page = write_report(out)
+        problems = check_report(page)
+        result["report"] = str(page)
+        if problems:
+            log.warning("report %s: %d problems: %s", page, len(problems), problems[:3])
+    return result
+
+
+def _model_summary(trained) -> dict:
+    model = trained.model
+    summary = {"model_dir": str(trained.folder), "model": type(model).__name__,
+               "test_macro_f1": round(trained.test_f1, 4), "timings": trained.timings}
+    if isinstance(model, SVMClassifier):
+        summary.update(kernel=model.kernel_, C=model.params_["C"], gamma=model.params_["gamma"])
+    return summary
+
+
+def _explain_and_embed(cfg: SpectraRunConfig, data, out: Path, catalog, timings: dict, progress) -> dict:
+    """t-SNE maps of the data set, then saliency maps of the 3-class model's test spectra, all arrays in
+    ``out/explanations.h5``."""
+    from astroxai.models import load_model
+
+    data_file = out / "explanations.h5"
+    data_file.unlink(missing_ok=True)
+    with _stage(timings, "embed"):
+        embedded = embed_maps(data, out / "embed", paper_specs(cfg.perplexities), seed=cfg.seed, data_file=data_file,
+                              progress=progress)
+    main = MapSpec("all", "raw", float(max(cfg.perplexities)))
+    embedding = next(m for m in embedded["maps"] if m.spec == main)
+    with _stage(timings, "explain"):
+        model = load_model(out / "models" / "svm-3class")
+        rows = model.split_.rows(data.ids, "test")
+        truth = read_truth(catalog, data.ids[rows])
+        explained = saliency_study(model, data, rows, out / "explain", broad=None if truth is None else truth["broad"],
+                                   embedding=embedding, n_correct=cfg.n_correct, seed=cfg.seed, data_file=data_file)
+    tsne = [{"subset": m.spec.subset, "features": m.spec.features, "perplexity": m.spec.perplexity, "n": len(m.ids),
+             "kl_divergence": round(m.kl, 4), "seconds": round(m.seconds, 2)} for m in embedded["maps"]]
+    return {"physics": explained["physics"], "n_gallery": len(explained["gallery"]), "tsne": tsne,
+            "data_file": str(data_file)}
+
+
+def _gallery_first(labels, rows, per_class: int) -> np.ndarray:
+    """``rows`` reordered so that the first ``per_class`` of each class come first (the gallery), class by class."""
+    chosen = [r for cls in sorted(set(labels[rows])) for r in rows[labels[rows] == cls][:per_class]]
+    return np.concatenate([np.asarray(chosen, dtype=np.int64), np.setdiff1d(rows, chosen, assume_unique=False)])
+
+
+def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
+    """The image study of ``cfg.kind`` (see the module doc) into ``out``; returns a summary."""
+    from astroxai.report.figures.images import plot_examples
+
+    out = Path(out)
+    timings: dict = {}
+    start = time.perf_counter()
+    counts = (DEFAULT_IMAGE_COUNTS[cfg.kind] if cfg.n_per_class is None
+              else dict.fromkeys(DEFAULT_IMAGE_COUNTS[cfg.kind], cfg.n_per_class))
+    seed = DEFAULT_IMAGE_SEED if cfg.seed is None else cfg.seed
+    with _stage(timings, "simulate"):
+        path = simulate_image_sample(out / "simulated", cfg.kind, counts, seed, progress=progress)
+        data = ImageSet.load(path)
+    save_figure(plot_examples(data.images, data.labels, data.classes, pixel_arcsec=data.attrs.get("pixel_arcsec")),
+                out / "figures" / "examples")
+    augment = cfg.kind == "galaxy" if cfg.augment is None else cfg.augment
+    settings = {"seed": cfg.train_seed, "max_epochs": cfg.max_epochs, "augment": augment}
+    summary = {"kind": cfg.kind}
+    with _stage(timings, "train_classifier"):
+        trained = train(data, ImageCNNClassifier(**settings), out / "models" / f"{cfg.kind}-classifier",
+                        dataset_path=str(path), progress=progress)
+    classifier = trained.model
+    summary["classifier"] = _model_summary(trained)
+    regressors = {}
+    if cfg.kind == "galaxy":
+        with _stage(timings, "train_regressors"):
+            for name, limit in (("galaxy-bar-length", None), ("galaxy-bar-length-few", cfg.bar_lengths_few or None)):
+                if name.endswith("few") and limit is None:
+                    continue
+                trained = train(data, ImageCNNRegressor(max_measured=limit, **settings), out / "models" / name,
+                                dataset_path=str(path), progress=progress)
+                summary[name] = _model_summary(trained)
+                regressors[trained.model.training_["n_images"]] = trained.model
+    test_rows = classifier.split_.rows(data.ids, "test")
+    test = _gallery_first(data.labels, test_rows, cfg.gallery_per_class)
+    gallery = cfg.gallery_per_class * len(data.classes)
+    explained = {}
+    for method in STUDY_METHODS[cfg.kind]:
+        with _stage(timings, f"explain_{method}"):
+            result = explain_set(classifier, data.subset(test), out / "explain" / method, method=method,
+                                 seed=cfg.train_seed, max_figures=gallery, progress=progress)
+        explained[method] = result["rows"]
+    overlap = overlap_summary(explained)
+    write_table(overlap, out / "explain" / "overlap", {"defining_component": DEFINING_COMPONENT,
+                                                        "images": "test part, each image's predicted class"})
+    summary["overlap"] = overlap
+    with _stage(timings, "trust"):
+        rng = np.random.default_rng(cfg.train_seed)
+        rows = np.sort(rng.choice(test_rows, size=min(cfg.trust_images, test_rows.size), replace=False))
+        table = trust_table({f"{cfg.kind} CNN": classifier}, data, rows, methods=cfg.trust_methods,
+                            seed=cfg.train_seed, progress=progress)
+        write_trust(out, table, ids=data.ids[rows], labels=data.labels[rows],
+                    extra={"baseline_meaning": "0 (empty sky) in the prepared image"})
+    summary["trust"] = table.rows
+    if cfg.kind == "galaxy":
+        with _stage(timings, "bars"):
+            study = bar_length_study(classifier, regressors, data, seed=cfg.train_seed)
+            write_bar_study(out / "bars", study, data)
+        summary["bars"] = {"rows": study.rows, "calibration": study.calibration}
+    timings["total_s"] = round(time.perf_counter() - start, 2)
+    summary["timings"] = timings
+    write_run_record(out, {"command": "run", **asdict(cfg), "simulation_seed": seed, "counts": counts,
+                           "timings": timings})
+    page = write_report(out)
+    problems = check_report(page)
+    if problems:
+        log.warning("report %s: %d problems: %s", page, len(problems), problems[:3])
+    summary["report"] = str(page)
+    return summary
+
+
+def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None, progress=None) -> dict:
+    """Run the study of ``kind`` (``spectra``, ``radio``, ``galaxy``) into ``out`` (default ``runs/default`` for
+    spectra, ``runs/<kind>`` for images), with settings from a JSON ``config`` file and an optional ``seed``."""
+    if kind == "spectra":
+        cfg = SpectraRunConfig.from_file(config) if config else SpectraRunConfig()
+        if seed is not None:
+            cfg.seed = seed
+        return run_spectra(cfg, Path(out or "runs/default"), progress)
+    cfg = ImageRunConfig.from_file(config, kind=kind) if config else ImageRunConfig(kind=kind)
+    if seed is not None:
+        cfg.seed = seed
+    return run_images(cfg, Path(out or Path("runs") / kind), progress)
+
+
+__all__ = ["CNNConfig", "ImageRunConfig", "SpectraRunConfig", "run", "run_images", "run_spectra"]

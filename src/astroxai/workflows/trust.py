@@ -1,0 +1,136 @@
+"""``astroxai trust``: every explanation method × every saved model on the same test inputs, with every trust score,
+and ``astroxai embed``: t-SNE maps of a data set, with other spectra placed on them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.embed import MapSpec, fit_maps, save_maps
+from astroxai.explain.trust import TRUST_METHODS, trust_table
+from astroxai.models import SVMClassifier, load_model
+from astroxai.report.figures import save_figure
+from astroxai.report.figures.explain import plot_tsne, saliency_title
+from astroxai.report.tables import write_table
+from astroxai.report.writers import write_maps, write_trust
+from astroxai.simulate import read_truth
+
+log = logging.getLogger(__name__)
+
+
+def noise_sigma(X, snr=None) -> np.ndarray:
+    """Per-spectrum noise level in normalised flux units: 1 / (S/N at 5100 Å) when the S/N is known (the reduction
+    normalises the flux at 5100 Å to 1), else a robust estimate from pixel-to-pixel differences (1.4826 · MAD of
+    f[i+1] − f[i], divided by √2)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    diff = np.diff(X, axis=1)
+    mad = np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
+    estimate = 1.4826 * mad / np.sqrt(2)
+    if snr is None:
+        return estimate
+    snr = np.asarray(snr, dtype=np.float64)
+    return np.where(np.isfinite(snr) & (snr > 0), 1.0 / np.where(snr > 0, snr, 1.0), estimate)
+
+
+def load_models(data, model_dirs, kernels=()) -> dict:
+    """Name → fitted model for every model folder, plus the SVM folders' other ``kernels`` refitted
+    (:meth:`SVMClassifier.with_kernel`).  Names: ``SVM <kernel>``, ``CNN``, or the folder's name for image models."""
+    models = {}
+    for folder in map(Path, model_dirs):
+        model = load_model(folder)
+        model.check_grid_of(data.grid)
+        if isinstance(model, SVMClassifier):
+            for kernel in [model.kernel_, *[k for k in kernels if k != model.kernel_]]:
+                models[f"SVM {kernel}"] = model.with_kernel(data, kernel)
+        elif model.modality == "spectra":
+            models["CNN" if "CNN" not in models else f"CNN ({folder.name})"] = model
+        else:
+            models[folder.name] = model
+    return dict(sorted(models.items(), key=lambda item: (item[0].startswith("CNN"), item[0])))
+
+
+def _side_by_side(table, models: dict, data, rows, truth) -> tuple[int, str]:
+    """The spectrum shown explained by every method for every model: one with a broad Hβ that every model classifies
+    correctly, preferring an intermediate (the hard class) and, among those, the one whose first model is least
+    saturated (probabilities at 1 − 10⁻⁷ flatten the SVM's gradients), so that the methods have physics to find and
+    a gradient to follow."""
+    labels = data.labels[rows]
+    first = next(iter(models))
+    explained = {name: table.explanations[(name, table.rows[0]["method"])] for name in models}
+    correct = np.all([e.targets == labels for e in explained.values()], axis=0)
+    candidates = np.flatnonzero(correct & (truth["broad"] if truth is not None else True))
+    top = explained[first].probabilities.max(axis=1)
+    pick = int(min(candidates, key=lambda i: (labels[i] != "intermediate", abs(top[i] - 0.9)))) if candidates.size \
+        else 0
+    e = explained[first]
+    title = saliency_title(e.ids[pick], labels[pick], e.targets[pick],
+                           dict(zip(e.classes, e.probabilities[pick], strict=True))) + f"   (probabilities: {first})"
+    return pick, title
+
+
+def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n_inputs: int = 100,
+                  baseline: str = "model", catalog=None, seed: int = 0, progress=None) -> dict:
+    """The trust table on ``n_inputs`` test inputs (a seeded draw from the first model's split) of a data set, for
+    saved model folders: spectra get the stability score at each spectrum's own noise level and, with the
+    simulator's ``catalog``, the ground truth; images with component masks get the share on the defining component.
+    Writes ``trust.csv/json`` and the figures into ``out``."""
+    models = load_models(data, model_dirs, kernels)
+    first = load_model(model_dirs[0])
+    classes = set(next(iter(models.values())).classes_)
+    rows = np.flatnonzero(np.isin(data.labels, sorted(classes)))
+    if first.split_ is not None:
+        rows = rows[first.split_.contains(data.ids[rows], "test")]
+    if rows.size == 0:
+        raise ValueError("no test input of the first model is in the data set")
+    rows = np.sort(np.random.default_rng(seed).choice(rows, min(n_inputs, rows.size), replace=False))
+    truth, sigma = None, None
+    if data.modality == "spectra":
+        truth = read_truth(catalog, data.ids[rows]) if catalog else None
+        if catalog and truth is None:
+            log.warning("%s does not describe these spectra: no ground-truth scores", catalog)
+        sigma = noise_sigma(data.flux[rows], data.meta.get("snr_5100", np.full(len(data), np.nan))[rows])
+    log.info("trust: %d methods × %d models on %d test %s", len(methods), len(models), rows.size, data.NOUN)
+    table = trust_table(models, data, rows, methods=methods, baseline=baseline, truth=truth, sigma=sigma, seed=seed,
+                        progress=progress)
+    side = _side_by_side(table, models, data, rows, truth) if data.modality == "spectra" else None
+    figures = write_trust(out, table, ids=data.ids[rows], labels=data.labels[rows], side_by_side=side)
+    return {"rows": table.rows, "figures": [str(f) for f in figures], "table": table,
+            "example": None if side is None else str(data.ids[rows][side[0]])}
+
+
+def embed_maps(data, out, specs, *, seed: int = 0, data_file=None, progress=None) -> dict:
+    """Every map of ``specs`` (:func:`astroxai.embed.paper_specs`): the maps in ``data_file`` (default
+    ``out/embeddings.h5``), the KL/time table and the figures."""
+    out = Path(out)
+    maps = fit_maps(data, specs, seed=seed, progress=progress)
+    data_file = save_maps(Path(data_file) if data_file else out / "embeddings.h5", maps,
+                          {"tsne": {"seed": seed, "library": "openTSNE",
+                                    "perplexities": sorted({s.perplexity for s in specs})}})
+    figures = write_maps(out, maps, seed=seed)
+    log.info("%d t-SNE maps in %.0f s → %s", len(maps), sum(m.seconds for m in maps), data_file)
+    return {"maps": maps, "data_file": str(data_file), "figures": [str(f) for f in figures]}
+
+
+def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
+    """Put the spectra of another data set on the largest-perplexity map(s) without refitting them (openTSNE
+    ``transform``): ``placed.csv/json`` and a figure per map."""
+    out = Path(out)
+    rows = []
+    top = max(m.spec.perplexity for m in maps)
+    for fitted in [m for m in maps if m.spec.perplexity == top]:
+        if new.flux.shape[1] != fitted.reference.shape[1]:
+            raise ValueError(f"{source} is on another wavelength grid than the mapped spectra")
+        coords = fitted.place(new.flux, seed=seed)
+        rows += [{"map": fitted.spec.key, "id": i, "label": label, "x": float(x), "y": float(y)}
+                 for i, label, (x, y) in zip(new.ids, new.labels, coords, strict=True)]
+        marked = [{"position": c, "number": k + 1, "correct": None} for k, c in enumerate(coords[:50])]
+        save_figure(plot_tsne(fitted.coords, fitted.labels, marked=marked,
+                              title=f"{Path(source).name} placed on {fitted.spec.key}"),
+                    out / "figures" / f"placed_{fitted.spec.subset}_{fitted.spec.features}")
+    write_table(rows, out / "placed", {"source": str(source), "method": "openTSNE transform (map held fixed)"})
+    return {"rows": rows}
+
+
+__all__ = ["MapSpec", "embed_maps", "load_models", "noise_sigma", "place_spectra", "trust_folders"]

@@ -1,0 +1,64 @@
+"""Trust scores as functions of (explainer, explanation): each against the numerics it composes, computed by hand, and
+one trust table for spectra and images."""
+
+import numpy as np
+import pytest
+
+from astroxai import simulate
+from astroxai.explain import Explainer, faithfulness, metrics, sanity, stability, trust_table, truth_mass
+from astroxai.models import SVMClassifier
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data = simulate.spectra_set({"type1": 15, "type2": 20, "intermediate": 15}, seed=6, n_wave=160)
+    return SVMClassifier(kernels=("linear",), quick=True, seed=2).fit(data), data
+
+
+def test_scores_are_the_metrics_on_the_explained_arrays(fitted):
+    model, data = fitted
+    subset = data.subset(np.arange(6))
+    explainer = Explainer(model, "occlusion", seed=3)
+    why = explainer.explain(subset)
+    index = why.target_index()
+    faith = faithfulness(explainer, why, n_random=2, seed=4)
+    by_hand = metrics.deletion_insertion(metrics.predictor(model.as_module()), subset.flux, why.maps, index,
+                                         model.baseline_, n_random=2, seed=4)
+    np.testing.assert_allclose(faith["deletion_auc"], by_hand["deletion_auc"])
+    check = sanity(explainer, why, seed=5)
+    randomised = metrics.randomised_model(model.as_module(), 5)
+    random_maps = explainer.attribute(subset.flux, index, module=randomised).maps
+    assert check["median_rho"] == pytest.approx(np.nanmedian(metrics.rank_correlation(np.abs(why.maps),
+                                                                                       np.abs(random_maps))))
+    sigma = np.full(6, 0.05)
+    steady = stability(explainer, why, sigma, n_draws=2, seed=7)
+    expected = metrics.stability(lambda s, t: explainer.attribute(s, t).maps, subset.flux.astype(float), index, sigma,
+                                 n_draws=2, seed=7, maps=why.maps)
+    np.testing.assert_allclose(steady, expected)
+    regions = np.zeros(why.maps.shape, bool)
+    regions[:, :40] = True
+    mass = truth_mass(why, regions)
+    np.testing.assert_allclose(mass["mass"], metrics.mass_in_region(data.wavelength, why.maps, regions)["mass"])
+
+
+def test_trust_table_for_spectra_and_for_images(fitted, radio_model, radio):
+    from astroxai.data import ImageSet
+    from astroxai.models import load_model
+
+    model, data = fitted
+    truth = {"label": data.labels[:8], "broad": np.isin(data.labels[:8], ("type1", "intermediate")),
+             "fwhm": np.full(8, 4000.0), "r_feii": np.zeros(8)}
+    table = trust_table({"SVM": model}, data, np.arange(8), methods=["saliency", "integrated-gradients"],
+                        truth=truth, sigma=np.full(8, 0.05), seed=1)
+    assert [r["method"] for r in table.rows] == ["saliency", "integrated-gradients"]
+    row = table.rows[1]
+    for key in ("n_spectra", "ms_per_spectrum", "deletion_auc", "sanity_rho", "stability", "truth_mass",
+                "hbeta_opposite", "ig_relative_delta"):
+        assert key in row, key
+    assert row["deletion_auc"] < row["random_deletion_auc"]  # IG is faithful on an SVM
+    images = ImageSet.load(radio)
+    table = trust_table({"radio": load_model(radio_model)}, images, np.arange(6), methods=["saliency"], seed=1)
+    (row,) = table.rows
+    assert row["n_images"] == 6 and "defining_mass" in row and 0 <= row["defining_mass"] <= 1
+    with pytest.raises(ValueError, match="unknown methods"):
+        trust_table({"radio": load_model(radio_model)}, images, np.arange(2), methods=["finite-difference"])

@@ -1,0 +1,139 @@
+"""The 1-D CNN: architecture, seeded training with the best epoch restored, persistence and its refusals, and the
+commands that take a CNN folder."""
+
+import csv
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from astroxai.cli import main
+from astroxai.data import SpectraSet
+from astroxai.explain import Explanation
+from astroxai.explain.methods import wavelength_segments
+from astroxai.models import CNNConfig, ModelLoadError, SpectrumCNNClassifier, load_model
+from astroxai.models.cnn import SpectrumCNN
+
+
+def test_architecture_shapes_and_probabilities():
+    module = SpectrumCNN(150, 3, centre=np.ones(150), scale=0.5)
+    p = module(torch.ones(4, 150, dtype=torch.float64))
+    assert p.shape == (4, 3) and torch.allclose(p.sum(dim=1), torch.ones(4))
+    with pytest.raises(ValueError, match="odd"):
+        SpectrumCNN(150, 3, kernel_size=4)
+    with pytest.raises(ValueError, match="too few"):
+        SpectrumCNN(4, 3)
+
+
+def test_training_restores_the_best_epoch_and_is_seeded(reduced_sample):
+    data = SpectraSet.load(reduced_sample)
+    X, y = data.flux, data.labels
+    model = SpectrumCNNClassifier(config=CNNConfig(max_epochs=12, patience=3), seed=3).fit(data)
+    train, val = model.split_.rows(data.ids, "train"), model.split_.rows(data.ids, "validation")
+    history = model.history_
+    best = min(h["val_loss"] for h in history)
+    weights = torch.as_tensor(len(train) / (3 * np.bincount([["type1", "type2", "intermediate"].index(c)
+                                                              for c in y[train]], minlength=3)), dtype=torch.float32)
+    with torch.no_grad():
+        logits = model.module_.logits(torch.as_tensor(X[val]))
+    target = torch.as_tensor([["type1", "type2", "intermediate"].index(c) for c in y[val]])
+    assert float(torch.nn.functional.cross_entropy(logits, target, weight=weights)) == pytest.approx(best, abs=1e-5)
+    assert len(history) <= 12
+    again = SpectrumCNNClassifier(config=CNNConfig(max_epochs=12, patience=3), seed=3).fit(data)
+    np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
+    assert model.classes_.tolist() == ["type1", "type2", "intermediate"]  # the paper's order, as the SVM study
+
+
+def test_saved_cnn_round_trip_and_refusals(cnn_model, reduced_sample, tmp_path):
+    data = SpectraSet.load(reduced_sample)
+    model = load_model(cnn_model)
+    meta = model.metadata_
+    assert isinstance(model, SpectrumCNNClassifier) and (cnn_model / "model.pt").is_file()
+    assert not (cnn_model / "model.skops").exists()
+    p = model.predict_proba(data.flux)
+    assert p.shape == (48, 3) and np.allclose(p.sum(axis=1), 1)
+    again = load_model(cnn_model)
+    np.testing.assert_array_equal(again.predict_proba(data.flux), p)
+    assert set(model.predict(data.flux)) <= set(meta["classes"])
+    assert model.as_module() is model.module_
+    for name in ("test_metrics.csv", "confusion.csv", "noise.csv", "history.csv", "split.json",
+                 "figures/history.png", "figures/noise.png"):
+        assert (cnn_model / name).is_file(), name
+    # a tampered weights file is refused by its checksum
+    bad = tmp_path / "bad"
+    shutil.copytree(cnn_model, bad)
+    (bad / "model.pt").write_bytes((bad / "model.pt").read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ModelLoadError, match="checksum"):
+        load_model(bad)
+
+    # a pickled object (a class reference, i.e. code to import) instead of a state_dict is refused even with a
+    # matching checksum
+    evil = tmp_path / "evil"
+    shutil.copytree(cnn_model, evil)
+    torch.save({"x": tmp_path}, evil / "model.pt")
+    meta_evil = json.loads((evil / "model.json").read_text())
+    meta_evil["sha256"] = hashlib.sha256((evil / "model.pt").read_bytes()).hexdigest()
+    (evil / "model.json").write_text(json.dumps(meta_evil))
+    with pytest.raises(ModelLoadError, match="not a state_dict"):
+        load_model(evil)
+
+
+def test_cnn_evaluate_predict_explain(cnn_model, reduced_sample, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["evaluate", str(cnn_model), str(reduced_sample), "--out", str(tmp_path / "ev"),
+                                  "--part", "test"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ev" / "metrics.csv").is_file()
+    sim = reduced_sample.parent / "sim" / "spectra"
+    files = sorted(sim.glob("*.fits"))[:3]
+    result = runner.invoke(main, ["predict", str(cnn_model), *map(str, files), "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "p.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["kept"] * 3
+    for method, extra in (("exact", []), ("occlusion", []), ("integrated-gradients", ["--baseline", "continuum"]),
+                          ("lime", ["--segments", "lines"])):
+        result = runner.invoke(main, ["explain", str(cnn_model), str(reduced_sample), "--out",
+                                      str(tmp_path / method), "--method", method, "--max-figures", "1", *extra])
+        assert result.exit_code == 0, result.output
+        with open(tmp_path / method / "explanations.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 48 and sum(r["zero_map"] == "False" for r in rows) > 40
+        if method == "integrated-gradients":  # the convergence delta of every map is reported, and small
+            assert max(abs(float(r["ig_convergence_delta"])) for r in rows) < 0.05
+    stored = Explanation.load(tmp_path / "lime" / "explanations.h5")
+    maps, wavelength = stored.maps, stored.grid
+    assert stored.method == "lime" and stored.options["lines"] is True and stored.baseline == "model"
+    segments = wavelength_segments(wavelength, 40, lines=True)
+    for row in maps[:5]:  # one value per segment
+        assert all(np.unique(row[segments == k]).size == 1 for k in range(segments.max() + 1))
+
+
+def test_trust_command_scores_every_method_on_svm_and_cnn(cnn_model, trained_model, reduced_sample, tmp_path):
+    catalog = reduced_sample.parent / "sim" / "catalog.csv"
+    out = tmp_path / "trust"
+    result = CliRunner().invoke(main, ["trust", str(reduced_sample), str(trained_model), str(cnn_model), "--out",
+                                       str(out), "--kernels", "linear,rbf", "--n-spectra", "8", "--catalog",
+                                       str(catalog)])
+    assert result.exit_code == 0, result.output
+    table = json.loads((out / "trust.json").read_text())["rows"]
+    assert {r["model"] for r in table} == {"SVM linear", "SVM rbf", "CNN"}
+    assert len(table) == 3 * 6
+    for row in table:
+        for key in ("ms_per_spectrum", "deletion_auc", "random_deletion_auc", "insertion_auc", "sanity_rho",
+                    "stability", "truth_mass", "truth_lift"):
+            assert np.isfinite(row[key]), (row["model"], row["method"], key)
+        assert 0 < row["truth_area"] < 1
+    # perturbation methods are faithful by construction on these models: they beat a random order
+    for row in table:
+        if row["method"] in ("integrated-gradients", "occlusion", "kernelshap"):
+            assert row["deletion_auc"] < row["random_deletion_auc"], (row["model"], row["method"])
+    assert (out / "figures" / "methods_side_by_side.png").stat().st_size > 20_000
+    assert (out / "figures" / "deletion_curves.png").is_file()
+    bad = CliRunner().invoke(main, ["trust", str(reduced_sample), str(cnn_model), "--out", str(out),
+                                    "--methods", "gradcam"])
+    assert bad.exit_code != 0 and "unknown methods" in bad.output

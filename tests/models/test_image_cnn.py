@@ -1,0 +1,94 @@
+"""The image CNNs: architecture, per-image scaling, the prepared space the explainers use, training, persistence."""
+
+import numpy as np
+import pytest
+import torch
+
+from astroxai.data import ImageSet
+from astroxai.models import Estimator, ImageCNNClassifier, ImageCNNRegressor
+from astroxai.models.image_cnn import ImageCNN, dihedral
+from astroxai.simulate.images import simulate_image_sample
+
+
+def test_image_cnns_train_predict_and_round_trip(tmp_path):
+    module = ImageCNN((1, 64, 64), 4)
+    p = module(torch.rand(3, 1, 64, 64))
+    assert p.shape == (3, 4) and torch.allclose(p.sum(dim=1), torch.ones(3))
+    # per-image scaling: a classifier sees shape, not flux
+    x = torch.rand(2, 1, 64, 64)
+    torch.testing.assert_close(module.eval()(x), module(1000 * x))
+    with pytest.raises(ValueError, match="too small"):
+        ImageCNN((1, 4, 4), 2)
+    with pytest.raises(ValueError, match="task"):
+        ImageCNN((1, 64, 64), 2, task="clasify")
+
+    data = ImageSet.load(simulate_image_sample(tmp_path / "g", "galaxy", {"unbarred": 16, "barred": 16}, seed=2,
+                                               workers=1))
+    model = ImageCNNClassifier(max_epochs=3, patience=2, seed=0).fit(data)
+    assert 1 <= len(model.history_) <= 3 and set(model.predict(data)) <= set(data.classes)
+    model.save(tmp_path / "clf")
+    loaded = Estimator.load(tmp_path / "clf")
+    assert isinstance(loaded, ImageCNNClassifier) and loaded.classes_.tolist() == data.classes
+    np.testing.assert_array_equal(loaded.predict_proba(data), model.predict_proba(data))
+    np.testing.assert_array_equal(loaded.split_.test, model.split_.test)
+
+    regressor = ImageCNNRegressor(max_epochs=3, patience=2, seed=0).fit(data)
+    barred = np.flatnonzero(data.labels == "barred")
+    values = regressor.predict(data.images[barred])
+    assert values.shape == (16,) and np.isfinite(values).all()
+    assert set(regressor.split_.train) <= set(data.ids)
+    regressor.save(tmp_path / "reg")
+    again = ImageCNNRegressor.load(tmp_path / "reg")
+    np.testing.assert_array_equal(again.predict(data.images[barred]), values)
+    assert again.target == "bar_length_px" and again.task == "regress"
+    with pytest.raises(ValueError, match="holds a ImageCNNRegressor"):
+        ImageCNNClassifier.load(tmp_path / "reg")
+
+
+def test_constructor_refuses_a_typo_before_any_training():
+    with pytest.raises(ValueError, match="stretch"):
+        ImageCNNClassifier(stretch="asinhh")
+    with pytest.raises(ValueError, match="dropout"):
+        ImageCNNClassifier(dropout=1.5)
+    with pytest.raises(ValueError, match="target"):
+        ImageCNNRegressor(target="")
+
+
+def test_a_regressor_needs_its_column():
+    data = ImageSet(np.random.default_rng(0).random((8, 1, 16, 16)), ["a", "b"] * 4, [str(i) for i in range(8)])
+    with pytest.raises(ValueError, match="no column 'bar_length_px'"):
+        ImageCNNRegressor(max_epochs=1).fit(data)
+
+
+def test_prepared_module_is_the_network_and_its_gradient_is_the_true_one_off_the_peak():
+    torch.manual_seed(0)
+    module = ImageCNN((1, 16, 16), 3, stretch="asinh").double().eval()
+    x = torch.rand(2, 1, 16, 16, dtype=torch.float64) + 0.1
+    torch.testing.assert_close(module(x), module.on_prepared()(module.prepare(x)))
+    # away from the brightest pixel the scale does not move, so autograd (scale detached) = the true derivative
+    x0 = x[:1].clone().requires_grad_(True)
+    module(x0)[0, 1].backward()
+    peak = int(x[0].flatten().argmax())
+    for pixel in (0, 37, 200):
+        if pixel == peak:
+            continue
+        step = torch.zeros_like(x0).flatten()
+        step[pixel] = 1e-6
+        step = step.reshape(x0.shape)
+        with torch.no_grad():
+            numeric = (module(x[:1] + step)[0, 1] - module(x[:1] - step)[0, 1]) / 2e-6
+        assert float(x0.grad.flatten()[pixel]) == pytest.approx(float(numeric), rel=1e-3, abs=1e-6)
+    # augmentation: every output is one of the square's eight symmetries of the batch
+    batch = torch.arange(16.0).reshape(1, 1, 4, 4)
+    symmetries = [torch.rot90(batch, k, dims=(2, 3)) for k in range(4)]
+    symmetries += [torch.flip(s, dims=(3,)) for s in symmetries]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(64):
+        out = dihedral(batch, rng)
+        match = [k for k, s in enumerate(symmetries) if torch.equal(out, s)]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert seen == set(range(8))
+
+

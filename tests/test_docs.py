@@ -1,0 +1,54 @@
+"""The documentation runs: every docstring example of the package, and the README's "In Python" flows, are executed as
+doctests (in a temporary folder, since some write model folders)."""
+
+import doctest
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import astroxai
+
+ROOT = Path(__file__).parents[1]
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(astroxai.__path__, "astroxai.") if name != "astroxai.cli")
+
+
+def _run(tests) -> doctest.TestResults:
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    for test in tests:
+        runner.run(test)
+    return runner.summarize(verbose=False)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    tests = [t for t in doctest.DocTestFinder(exclude_empty=True).find(module, name) if t.examples]
+    result = _run(tests)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
+
+
+def test_the_public_api_has_examples():
+    """The notebook's vocabulary (astroxai's face) is documented with runnable examples."""
+    without = []
+    for name in ("SpectraSet", "ImageSet", "SVMClassifier", "SpectrumCNNClassifier", "ImageCNNClassifier",
+                 "Explainer", "reduce_spectra", "Split"):
+        doc = getattr(astroxai, name).__doc__ or ""
+        if ">>>" not in doc:
+            without.append(name)
+    assert not without, f"no runnable example in the docstrings of {without}"
+
+
+def test_readme_python_flows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## In Python"):]
+    section = section[:section.index("\n## ", 4)] if "\n## " in section[4:] else section
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(section, {}, "README.md (In Python)", str(ROOT / "README.md"), 0)
+    assert len(test.examples) >= 6, "the README's Python flows are not written as doctests"
+    result = _run([test])
+    assert result.failed == 0, f"{result.failed} of {result.attempted} README examples failed (output above)"
