@@ -8,6 +8,7 @@ prints, draws progress bars and chooses matplotlib's file-only backend.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -39,6 +40,25 @@ def _fail(error: Exception):
 
 
 LIBRARY_ERRORS = (ValueError, OSError)
+#: Arguments and options several commands share.
+MODEL_DIR = click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+CATALOG = click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                       help="CSV with columns file,label,z giving labels and missing redshifts.")
+
+
+def _reports_errors(command):
+    """Run a command, turning a library error (a bad input, a model that cannot be loaded, a grid mismatch) into one
+    line for the user; the traceback is logged at debug level (``-v``)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LIBRARY_ERRORS as error:
+            raise _fail(error) from None
+
+    return run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -102,11 +122,10 @@ def simulate(out: Path, kind: str, n_type1: int, n_type2: int, n_intermediate: i
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@INPUTS
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output SpectraSet (HDF5, e.g. dataset.h5); the manifest goes beside it.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns file,label,z giving labels and missing redshifts.")
+@CATALOG
 @click.option("--range", "wave_range", type=(float, float), default=None, metavar="MIN MAX",
               help="Rest-frame grid range in Å (default: the overlap of all spectra).")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
@@ -116,6 +135,7 @@ def simulate(out: Path, kind: str, n_type1: int, n_type2: int, n_intermediate: i
               help="Resampling: linear interpolation (the paper) or flux-conserving rebinning.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Spectra held in memory at once.")
+@_reports_errors
 def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size):
     """Reduce spectra: rest frame, normalise at 5100 Å, resample onto a common grid.
 
@@ -132,25 +152,13 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
     items = collect_inputs(inputs, catalog)
     if not items:
         raise click.ClickException("no spectrum files found in the inputs")
-    try:
-        summary = reduce_inputs(items, out, wave_range=RANGE_PRESETS[preset] if preset else wave_range,
-                                n_wave=n_wave, method=method, chunk_size=chunk_size, progress=_progress)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    summary = reduce_inputs(items, out, wave_range=RANGE_PRESETS[preset] if preset else wave_range,
+                            n_wave=n_wave, method=method, chunk_size=chunk_size, progress=_progress)
     lo, hi = summary["wave_range"]
     click.echo(f"kept {summary['n_kept']} of {summary['n_inputs']} spectra on {n_wave} points "
                f"{lo:.2f}–{hi:.2f} Å → {out}")
     if summary["n_rejected"]:
         click.echo(f"rejected {summary['n_rejected']}: reasons in {summary['manifest']}")
-
-
-def _dataset(path: Path):
-    from astroxai.workflows.inputs import load_dataset
-
-    try:
-        return load_dataset(path)
-    except ValueError as error:
-        raise _fail(error) from None
 
 
 @main.command()
@@ -178,6 +186,7 @@ def _dataset(path: Path):
 @click.option("--target", default="bar_length_px", show_default=True,
               help="Images, --task regress: the column to predict (on the images where it is positive).")
 @click.option("--augment", is_flag=True, help="Images: turn and flip the training batches at random.")
+@_reports_errors
 def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats,
           model_kind, max_epochs, task, target, augment):
     """Train a model on DATASET, evaluate it on the test part of its split, and save it into OUT.
@@ -190,19 +199,17 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
     Images (images.h5 from `astroxai simulate --kind radio|galaxy`): a 2-D CNN, a morphology classifier or, with
     --task regress, a regressor of --target (e.g. the bar length).
     """
+    from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.train import estimator_for
     from astroxai.workflows.train import train as train_workflow
 
-    data = _dataset(dataset)
-    try:
-        model = estimator_for(data, model=model_kind, task=task, classes=int(n_classes),
-                              kernels=tuple(k.strip() for k in kernels.split(",") if k.strip()), quick=quick,
-                              seed=seed, stratify=not unstratified, standardise=not raw_features, n_jobs=n_jobs,
-                              max_epochs=max_epochs, target=target, augment=augment)
-        result = train_workflow(data, model, out, dataset_path=str(dataset), timing_repeats=timing_repeats,
-                                progress=_progress)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    data = load_dataset(dataset)
+    model = estimator_for(data, model=model_kind, task=task, classes=int(n_classes),
+                          kernels=tuple(k.strip() for k in kernels.split(",") if k.strip()), quick=quick,
+                          seed=seed, stratify=not unstratified, standardise=not raw_features, n_jobs=n_jobs,
+                          max_epochs=max_epochs, target=target, augment=augment)
+    result = train_workflow(data, model, out, dataset_path=str(dataset), timing_repeats=timing_repeats,
+                            progress=_progress)
     test = result.test
     score = (f"test r {test['r']:.3f}, RMSE {test['rmse']:.3f}" if model.task == "regress"
              else f"test macro F {test['macro']['f1']:.4f}, accuracy {test['accuracy']:.4f}")
@@ -211,26 +218,25 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
 
 
 @main.command()
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@MODEL_DIR
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for metrics, confusion, noise and predictions (CSV + JSON) and figures.")
 @click.option("--part", type=click.Choice(["train", "validation", "test"]), default=None,
               help="Only the inputs of this part of the model's own split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise draws.")
+@_reports_errors
 def evaluate(model_dir, dataset, out, part, seed):
     """Metrics, confusion matrices, noise robustness (spectra) and per-input predictions of a saved model.
 
     DATASET must be on the model's grid (spectra reduced onto its wavelengths, images of its size); inputs without
     one of the model's labels are left out.  A regressor writes r and RMSE against its target column.
     """
+    from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.train import evaluate_folder
 
-    data = _dataset(dataset)
-    try:
-        result = evaluate_folder(model_dir, data, out, part=part, seed=seed)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    data = load_dataset(dataset)
+    result = evaluate_folder(model_dir, data, out, part=part, seed=seed)
     metrics = result["metrics"]
     score = (f"r {metrics['r']:.3f}, RMSE {metrics['rmse']:.3f}" if "r" in metrics
              else f"macro F {metrics['macro']['f1']:.4f}, accuracy {metrics['accuracy']:.4f}")
@@ -239,13 +245,14 @@ def evaluate(model_dir, dataset, out, part, seed):
 
 
 @main.command()
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@MODEL_DIR
+@INPUTS
+@CATALOG
+@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Spectra reduced and held in memory at once.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Predictions CSV: id, input, status, predicted, p_<class>..., reason.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns file,label,z giving missing redshifts.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True)
+@_reports_errors
 def predict(model_dir, inputs, out, catalog, chunk_size):
     """Classify raw spectra (files, folders or catalogue CSVs), data sets or image files with a saved model.
 
@@ -254,10 +261,7 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
     """
     from astroxai.workflows.train import predict_inputs
 
-    try:
-        summary = predict_inputs(model_dir, inputs, out, catalog=catalog, chunk_size=chunk_size, progress=_progress)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    summary = predict_inputs(model_dir, inputs, out, catalog=catalog, chunk_size=chunk_size, progress=_progress)
     counts = ", ".join(f"{n} {c}" for c, n in summary["predicted"].items())
     click.echo(f"classified {summary['n_classified']} of {summary['n_inputs']} inputs"
                + (f" ({counts})" if counts else "") + f" → {out}")
@@ -266,8 +270,8 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
 
 
 @main.command()
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@MODEL_DIR
+@INPUTS
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for explanations.csv, explanations.h5 and figures/.")
 @click.option("--method", type=click.Choice(["exact", "saliency", "finite-difference", "smoothgrad",
@@ -288,11 +292,11 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
               help="Finite differences: the paper's forward differences or central ones.")
 @click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Finite differences: relative perturbation of each flux.")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV with columns file,label,z giving labels and missing redshifts.")
+@CATALOG
 @click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
               help="Figures for the first N explained spectra (images: gallery rows, at most 12).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of SmoothGrad's and LIME's draws.")
+@_reports_errors
 def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, catalog, max_figures,
             seed):
     """Attribution maps of a saved model for raw files, folders, catalogues or data sets (.h5).
@@ -316,11 +320,8 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
         options.update(eps=eps, scheme=scheme)
     if chosen.uses_features and segments == "lines":
         options["lines"] = True
-    try:
-        explain_inputs(model_dir, inputs, out, method=method, target=target, baseline=baseline, options=options,
-                       catalog=catalog, max_figures=max_figures, seed=seed, progress=_progress)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    explain_inputs(model_dir, inputs, out, method=method, target=target, baseline=baseline, options=options,
+                   catalog=catalog, max_figures=max_figures, seed=seed, progress=_progress)
 
 
 @main.command()
@@ -336,6 +337,7 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--place", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Another data set (.h5) to place on the largest-perplexity map(s) without refitting them.")
+@_reports_errors
 def embed(dataset, out, perplexities, standardise, subsets, seed, place):
     """t-SNE maps of a reduced data set (openTSNE), as in the paper's Fig. 4 and appendix."""
     from astroxai.data import SpectraSet
@@ -343,21 +345,18 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import embed_maps, place_spectra
 
-    try:
-        data = load_dataset(dataset, SpectraSet)
-        features = FEATURES if standardise is None else (("standardised",) if standardise else ("raw",))
-        specs = paper_specs(perplexities or PAPER_PERPLEXITIES, subsets or tuple(SUBSETS), features)
-        result = embed_maps(data, out, specs, seed=seed, progress=_progress)
-        if place is not None:
-            new = load_dataset(place, SpectraSet)
-            if not (new.wavelength.shape == data.wavelength.shape
-                    and abs(new.wavelength - data.wavelength).max() < 1e-6):
-                raise ValueError(f"{place} is on another wavelength grid than {dataset}")
-            placed = place_spectra(result["maps"], new, out, seed=seed, source=str(place))
-            click.echo(f"placed {len(new)} spectra of {place} on {len(placed['rows']) // max(1, len(new))} map(s) → "
-                       f"{out / 'placed.csv'}")
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    data = load_dataset(dataset, SpectraSet)
+    features = FEATURES if standardise is None else (("standardised",) if standardise else ("raw",))
+    specs = paper_specs(perplexities or PAPER_PERPLEXITIES, subsets or tuple(SUBSETS), features)
+    result = embed_maps(data, out, specs, seed=seed, progress=_progress)
+    if place is not None:
+        new = load_dataset(place, SpectraSet)
+        if not (new.wavelength.shape == data.wavelength.shape
+                and abs(new.wavelength - data.wavelength).max() < 1e-6):
+            raise ValueError(f"{place} is on another wavelength grid than {dataset}")
+        placed = place_spectra(result["maps"], new, out, seed=seed, source=str(place))
+        click.echo(f"placed {len(new)} spectra of {place} on {len(placed['rows']) // max(1, len(new))} map(s) → "
+                   f"{out / 'placed.csv'}")
 
 
 @main.command()
@@ -375,6 +374,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The simulator's catalog.csv: enables the ground-truth scores of spectra.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@_reports_errors
 def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalog, seed):
     """Every explanation method × every model on the same test inputs, with trust scores.
 
@@ -382,15 +382,13 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     each spectrum's own level) and, with ground truth (the simulator's catalogue for spectra, the component masks
     of a simulated image set), the share of attribution on it (and the Hβ core/wing sign test for spectra).
     """
+    from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import trust_folders
 
-    data = _dataset(dataset)
-    try:
-        result = trust_folders(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
-                               methods=[m.strip() for m in methods.split(",") if m.strip()], n_inputs=n_inputs,
-                               baseline=baseline, catalog=catalog, seed=seed, progress=_progress)
-    except LIBRARY_ERRORS as error:
-        raise _fail(error) from None
+    data = load_dataset(dataset)
+    result = trust_folders(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
+                           methods=[m.strip() for m in methods.split(",") if m.strip()], n_inputs=n_inputs,
+                           baseline=baseline, catalog=catalog, seed=seed, progress=_progress)
     click.echo(f"{len(result['rows'])} method × model rows → {Path(out) / 'trust.csv'}")
 
 
@@ -404,6 +402,7 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
 @click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
               help="spectra: the AGN study (Peruzzi et al. 2021); radio: LIME on radio morphologies (Liang et al. "
                    "2023); galaxy: bar lengths from SmoothGrad maps (Bhambra et al. 2022).")
+@_reports_errors
 def run(out: Path | None, config: Path | None, seed: int | None, kind: str):
     """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
 
@@ -418,10 +417,7 @@ def run(out: Path | None, config: Path | None, seed: int | None, kind: str):
     from astroxai.workflows.run import run as run_workflow
 
     start = time.perf_counter()
-    try:
-        summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress)
-    except (ValueError, TypeError) as error:
-        raise _fail(error) from None
+    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress)
     for name, model in summary.get("models", {}).items():
         what = f"{model['kernel']} kernel" if "kernel" in model else model["model"]
         click.echo(f"{name}: {what}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")

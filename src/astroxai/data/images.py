@@ -46,9 +46,7 @@ class ImageSet(LabelledSet):
     wcs: np.ndarray | None = None
     attrs: dict = field(default_factory=dict)
 
-    FORMAT = "astroxai.ImageSet"
-    NOUN = "images"
-    modality = "images"
+    FORMAT, NOUN, modality = "astroxai.ImageSet", "images", "images"
 
     def __post_init__(self):
         self.images = np.asarray(self.images, dtype=np.float32)

@@ -52,9 +52,7 @@ class SpectraSet(LabelledSet):
     meta: dict = field(default_factory=dict)
     attrs: dict = field(default_factory=dict)
 
-    FORMAT = "astroxai.SpectraSet"
-    NOUN = "spectra"
-    modality = "spectra"
+    FORMAT, NOUN, modality = "astroxai.SpectraSet", "spectra", "spectra"
 
     def __post_init__(self):
         self.flux = np.asarray(self.flux, dtype=np.float32)

@@ -123,6 +123,9 @@ def method_names(modality: str | None = None) -> list[str]:
 
 @register
 class SaliencyMethod(Method):
+    """∂p/∂x by autograd, signed (captum ``Saliency``; Simonyan, Vedaldi & Zisserman 2014, arXiv:1312.6034): the
+    paper's saliency map without its finite differences; ``log=True`` differentiates log p (the paper's text)."""
+
     name, aliases, takes_log, gradient = "saliency", ("exact",), True, True
     defaults = image_defaults = {"log": False}
 
@@ -135,6 +138,9 @@ class SaliencyMethod(Method):
 
 @register
 class FiniteDifferenceMethod(Method):
+    """The paper's recipe, [p(f + e_i) − p(f)] / e_i with e_i = ``eps`` · f_i (Peruzzi et al. 2021, Sect. 4.1),
+    vectorised; ``scheme='central'`` for second-order accuracy."""
+
     name, takes_log, spectra_only = "finite-difference", True, True
     defaults = {"log": False, "eps": PAPER_EPSILON, "scheme": "forward"}
 
@@ -149,6 +155,9 @@ class FiniteDifferenceMethod(Method):
 
 @register
 class SmoothGradMethod(Method):
+    """The mean saliency over ``n_samples`` copies with Gaussian noise of σ = ``noise`` (captum ``NoiseTunnel``;
+    Smilkov et al. 2017, arXiv:1706.03825)."""
+
     name, gradient = "smoothgrad", True
     defaults = {"n_samples": 25, "noise": 0.05}
     image_defaults = {"n_samples": 25, "noise": 0.1}
@@ -165,6 +174,9 @@ class SmoothGradMethod(Method):
 
 @register
 class IntegratedGradientsMethod(Method):
+    """(x − x′) · mean ∂p/∂x along the straight path from the baseline x′, ``n_steps`` steps (Sundararajan, Taly &
+    Yan 2017, arXiv:1703.01365); returns the convergence delta."""
+
     name, gradient, uses_baseline = "integrated-gradients", True, True
     defaults = {"n_steps": 50}
     image_defaults = {"n_steps": 32}
@@ -179,6 +191,9 @@ class IntegratedGradientsMethod(Method):
 
 @register
 class OcclusionMethod(Method):
+    """p(x) − p(x with a ``window`` replaced by the baseline), windows moved by ``stride`` (Zeiler & Fergus 2014,
+    arXiv:1311.2901)."""
+
     name, uses_baseline = "occlusion", True
     defaults = {"window": 20, "stride": 10}
     image_defaults = {"window": 8, "stride": 4}
@@ -217,6 +232,9 @@ class _SurrogateMethod(Method):
 
 @register
 class LimeMethod(_SurrogateMethod):
+    """A weighted ridge surrogate on random on/off patterns of the features (Ribeiro, Singh & Guestrin 2016,
+    arXiv:1602.04938)."""
+
     name = "lime"
 
     @staticmethod
@@ -229,6 +247,8 @@ class LimeMethod(_SurrogateMethod):
 
 @register
 class KernelShapMethod(_SurrogateMethod):
+    """Shapley values of the features estimated with the Shapley kernel (Lundberg & Lee 2017, arXiv:1705.07874)."""
+
     name = "kernelshap"
 
     @staticmethod

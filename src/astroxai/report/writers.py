@@ -18,6 +18,15 @@ def _figure(fig, stem: Path, formats=("png", "pdf")) -> list[Path]:
     return save_figure(fig, stem, formats=formats)
 
 
+def _classification_figures(folder: Path, title: str, cm: dict, noise_rows, classes, name: str) -> list[Path]:
+    """The confusion matrix, its row-normalised version and the noise curve of one model."""
+    from astroxai.report.figures.classification import plot_confusions, plot_noise
+
+    figures = _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
+    figures += _figure(plot_confusions({title: cm}, normalised=True), folder / "figures" / "confusion_normalised")
+    return figures + _figure(plot_noise({name: noise_rows}, classes, name), folder / "figures" / "noise")
+
+
 def write_svm_study(folder, model, study) -> list[Path]:
     """An :class:`~astroxai.models.SVMClassifier`'s search and its kernel comparison (:func:`astroxai.models.
     kernel_study`): the tables ``search``, ``kernels``, ``test_metrics`` (the chosen kernel),
@@ -61,7 +70,7 @@ def write_history(folder, model, extra: dict | None = None) -> list[Path]:
 def write_test_tables(folder, evaluation, name: str, pixel_arcsec=None, column: str | None = None) -> list[Path]:
     """A freshly trained network's test tables and figures: ``test_metrics``, ``confusion`` and for spectra ``noise``
     (classifiers), ``test_predictions`` and ``test_metrics`` (regressors)."""
-    from astroxai.report.figures.classification import plot_confusions, plot_noise
+    from astroxai.report.figures.classification import plot_confusions
     from astroxai.report.figures.images import plot_bar_scatter
 
     folder = Path(folder)
@@ -78,18 +87,14 @@ def write_test_tables(folder, evaluation, name: str, pixel_arcsec=None, column: 
         title = f"image CNN (test accuracy {metrics['accuracy']:.3f})"
         return _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
     write_table([{"model": name, **row} for row in evaluation.noise.rows], folder / "noise", NOISE_UNITS)
-    title = f"CNN (test F = {metrics['macro']['f1']:.3f})"
-    figures = _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
-    figures += _figure(plot_confusions({title: cm}, normalised=True), folder / "figures" / "confusion_normalised")
-    figures += _figure(plot_noise({name: evaluation.noise.rows}, evaluation.classes, name),
-                       folder / "figures" / "noise")
-    return figures
+    return _classification_figures(folder, f"CNN (test F = {metrics['macro']['f1']:.3f})", cm, evaluation.noise.rows,
+                                   evaluation.classes, name)
 
 
 def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str | None = None,
                      pixel_arcsec=None, column: str | None = None) -> list[Path]:
     """``astroxai evaluate``'s output: ``metrics``, ``confusion``, ``noise`` (spectra), ``predictions`` and figures."""
-    from astroxai.report.figures.classification import plot_confusions, plot_noise
+    from astroxai.report.figures.classification import plot_confusions
     from astroxai.report.figures.images import plot_bar_scatter
 
     out = Path(out)
@@ -108,12 +113,8 @@ def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str
     if evaluation.noise is None:
         return _figure(plot_confusions({f"image CNN (accuracy {metrics['accuracy']:.3f})": cm}),
                        out / "figures" / "confusion")
-    title = f"{model_name} (F = {metrics['macro']['f1']:.3f})"
-    figures = _figure(plot_confusions({title: cm}), out / "figures" / "confusion")
-    figures += _figure(plot_confusions({title: cm}, normalised=True), out / "figures" / "confusion_normalised")
-    figures += _figure(plot_noise({model_name: evaluation.noise.rows}, evaluation.classes, model_name),
-                       out / "figures" / "noise")
-    return figures
+    return _classification_figures(out, f"{model_name} (F = {metrics['macro']['f1']:.3f})", cm,
+                                   evaluation.noise.rows, evaluation.classes, model_name)
 
 
 def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_side=None) -> list[Path]:

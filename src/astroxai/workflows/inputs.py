@@ -61,12 +61,19 @@ def _load_set(model, path: Path) -> tuple[LabelledSet | None, dict | None]:
     return data, None
 
 
-def _finite_rows(data: LabelledSet, path, fates: list[dict]) -> LabelledSet:
-    """The rows of a data set whose inputs are finite; the others get a rejected row each."""
+def _usable_set(model, path: Path, fates: list[dict]) -> LabelledSet | None:
+    """A data set file's inputs the model can take, each with a kept row in ``fates``; the file gets one rejected row
+    when it cannot be used, an input one when it holds NaN or infinite values."""
+    data, rejection = _load_set(model, path)
+    if data is None:
+        fates.append(rejection)
+        return None
     bad = ~np.isfinite(data.inputs.reshape(len(data), -1)).all(axis=1)
     for i in np.flatnonzero(bad):
         fates.append(_reject(path, data.ids[i], "holds NaN or infinite values"))
-    return data.subset(np.flatnonzero(~bad)) if bad.any() else data
+    data = data.subset(np.flatnonzero(~bad)) if bad.any() else data
+    fates += [fate(path, i, "kept", label=label) for i, label in zip(data.ids, data.labels, strict=True)]
+    return data
 
 
 def reduced_chunks(model, items, *, workers: int | None = None, chunk_size: int = 256, progress=None):
@@ -106,13 +113,9 @@ def gather_spectra(model, inputs, catalog=None, *, workers: int | None = None, p
     fates, parts = [], []
     inputs = [Path(p) for p in inputs]
     for path in [p for p in inputs if p.suffix.lower() in SET_SUFFIXES]:
-        data, rejection = _load_set(model, path)
-        if data is None:
-            fates.append(rejection)
-            continue
-        kept = _finite_rows(data, path, fates)
-        fates += [fate(path, i, "kept", label=label) for i, label in zip(kept.ids, kept.labels, strict=True)]
-        parts.append((kept.flux, kept.labels, kept.ids))
+        kept = _usable_set(model, path, fates)
+        if kept is not None:
+            parts.append((kept.flux, kept.labels, kept.ids))
     raw = [p for p in inputs if p.suffix.lower() not in SET_SUFFIXES]
     items = collect_inputs(raw, catalog) if raw else []
     for chunk_fates, chunk in reduced_chunks(model, items, workers=workers, progress=progress):
@@ -135,13 +138,9 @@ def gather_images(model, inputs, catalog=None, *, workers: int | None = None, pr
         if path.is_dir():
             files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
         elif path.suffix.lower() in SET_SUFFIXES:
-            data, rejection = _load_set(model, path)
-            if data is None:
-                fates.append(rejection)
-                continue
-            data = _finite_rows(data, path, fates)
-            fates += [fate(path, i, "kept", label=label) for i, label in zip(data.ids, data.labels, strict=True)]
-            sets.append(data)
+            kept = _usable_set(model, path, fates)
+            if kept is not None:
+                sets.append(kept)
         else:
             files.append(path)
     if files:

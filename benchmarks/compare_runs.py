@@ -1,0 +1,106 @@
+"""Compare the tables of two run folders (e.g. the same ``astroxai run`` before and after a change), number by number.
+
+Usage:  python benchmarks/compare_runs.py BEFORE_RUN AFTER_RUN [--tolerance 1e-9]
+
+Every CSV table present in both folders is compared on the columns they share, row by row (rows matched by their
+position); columns that are timings (``*_s``, ``seconds``, ``ms_per_*``, ``fit_mean_s``…) or file paths are skipped.
+Numbers must agree to ``--tolerance`` (relative), text exactly.  Prints one line per table: identical, or the
+differing cells (the first few), and the columns only one side has.  ``results.md`` is compared line by line with
+timing lines dropped.  Exit status 1 when any table differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+from pathlib import Path
+
+TIMING = re.compile(r"(^|_)(s|seconds|ms_per_\w+|fit_mean_s|fit_std_s|epoch_s|explain_ms_per_image)$|_s$|^seconds$")
+PATHS = {"input", "file", "source", "figure"}
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def compare_table(before: Path, after: Path, tolerance: float) -> tuple[list[str], set, set]:
+    a, b = _rows(before), _rows(after)
+    cols_a = set(a[0]) if a else set()
+    cols_b = set(b[0]) if b else set()
+    shared = [c for c in (a[0] if a else {}) if c in cols_b and not TIMING.search(c) and c not in PATHS]
+    problems = []
+    if len(a) != len(b):
+        problems.append(f"{len(a)} rows before, {len(b)} after")
+    for k, (row_a, row_b) in enumerate(zip(a, b, strict=False)):
+        for column in shared:
+            x, y = row_a[column], row_b[column]
+            if x == y:
+                continue
+            nx, ny = _number(x), _number(y)
+            if nx is not None and ny is not None:
+                if (math.isnan(nx) and math.isnan(ny)) or math.isclose(nx, ny, rel_tol=tolerance, abs_tol=tolerance):
+                    continue
+            elif x.lower() == y.lower() and x.lower() in ("true", "false"):
+                continue
+            problems.append(f"row {k} {column}: {x!r} → {y!r}")
+    return problems, cols_a - cols_b, cols_b - cols_a
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--tolerance", type=float, default=1e-9)
+    parser.add_argument("--show", type=int, default=4, help="differing cells shown per table")
+    args = parser.parse_args()
+    tables = sorted(p.relative_to(args.before) for p in args.before.rglob("*.csv"))
+    differing = 0
+    compared = 0
+    for relative in tables:
+        if relative.parts[0] == "simulated" and relative.name != "catalog.csv":
+            continue
+        other = args.after / relative
+        if not other.exists():
+            print(f"{relative}: only before")
+            continue
+        compared += 1
+        problems, only_before, only_after = compare_table(args.before / relative, other, args.tolerance)
+        notes = []
+        if only_before:
+            notes.append(f"columns only before: {sorted(only_before)}")
+        if only_after:
+            notes.append(f"columns only after: {sorted(only_after)}")
+        if problems:
+            differing += 1
+            print(f"{relative}: {len(problems)} differences; " + "; ".join(problems[:args.show])
+                  + (f"; {'; '.join(notes)}" if notes else ""))
+        else:
+            print(f"{relative}: identical" + (f" ({'; '.join(notes)})" if notes else ""))
+    for relative in sorted(p.relative_to(args.after) for p in args.after.rglob("*.csv")):
+        if not (args.before / relative).exists() and relative.parts[0] != "simulated":
+            print(f"{relative}: only after")
+    md_before, md_after = args.before / "results.md", args.after / "results.md"
+    if md_before.exists() and md_after.exists():
+        def lines(path):
+            return [line for line in path.read_text().splitlines()
+                    if " s." not in line and "[s]" not in line and "±" not in line[:0]]
+
+        diff = [(x, y) for x, y in zip(lines(md_before), lines(md_after), strict=False) if x != y]
+        print(f"results.md: {'identical' if not diff else f'{len(diff)} lines differ, first: {diff[0]}'}")
+    print(f"{compared} tables compared, {differing} with differences")
+    sys.exit(1 if differing else 0)
+
+
+if __name__ == "__main__":
+    main()
