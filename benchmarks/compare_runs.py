@@ -34,7 +34,14 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def compare_table(before: Path, after: Path, tolerance: float) -> tuple[list[str], set, set]:
+def _decimals(text: str) -> int | None:
+    """Digits after the decimal point of a number written in fixed notation (None for other text)."""
+    match = re.fullmatch(r"-?\d+\.(\d+)", text.strip())
+    return len(match.group(1)) if match else None
+
+
+def compare_table(before: Path, after: Path, tolerance: float, rounded: list | None = None) -> tuple[list[str], set,
+                                                                                                       set]:
     a, b = _rows(before), _rows(after)
     cols_a = set(a[0]) if a else set()
     cols_b = set(b[0]) if b else set()
@@ -50,6 +57,10 @@ def compare_table(before: Path, after: Path, tolerance: float) -> tuple[list[str
             nx, ny = _number(x), _number(y)
             if nx is not None and ny is not None:
                 if (math.isnan(nx) and math.isnan(ny)) or math.isclose(nx, ny, rel_tol=tolerance, abs_tol=tolerance):
+                    continue
+                digits = _decimals(x)
+                if rounded is not None and digits is not None and round(ny, digits) == round(nx, digits):
+                    rounded.append(column)  # the same number, written with fewer digits before
                     continue
             elif x.lower() == y.lower() and x.lower() in ("true", "false"):
                 continue
@@ -75,8 +86,9 @@ def main() -> None:
             print(f"{relative}: only before")
             continue
         compared += 1
-        problems, only_before, only_after = compare_table(args.before / relative, other, args.tolerance)
-        notes = []
+        rounded: list = []
+        problems, only_before, only_after = compare_table(args.before / relative, other, args.tolerance, rounded)
+        notes = [f"{len(rounded)} cells equal to the before table's rounding"] if rounded else []
         if only_before:
             notes.append(f"columns only before: {sorted(only_before)}")
         if only_after:

@@ -402,8 +402,11 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
 @click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
               help="spectra: the AGN study (Peruzzi et al. 2021); radio: LIME on radio morphologies (Liang et al. "
                    "2023); galaxy: bar lengths from SmoothGrad maps (Bhambra et al. 2022).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes running the independent stages side by side (default: every core; the numbers do "
+                   "not depend on it).")
 @_reports_errors
-def run(out: Path | None, config: Path | None, seed: int | None, kind: str):
+def run(out: Path | None, config: Path | None, seed: int | None, kind: str, workers: int | None):
     """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
 
     Spectra write OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, OUT/models (3- and
@@ -417,7 +420,7 @@ def run(out: Path | None, config: Path | None, seed: int | None, kind: str):
     from astroxai.workflows.run import run as run_workflow
 
     start = time.perf_counter()
-    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress)
+    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress, workers=workers)
     for name, model in summary.get("models", {}).items():
         what = f"{model['kernel']} kernel" if "kernel" in model else model["model"]
         click.echo(f"{name}: {what}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")

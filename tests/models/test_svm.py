@@ -155,3 +155,25 @@ def test_another_kernel_is_fitted_as_the_chosen_one_was():
         data.flux[rows].astype(float), data.labels[rows])
     np.testing.assert_array_equal(refit.predict(data), reference.predict(data.flux.astype(float)))
     assert refit.kernel_ == other and model.with_kernel(data, model.kernel_) is model
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly2", "poly3"])
+def test_fast_votes_are_libsvms_decisions(kernel):
+    """Votes from one matrix product equal libsvm's predict, also on noisy copies and on inputs placed exactly
+    between two classes (where the round-off of the two summations could differ, libsvm itself decides)."""
+    from astroxai.models.svm import FastVotes
+
+    X, y = _three_classes(n=200, d=40, seed=9)
+    pipeline = make_svm(kernel, 1.0, 0.01, n_features=X.shape[1]).fit(X, y)
+    rng = np.random.default_rng(0)
+    noisy = np.vstack([X + rng.normal(scale=s, size=X.shape) for s in (0.1, 1.0, 3.0)])
+    fast = FastVotes(pipeline)
+    np.testing.assert_array_equal(fast.predict(noisy), pipeline.predict(noisy))
+    # points on the boundary of the first pair: bisect the segment between two differently classified inputs
+    a, b = noisy[pipeline.predict(noisy) == "intermediate"][0], noisy[pipeline.predict(noisy) == "type1"][0]
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if pipeline.predict(((1 - mid) * a + mid * b)[None])[0] == "intermediate" else (lo, mid)
+    edge = np.array([(1 - t) * a + t * b for t in np.linspace(lo - 1e-12, hi + 1e-12, 9)])
+    np.testing.assert_array_equal(fast.predict(edge), pipeline.predict(edge))

@@ -150,6 +150,19 @@ class SVCProbability(nn.Module):
             gram = torch.tanh(self.gamma * dot + self.coef0)
         return gram @ self.weights + self.intercept
 
+    def votes(self, X, margin: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+        """libsvm's one-vs-one vote for each input, from the decision values of one matrix product: the index of the
+        winning class (ties to the first, as libsvm breaks them) and whether the vote is *unsure* — some decision
+        value within ``margin`` of zero, where the round-off of a different summation order could flip it."""
+        with torch.no_grad():
+            decision = self.decision_pairs(torch.as_tensor(np.asarray(X, dtype=np.float64))).numpy()
+        votes = np.zeros((len(decision), len(self.classes)), dtype=np.int64)
+        for p, (i, j) in enumerate(self.pairs):
+            positive = decision[:, p] > 0
+            votes[:, i] += positive
+            votes[:, j] += ~positive
+        return votes.argmax(axis=1), (np.abs(decision) < margin).any(axis=1)
+
     def pairwise(self, x: torch.Tensor) -> torch.Tensor:
         """Platt probabilities r_ij that class i beats class j, (N, n_pairs), clipped as libsvm clips them."""
         return torch.sigmoid(-(self.prob_a * self.decision_pairs(x) + self.prob_b)).clamp(MIN_PROB, 1 - MIN_PROB)

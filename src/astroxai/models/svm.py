@@ -269,6 +269,33 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
     return result
 
 
+class FastVotes:
+    """A fitted SVM pipeline whose ``predict`` gives libsvm's decisions from one matrix product.
+
+    libsvm predicts one spectrum at a time in scalar loops over the support vectors; the same decision values come
+    from a BLAS product (:meth:`SVCProbability.votes`), several times faster for the hundreds of predictions of the
+    noise test.  Spectra whose vote round-off could flip (a decision value within 1e-9 of zero) are predicted by
+    libsvm itself, so every decision is libsvm's (tested against ``pipeline.predict``).
+    """
+
+    def __init__(self, pipeline, module: SVCProbability | None = None):
+        svc = pipeline.named_steps["svm"] if isinstance(pipeline, Pipeline) else pipeline
+        self.pipeline = pipeline
+        self.classes_ = np.asarray([str(c) for c in svc.classes_], dtype=object)
+        if module is None:
+            pairs = len(svc.classes_) * (len(svc.classes_) - 1) // 2  # the sigmoids are not used for votes
+            module = SVCProbability.from_pipeline(pipeline, np.zeros(pairs), np.zeros(pairs))
+        self.module = module
+
+    def predict(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        index, unsure = self.module.votes(X)
+        labels = self.classes_[index].astype(str)
+        if unsure.any():
+            labels[unsure] = np.asarray(self.pipeline.predict(X[unsure])).astype(str)
+        return labels
+
+
 #: The two problems of the paper.
 PROBLEMS = {3: ("type1", "type2", "intermediate"), 2: ("type1", "type2")}
 DEFAULT_TRAIN_SEED = 20210706  # publication date of Peruzzi et al. (2021)
@@ -466,9 +493,10 @@ class SVMClassifier(Estimator):
         return other
 
     def predict(self, data) -> np.ndarray:
-        """The SVM's decision (libsvm's one-vs-one vote), as the paper's metrics count it."""
+        """The SVM's decision (libsvm's one-vs-one vote), as the paper's metrics count it (computed by
+        :class:`FastVotes`)."""
         X = self.check_inputs(data).astype(np.float64)
-        return np.asarray(self.pipeline_.predict(X)).astype(str)
+        return FastVotes(self.pipeline_, self.as_module()).predict(X)
 
     def predict_proba(self, data) -> np.ndarray:
         """Class probabilities in the order of ``classes_`` (pairwise Platt sigmoids coupled as libsvm couples
@@ -572,8 +600,8 @@ def kernel_study(model: SVMClassifier, data, *, timing_repeats: int = 10, noise_
         predicted = refit.predict(X[test])
         tests[kernel] = classification_metrics(y[test], predicted, classes)
         confusions[kernel] = confusion(y[test], predicted, classes)
-        noise[kernel] = NoiseCurve(noise_robustness(refit, X[test], y[test], data.wavelength, classes, noise_levels,
-                                                    noise_repeats, model.seed))
+        noise[kernel] = NoiseCurve(noise_robustness(FastVotes(refit), X[test], y[test], data.wavelength, classes,
+                                                    noise_levels, noise_repeats, model.seed))
         timing = time_fits(make, X[fit_rows], y[fit_rows], timing_repeats) if timing_repeats else {}
         svc = refit.named_steps["svm"]
         rows.append({

@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import ImageSet, SpectraSet
-from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, paper_specs
+from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, fit_maps, paper_specs
 from astroxai.explain.bars import bar_length_study
 from astroxai.explain.components import DEFINING_COMPONENT, overlap_summary
 from astroxai.explain.trust import TRUST_METHODS, trust_table
 from astroxai.io import collect_inputs
 from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
 from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED
+from astroxai.parallel import default_workers
 from astroxai.provenance import write_run_record
 from astroxai.reduce import RANGE_PRESETS
 from astroxai.report.figures import save_figure
@@ -42,8 +43,9 @@ from astroxai.simulate import CLASSES, DEFAULT_COUNTS, DEFAULT_SEED, read_truth,
 from astroxai.simulate.images import DEFAULT_IMAGE_COUNTS, DEFAULT_IMAGE_SEED, simulate_image_sample
 from astroxai.workflows.explain import DEFAULT_N_CORRECT, explain_set, saliency_study
 from astroxai.workflows.reduce import reduce_inputs
+from astroxai.workflows.schedule import Task, run_tasks
 from astroxai.workflows.train import train
-from astroxai.workflows.trust import embed_maps, trust_folders
+from astroxai.workflows.trust import merge_tables, model_trust, trust_inputs, write_embedding, write_trust_folder
 
 log = logging.getLogger(__name__)
 
@@ -131,26 +133,45 @@ class ImageRunConfig(_Config):
         self.trust_methods = tuple(self.trust_methods)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (worker processes of a pool), user + system."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @contextmanager
 def _stage(timings: dict, name: str):
-    start = time.perf_counter()
+    """Time a stage: its wall time (``<name>_s``) and the CPU time it used (``<name>_cpu_s``; divided by the wall
+    time, the number of cores it kept busy)."""
+    start, cpu = time.perf_counter(), _cpu_seconds()
     yield
     timings[f"{name}_s"] = round(time.perf_counter() - start, 2)
-    log.info("%s: %.1f s", name, timings[f"{name}_s"])
+    timings[f"{name}_cpu_s"] = round(_cpu_seconds() - cpu, 2)
+    log.info("%s: %.1f s (%.1f cores busy)", name, timings[f"{name}_s"],
+             timings[f"{name}_cpu_s"] / max(timings[f"{name}_s"], 1e-9))
 
 
-def run_spectra(cfg: SpectraRunConfig, out, progress=None) -> dict:
-    """The spectra study (see the module doc) into ``out``; returns a summary and writes ``out/run.json``."""
+def run_spectra(cfg: SpectraRunConfig, out, progress=None, workers: int | None = None) -> dict:
+    """The spectra study (see the module doc) into ``out``; returns a summary and writes ``out/run.json``.
+
+    After the simulation and the reduction, the independent stages — the models, the t-SNE maps, the saliency study
+    and the trust scores of each model — run side by side on ``workers`` processes (default: every core;
+    :mod:`astroxai.workflows.schedule`); the numbers do not depend on how many.
+    """
     from astroxai.report.figures.spectra import plot_class_examples
 
     out = Path(out)
     timings: dict = {}
+    start = time.perf_counter()
     with _stage(timings, "simulate"):
         catalog = simulate_sample(out / "simulated", cfg.counts, cfg.seed, progress=progress)
     with _stage(timings, "reduce"):
         summary = reduce_inputs(collect_inputs([catalog]), out / "dataset.h5", wave_range=cfg.wave_range(),
                                 n_wave=cfg.n_wave, progress=progress, extra_attrs={"seed": cfg.seed})
-    data = SpectraSet.load(out / "dataset.h5")
+    dataset = out / "dataset.h5"
+    data = SpectraSet.load(dataset)
     rng = np.random.default_rng(cfg.seed)
     examples, titles = {}, {}
     for label in [c for c in CLASSES if c in data.classes]:
@@ -158,33 +179,38 @@ def run_spectra(cfg: SpectraRunConfig, out, progress=None) -> dict:
         examples[label] = data.flux[index]
         titles[label] = f"{label}  {data.ids[index]}  z={data.meta['z'][index]:.3f}"
     figures = save_figure(plot_class_examples(data.wavelength, examples, titles), out / "figures" / "classes")
-    models = {}
-    for n_classes in cfg.problems:
-        with _stage(timings, f"train_{n_classes}class"):
-            svm = SVMClassifier(classes=n_classes, kernels=cfg.kernels, quick=cfg.quick, seed=cfg.seed,
-                                stratify=cfg.stratify, standardise=cfg.standardise)
-            trained = train(data, svm, out / "models" / f"svm-{n_classes}class", dataset_path=str(out / "dataset.h5"),
-                            timing_repeats=cfg.timing_repeats, progress=progress)
-        models[f"{n_classes}-class"] = _model_summary(trained)
-    if cfg.cnn and 3 in cfg.problems:
-        with _stage(timings, "train_cnn_3class"):
-            cnn = SpectrumCNNClassifier(classes=3, seed=cfg.seed, stratify=cfg.stratify)
-            trained = train(data, cnn, out / "models" / "cnn-3class", dataset_path=str(out / "dataset.h5"))
-        models["3-class CNN"] = _model_summary(trained)
-    results = write_results_markdown(out)
-    result = {**summary, "timings": timings, "figures": [str(p) for p in figures],
-              "classes": {c: int((data.labels == c).sum()) for c in data.classes}, "models": models,
-              "results": str(results)}
     explaining = cfg.explain and 3 in cfg.problems  # the saliency study explains the 3-class model
-    if explaining:
-        result["explain"] = _explain_and_embed(cfg, data, out, catalog, timings, progress)
-        if cfg.trust_spectra and cfg.trust_methods:
-            with _stage(timings, "trust"):
-                folders = [out / "models" / "svm-3class", *([out / "models" / "cnn-3class"] if cfg.cnn else [])]
-                trusted = trust_folders(data, folders, out / "trust", kernels=cfg.trust_kernels,
-                                        methods=cfg.trust_methods, n_inputs=cfg.trust_spectra, catalog=catalog,
-                                        seed=cfg.seed, progress=progress)
+    trusting = explaining and cfg.trust_spectra and cfg.trust_methods
+    workers = default_workers() if workers is None else max(1, int(workers))
+    tasks = _spectra_tasks(cfg, out, catalog, explaining, trusting, threads=1 if workers > 1 else None)
+    (out / "explanations.h5").unlink(missing_ok=True)
+    with _stage(timings, "stages"):
+        results, seconds = run_tasks(tasks, workers, progress)
+    timings.update({f"{name}_s": round(value, 2) for name, value in seconds.items()})
+    models = {name: results[task] for name, task in (("3-class", "svm-3class"), ("2-class", "svm-2class"),
+                                                     ("3-class CNN", "cnn-3class")) if task in results}
+    with _stage(timings, "write"):
+        result_md = write_results_markdown(out)
+        result = {**summary, "timings": timings, "figures": [str(p) for p in figures],
+                  "classes": {c: int((data.labels == c).sum()) for c in data.classes}, "models": models,
+                  "results": str(result_md)}
+        if explaining:
+            maps = [m for name in sorted(results) if name.startswith("tsne-") for m in results[name]]
+            maps = sorted(maps, key=lambda m: paper_specs(cfg.perplexities).index(m.spec))
+            write_embedding(out / "embed", maps, seed=cfg.seed, data_file=out / "explanations.h5")
+            explained = results["saliency"]
+            explained["explanation"].save(out / "explanations.h5", key="saliency")
+            result["explain"] = {"physics": explained["physics"], "n_gallery": len(explained["gallery"]),
+                                 "tsne": [{"subset": m.spec.subset, "features": m.spec.features,
+                                           "perplexity": m.spec.perplexity, "n": len(m.ids),
+                                           "kl_divergence": round(m.kl, 4), "seconds": round(m.seconds, 2)}
+                                          for m in maps], "data_file": str(out / "explanations.h5")}
+        if trusting:
+            inputs = results["trust-inputs"]
+            table = merge_tables([results[f"trust-{name}"] for name in _trust_models(cfg)])
+            trusted = write_trust_folder(out / "trust", table, data, inputs)
             result["trust"] = {"table": str(out / "trust" / "trust.csv"), "example": trusted["example"]}
+    timings["total_s"] = round(time.perf_counter() - start, 2)
     write_run_record(out, {"config": asdict(cfg), "summary": result})
     if explaining:
         page = write_report(out)
@@ -195,6 +221,93 @@ def run_spectra(cfg: SpectraRunConfig, out, progress=None) -> dict:
     return result
 
 
+def _trust_models(cfg: SpectraRunConfig) -> dict:
+    """Name → (model folder, kernel) of the models the trust table compares, in the table's order."""
+    models = {f"SVM {kernel}": ("svm-3class", kernel) for kernel in sorted(cfg.trust_kernels)}
+    if cfg.cnn:
+        models["CNN"] = ("cnn-3class", None)
+    return models
+
+
+def _spectra_tasks(cfg: SpectraRunConfig, out: Path, catalog, explaining: bool, trusting: bool,
+                   threads: int | None) -> list[Task]:
+    """The run's stages after the reduction, the most urgent first (those that others wait for); ``threads`` is the
+    SVM search's (one per worker when stages run side by side)."""
+    dataset = str(out / "dataset.h5")
+    folder = {name: out / "models" / name for name in ("svm-3class", "svm-2class", "cnn-3class")}
+    svm = {"kernels": cfg.kernels, "quick": cfg.quick, "seed": cfg.seed, "stratify": cfg.stratify,
+           "standardise": cfg.standardise, "n_jobs": threads}
+    tasks = []
+    if 3 in cfg.problems:
+        tasks.append(Task("svm-3class", _train_task, (dataset, SVMClassifier(classes=3, **svm), folder["svm-3class"],
+                                                      cfg.timing_repeats)))
+    if cfg.cnn and 3 in cfg.problems:
+        tasks.append(Task("cnn-3class", _train_task, (dataset, SpectrumCNNClassifier(
+            classes=3, seed=cfg.seed, stratify=cfg.stratify), folder["cnn-3class"], cfg.timing_repeats)))
+    if trusting:
+        tasks.append(Task("trust-inputs", _trust_inputs_task, (dataset, folder["svm-3class"], cfg.trust_spectra,
+                                                               str(catalog), cfg.seed), after=("svm-3class",)))
+        for name, (model, kernel) in _trust_models(cfg).items():
+            tasks.append(Task(f"trust-{name}", _model_trust_task, (dataset, folder[model], kernel, name,
+                                                                   cfg.trust_methods, cfg.seed),
+                              after=(model,), inputs={"inputs": "trust-inputs"}))
+    specs = paper_specs(cfg.perplexities) if explaining else []
+    main = MapSpec("all", "raw", float(max(cfg.perplexities)))
+    map_tasks = [Task(f"tsne-{s.subset}-{s.features}-{s.perplexity:g}", _maps_task, (dataset, [s], cfg.seed))
+                 for s in specs]
+    tasks += [t for t in map_tasks if t.args[1][0] == main]
+    if explaining:
+        tasks.append(Task("saliency", _saliency_task, (dataset, folder["svm-3class"], out / "explain", str(catalog),
+                                                       cfg.n_correct, cfg.seed),
+                          after=("svm-3class",), inputs={"maps": f"tsne-all-raw-{main.perplexity:g}"}))
+    if 2 in cfg.problems:
+        tasks.append(Task("svm-2class", _train_task, (dataset, SVMClassifier(classes=2, **svm), folder["svm-2class"],
+                                                      cfg.timing_repeats)))
+    return tasks + [t for t in map_tasks if t.args[1][0] != main]
+
+
+def _train_task(dataset, model, out, timing_repeats: int) -> dict:
+    trained = train(SpectraSet.load(dataset), model, out, dataset_path=str(dataset), timing_repeats=timing_repeats)
+    return _model_summary(trained)
+
+
+def _maps_task(dataset, specs, seed: int) -> list:
+    """t-SNE maps, returned without their spectra and affinities (the main process has the data set)."""
+    maps = fit_maps(SpectraSet.load(dataset), specs, seed=seed, n_jobs=1)
+    for fitted in maps:
+        fitted.reference, fitted._affinities = None, None
+    return maps
+
+
+def _saliency_task(dataset, model_dir, out, catalog, n_correct: int, seed: int, maps) -> dict:
+    from astroxai.models import load_model
+
+    data, model = SpectraSet.load(dataset), load_model(model_dir)
+    rows = model.split_.rows(data.ids, "test")
+    truth = read_truth(catalog, data.ids[rows])
+    explained = saliency_study(model, data, rows, out, broad=None if truth is None else truth["broad"],
+                               embedding=maps[0], n_correct=n_correct, seed=seed, data_file=Path(out) / "saliency.h5")
+    Path(explained["data_file"]).unlink()  # the run keeps the maps in its explanations.h5
+    explained["explanation"].inputs = explained["explanation"].features = None
+    return explained
+
+
+def _trust_inputs_task(dataset, first_model, n_inputs: int, catalog, seed: int) -> dict:
+    from astroxai.models import load_model
+
+    return trust_inputs(SpectraSet.load(dataset), load_model(first_model), n_inputs=n_inputs, catalog=catalog,
+                        seed=seed)
+
+
+def _model_trust_task(dataset, model_dir, kernel, name: str, methods, seed: int, inputs):
+    from astroxai.models import load_model
+
+    data, model = SpectraSet.load(dataset), load_model(model_dir)
+    if kernel is not None:
+        model = model.with_kernel(data, kernel)
+    return model_trust(data, model, name, inputs, methods=methods, seed=seed)
+
+
 def _model_summary(trained) -> dict:
     model = trained.model
     summary = {"model_dir": str(trained.folder), "model": type(model).__name__,
@@ -202,30 +315,6 @@ def _model_summary(trained) -> dict:
     if isinstance(model, SVMClassifier):
         summary.update(kernel=model.kernel_, C=model.params_["C"], gamma=model.params_["gamma"])
     return summary
-
-
-def _explain_and_embed(cfg: SpectraRunConfig, data, out: Path, catalog, timings: dict, progress) -> dict:
-    """t-SNE maps of the data set, then saliency maps of the 3-class model's test spectra, all arrays in
-    ``out/explanations.h5``."""
-    from astroxai.models import load_model
-
-    data_file = out / "explanations.h5"
-    data_file.unlink(missing_ok=True)
-    with _stage(timings, "embed"):
-        embedded = embed_maps(data, out / "embed", paper_specs(cfg.perplexities), seed=cfg.seed, data_file=data_file,
-                              progress=progress)
-    main = MapSpec("all", "raw", float(max(cfg.perplexities)))
-    embedding = next(m for m in embedded["maps"] if m.spec == main)
-    with _stage(timings, "explain"):
-        model = load_model(out / "models" / "svm-3class")
-        rows = model.split_.rows(data.ids, "test")
-        truth = read_truth(catalog, data.ids[rows])
-        explained = saliency_study(model, data, rows, out / "explain", broad=None if truth is None else truth["broad"],
-                                   embedding=embedding, n_correct=cfg.n_correct, seed=cfg.seed, data_file=data_file)
-    tsne = [{"subset": m.spec.subset, "features": m.spec.features, "perplexity": m.spec.perplexity, "n": len(m.ids),
-             "kl_divergence": round(m.kl, 4), "seconds": round(m.seconds, 2)} for m in embedded["maps"]]
-    return {"physics": explained["physics"], "n_gallery": len(explained["gallery"]), "tsne": tsne,
-            "data_file": str(data_file)}
 
 
 def _gallery_first(labels, rows, per_class: int) -> np.ndarray:
@@ -305,14 +394,16 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     return summary
 
 
-def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None, progress=None) -> dict:
+def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None, progress=None,
+        workers: int | None = None) -> dict:
     """Run the study of ``kind`` (``spectra``, ``radio``, ``galaxy``) into ``out`` (default ``runs/default`` for
-    spectra, ``runs/<kind>`` for images), with settings from a JSON ``config`` file and an optional ``seed``."""
+    spectra, ``runs/<kind>`` for images), with settings from a JSON ``config`` file and an optional ``seed``;
+    ``workers`` processes run the spectra study's independent stages side by side (default: every core)."""
     if kind == "spectra":
         cfg = SpectraRunConfig.from_file(config) if config else SpectraRunConfig()
         if seed is not None:
             cfg.seed = seed
-        return run_spectra(cfg, Path(out or "runs/default"), progress)
+        return run_spectra(cfg, Path(out or "runs/default"), progress, workers)
     cfg = ImageRunConfig.from_file(config, kind=kind) if config else ImageRunConfig(kind=kind)
     if seed is not None:
         cfg.seed = seed

@@ -51,7 +51,7 @@ def load_models(data, model_dirs, kernels=()) -> dict:
     return dict(sorted(models.items(), key=lambda item: (item[0].startswith("CNN"), item[0])))
 
 
-def _side_by_side(table, models: dict, data, rows, truth) -> tuple[int, str]:
+def _side_by_side(table, models, data, rows, truth) -> tuple[int, str]:
     """The spectrum shown explained by every method for every model: one with a broad Hβ that every model classifies
     correctly, preferring an intermediate (the hard class) and, among those, the one whose first model is least
     saturated (probabilities at 1 − 10⁻⁷ flatten the SVM's gradients), so that the methods have physics to find and
@@ -70,18 +70,12 @@ def _side_by_side(table, models: dict, data, rows, truth) -> tuple[int, str]:
     return pick, title
 
 
-def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n_inputs: int = 100,
-                  baseline: str = "model", catalog=None, seed: int = 0, progress=None) -> dict:
-    """The trust table on ``n_inputs`` test inputs (a seeded draw from the first model's split) of a data set, for
-    saved model folders: spectra get the stability score at each spectrum's own noise level and, with the
-    simulator's ``catalog``, the ground truth; images with component masks get the share on the defining component.
-    Writes ``trust.csv/json`` and the figures into ``out``."""
-    models = load_models(data, model_dirs, kernels)
-    first = load_model(model_dirs[0])
-    classes = set(next(iter(models.values())).classes_)
-    rows = np.flatnonzero(np.isin(data.labels, sorted(classes)))
-    if first.split_ is not None:
-        rows = rows[first.split_.contains(data.ids[rows], "test")]
+def trust_inputs(data, first_model, *, n_inputs: int = 100, catalog=None, seed: int = 0) -> dict:
+    """What a trust table is computed on: ``n_inputs`` test inputs of the first model (a seeded draw from its split),
+    and for spectra the simulator's truth (when ``catalog`` describes them) and each spectrum's noise level."""
+    rows = np.flatnonzero(np.isin(data.labels, list(first_model.classes_)))
+    if first_model.split_ is not None:
+        rows = rows[first_model.split_.contains(data.ids[rows], "test")]
     if rows.size == 0:
         raise ValueError("no test input of the first model is in the data set")
     rows = np.sort(np.random.default_rng(seed).choice(rows, min(n_inputs, rows.size), replace=False))
@@ -91,26 +85,66 @@ def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n
         if catalog and truth is None:
             log.warning("%s does not describe these spectra: no ground-truth scores", catalog)
         sigma = noise_sigma(data.flux[rows], data.meta.get("snr_5100", np.full(len(data), np.nan))[rows])
-    log.info("trust: %d methods × %d models on %d test %s", len(methods), len(models), rows.size, data.NOUN)
-    table = trust_table(models, data, rows, methods=methods, baseline=baseline, truth=truth, sigma=sigma, seed=seed,
-                        progress=progress)
-    side = _side_by_side(table, models, data, rows, truth) if data.modality == "spectra" else None
+    return {"rows": rows, "truth": truth, "sigma": sigma}
+
+
+def model_trust(data, model, name: str, inputs: dict, *, methods=TRUST_METHODS, baseline: str = "model",
+                seed: int = 0, progress=None):
+    """The trust table rows of one model (every method) on :func:`trust_inputs`."""
+    return trust_table({name: model}, data, inputs["rows"], methods=methods, baseline=baseline, truth=inputs["truth"],
+                       sigma=inputs["sigma"], seed=seed, progress=progress)
+
+
+def merge_tables(tables: list):
+    """One trust table from the tables of several models, in the given order."""
+    merged = tables[0]
+    for table in tables[1:]:
+        merged.rows += table.rows
+        merged.curves.update(table.curves)
+        merged.explanations.update(table.explanations)
+    return merged
+
+
+def write_trust_folder(out, table, data, inputs: dict) -> dict:
+    """Write a merged trust table (and, for spectra, the spectrum every method explains for every model)."""
+    rows, models = inputs["rows"], list(table.curves)
+    side = _side_by_side(table, models, data, rows, inputs["truth"]) if data.modality == "spectra" else None
     figures = write_trust(out, table, ids=data.ids[rows], labels=data.labels[rows], side_by_side=side)
     return {"rows": table.rows, "figures": [str(f) for f in figures], "table": table,
             "example": None if side is None else str(data.ids[rows][side[0]])}
 
 
+def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n_inputs: int = 100,
+                  baseline: str = "model", catalog=None, seed: int = 0, progress=None) -> dict:
+    """``astroxai trust``: the trust table on :func:`trust_inputs` for saved model folders (and the SVM folders'
+    other ``kernels``): spectra get the stability score at each spectrum's own noise level and, with the simulator's
+    ``catalog``, the ground truth; images with component masks the share on the defining component.  Writes
+    ``trust.csv/json`` and the figures into ``out``."""
+    models = load_models(data, model_dirs, kernels)
+    inputs = trust_inputs(data, load_model(model_dirs[0]), n_inputs=n_inputs, catalog=catalog, seed=seed)
+    log.info("trust: %d methods × %d models on %d test %s", len(methods), len(models), inputs["rows"].size,
+             data.NOUN)
+    tables = [model_trust(data, model, name, inputs, methods=methods, baseline=baseline, seed=seed,
+                          progress=progress) for name, model in models.items()]
+    return write_trust_folder(out, merge_tables(tables), data, inputs)
+
+
 def embed_maps(data, out, specs, *, seed: int = 0, data_file=None, progress=None) -> dict:
     """Every map of ``specs`` (:func:`astroxai.embed.paper_specs`): the maps in ``data_file`` (default
     ``out/embeddings.h5``), the KL/time table and the figures."""
-    out = Path(out)
     maps = fit_maps(data, specs, seed=seed, progress=progress)
+    return {"maps": maps, **write_embedding(out, maps, seed=seed, data_file=data_file)}
+
+
+def write_embedding(out, maps, *, seed: int = 0, data_file=None) -> dict:
+    """Fitted maps into ``data_file`` (default ``out/embeddings.h5``), with the KL/time table and the figures."""
+    out = Path(out)
     data_file = save_maps(Path(data_file) if data_file else out / "embeddings.h5", maps,
                           {"tsne": {"seed": seed, "library": "openTSNE",
-                                    "perplexities": sorted({s.perplexity for s in specs})}})
+                                    "perplexities": sorted({m.spec.perplexity for m in maps})}})
     figures = write_maps(out, maps, seed=seed)
-    log.info("%d t-SNE maps in %.0f s → %s", len(maps), sum(m.seconds for m in maps), data_file)
-    return {"maps": maps, "data_file": str(data_file), "figures": [str(f) for f in figures]}
+    log.info("%d t-SNE maps (%.0f s of fitting) → %s", len(maps), sum(m.seconds for m in maps), data_file)
+    return {"data_file": str(data_file), "figures": [str(f) for f in figures]}
 
 
 def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
@@ -133,4 +167,5 @@ def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
     return {"rows": rows}
 
 
-__all__ = ["MapSpec", "embed_maps", "load_models", "noise_sigma", "place_spectra", "trust_folders"]
+__all__ = ["MapSpec", "embed_maps", "load_models", "merge_tables", "model_trust", "noise_sigma", "place_spectra",
+           "trust_folders", "trust_inputs", "write_embedding", "write_trust_folder"]

@@ -1,0 +1,111 @@
+"""Independent stages side by side: tasks with dependencies run on worker processes, each task as soon as the tasks it
+needs are done, the most urgent first.
+
+A run's stages (training three models, 24 t-SNE maps, the trust scores of each model) mostly keep one core busy —
+libsvm's solver and captum's per-spectrum surrogates are single-threaded — so on a machine with several cores the
+run is faster when they run beside each other than one after another with threads.  Each worker runs with one thread
+for torch and BLAS: their results do not depend on the number of threads (checked: openTSNE maps and CNN training
+are bitwise identical with 1 and 2 threads), so a scheduled run gives the numbers of a sequential one.  With one
+worker the tasks simply run in order in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from astroxai.parallel import default_workers
+from astroxai.progress import track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """One stage: ``function(*args, **kwargs)`` (a module-level function, sent to a worker process), run after the
+    tasks named in ``after``; ``inputs`` maps keyword arguments to the names of tasks whose results they take."""
+
+    name: str
+    function: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    after: tuple = ()
+    inputs: dict = field(default_factory=dict)
+
+
+def _single_threaded(level: int) -> None:
+    """Worker initialiser: one thread for torch and the BLAS libraries, the parent's log level."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    package = logging.getLogger("astroxai")
+    if not package.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        package.addHandler(handler)
+        package.propagate = False
+    package.setLevel(level)
+
+
+def _timed(function, args, kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> tuple[dict, dict]:
+    """Run ``tasks`` (in list order of urgency) on ``workers`` processes; returns ``(results, seconds)`` by task
+    name.  A task's failure is raised once the tasks already running have finished."""
+    names = [t.name for t in tasks]
+    unknown = {d for t in tasks for d in (*t.after, *t.inputs.values())} - set(names)
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"tasks need unknown or repeated names: {sorted(unknown) or names}")
+    workers = default_workers() if workers is None else max(1, int(workers))
+    results, seconds, pending = {}, {}, list(tasks)
+
+    def ready(task: Task) -> bool:
+        return all(d in results for d in (*task.after, *task.inputs.values()))
+
+    def call(task: Task) -> tuple:
+        kwargs = {**task.kwargs, **{k: results[v] for k, v in task.inputs.items()}}
+        return task.function, task.args, kwargs
+
+    bar = iter(track(progress, range(len(tasks)), "stages", len(tasks)))
+    if workers == 1:
+        while pending:
+            task = next(t for t in pending if ready(t))
+            pending.remove(task)
+            results[task.name], seconds[task.name] = _timed(*call(task))
+            next(bar, None)
+        return results, seconds
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded,
+                             initargs=(logging.getLogger("astroxai").getEffectiveLevel(),)) as pool:
+        running = {}
+        failure = None
+        while pending or running:
+            while failure is None and len(running) < workers and any(ready(t) for t in pending):
+                task = next(t for t in pending if ready(t))
+                pending.remove(task)
+                running[pool.submit(_timed, *call(task))] = task.name
+                log.debug("started %s", task.name)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                try:
+                    results[name], seconds[name] = future.result()
+                except Exception as error:  # noqa: BLE001 - re-raised below, once the running tasks are done
+                    failure = failure or error
+                next(bar, None)
+                log.debug("finished %s", name)
+        if failure is not None:
+            raise failure
+    return results, seconds
