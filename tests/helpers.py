@@ -3,7 +3,10 @@ tests (captum keeps its toy models in one helpers module the same way)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pytest
 import torch
 from astropy.io import fits
 
@@ -84,3 +87,17 @@ def three_classes(n=120, d=30, seed=0):
     X[y == "intermediate", :6] += 0.6
     X *= rng.uniform(0.5, 3.0, size=d)  # unequal feature scales: the scaler matters
     return X, y
+
+
+def libsvm_probability_svm(kernel="linear", C=1.0, gamma=None, *, n_features, seed=0):
+    """scikit-learn's own ``SVC(probability=True)`` pipeline, the independent reference for astroxai's Platt
+    calibration; scikit-learn 1.11 removes the option, and then the comparisons that need it are skipped (the
+    independent-optimiser and stored-model tests in ``tests/models/test_probability.py`` still run)."""
+    from astroxai.models.svm import make_svm
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return make_svm(kernel, C, gamma, n_features=n_features, probability=True, seed=seed)
+    except TypeError:  # pragma: no cover - scikit-learn >= 1.11
+        pytest.skip("this scikit-learn has no SVC(probability=True) to compare with")

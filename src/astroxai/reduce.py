@@ -174,7 +174,39 @@ def reduce_spectrum(
     bad_mask: int = DEFAULT_BAD_MASK,
     max_bad_fraction: float = MAX_BAD_FRACTION,
 ) -> Reduced:
-    """Rest frame, normalisation at 5100 Å and resampling onto ``grid`` for one spectrum."""
+    """Rest frame, normalisation at 5100 Å and resampling onto ``grid`` for one spectrum.
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        An observed-frame spectrum with its redshift.
+    grid : ndarray
+        Rest-frame wavelengths (Å) to resample onto.
+    method : ``'linear'`` or ``'flux-conserving'``
+    bad_mask : int
+        SDSS mask bits that mark a pixel bad.
+    max_bad_fraction : float
+        Largest share of bad pixels inside the grid.
+
+    Returns
+    -------
+    Reduced
+        The normalised fluxes on the grid, the flux at 5100 Å, the share of bad pixels and the S/N at 5100 Å.
+
+    Raises
+    ------
+    SpectrumError
+        With the reason a spectrum cannot be reduced.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astroxai import Spectrum, reduce_spectrum
+    >>> wave = np.linspace(4000, 7000, 3000)
+    >>> reduced = reduce_spectrum(Spectrum(wave, np.full(3000, 4.0), np.ones(3000), z=0.1), np.linspace(4000, 6000, 5))
+    >>> reduced.flux.tolist(), reduced.norm
+    ([1.0, 1.0, 1.0, 1.0, 1.0], 4.0)
+    """
     source = spectrum.source or spectrum.id
     good = check_spectrum(spectrum, bad_mask)
     rest = rest_wavelength(spectrum.wavelength, spectrum.z, source)

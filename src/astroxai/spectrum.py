@@ -27,7 +27,14 @@ DEFAULT_BAD_MASK = sum(1 << bit for bit in SDSS_BAD_BITS.values())
 
 
 class SpectrumError(ValueError):
-    """A spectrum (or the file holding it) cannot be used; ``reason`` says why, ``source`` which file."""
+    """A spectrum (or the file holding it) cannot be used; ``reason`` says why, ``source`` which file.
+
+    Examples
+    --------
+    >>> from astroxai import SpectrumError
+    >>> str(SpectrumError("empty file", "spec-1.fits"))
+    'spec-1.fits: empty file'
+    """
 
     def __init__(self, reason: str, source: str | Path | None = None):
         self.reason = reason
@@ -57,6 +64,14 @@ class Spectrum:
         Path of the file it was read from.
     meta : dict
         Anything else the reader found (class, plate, ...), JSON-serialisable scalars.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astroxai import Spectrum
+    >>> spectrum = Spectrum(np.linspace(4000, 7000, 5), np.ones(5), [1, 1, 0, 1, 1], z=0.1)
+    >>> spectrum.good_pixels().tolist(), round(float(spectrum.rest_wavelength[0]), 1)
+    ([True, True, False, True, True], 3636.4)
     """
 
     wavelength: np.ndarray

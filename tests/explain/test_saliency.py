@@ -1,7 +1,6 @@
 """Saliency maps: vectorised finite differences against the paper's loop, exact gradients against finite
 differences and analytic derivatives, target resolution."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from astroxai.explain.saliency import (
     resolve_targets,
 )
 from astroxai.models import load_model
-from astroxai.models.svm import make_svm
-from tests.helpers import Softmax
+from astroxai.models.svm import fit_quietly
+from tests.helpers import Softmax, libsvm_probability_svm
 
 
 @pytest.fixture
@@ -118,10 +117,9 @@ def test_exact_saliency_of_a_trained_svm_agrees_with_central_differences(trained
     exact = gradient_saliency(model.as_module(), X, target)
     # the reference: scikit-learn's libsvm with its own probabilities, fitted on the same spectra
     rows = np.concatenate([model.split_.rows(data.ids, part) for part in ("train", "validation")])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        reference = make_svm(model.kernel_, model.params_["C"], model.params_["gamma"], n_features=X.shape[1],
-                             probability=True, seed=model.seed).fit(data.flux[rows].astype(float), data.labels[rows])
+    reference = fit_quietly(libsvm_probability_svm(model.kernel_, model.params_["C"], model.params_["gamma"],
+                                                   n_features=X.shape[1], seed=model.seed),
+                            data.flux[rows].astype(float), data.labels[rows])
     numeric = finite_difference_saliency(reference.predict_proba, X, target, scheme="central")
     zero = ~np.any(exact != 0, axis=1)
     assert np.abs(numeric[zero]).max(initial=0.0) < 1e-9

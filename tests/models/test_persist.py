@@ -12,7 +12,8 @@ from sklearn.svm import SVC
 from astroxai.data import SpectraSet
 from astroxai.models import Estimator, GridMismatchError, ModelLoadError, SVMClassifier, load_model
 from astroxai.models.persist import META_FILE, SKOPS_FILE, check_grid, dump_skops, sha256
-from astroxai.models.svm import make_svm
+from astroxai.models.svm import fit_quietly
+from tests.helpers import libsvm_probability_svm
 
 
 def _data():
@@ -109,13 +110,8 @@ def test_missing_folder(tmp_path):
 
 def test_a_folder_written_before_the_estimator_api_still_loads(tmp_path):
     """Folders of astroxai 0.1 held an SVC fitted with probability=True and no Platt parameters in model.json."""
-    import warnings
-
     data = _data()
-    pipeline = make_svm("linear", 0.5, n_features=20, probability=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        pipeline.fit(data.flux.astype(float), data.labels)
+    pipeline = fit_quietly(libsvm_probability_svm("linear", 0.5, n_features=20), data.flux.astype(float), data.labels)
     folder = tmp_path / "old"
     folder.mkdir()
     meta = {"format": "astroxai.model", "kind": "sklearn", "classes": ["intermediate", "type1", "type2"],

@@ -10,8 +10,8 @@ from sklearn.svm import SVC
 
 from astroxai.models import SVMClassifier
 from astroxai.models.probability import LibsvmRandom, fit_sigmoid, libsvm_seed, pairwise_platt
-from astroxai.models.svm import make_svm
-from tests.helpers import three_classes
+from astroxai.models.svm import fit_quietly
+from tests.helpers import libsvm_probability_svm, three_classes
 
 
 def _reference_svc(**params):
@@ -80,10 +80,9 @@ def test_the_estimators_probabilities_equal_the_libsvm_pipelines_on_simulated_sp
     for kernel in ("linear", "rbf"):
         model = SVMClassifier(kernels=(kernel,), quick=True, seed=8).fit(data)
         rows = np.concatenate([model.split_.rows(data.ids, p) for p in ("train", "validation")])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            reference = make_svm(kernel, model.params_["C"], model.params_["gamma"], n_features=200,
-                                 probability=True, seed=8).fit(data.flux[rows].astype(float), data.labels[rows])
+        reference = fit_quietly(libsvm_probability_svm(kernel, model.params_["C"], model.params_["gamma"],
+                                                       n_features=200, seed=8),
+                                data.flux[rows].astype(float), data.labels[rows])
         X = data.flux.astype(float)
         np.testing.assert_allclose(model.predict_proba(data), reference.predict_proba(X), atol=1e-9)
         np.testing.assert_array_equal(model.predict(data), reference.predict(X))

@@ -8,6 +8,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from astroxai.data import SpectraSet
 from astroxai.models import GridMismatchError, NotFittedError, SVMClassifier, svm
 from astroxai.models.svm import KERNELS, SearchSpace, fit_quietly, make_svm, search_svm
+from tests.helpers import libsvm_probability_svm
 from tests.helpers import three_classes as _three_classes
 
 
@@ -94,15 +95,19 @@ def test_make_svm_settings_and_no_deprecation_noise():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             model.fit(X, y)
-    probabilistic = fit_quietly(make_svm("linear", 1.0, n_features=X.shape[1], probability=True), X, y)
-    assert probabilistic.predict_proba(X).shape == (X.shape[0], 3)
-    with warnings.catch_warnings():  # scikit-learn 1.9 deprecates the attribute along with the option
-        warnings.simplefilter("ignore", FutureWarning)
-        assert probabilistic.named_steps["svm"].probA_.size == 3  # one Platt sigmoid per pair of classes
     with pytest.raises(ValueError, match="unknown kernel"):
         make_svm("sigmoidal", 1.0, n_features=3)
     with pytest.raises(ValueError, match="needs a γ"):
         make_svm("rbf", 1.0, None, n_features=3)
+
+
+def test_the_libsvm_reference_pipeline_still_fits_while_scikit_learn_has_it():
+    X, y = _three_classes()
+    probabilistic = fit_quietly(libsvm_probability_svm("linear", 1.0, n_features=X.shape[1]), X, y)
+    assert probabilistic.predict_proba(X).shape == (X.shape[0], 3)
+    with warnings.catch_warnings():  # scikit-learn 1.9 deprecates the attribute along with the option
+        warnings.simplefilter("ignore", FutureWarning)
+        assert probabilistic.named_steps["svm"].probA_.size == 3  # one Platt sigmoid per pair of classes
 
 
 def _spectra(n=150, d=40, seed=0):

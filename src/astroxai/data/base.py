@@ -121,6 +121,21 @@ class LabelledSet:
 
     Subclasses hold the inputs themselves (:attr:`inputs`, shaped ``(N, ...)``) and their :attr:`grid`: the wavelengths
     of a :class:`~astroxai.data.SpectraSet`, the ``(C, H, W)`` shape of an :class:`~astroxai.data.ImageSet`.
+
+    Attributes
+    ----------
+    labels, ids : (N,) ndarray of str
+    meta : dict of str → (N,) ndarray
+    attrs : dict
+    modality : ``'spectra'`` or ``'images'``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astroxai import LabelledSet, SpectraSet
+    >>> path = SpectraSet(np.ones((2, 3)), [1.0, 2.0, 3.0], ["a", "b"], ["x", "y"]).save("two.h5")
+    >>> type(LabelledSet.load(path)).__name__, LabelledSet.load(path).modality
+    ('SpectraSet', 'spectra')
     """
 
     #: HDF5 ``format`` attribute of each subclass, filled in by :meth:`__init_subclass__`.
@@ -204,5 +219,28 @@ class LabelledSet:
 
 
 def load_set(path: str | Path) -> LabelledSet:
-    """A :class:`~astroxai.data.SpectraSet` or :class:`~astroxai.data.ImageSet` from its HDF5 file, whichever it is."""
+    """A :class:`~astroxai.data.SpectraSet` or :class:`~astroxai.data.ImageSet` from its HDF5 file, whichever it is.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by ``save`` (or by ``astroxai reduce`` / ``astroxai simulate --kind radio|galaxy``).
+
+    Returns
+    -------
+    LabelledSet
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not an astroxai data set or is damaged.
+
+    Examples
+    --------
+    >>> from astroxai import load_set, simulate
+    >>> _ = simulate.spectra_set({"type1": 3, "type2": 3}, seed=0, n_wave=40).save("six.h5")
+    >>> data = load_set("six.h5")
+    >>> type(data).__name__, len(data)
+    ('SpectraSet', 6)
+    """
     return LabelledSet.load(path)

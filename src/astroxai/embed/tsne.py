@@ -40,7 +40,23 @@ EXACT_NEIGHBOURS_MAX = 20_000
 
 @dataclass(frozen=True)
 class MapSpec:
-    """Which map: the class set, raw or standardised fluxes, the perplexity."""
+    """Which map: the class set, raw or standardised fluxes, the perplexity.
+
+    Parameters
+    ----------
+    subset : ``'all'`` or ``'type1+type2'``
+        The classes whose spectra are mapped.
+    features : ``'raw'`` or ``'standardised'``
+        Fluxes as they are, or every wavelength scaled to zero mean and unit variance (the paper's Eq. A.1).
+    perplexity : float
+        t-SNE's perplexity (capped at (n − 1) / 3 for small sets).
+
+    Examples
+    --------
+    >>> from astroxai import MapSpec
+    >>> MapSpec("all", "standardised", 30).key
+    'all/standardised/perplexity_30'
+    """
 
     subset: str = "all"
     features: str = "raw"
@@ -90,6 +106,16 @@ class EmbeddingMap:
         The perplexity, capped at (n − 1) / 3 for small sets.
     reference : (n, F) ndarray or None
         The fluxes the map was fitted on (needed by :meth:`place`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astroxai import EmbeddingMap, MapSpec
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (30, 5)), rng.normal(8, 1, (30, 5))])
+    >>> fitted = EmbeddingMap.fit(X, MapSpec("all", "raw", 10), seed=1)
+    >>> fitted.coords.shape, fitted.place(X[:2] + 0.01).shape
+    ((60, 2), (2, 2))
     """
 
     spec: MapSpec

@@ -65,6 +65,15 @@ class Explanation:
         The inputs as explained (prepared images), kept in memory for the trust scores; not saved.
     features : ndarray or None
         LIME / KernelSHAP's interpretable features (one label per input element).
+
+    Examples
+    --------
+    >>> from astroxai import Explainer, Explanation, SVMClassifier, simulate
+    >>> data = simulate.spectra_set({"type1": 20, "type2": 20}, seed=3, n_wave=100)
+    >>> why = Explainer(SVMClassifier(classes=2, kernels=["linear"], quick=True).fit(data)).explain(data)
+    >>> back = Explanation.load(why.save("why.h5"))
+    >>> back.maps.shape, back.method, bool((back.targets == why.targets).all())
+    ((40, 100), 'saliency', True)
     """
 
     maps: np.ndarray

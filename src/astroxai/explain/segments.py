@@ -1,6 +1,7 @@
-"""Superpixels of survey images: the interpretable features of LIME and KernelSHAP for images (seed 002 used
-LIME with superpixels on radio cutouts).  SLIC (Achanta et al. 2012) from scikit-image on an arcsinh-stretched copy of
-each image, so that faint extended emission (radio lobes, galaxy discs) gets segments as well as the bright core."""
+"""Superpixels of survey images: the interpretable features of LIME and KernelSHAP for images (Liang et al. 2023,
+arXiv:2307.03453, used LIME with superpixels on radio cutouts).  SLIC (Achanta et al. 2012, IEEE TPAMI 34, 2274) from
+scikit-image on an arcsinh-stretched copy of each image, so that faint extended emission (radio lobes, galaxy discs)
+gets segments as well as the bright core."""
 
 from __future__ import annotations
 

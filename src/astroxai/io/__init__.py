@@ -51,7 +51,7 @@ register_reader("text", lambda path, head: True, priority=0)(read_text_spectrum)
 
 
 def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
-    """Read one spectrum file of any supported format.
+    r"""Read one spectrum file of any supported format.
 
     Parameters
     ----------
@@ -60,10 +60,25 @@ def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
     z : float, optional
         Redshift to use when the file has none (e.g. from a catalogue).
 
+    Returns
+    -------
+    Spectrum
+        The spectrum in the observed frame, with its redshift (``meta['z_source']`` says whether from the file or
+        the catalogue).
+
     Raises
     ------
     SpectrumError
         With a specific reason when the file is missing, unreadable or not a spectrum.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astroxai import read_spectrum
+    >>> _ = Path("flat.txt").write_text("# z = 0.1\n" + "".join(f"{4000 + i} 1.0 0.1\n" for i in range(3000)))
+    >>> spectrum = read_spectrum("flat.txt")
+    >>> spectrum.z, spectrum.meta["format"], spectrum.wavelength.size
+    (0.1, 'text', 3000)
     """
     path = Path(path)
     if not path.is_file():
@@ -138,11 +153,32 @@ def read_catalog(path: str | Path) -> list[InputItem]:
 
 
 def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]:
-    """Expand files, directories and catalogue CSVs into a de-duplicated, ordered list of inputs.
+    r"""Expand files, directories and catalogue CSVs into a de-duplicated, ordered list of inputs.
 
     A CSV whose header has a ``file`` column is a catalogue: its rows are inputs, and its labels and
     redshifts also apply to the same files given another way.  A directory contributes every spectrum
-    file below it (sorted) and any catalogue CSV it holds.  ``catalog`` adds labels/redshifts only.
+    file below it (sorted) and any catalogue CSV it holds.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Files, folders and catalogue CSVs.
+    catalog : path-like, optional
+        A catalogue that only adds labels and redshifts to the inputs it names.
+
+    Returns
+    -------
+    list of InputItem
+        One per distinct file, with its label and redshift where a catalogue gives them.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astroxai import collect_inputs
+    >>> _ = Path("a.txt").write_text("4000 1\n4001 1\n")
+    >>> _ = Path("cat.csv").write_text("file,label,z\na.txt,type2,0.05\n")
+    >>> [(item.path.name, item.label, item.z) for item in collect_inputs(["a.txt"], catalog="cat.csv")]
+    [('a.txt', 'type2', 0.05)]
     """
     items: dict[Path, InputItem] = {}
     known: dict[Path, InputItem] = {}

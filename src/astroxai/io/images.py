@@ -75,7 +75,31 @@ def _read_raster(path: Path) -> Image:
 
 def read_image(path: str | Path) -> Image:
     """Read a FITS cutout (first HDU with 2-D/3-D data; its celestial WCS kept as header text) or a PNG/JPEG
-    (scaled to 0–1; grey images get one channel, colour images three).  Raises :class:`ImageError`."""
+    (scaled to 0–1; grey images get one channel, colour images three).
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    Image
+        ``data`` (C, H, W) float32, ``wcs`` (FITS header text, ``""`` when there is none), ``source``.
+
+    Raises
+    ------
+    ImageError
+        Naming the file and the reason (unknown format, unreadable, no image HDU, no finite pixel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> from astroxai import read_image
+    >>> fits.PrimaryHDU(np.ones((8, 8), np.float32)).writeto("cutout.fits")
+    >>> read_image("cutout.fits").data.shape
+    (1, 8, 8)
+    """
     path = Path(path)
     name = path.name.lower()
     if name.endswith(FITS_SUFFIXES):
@@ -110,6 +134,17 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
         One row per file: ``input, id, status, reason``; a file that cannot be read, has more than 10 % non-finite
         pixels (fewer are set to 0 and counted in the ``n_nan`` column), or whose size or channel count differs is
         rejected with the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from PIL import Image as Picture
+    >>> from astroxai import read_images
+    >>> Picture.fromarray(np.zeros((8, 8), np.uint8)).save("a.png")
+    >>> Picture.fromarray(np.zeros((4, 4), np.uint8)).save("b.png")
+    >>> images, fates = read_images(["a.png", "b.png"])
+    >>> len(images), [f["status"] for f in fates]
+    (1, ['kept', 'rejected'])
     """
     paths = [Path(p) for p in paths]
     labels = [""] * len(paths) if labels is None else list(labels)

@@ -38,7 +38,31 @@ class NotFittedError(RuntimeError):
 
 
 class Estimator:
-    """Base class of astroxai's models (see the module doc for the contract)."""
+    """Base class of astroxai's models (see the module doc for the contract).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        The classes, in the order of ``predict_proba``'s columns (empty for a regressor).
+    grid_ : ndarray or tuple
+        The wavelengths (spectra) or the (C, H, W) shape (images) the model takes.
+    reduction_ : dict
+        How its training inputs were prepared (the reduction's settings, or the images' survey and pixel scale).
+    baseline_ : ndarray
+        The input that means "nothing here" to the perturbation explainers.
+    split_ : Split
+        Its train / validation / test parts, by id.
+    metadata_ : dict
+        What ``model.json`` holds (metrics, timings, provenance), after :meth:`save` or :meth:`load`.
+
+    Examples
+    --------
+    >>> from astroxai import Estimator, SVMClassifier, simulate
+    >>> data = simulate.spectra_set({"type1": 20, "type2": 20}, seed=3, n_wave=100)
+    >>> folder = SVMClassifier(classes=2, kernels=["linear"], quick=True).fit(data).save("two-class")
+    >>> type(Estimator.load(folder)).__name__
+    'SVMClassifier'
+    """
 
     #: Name of the model in ``model.json``; with :attr:`task` it picks the class that loads a folder.
     kind: ClassVar[str] = ""
@@ -212,5 +236,31 @@ def _jsonable(value):
 
 
 def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> Estimator:
-    """Whatever model a folder holds (:meth:`Estimator.load`)."""
+    """Whatever model a folder holds (:meth:`Estimator.load`).
+
+    Parameters
+    ----------
+    folder : path-like
+        A model folder written by :meth:`Estimator.save` (or ``astroxai train``).
+    trusted : tuple of str
+        Extra types a skops file may hold (none is needed for astroxai's own models).
+
+    Returns
+    -------
+    Estimator
+
+    Raises
+    ------
+    ModelLoadError
+        Naming the file and the reason: no ``model.json``, damaged metadata, a changed model file, an untrusted type.
+
+    Examples
+    --------
+    >>> from astroxai import SVMClassifier, load_model, simulate
+    >>> data = simulate.spectra_set({"type1": 12, "type2": 12}, seed=1, n_wave=60)
+    >>> _ = SVMClassifier(classes=2, kernels=("linear",), quick=True).fit(data).save("m2")
+    >>> model = load_model("m2")
+    >>> type(model).__name__, model.classes_.tolist()
+    ('SVMClassifier', ['type1', 'type2'])
+    """
     return Estimator.load(folder, trusted)

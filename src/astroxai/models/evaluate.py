@@ -165,9 +165,34 @@ def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAP
     """Apply a fitted model to ``data`` (or its ``rows``) and score it against the labels (or, for a regressor, its
     target column).
 
-    Inputs whose label is not one of a classifier's classes (or whose target value is missing or not positive, for a
-    regressor) are left out and counted in ``skipped``.  Spectra classifiers also get the noise curve (``noise_repeats``
-    seeded draws per level).
+    Parameters
+    ----------
+    model : Estimator
+        A fitted astroxai model.
+    data : SpectraSet or ImageSet
+        Labelled inputs on the model's grid.
+    rows : array of int, optional
+        The rows to score (default: all).
+    noise_repeats, noise_levels, seed :
+        The noise test of spectra classifiers (σ in units of the flux at 5100 Å, the paper's levels by default).
+    noise : bool
+        Whether to run the noise test.
+
+    Returns
+    -------
+    Evaluation
+        Metrics, confusion matrix, predictions and probabilities, the noise curve; inputs whose label is not one of a
+        classifier's classes (or whose target is missing or not positive, for a regressor) are left out and counted
+        in ``skipped``.
+
+    Examples
+    --------
+    >>> from astroxai import SVMClassifier, evaluate, simulate
+    >>> data = simulate.spectra_set({"type1": 20, "type2": 20}, seed=3, n_wave=100)
+    >>> model = SVMClassifier(classes=2, kernels=["linear"], quick=True).fit(data)
+    >>> result = evaluate(model, data, model.split_.rows(data.ids, "test"), noise=False)
+    >>> result.task, len(result.ids), result.confusion["classes"]
+    ('classify', 8, ['type1', 'type2'])
     """
     rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
     inputs = model.check_inputs(data)

@@ -268,6 +268,11 @@ class ImageCNNClassifier(ImageCNNModel):
     """A morphology classifier of image cutouts (radio galaxies, barred discs): :class:`ImageCNN` with class-weighted
     cross-entropy; ``predict_proba`` gives the class probabilities, ``predict`` the most probable class.
 
+    Parameters
+    ----------
+    **kwargs :
+        As for :class:`ImageCNNModel` (architecture, stretch, augmentation, training settings, seed).
+
     Examples
     --------
     >>> from astroxai import ImageCNNClassifier, simulate
@@ -321,6 +326,14 @@ class ImageCNNRegressor(ImageCNNModel):
         Learn from only the first N training values (and N/4 validation values): a small hand-measured sample.
     **kwargs :
         As for :class:`ImageCNNModel`.
+
+    Examples
+    --------
+    >>> from astroxai import ImageCNNRegressor, simulate
+    >>> data = simulate.image_set("galaxy", {"barred": 12, "unbarred": 4}, seed=6)
+    >>> regressor = ImageCNNRegressor(max_epochs=2).fit(data)
+    >>> regressor.predict(data.subset(data.labels == "barred")).shape
+    (12,)
     """
 
     task = "regress"

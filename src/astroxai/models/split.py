@@ -18,6 +18,18 @@ PARTS = ("train", "validation", "test")
 class Split:
     """The ids of the train, validation and test parts, with how they were drawn.
 
+    Ids rather than row numbers, so that a split stays right when a data set is re-read in another order or a few
+    of its inputs are rejected.
+
+    Attributes
+    ----------
+    train, validation, test : ndarray of str
+        The ids of each part.
+    seed : int
+        The seed the parts were drawn with.
+    stratified : bool
+        Whether each part keeps the classes' proportions.
+
     Examples
     --------
     >>> from astroxai.models import Split

@@ -1,5 +1,5 @@
 """The paper's SVM classifier and its hyper-parameter search (Peruzzi et al. 2021, A&A 652, A19, Sect. 3;
-doi:10.1051/0004-6361/202140413).
+doi:10.1051/0004-6361/202038911).
 
 :class:`SVMClassifier` is the estimator: ``fit`` draws the paper's split, searches every kernel, chooses the kernel on
 the validation part and refits it on train + validation with astroxai's own probability model

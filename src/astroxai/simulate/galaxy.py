@@ -1,7 +1,8 @@
 """Optical cutouts of disc galaxies with and without bars, with the true bar length recorded per image.
 
-Seed 003 measures bar lengths from SmoothGrad maps of a Galaxy Zoo CNN; to score such a measurement the true length
-must be known, so the galaxies are built from analytic components (all surface brightness in arbitrary flux units):
+Bhambra, Joachimi & Lahav (2022, MNRAS 511, 5032) measure bar lengths from SmoothGrad maps of a Galaxy Zoo CNN; to
+score such a measurement the true length must be known, so the galaxies are built from analytic components (all surface
+brightness in arbitrary flux units):
 
 * **disc** — exponential, I ∝ exp(−r/h), scale length h = 4–8 px, optionally with m = 2 logarithmic spiral arms
   (pitch angle 12–25°, amplitude 0.2–0.5) outside the bar;

@@ -1,7 +1,8 @@
 """FIRST-like radio cutouts of four morphologies, with ground-truth masks of every component.
 
 The VLA FIRST survey (Becker, White & Helfand 1995) images the sky at 1.4 GHz with a 5.4″ FWHM beam on 1.8″
-pixels, to a typical rms of 0.15 mJy/beam; morphology classifiers (and seed 002's LIME study) work on such cutouts.
+pixels, to a typical rms of 0.15 mJy/beam; morphology classifiers (and the LIME study of Liang et al. 2023,
+arXiv:2307.03453) work on such cutouts.
 Each image is built on the sky in mJy/beam:
 
 * **compact** — an unresolved or barely resolved source (intrinsic FWHM 0–3″) at the centre;

@@ -3,16 +3,19 @@ needs are done, the most urgent first.
 
 A run's stages (training three models, 24 t-SNE maps, the trust scores of each model) mostly keep one core busy —
 libsvm's solver and captum's per-spectrum surrogates are single-threaded — so on a machine with several cores the
-run is faster when they run beside each other than one after another with threads.  Each worker runs with one thread
-for torch and BLAS: their results do not depend on the number of threads (checked: openTSNE maps and CNN training
-are bitwise identical with 1 and 2 threads), so a scheduled run gives the numbers of a sequential one.  With one
-worker the tasks simply run in order in this process.
+run is faster when they run beside each other than one after another.  Workers keep the thread settings of the
+parent process: results can depend on how many threads share a sum (an openTSNE map changes with the number of
+OpenBLAS threads, measured), so a scheduled run gives exactly the numbers of a sequential one only this way.  Idle
+OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``), which changes how long a thread waits, not
+how work is split, so that two workers do not burn each other's cores.  With one worker the tasks simply run in order
+in this process.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -37,13 +40,8 @@ class Task:
     inputs: dict = field(default_factory=dict)
 
 
-def _single_threaded(level: int) -> None:
-    """Worker initialiser: one thread for torch and the BLAS libraries, the parent's log level."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(1)
+def _worker(level: int) -> None:
+    """Worker initialiser: the parent's log level for astroxai's messages."""
     package = logging.getLogger("astroxai")
     if not package.handlers:
         handler = logging.StreamHandler()
@@ -85,7 +83,8 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
             next(bar, None)
         return results, seconds
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded,
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by the workers' OpenMP when they start
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker,
                              initargs=(logging.getLogger("astroxai").getEffectiveLevel(),)) as pool:
         running = {}
         failure = None
