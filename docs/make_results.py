@@ -66,8 +66,9 @@ python docs/make_results.py runs/default runs/raw-features
   vectors more than on the kernel. The full search (1500 fits over four kernels, refinement included) takes
   ≈ 39 s on 2 cores because each fold's Gram matrix is computed once and shared by every (kernel, γ, C); the
   same C grid through `GridSearchCV` is 4× slower and gives identical scores (`python benchmarks/bench_svm.py`).
-- **Probabilities vs decisions**: `predict` reports the SVM decision and libsvm's Platt probabilities; on 6 of
-  the 669 test spectra the highest probability is not the decided class (borderline intermediates).
+- **Probabilities vs decisions**: `predict` reports the SVM decision and the Platt probabilities (libsvm's
+  recipe); on 6 of the 669 test spectra the highest probability is not the decided class (borderline
+  intermediates).
 
 """
 

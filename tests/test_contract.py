@@ -31,6 +31,14 @@ def galaxies():
     return simulate.image_set("galaxy", {"barred": 10, "unbarred": 10}, seed=22)
 
 
+#: A typo'd or out-of-range hyper-parameter of each estimator: an error at construction, before any training.
+BAD_PARAMETERS = {
+    "svm": [({"kernel": ("linear",)}, TypeError), ({"classes": 4}, ValueError), ({"kernels": ("lin",)}, ValueError)],
+    "spectrum-cnn": [({"clases": 3}, TypeError), ({"classes": 5}, ValueError)],
+    "image-classifier": [({"max_epoch": 2}, TypeError), ({"max_epochs": -1}, ValueError)],
+    "image-regressor": [({"learning_rate": -1.0}, ValueError), ({"batchsize": 8}, TypeError)],
+}
+
 ESTIMATORS = {
     "svm": (lambda: SVMClassifier(kernels=("linear", "rbf"), quick=True, seed=1), "spectra"),
     "spectrum-cnn": (lambda: SpectrumCNNClassifier(config=CNNConfig(max_epochs=2, batch_size=16), seed=1), "spectra"),
@@ -49,6 +57,9 @@ def test_estimator_contract(name, fitted, spectra, galaxies, tmp_path):
     make, kind = ESTIMATORS[name]
     data = spectra if kind == "spectra" else galaxies
     fresh = make()
+    for bad, error in BAD_PARAMETERS[name]:
+        with pytest.raises(error):
+            type(fresh)(**bad)
     assert type(fresh)(**fresh.get_params()).get_params() == fresh.get_params()
     with pytest.raises(NotFittedError):
         fresh.predict(data)
