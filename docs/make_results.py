@@ -146,7 +146,7 @@ def _raw_comparison(run_dir: Path, raw_dir: Path) -> list[str]:
     scaled = {r["kernel"]: r for r in read_table(run_dir / "models" / "svm-3class" / "kernels")}
     raw = {r["kernel"]: r for r in read_table(raw_dir / "kernels")}
     lines = ["## Standardised vs raw features (three classes)", "",
-             f"`{raw_dir}` was trained with `--raw-features` on the same data, split and seed.", "",
+             f"`runs/{raw_dir.name}` was trained with `--raw-features` on the same data, split and seed.", "",
              "| kernel | validation F, standardised | validation F, raw | test F, standardised | test F, raw |"
              " paper validation | paper test |", "|---|---|---|---|---|---|---|"]
     for kernel in scaled:
