@@ -29,7 +29,7 @@ Reproduces Sects. 3 and 5.1–5.2 of Peruzzi et al. (2021) on the embedded simul
 class counts as the paper). Regenerate everything on this page with
 
 ```bash
-astroxai run --out runs/default                                                   # ≈ 10.5 min on 2 cores
+astroxai run --out runs/default                                                   # ≈ 10 min on 2 cores
 astroxai train runs/default/dataset.h5 --out runs/raw-features --raw-features     # ≈ 2 min
 python docs/make_results.py runs/default runs/raw-features
 ```
