@@ -118,11 +118,16 @@ def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str
 
 
 def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_side=None) -> list[Path]:
-    """A :class:`~astroxai.explain.trust.TrustTable`: ``trust.csv/json``, the deletion curves and (spectra) one input
-    explained by every method for every model (``side_by_side``: its row number and title)."""
+    """A :class:`~astroxai.explain.trust.TrustTable`: ``trust.csv/json``, every map in ``trust.h5`` (an
+    :class:`~astroxai.explain.Explanation` per key ``<model>/<method>``; the report's method switch reads them), the
+    deletion curves and (spectra) one input explained by every method for every model (``side_by_side``: its row
+    number and title)."""
     from astroxai.report.figures.explain import plot_deletion_curves, plot_methods_grid
 
     out = Path(out)
+    (out / "trust.h5").unlink(missing_ok=True)
+    for (model, method), explanation in table.explanations.items():
+        explanation.save(out / "trust.h5", key=f"{model}/{method}")
     methods = sorted({row["method"] for row in table.rows}, key=[r["method"] for r in table.rows].index)
     write_table(table.rows, out / "trust", {"baseline": table.baseline, "seed": table.seed,
                                             "ids": [str(i) for i in ids], "methods": methods,
