@@ -105,3 +105,44 @@ def radio_model(tmp_path_factory, radio) -> Path:
     out = tmp_path_factory.mktemp("radio-model") / "cnn"
     train(ImageSet.load(radio), ImageCNNClassifier(max_epochs=3, patience=2, seed=1), out, dataset_path=str(radio))
     return out
+
+
+#: The small spectra run's config: every stage of ``astroxai run`` (models, t-SNE, saliency, trust, report) in ~1 min.
+SMALL_RUN = {"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100, "quick": True,
+             "timing_repeats": 1, "perplexities": [4, 8], "n_correct": 2}
+
+
+def _cli_run(folder: Path, config: dict, *extra: str) -> Path:
+    import json
+
+    from click.testing import CliRunner
+
+    from astroxai.cli import main
+
+    (folder / "config.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["run", "--out", str(folder / "run"), "--config", str(folder / "config.json"),
+                                       *extra])
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """``astroxai run`` (spectra) on :data:`SMALL_RUN` through the command line; returns the run folder."""
+    return _cli_run(tmp_path_factory.mktemp("small-run"), SMALL_RUN)
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory):
+    """``image_run(kind)``: ``astroxai run --kind KIND`` on a small config (16 images per class, 2 epochs), run once
+    per session; returns the run folder."""
+    runs = {}
+
+    def make(kind: str) -> Path:
+        if kind not in runs:
+            runs[kind] = _cli_run(tmp_path_factory.mktemp(f"{kind}-run"),
+                                  {"n_per_class": 16, "max_epochs": 2, "trust_images": 4,
+                                   "trust_methods": ["saliency", "occlusion"]}, "--kind", kind)
+        return runs[kind]
+
+    return make

@@ -53,38 +53,34 @@ def test_reduce_fails_only_when_nothing_is_readable(tmp_path):
     assert result.exit_code != 0 and "no input" in result.output
 
 
-def test_run_small_config(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100,
-                                  "quick": True, "timing_repeats": 1, "perplexities": [4, 8], "n_correct": 2}))
-    result = CliRunner().invoke(main, ["run", "--out", str(tmp_path / "run"), "--config", str(config)])
-    assert result.exit_code == 0, result.output
-    record = json.loads((tmp_path / "run" / "run.json").read_text())
+def test_run_small_config(small_run, tmp_path):
+    run = small_run
+    record = json.loads((run / "run.json").read_text())
     assert record["config"]["config"]["seed"] and record["versions"]["numpy"]
-    assert (tmp_path / "run" / "figures" / "classes.png").stat().st_size > 10_000
-    assert SpectraSet.load(tmp_path / "run" / "dataset.h5").flux.shape == (42, 100)
+    assert (run / "figures" / "classes.png").stat().st_size > 10_000
+    assert SpectraSet.load(run / "dataset.h5").flux.shape == (42, 100)
     for problem in ("svm-3class", "svm-2class"):
-        meta = json.loads((tmp_path / "run" / "models" / problem / "model.json").read_text())
+        meta = json.loads((run / "models" / problem / "model.json").read_text())
         assert meta["kernel"] in ("linear", "rbf", "poly2", "poly3") and len(meta["wavelength"]) == 100
         assert len(meta["probability"]["A"]) == (3 if problem == "svm-3class" else 1)
-    results = (tmp_path / "run" / "results.md").read_text()
+    results = (run / "results.md").read_text()
     assert "paper Table 3" in results and "paper Table 4" in results
     # explanations, maps and the report
-    report = tmp_path / "run" / "report.html"
+    report = run / "report.html"
     assert check_report(report) == []
     text = report.read_text()
-    for heading in ("1. Data", "2. Models, their search", "3. Robustness", "4. t-SNE", "5. Saliency",
-                    "6. Every explanation method", "1-D CNN"):
+    for heading in ("1. Data", "2. Explore the test set", "3. Models, their search", "4. Robustness", "5. t-SNE",
+                    "6. Saliency", "7. Every explanation method", "1-D CNN"):
         assert heading in text
-    cnn = json.loads((tmp_path / "run" / "models" / "cnn-3class" / "model.json").read_text())
+    cnn = json.loads((run / "models" / "cnn-3class" / "model.json").read_text())
     assert cnn["kind"] == "torch-cnn" and cnn["training"]["split"] == "split.json"
-    assert json.loads((tmp_path / "run" / "models" / "cnn-3class" / "split.json").read_text()) == json.loads(
-        (tmp_path / "run" / "models" / "svm-3class" / "split.json").read_text())  # same test spectra as the SVM
+    assert json.loads((run / "models" / "cnn-3class" / "split.json").read_text()) == json.loads(
+        (run / "models" / "svm-3class" / "split.json").read_text())  # same test spectra as the SVM
     assert "1-D CNN next to the SVM" in results
-    trust = json.loads((tmp_path / "run" / "trust" / "trust.json").read_text())["rows"]
+    trust = json.loads((run / "trust" / "trust.json").read_text())["rows"]
     assert {r["model"] for r in trust} == {"SVM linear", "SVM rbf", "CNN"} and len(trust) == 18
-    assert Explanation.load(tmp_path / "run" / "explanations.h5", "saliency").maps.shape[1] == 100
-    with h5py.File(tmp_path / "run" / "explanations.h5") as handle:
+    assert Explanation.load(run / "explanations.h5", "saliency").maps.shape[1] == 100
+    with h5py.File(run / "explanations.h5") as handle:
         assert len(handle["embeddings/all/raw"]) == 2 and "embeddings/type1+type2/standardised" in handle
     assert record["config"]["summary"]["explain"]["n_gallery"] >= 2
     timings = record["config"]["summary"]["timings"]

@@ -143,16 +143,10 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["radio", "galaxy"])
-def test_image_run_end_to_end(kind, tmp_path):
+def test_image_run_end_to_end(kind, image_run):
     from astroxai.report.html import check_report
 
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"n_per_class": 16, "max_epochs": 2, "trust_images": 4,
-                                  "trust_methods": ["saliency", "occlusion"]}))
-    result = CliRunner().invoke(main, ["run", "--kind", kind, "--out", str(tmp_path / "run"), "--config",
-                                       str(config)])
-    assert result.exit_code == 0, result.output
-    run = tmp_path / "run"
+    run = image_run(kind)
     record = json.loads((run / "run.json").read_text())
     assert record["config"]["kind"] == kind and record["config"]["max_epochs"] == 2
     trust = rows_of(run / "trust.csv")

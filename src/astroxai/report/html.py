@@ -1,8 +1,10 @@
 """``report.html``: one self-contained page per run, for spectra and image studies alike, in the order of the papers.
 
-One writer: each section appears when the run produced its results (data, models, noise, t-SNE maps, explanations,
-bar lengths, trust).  Every figure is embedded as a PNG data URI (the page opens from disk, without a server or the
-run folder); the links next to them point to the PDF versions and the CSV tables in the run folder.
+One writer: each section appears when the run produced its results (data, the explorable view of the test set,
+models, noise, t-SNE maps, explanations, bar lengths, trust).  Every figure is embedded as a PNG data URI and the
+explorer (:mod:`astroxai.report.explorer`) carries Bokeh's JavaScript and its arrays inline, so the page opens from
+disk, offline, without the run folder; the links next to the figures point to the PDF versions and the CSV tables
+in the run folder.
 :func:`check_report` verifies a page: every relative link resolves to an existing file and every embedded image
 decodes and is not blank.
 """
@@ -19,17 +21,19 @@ from pathlib import Path
 
 from astroxai.data import atomic_path
 from astroxai.models import SVMClassifier, load_model
-from astroxai.report import paper
+from astroxai.report import explorer, paper
 from astroxai.report.markdown import format_value
 
 STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1180px; margin: 2em auto; color: #222; line-height: 1.45; }
+body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.88em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; } th { background: #f1f1f1; }
 td:first-child, th:first-child { text-align: left; }
 figure { margin: 0.8em 0 1.4em; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; } .note { color: #555; font-size: 0.9em; }
+.explorer { max-width: none; margin: 1em 0 2em; } .explorer table { margin: 0.3em 0; }
+ul.links { columns: 3; font-size: 0.85em; }
 """
 
 
@@ -77,6 +81,7 @@ class Page:
         self.root = root
         self.parts = [f"<h1>{html.escape(title)}</h1>"]
         self.number = 0
+        self.scripts = ""
 
     def section(self, title: str, note: str = "") -> None:
         self.number += 1
@@ -95,13 +100,40 @@ class Page:
         if path.exists():
             self.parts.append(table_html(read_csv(path), columns, path, self.root))
 
+    def explorer(self, fragment: str) -> None:
+        """An explorable view (:mod:`astroxai.report.explorer`); Bokeh's JavaScript and the glue go in once."""
+        if fragment:
+            if not self.scripts:
+                self.scripts = explorer.bokeh_resources() + explorer.glue_script()
+            self.parts.append(f'<div class="explorer">{fragment}</div>')
+
     def write(self, name: str) -> Path:
         page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>astroxai report</title>"
-                f"<style>{STYLE}</style></head><body>" + "\n".join(self.parts) + "</body></html>")
+                f"<style>{STYLE}</style>{self.scripts}</head><body>" + "\n".join(self.parts) + "</body></html>")
         path = self.root / name
         with atomic_path(path) as temporary:
             temporary.write_text(page, encoding="utf-8")
         return path
+
+
+EXPLORE_SPECTRA = ("Every test spectrum on the run's t-SNE map (choose the map on the left; grey: the other spectra, "
+                   "triangles: misclassified). Hover for its classes and probabilities; click a point to draw that "
+                   "spectrum coloured by its attribution map (blue: more flux there raises the explained class, red: "
+                   "lowers it; the seven lines marked) with its probability table, and switch among the maps the run "
+                   "computed for it: the exact saliency of the 3-class SVM for every test spectrum, and every method "
+                   "× model of the trust table for the spectra it scored. Filters narrow the map; the search box "
+                   "finds an id. The arrays are in the page (16-bit per spectrum, compressed), so it works offline.")
+EXPLORE_IMAGES = ("Every test image; green frame: classified correctly, red: misclassified. Click one to see it with "
+                  "its attribution map overlaid (blue raises the explained class, red lowers it; the slider sets the "
+                  "map's opacity) and switch between the run's methods. Filter by true class and correctness.")
+
+
+def _explorer_section(page: Page, root: Path, kind: str) -> None:
+    """The linked, explorable view of the run's test set, when the run has what it needs."""
+    fragment = explorer.spectra_explorer(root) if kind == "spectra" else explorer.image_explorer(root)
+    if fragment:
+        page.section("Explore the test set", EXPLORE_SPECTRA if kind == "spectra" else EXPLORE_IMAGES)
+        page.explorer(fragment)
 
 
 def _model_folders(root: Path) -> list[Path]:
@@ -154,9 +186,13 @@ def _spectra_explanations(page: Page, explain: Path) -> None:
                           ("correct_sample", "Seeded sample of correctly classified spectra (Table 11 analogue)")):
         page.add(f"<h3>{caption}</h3>")
         page.table(explain / f"{stem}.csv")
-    page.add("<h3>Gallery: each map beside its t-SNE position</h3>")
-    for png in sorted((explain / "figures" / "saliency").glob("*.png")):
-        page.figure(png, png.stem)
+    singles = sorted((explain / "figures" / "saliency").glob("*.png"))
+    if singles:  # every test spectrum is drawn by the explorer above: here only links to the static figures
+        page.add("<h3>Each gallery spectrum as a static figure (its map beside its t-SNE position)</h3>",
+                 '<ul class="links">' + "".join(
+                     f'<li><a href="{html.escape(p.relative_to(page.root).as_posix())}">{html.escape(p.stem)}</a>'
+                     + (f' (<a href="{html.escape(p.with_suffix(".pdf").relative_to(page.root).as_posix())}">PDF</a>)'
+                        if p.with_suffix(".pdf").exists() else "") + "</li>" for p in singles) + "</ul>")
 
 
 def _image_explanations(page: Page, root: Path) -> None:
@@ -245,6 +281,7 @@ def write_report(run_dir, name: str = "report.html") -> Path:
                  "catalog.csv</a>.</p>")
     page.figure(root / "figures" / "classes.png", "One reduced spectrum of each class.")
     page.figure(root / "figures" / "examples.png", "Example cutouts per class (asinh stretch).")
+    _explorer_section(page, root, kind)
     folders = _model_folders(root)
     if folders:
         page.section("Models, their search and their test scores")
@@ -288,7 +325,7 @@ def check_report(path) -> list[str]:
     import matplotlib.image as mpimg
 
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<script\b.*?</script>", "", path.read_text(encoding="utf-8"), flags=re.S)  # code is not links
     problems = []
     for attribute, target in re.findall(r'(href|src)="([^"]+)"', text):
         target = html.unescape(target)

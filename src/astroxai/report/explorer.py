@@ -1,0 +1,527 @@
+"""Explorable views for ``report.html``: linked Bokeh plots whose JavaScript is inlined, so the page still opens from
+disk, offline, and can be mailed as one file.
+
+* **Spectra** (:func:`spectra_explorer`): every test spectrum is a point on the run's t-SNE maps (any of them:
+  subset × features × perplexity), coloured by true class as in the paper's figures and drawn as a triangle when the
+  model got it wrong, over the run's other spectra in grey.  Hovering gives the id, the classes and the
+  probabilities; clicking draws that spectrum coloured by its attribution map (blue: more flux there raises the
+  explained class, red: lowers it) with the seven diagnostic lines marked, its probability table, and a switch among
+  the maps the run computed for it (the exact saliency of the run's 3-class SVM for every test spectrum; every
+  method × model of the trust table for the spectra it scored).  Filters by true and predicted class, correctness,
+  confidence and the sign pattern of the saliency around Hβ, and a search box by id.
+* **Images** (:func:`image_explorer`): the test images as a gallery, filterable by class and correctness; clicking
+  one shows it with its attribution map overlaid (an opacity slider, blue raises the explained class) and a switch
+  among the run's methods (LIME and SmoothGrad).
+
+The arrays travel compressed, not as images: each row is quantised to 16 bits (spectra and their maps) or 8 bits
+(image pixels and maps) relative to its own range, all rows are deflated into one buffer and base64-encoded, and
+the browser inflates that buffer once with its built-in ``DecompressionStream``.  Why not Bokeh's own transport:
+it sends arrays as raw float bytes, about three times larger for the same page here, and Bokeh has no compressed
+array type.  The plots, widgets, hover and tap tools are Bokeh's; ``explorer.js`` holds only the glue (decoding a
+row, redrawing a spectrum, laying out the gallery, filtering), about 250 lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import zlib
+from importlib import resources
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from astroxai.lines import DIAGNOSTIC_LINES
+
+#: Bokeh's JavaScript bundles the explorers need (the WebGL, table and MathJax bundles are left out: 3.9 → 1.6 MB).
+BOKEH_COMPONENTS = ("bokeh", "bokeh-widgets")
+CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermediate"}
+OTHER_COLOURS = ("#2ca02c", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2")
+
+
+def attribution_palette(n: int = 255) -> list[str]:
+    """The project's attribution colour map (:data:`astroxai.report.figures.ATTRIBUTION_CMAP`: red low, blue high)
+    as ``n`` hex colours, so the page and the static figures agree."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from astroxai.report.figures import ATTRIBUTION_CMAP
+
+    cmap = colormaps[ATTRIBUTION_CMAP]
+    return [to_hex(cmap(x)) for x in np.linspace(0.0, 1.0, n)]
+
+
+def class_colours(classes) -> dict:
+    from astroxai.report.figures.spectra import CLASS_COLOURS
+
+    extra = iter(OTHER_COLOURS * (1 + len(classes) // len(OTHER_COLOURS)))
+    return {c: CLASS_COLOURS.get(c) or next(extra) for c in classes}
+
+
+class Pack:
+    """Rows of arrays packed for the page: each row quantised against its own range, every row in one zlib buffer.
+
+    ``centred`` rows (attribution maps) keep zero exactly: value = q · scale.  Other rows (fluxes, pixels) are
+    stored as value = shift + q · scale over the row's [min, max].  Non-finite values become 0.
+    """
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.arrays: dict = {}
+
+    def add(self, name: str, values, *, bits: int = 16, centred: bool = True, **meta) -> None:
+        rows = np.nan_to_num(np.atleast_2d(np.asarray(values, dtype=np.float64)), nan=0.0, posinf=0.0, neginf=0.0)
+        rows = rows.reshape(len(rows), -1)
+        top = 2 ** (bits - 1) - 1
+        if centred:
+            shift = np.zeros(len(rows))
+            half = np.abs(rows).max(axis=1) if rows.size else np.zeros(len(rows))
+        else:
+            low, high = (rows.min(axis=1), rows.max(axis=1)) if rows.size else (np.zeros(0), np.zeros(0))
+            shift, half = (high + low) / 2, (high - low) / 2
+        half = np.where(half > 0, half, 1.0)
+        quantised = np.rint((rows - shift[:, None]) / half[:, None] * top)
+        data = quantised.astype(np.int16 if bits == 16 else np.int8).tobytes()
+        padding = (-self.size) % 2  # int16 views need an even byte offset
+        self.parts.append(b"\0" * padding)
+        self.size += padding
+        self.arrays[name] = {"offset": self.size, "bits": bits, "shape": list(rows.shape),
+                             "scale": (half / top).tolist(), "shift": shift.tolist(), **meta}
+        self.parts.append(data)
+        self.size += len(data)
+
+    def payload(self, **extra) -> dict:
+        return {"buffer": base64.b64encode(zlib.compress(b"".join(self.parts), 9)).decode("ascii"),
+                "arrays": self.arrays, **extra}
+
+
+def _script_json(element_id: str, payload: dict) -> str:
+    text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+    return f'<script type="application/json" id="{html.escape(element_id)}">{text}</script>'
+
+
+def bokeh_resources() -> str:
+    """Bokeh's JavaScript, inlined (no CDN: the page works offline from disk)."""
+    from bokeh.resources import Resources
+
+    return Resources(mode="inline", components=list(BOKEH_COMPONENTS)).render_js()
+
+
+def glue_script() -> str:
+    return "<script>" + resources.files("astroxai.report").joinpath("explorer.js").read_text("utf-8") + "</script>"
+
+
+def _embed(layout, ready) -> str:
+    from bokeh.document import Document
+    from bokeh.embed import components
+    from bokeh.events import DocumentReady
+
+    document = Document()
+    document.add_root(layout)
+    document.js_on_event(DocumentReady, ready)
+    script, div = components(layout)
+    return div + script
+
+
+def _rows_of(data, ids) -> np.ndarray:
+    """Row of each id in a data set (the explorer's inputs are all in the run's own set)."""
+    lookup = {str(i): k for k, i in enumerate(data.ids)}
+    missing = [str(i) for i in ids if str(i) not in lookup]
+    if missing:
+        raise ValueError(f"{len(missing)} explained ids are not in the run's data set (first: {missing[0]})")
+    return np.array([lookup[str(i)] for i in ids], dtype=np.int64)
+
+
+def _named(n):
+    return CLASS_NAMES.get(str(n), str(n))
+
+
+# --------------------------------------------------------------------------------------------------- spectra
+
+
+def _read_embeddings(path: Path) -> list[dict]:
+    """Every t-SNE map stored in a run's ``explanations.h5``: label, ids, coordinates; the main map first."""
+    maps = []
+    with h5py.File(path, "r") as handle:
+        if "embeddings" not in handle:
+            return maps
+        for subset in handle["embeddings"]:
+            for features in handle[f"embeddings/{subset}"]:
+                for name in handle[f"embeddings/{subset}/{features}"]:
+                    group = handle[f"embeddings/{subset}/{features}/{name}"]
+                    perplexity = float(name.split("_", 1)[1])
+                    maps.append({"subset": subset, "features": features, "perplexity": perplexity,
+                                 "label": f"{subset} · {features} · perplexity {perplexity:g}",
+                                 "ids": group["ids"].asstr()[()], "coords": group["coords"][()].astype(np.float64)})
+    # the run's main map (all classes, raw fluxes, largest perplexity) first, then in reading order
+    maps.sort(key=lambda m: (m["subset"] != "all", m["features"] != "raw", -m["perplexity"], m["label"]))
+    return maps
+
+
+def _trust_maps(path: Path, index: dict) -> list[tuple[str, object, np.ndarray]]:
+    """(label, Explanation, rows in the explorer's order) for every map of a trust run's ``trust.h5``."""
+    from astroxai.explain import Explanation
+
+    found = []
+    if not path.exists():
+        return found
+    with h5py.File(path, "r") as handle:
+        keys = [f"{model}/{method}" for model in handle.get("explanations", {}) for method in
+                handle[f"explanations/{model}"]]
+    for key in keys:
+        explanation = Explanation.load(path, key=key)
+        keep = np.array([i in index for i in explanation.ids], dtype=bool)
+        if keep.any():
+            model, method = key.split("/", 1)
+            found.append((f"{method} · {model}", explanation.subset(np.flatnonzero(keep)),
+                          np.array([index[i] for i in explanation.ids[keep]], dtype=np.int64)))
+    return found
+
+
+def spectra_explorer(root) -> str:
+    """The linked t-SNE map ↔ spectrum explorer of a spectra run (``root``: the run folder), as an HTML fragment
+    (Bokeh's div and script, the packed arrays); ``""`` when the run has no saliency maps or data set."""
+    from astroxai.data import SpectraSet
+    from astroxai.explain import Explanation
+    from astroxai.explain.physics import physics_checks
+
+    root = Path(root)
+    store = root / "explanations.h5"
+    if not (store.exists() and (root / "dataset.h5").exists()):
+        return ""
+    with h5py.File(store, "r") as handle:
+        if "explanations/saliency" not in handle:
+            return ""
+    saliency = Explanation.load(store, key="saliency")
+    data = SpectraSet.load(root / "dataset.h5")
+    rows = _rows_of(data, saliency.ids)
+    labels = data.labels[rows]
+    classes = list(saliency.classes)
+    index = {str(i): k for k, i in enumerate(saliency.ids)}
+    wavelength = np.asarray(saliency.grid if saliency.grid is not None else data.wavelength, dtype=np.float64)
+
+    pack = Pack()
+    pack.add("flux", data.flux[rows], centred=False)
+    model_name = _saliency_model_name(root)
+    methods = [(f"saliency · {model_name}", saliency, np.arange(len(saliency)))]
+    methods += _trust_maps(root / "trust" / "trust.h5", index)
+    for k, (label, explanation, where) in enumerate(methods):
+        probabilities = explanation.probabilities if explanation.probabilities is not None else \
+            np.full((len(where), len(classes)), np.nan)
+        pack.add(f"map{k}", explanation.maps, label=label, rows=where.tolist(),
+                 targets=[str(t) for t in explanation.targets],
+                 probabilities=np.round(probabilities, 4).tolist(), classes=list(explanation.classes))
+
+    checks = physics_checks(wavelength, saliency.maps)
+    signs = checks["signs"]
+    if signs is None:
+        pattern = np.full(len(saliency), "no Hβ on the grid", dtype=object)
+    else:
+        pattern = np.where(signs["zero"], "zero map", np.where(signs["opposite"], "opposite signs", "same sign"))
+    maps = _read_embeddings(store)
+    colour = class_colours(sorted(set(classes) | set(labels)))
+    predicted = np.asarray(saliency.predicted).astype(str)
+    confidence = np.asarray(saliency.probabilities).max(axis=1)
+    points = {"id": [str(i) for i in saliency.ids], "true": [_named(v) for v in labels],
+              "predicted": [_named(v) for v in predicted], "true_class": [str(v) for v in labels],
+              "predicted_class": list(predicted), "confidence": confidence.round(4).tolist(),
+              "probabilities": ["  ".join(f"{_named(c)} {p:.3f}" for c, p in zip(classes, row, strict=True))
+                                for row in saliency.probabilities],
+              "wrong": (labels != predicted).tolist(), "hbeta": [str(p) for p in pattern],
+              "colour": [colour[str(v)] for v in labels],
+              "marker": ["triangle" if w else "circle" for w in labels != predicted],
+              "row": list(range(len(saliency)))}
+    background = {}
+    for k, fitted in enumerate(maps):
+        where = {str(i): j for j, i in enumerate(fitted["ids"])}
+        coords = np.array([fitted["coords"][where[i]] if i in where else (np.nan, np.nan) for i in points["id"]])
+        points[f"x{k}"], points[f"y{k}"] = coords[:, 0].tolist(), coords[:, 1].tolist()
+        others = np.array([j for i, j in where.items() if i not in index], dtype=np.int64)
+        background[f"x{k}"] = fitted["coords"][others, 0].astype(np.float32)
+        background[f"y{k}"] = fitted["coords"][others, 1].astype(np.float32)
+    longest = max((len(v) for v in background.values()), default=0)
+    background = {k: np.pad(v, (0, longest - len(v)), constant_values=np.nan) for k, v in background.items()}
+    if maps:
+        points["x"], points["y"] = points["x0"], points["y0"]
+        background["x"], background["y"] = background["x0"], background["y0"]
+    payload = pack.payload(wavelength=wavelength.round(3).tolist(),
+                           lines={n: w for n, w in DIAGNOSTIC_LINES.items() if wavelength[0] <= w <= wavelength[-1]},
+                           classes=classes, class_names={c: _named(c) for c in classes})
+    wrong = np.flatnonzero(labels != predicted)
+    first = next((i for i in wrong if labels[i] == "intermediate"), wrong[0] if wrong.size else 0)
+    start = {"x": wavelength.tolist(), "y": data.flux[rows[first]].astype(np.float64).tolist()}
+    layout, ready = _spectra_layout(points, background, maps, classes, colour, payload["lines"], start)
+    return _script_json("astroxai-spectra-data", payload) + _embed(layout, ready)
+
+
+def _saliency_model_name(root: Path) -> str:
+    """The name of the model the run's saliency maps explain: ``SVM <kernel>`` from its folder."""
+    meta = root / "models" / "svm-3class" / "model.json"
+    if meta.exists():
+        return f"SVM {json.loads(meta.read_text()).get('kernel', '')}".strip()
+    return "the run's model"
+
+
+def flux_limits(flux) -> tuple[float, float]:
+    """The spectrum panel's y range: as the static figures (0.5–99.8th percentile, 8 % padding, 0 included)."""
+    low, high = np.nanpercentile(np.asarray(flux, dtype=np.float64), [0.5, 99.8])
+    pad = 0.08 * (high - low) or 0.1
+    return float(min(0.0, low - pad)), float(high + pad)
+
+
+def _filters(classes, names):
+    from bokeh.models import CheckboxGroup, Div
+
+    true = CheckboxGroup(labels=[names[c] for c in classes], active=list(range(len(classes))), name="filter-true")
+    predicted = CheckboxGroup(labels=[names[c] for c in classes], active=list(range(len(classes))),
+                              name="filter-predicted")
+    return (true, predicted, Div(text="<b>true class</b>"), Div(text="<b>predicted class</b>"))
+
+
+def _spectra_layout(points: dict, background: dict, maps: list, classes: list, colour: dict, lines: dict,
+                    start: dict):
+    """The Bokeh layout and its start-up callback; ``start``: the spectrum shown first (so the axes have ranges
+    before the page's arrays are decoded)."""
+    from bokeh.layouts import column, row
+    from bokeh.models import (
+        CDSView,
+        CheckboxGroup,
+        ColorBar,
+        ColumnDataSource,
+        CustomJS,
+        Div,
+        HoverTool,
+        IndexFilter,
+        Label,
+        LinearColorMapper,
+        Range1d,
+        RangeSlider,
+        Select,
+        Span,
+        TapTool,
+        TextInput,
+    )
+    from bokeh.plotting import figure
+
+    names = {c: _named(c) for c in classes}
+    source = ColumnDataSource(points, name="astroxai-points")
+    behind = ColumnDataSource(background, name="astroxai-background")
+    view = CDSView(filter=IndexFilter(list(range(len(points["id"]))), name="astroxai-filter"), name="astroxai-view")
+    tsne = figure(width=500, height=500, title="t-SNE map: the test spectra (click one)", tools="pan,wheel_zoom,"
+                  "box_zoom,reset,save", name="astroxai-map", toolbar_location="above", match_aspect=True)
+    tsne.scatter("x", "y", source=behind, size=3, color="#c8c8c8", alpha=0.5, legend_label="other spectra")
+    dots = tsne.scatter("x", "y", source=source, view=view, size=7, marker="marker", fill_color="colour",
+                        line_color="colour", fill_alpha=0.75, name="astroxai-dots",
+                        selection_line_color="black", selection_line_width=2, nonselection_fill_alpha=0.35)
+    for c in classes:  # legend entries: the class colours (the dots themselves share one renderer)
+        tsne.scatter([np.nan], [np.nan], color=colour[c], size=7, legend_label=names[c])
+    tsne.scatter([np.nan], [np.nan], marker="triangle", color="#555555", size=8, legend_label="misclassified")
+    tsne.legend.location = "top_left"
+    tsne.legend.label_text_font_size = "8pt"
+    tsne.legend.click_policy = "none"
+    tsne.xaxis.visible = tsne.yaxis.visible = False
+    tsne.add_tools(HoverTool(renderers=[dots], tooltips=[("id", "@id"), ("true", "@true"),
+                                                         ("predicted", "@predicted"), ("p", "@probabilities"),
+                                                         ("Hβ core/wing", "@hbeta")]),
+                   TapTool(renderers=[dots]))
+    low, high = flux_limits(start["y"])
+    spectrum = figure(width=620, height=360, title="", name="astroxai-spectrum", x_axis_label="rest wavelength [Å]",
+                      y_axis_label="flux / flux(5100 Å)", tools="pan,wheel_zoom,box_zoom,reset,save",
+                      toolbar_location="above", x_range=Range1d(start["x"][0], start["x"][-1]),
+                      y_range=Range1d(low, high))
+    line = ColumnDataSource(start, name="astroxai-spectrum-line")
+    segments = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "a": []}, name="astroxai-segments")
+    mapper = LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
+    spectrum.segment("x0", "y0", "x1", "y1", source=segments, line_width=4, line_cap="round",
+                     color={"field": "a", "transform": mapper})
+    spectrum.line("x", "y", source=line, color="#555555", line_width=0.7)  # on top: white (≈ 0) stretches stay seen
+    for name, wave in lines.items():  # the paper's seven lines, dashed, named along the bottom
+        spectrum.add_layout(Span(location=wave, dimension="height", line_color="#8c8c8c", line_dash="dashed",
+                                 line_width=0.8))
+        spectrum.add_layout(Label(x=wave, y=4, y_units="screen", text=name, angle=np.pi / 2, text_font_size="7pt",
+                                  text_color="#555555", x_offset=-2))
+    spectrum.add_layout(ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
+                                 title_text_font_size="8pt"), "right")
+    method = Select(title="attribution map", options=[], width=300, name="astroxai-method")
+    choice = Select(title="t-SNE map", options=[(str(k), m["label"]) for k, m in enumerate(maps)],
+                    value="0" if maps else "", width=300, name="astroxai-tsne")
+    info = Div(text="", width=620, name="astroxai-info")
+    true, predicted, true_head, predicted_head = _filters(classes, names)
+    wrong = CheckboxGroup(labels=["misclassified only"], active=[], name="filter-wrong")
+    confidence = RangeSlider(title="confidence (largest probability)", start=0, end=1, step=0.01, value=(0, 1),
+                             width=240, name="filter-confidence")
+    patterns = sorted(set(points["hbeta"]))
+    hbeta = Select(title="Hβ core/wing signs of the saliency", value="any", options=["any", *patterns], width=240,
+                   name="filter-hbeta")
+    search = TextInput(title="search by id", placeholder="e.g. 9004-61000-0580", width=240, name="filter-search")
+    count = Div(text="", name="astroxai-count")
+    args = {"points": source, "background": behind, "view": view, "line": line, "segments": segments,
+            "spectrum": spectrum, "method": method, "choice": choice, "info": info, "true_class": true,
+            "predicted_class": predicted, "wrong": wrong, "confidence": confidence, "hbeta": hbeta, "search": search,
+            "count": count, "classes": classes}
+    shown = "{line, segments, spectrum, method, info}"
+    filters = "{true_class, predicted_class, wrong, confidence, hbeta, search, count, classes}"
+    show = CustomJS(args=args, code=f"astroxai.spectra.show(points, {shown})")
+    redraw = CustomJS(args=args, code=f"astroxai.spectra.redraw(points, {shown})")
+    refilter = CustomJS(args=args, code=f"astroxai.spectra.filter(points, view, {filters})")
+    remap = CustomJS(args=args, code="astroxai.spectra.remap(points, background, choice.value); "
+                                     f"astroxai.spectra.filter(points, view, {filters})")
+    source.selected.js_on_change("indices", show)
+    method.js_on_change("value", redraw)
+    for widget, attribute in ((true, "active"), (predicted, "active"), (wrong, "active"), (confidence, "value"),
+                              (hbeta, "value"), (search, "value_input")):
+        widget.js_on_change(attribute, refilter)
+    choice.js_on_change("value", remap)
+    ready = CustomJS(args=args, code=f"astroxai.spectra.start(points, view, {filters})")
+    controls = column(choice, true_head, true, predicted_head, predicted, wrong, confidence, hbeta, search, count,
+                      width=260)
+    layout = row(controls, tsne, column(method, spectrum, info), name="astroxai-spectra-explorer")
+    return layout, ready
+
+
+# --------------------------------------------------------------------------------------------------- images
+
+
+def _image_set(root: Path):
+    """The image set a run explained: ``simulated/images.h5``, else the classifier's recorded data set."""
+    from astroxai.data import ImageSet
+
+    candidates = [root / "simulated" / "images.h5"]
+    for meta in sorted((root / "models").glob("*-classifier/model.json")):
+        dataset = json.loads(meta.read_text()).get("training", {}).get("dataset")
+        if dataset:
+            candidates += [Path(dataset), root / Path(dataset).name]
+    for path in candidates:
+        if path.is_file():
+            return ImageSet.load(path)
+    return None
+
+
+def image_explorer(root) -> str:
+    """The gallery ↔ overlay explorer of an image run (``root``: the run folder), as an HTML fragment; ``""`` when
+    the run has no explained images or no image set."""
+    from astroxai.explain import Explanation
+    from astroxai.report.figures.images import display
+
+    root = Path(root)
+    explained = [(folder.name, folder / "explanations.h5") for folder in sorted((root / "explain").glob("*"))
+                 if (folder / "explanations.h5").is_file()]
+    data = _image_set(root) if explained else None
+    if data is None:
+        return ""
+    methods = [(name, Explanation.load(path)) for name, path in explained]
+    first = methods[0][1]
+    ids = [str(i) for i in first.ids]
+    rows = _rows_of(data, first.ids)
+    labels = data.labels[rows]
+    predicted = np.asarray(first.predicted).astype(str)
+    classes = list(first.classes)
+    shape = tuple(int(n) for n in data.images.shape[-2:])
+    pixels = np.stack([display(data.images[r]) for r in rows])
+    pack = Pack()
+    pack.add("pixels", pixels, bits=8, centred=False)
+    index = {i: k for k, i in enumerate(ids)}
+    for k, (name, explanation) in enumerate(methods):
+        keep = np.array([str(i) in index for i in explanation.ids], dtype=bool)
+        maps = np.asarray(explanation.maps)[keep]
+        maps = maps.sum(axis=1) if maps.ndim == 4 else maps  # one map per image: channels summed
+        pack.add(f"map{k}", maps.reshape(len(maps), -1), bits=8, label=name,
+                 rows=[index[str(i)] for i in explanation.ids[keep]],
+                 targets=[str(t) for t in np.asarray(explanation.targets)[keep]])
+    colour = class_colours(sorted(set(classes) | set(labels)))
+    thumbs = (pixels * 255).round().clip(0, 255).astype(np.uint8)
+    meta_columns = [c for c in ("ra", "dec", "source", "catalogue") if c in data.meta]
+    table = {"id": ids, "true_class": [str(v) for v in labels], "predicted_class": list(predicted),
+             "true": [str(v) for v in labels], "predicted": list(predicted),
+             "probabilities": ["  ".join(f"{c} {p:.3f}" for c, p in zip(classes, row, strict=True))
+                               for row in first.probabilities],
+             "wrong": (labels != predicted).tolist(), "colour": [colour[str(v)] for v in labels],
+             "outline": ["#d62728" if w else "#2ca02c" for w in labels != predicted],
+             "image": [t for t in thumbs], "row": list(range(len(ids))),
+             "x": [0.0] * len(ids), "y": [0.0] * len(ids)}
+    for column_name in meta_columns:
+        table[column_name] = [str(v) for v in np.asarray(data.meta[column_name])[rows]]
+    payload = pack.payload(shape=list(shape), classes=classes, meta_columns=meta_columns)
+    layout, ready = _image_layout(table, classes, shape, meta_columns)
+    return _script_json("astroxai-images-data", payload) + _embed(layout, ready)
+
+
+def _image_layout(table: dict, classes: list, shape: tuple, meta_columns: list):
+    from bokeh.layouts import column, row
+    from bokeh.models import (
+        CDSView,
+        CheckboxGroup,
+        ColorBar,
+        ColumnDataSource,
+        CustomJS,
+        Div,
+        HoverTool,
+        IndexFilter,
+        LinearColorMapper,
+        RadioButtonGroup,
+        Range1d,
+        Select,
+        Slider,
+        TapTool,
+    )
+    from bokeh.palettes import Greys256
+    from bokeh.plotting import figure
+
+    n = len(table["id"])
+    source = ColumnDataSource(table, name="astroxai-gallery")
+    view = CDSView(filter=IndexFilter(list(range(n)), name="astroxai-filter"), name="astroxai-view")
+    columns = 12
+    height = max(1, -(-n // columns))
+    shown = min(height, 21)  # rows on screen; pan for more
+    gallery = figure(width=760, height=max(200, 62 * shown + 40), title="test images (click one)",
+                     tools="pan,wheel_zoom,reset", name="astroxai-gallery-figure", toolbar_location="above",
+                     x_range=Range1d(-0.05, columns + 0.05), y_range=Range1d(-shown - 0.05, 0.05))
+    gallery.axis.visible = False
+    gallery.grid.visible = False
+    grey = LinearColorMapper(palette=list(Greys256)[::-1], low=0, high=255)
+    gallery.image("image", x="x", y="y", dw=0.92, dh=0.92, source=source, view=view, color_mapper=grey,
+                  name="astroxai-thumbs", anchor="bottom_left", nonselection_global_alpha=1.0)
+    boxes = gallery.rect(x="cx", y="cy", width=0.96, height=0.96, source=source, view=view, fill_color=None,
+                         line_color="outline", line_width=2, name="astroxai-boxes",
+                         selection_line_color="black", selection_line_width=4, nonselection_line_alpha=0.8)
+    source.data["cx"] = [0.0] * n
+    source.data["cy"] = [0.0] * n
+    tips = [("id", "@id"), ("true", "@true"), ("predicted", "@predicted"), ("p", "@probabilities")]
+    tips += [(c, f"@{c}") for c in meta_columns]
+    gallery.add_tools(HoverTool(renderers=[boxes], tooltips=tips), TapTool(renderers=[boxes]))
+    h, w = shape
+    viewer = figure(width=420, height=420, name="astroxai-viewer", tools="pan,wheel_zoom,reset,save",
+                    x_range=Range1d(0, w), y_range=Range1d(0, h), match_aspect=True, toolbar_location="above")
+    viewer.axis.visible = False
+    picture = ColumnDataSource({"image": []}, name="astroxai-picture")
+    overlay = ColumnDataSource({"image": []}, name="astroxai-overlay")
+    mapper = LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
+    viewer.image("image", x=0, y=0, dw=w, dh=h, source=picture, color_mapper=grey)
+    layer = viewer.image("image", x=0, y=0, dw=w, dh=h, source=overlay, color_mapper=mapper, global_alpha=0.6,
+                         name="astroxai-overlay-glyph")
+    viewer.add_layout(ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
+                               title_text_font_size="8pt"), "right")
+    opacity = Slider(title="map opacity", start=0, end=1, step=0.05, value=0.6, width=260, name="astroxai-opacity")
+    opacity.js_link("value", layer.glyph, "global_alpha")
+    method = Select(title="attribution map", options=[], width=260, name="astroxai-method")
+    info = Div(text="", width=420, name="astroxai-info")
+    true = CheckboxGroup(labels=classes, active=list(range(len(classes))), name="filter-true")
+    correctness = RadioButtonGroup(labels=["all", "correct", "misclassified"], active=0, name="filter-correct")
+    count = Div(text="", name="astroxai-count")
+    args = {"gallery": source, "view": view, "picture": picture, "overlay": overlay, "method": method,
+            "info": info, "true_class": true, "correctness": correctness, "count": count, "classes": classes,
+            "viewer": viewer}
+    shown = "{picture, overlay, method, info, viewer}"
+    filters = "{true_class, correctness, count, classes}"
+    source.selected.js_on_change("indices", CustomJS(args=args, code=f"astroxai.images.show(gallery, {shown})"))
+    method.js_on_change("value", CustomJS(args=args, code=f"astroxai.images.redraw(gallery, {shown})"))
+    refilter = CustomJS(args=args, code=f"astroxai.images.filter(gallery, view, {filters}, {shown})")
+    true.js_on_change("active", refilter)
+    correctness.js_on_change("active", refilter)
+    ready = CustomJS(args=args, code=f"astroxai.images.start(gallery, view, {filters}, {shown})")
+    controls = column(Div(text="<b>true class</b>"), true, correctness, count, opacity, method, width=280)
+    layout = row(column(controls, viewer, info), gallery, name="astroxai-images-explorer")
+    return layout, ready

@@ -1,0 +1,215 @@
+"""The report's explorable views, in a real headless Chromium (Debian's chromium + chromium-driver, driven by
+Selenium; .ci/run installs them): the page loads without console errors, the t-SNE map has one point per test
+spectrum, a real click shows the spectrum the clicked point carries (its fluxes, decoded in the browser, equal the
+data set's to the packing's precision), the method switch draws the map stored in the run's trust.h5, filters hide
+exactly what they should, and the screenshot is not blank.  The same for an image run's gallery."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import h5py
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from astroxai.data import ImageSet, SpectraSet
+from astroxai.explain import Explanation
+from astroxai.models import load_model
+from astroxai.report import browser as web
+from astroxai.report.explorer import Pack
+from astroxai.report.figures.images import display
+
+#: Screenshots land here (CI keeps the folder as the tests' artefacts).
+ARTEFACTS = Path(os.environ.get("ASTROXAI_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if web.executables() is None:
+        pytest.fail(web.INSTALL_HINT)
+    session = web.start()
+    yield session
+    session.quit()
+
+
+def wait_for(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("the page did not reach the expected state")
+        time.sleep(0.05)
+
+
+def not_blank(path: Path) -> None:
+    image = mpimg.imread(path)[..., :3]
+    assert image.shape[0] > 500 and image.shape[1] > 1000
+    colours = np.unique((image.reshape(-1, 3) * 255).astype(np.uint8), axis=0)
+    assert float(image.std()) > 0.05 and len(colours) > 200
+
+
+def test_pack_keeps_each_row_to_its_quantisation_step():
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(5, 300)) * np.array([[1e-6], [1.0], [30.0], [0.0], [2.0]])
+    rows[4, 7] = np.nan
+    for bits, centred in ((16, True), (16, False), (8, True)):
+        pack = Pack()
+        pack.add("x", rows, bits=bits, centred=centred)
+        import base64
+        import zlib
+
+        payload = pack.payload()
+        meta = payload["arrays"]["x"]
+        buffer = zlib.decompress(base64.b64decode(payload["buffer"]))
+        q = np.frombuffer(buffer, dtype=np.int16 if bits == 16 else np.int8, offset=meta["offset"],
+                          count=rows.size).reshape(rows.shape)
+        back = np.array(meta["shift"])[:, None] + q * np.array(meta["scale"])[:, None]
+        expected = np.nan_to_num(rows)
+        step = np.array(meta["scale"])[:, None]
+        assert np.all(np.abs(back - expected) <= 0.5 * step * (1 + 1e-9) + 1e-15)
+        assert np.all(back[3] == 0)  # an all-zero row stays exactly zero
+        if centred:
+            assert np.all(np.sign(back[np.abs(expected) > step]) == np.sign(expected[np.abs(expected) > step]))
+
+
+def test_spectra_explorer_in_a_real_browser(small_run, driver):
+    page = small_run / "report.html"
+    timings = web.open_report(driver, page)
+    assert web.console_errors(driver) == []
+    assert 0 < timings["load_ms"] <= timings["explorer_ready_ms"] < 30_000
+    data = SpectraSet.load(small_run / "dataset.h5")
+    model = load_model(small_run / "models" / "svm-3class")
+    test_rows = model.split_.rows(data.ids, "test")
+    flux_of = {str(i): data.flux[r] for i, r in zip(data.ids[test_rows], test_rows, strict=True)}
+
+    # one point per test spectrum, every one drawn on the main map
+    ids = web.column(driver, "astroxai-points", "id")
+    assert sorted(ids) == sorted(flux_of)
+    shown = web.model_value(driver, "astroxai-filter", "indices")
+    xs, ys = web.column(driver, "astroxai-points", "x"), web.column(driver, "astroxai-points", "y")
+    assert sorted(shown) == list(range(len(ids))) and all(np.isfinite(xs)) and all(np.isfinite(ys))
+
+    # a real click on the most isolated point that is not already shown
+    positions = np.array([web.screen_position(driver, "astroxai-map", x, y) for x, y in zip(xs, ys, strict=True)])
+    selected = driver.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('astroxai-points').selected.indices")
+    gaps = np.linalg.norm(positions[:, None] - positions[None], axis=2) + np.eye(len(ids)) * 1e9
+    order = [i for i in np.argsort(-gaps.min(axis=1)) if i not in selected]
+    target = int(order[0])
+    assert gaps[target].min() > 6  # the click cannot hit a neighbour
+    x, y = web.screen_position(driver, "astroxai-map", xs[target], ys[target])
+    web.click_at(driver, x, y)
+    info = wait_for(lambda: (t := web.model_value(driver, "astroxai-info", "text")) and ids[target] in t and t)
+    assert driver.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('astroxai-points').selected.indices") == [target]
+    drawn = np.array(web.column(driver, "astroxai-spectrum-line", "y"))
+    truth = flux_of[ids[target]]
+    step = (truth.max() - truth.min()) / 2 / 32767
+    assert np.max(np.abs(drawn - truth)) <= 0.51 * step + 1e-9  # the browser decoded this spectrum's own fluxes
+    assert "probability" in info
+
+    # the method switch: a spectrum the trust table explained, found with the search box
+    trust_ids = json.loads((small_run / "trust" / "trust.json").read_text())["ids"]
+    wanted = next(i for i in trust_ids if i in flux_of and i != ids[target])
+    box = web.widget_elements(driver, "filter-search", "input")[0]
+    box.send_keys(wanted)
+    wait_for(lambda: wanted in web.model_value(driver, "astroxai-info", "text"))
+    assert web.model_value(driver, "astroxai-filter", "indices") == [ids.index(wanted)]
+    options = dict(map(tuple, web.model_value(driver, "astroxai-method", "options")))
+    with h5py.File(small_run / "trust" / "trust.h5") as handle:
+        stored = [f"{m}/{k}" for m in handle["explanations"] for k in handle[f"explanations/{m}"]]
+    assert len(options) == 1 + len(stored)  # the run's saliency and every trust map of this spectrum
+    before = np.array(web.column(driver, "astroxai-segments", "a"))
+    assert "lime · CNN" in options.values()
+    from selenium.webdriver.support.ui import Select
+
+    Select(web.widget_elements(driver, "astroxai-method", "select")[0]).select_by_visible_text("lime · CNN")
+    wait_for(lambda: "lime · CNN" in web.model_value(driver, "astroxai-info", "text"))
+    after = np.array(web.column(driver, "astroxai-segments", "a"))
+    lime = Explanation.load(small_run / "trust" / "trust.h5", key="CNN/lime")
+    expected = lime.maps[list(lime.ids).index(wanted)]
+    expected = expected / np.abs(expected).max()
+    assert not np.allclose(before, after)
+    assert np.max(np.abs(after - 0.5 * (expected[1:] + expected[:-1]))) < 1e-4
+
+    # clear the search, then the class filter: unticking type 1 hides exactly the type 1 spectra
+    from selenium.webdriver.common.keys import Keys
+
+    box.send_keys(Keys.BACKSPACE * len(wanted))
+    wait_for(lambda: len(web.model_value(driver, "astroxai-filter", "indices")) == len(ids))
+    classes = web.column(driver, "astroxai-points", "true_class")
+    labels = [label for label in model.classes_]
+    web.widget_elements(driver, "filter-true", "input")[labels.index("type1")].click()
+    kept = wait_for(lambda: (k := web.model_value(driver, "astroxai-filter", "indices")) and len(k) < len(ids) and k)
+    assert sorted(kept) == [i for i, c in enumerate(classes) if c != "type1"]
+    assert f">{len(kept)}</span> of {len(ids)}" in web.model_value(driver, "astroxai-count", "text")
+    assert web.console_errors(driver) == []
+
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    web.widget_elements(driver, "astroxai-tsne", "select")  # scrolls the explorer into view
+    driver.save_screenshot(str(ARTEFACTS / "report-spectra.png"))
+    not_blank(ARTEFACTS / "report-spectra.png")
+
+
+def test_image_gallery_in_a_real_browser(image_run, driver):
+    run = image_run("radio")
+    web.open_report(driver, run / "report.html")
+    assert web.console_errors(driver) == []
+    data = ImageSet.load(run / "simulated" / "images.h5")
+    classifier = load_model(run / "models" / "radio-classifier")
+    test_ids = set(data.ids[classifier.split_.rows(data.ids, "test")])
+    ids = web.column(driver, "astroxai-gallery", "id")
+    assert sorted(ids) == sorted(test_ids)
+
+    # a real click on a thumbnail that is not shown yet: the viewer shows that image (8-bit) and its map
+    shown = driver.execute_script(
+        "return Bokeh.documents[0].get_model_by_name('astroxai-gallery').selected.indices")
+    target = next(i for i in range(len(ids)) if i not in shown)
+    cx, cy = web.column(driver, "astroxai-gallery", "cx")[target], web.column(driver, "astroxai-gallery", "cy")[target]
+    web.click_at(driver, *web.screen_position(driver, "astroxai-gallery-figure", cx, cy))
+    wait_for(lambda: ids[target] in web.model_value(driver, "astroxai-info", "text"))
+    picture = np.array(web.column(driver, "astroxai-picture", "image")[0])
+    expected = display(data.images[list(data.ids).index(ids[target])]).ravel() * 255
+    assert np.max(np.abs(picture - expected)) <= 0.51 * (expected.max() - expected.min()) / 2 / 127 + 1e-6
+
+    # the opacity slider sets the overlay's alpha; the method switch draws the other method's map
+    def overlay_alpha() -> float:
+        return driver.execute_script("const a = Bokeh.documents[0].get_model_by_name('astroxai-overlay-glyph')"
+                                     ".glyph.global_alpha; return typeof a === 'object' ? a.value : a;")
+
+    alpha = overlay_alpha()
+    from selenium.webdriver.common.keys import Keys
+
+    handle = web.widget_elements(driver, "astroxai-opacity", ".noUi-handle")[0]
+    for _ in range(4):
+        handle.send_keys(Keys.ARROW_LEFT)
+    lower = wait_for(lambda: (a := overlay_alpha()) < alpha and a)
+    assert lower == pytest.approx(web.model_value(driver, "astroxai-opacity", "value"))
+    first = np.array(web.column(driver, "astroxai-overlay", "image")[0])
+    from selenium.webdriver.support.ui import Select
+
+    Select(web.widget_elements(driver, "astroxai-method", "select")[0]).select_by_visible_text("smoothgrad")
+    wait_for(lambda: "smoothgrad" in web.model_value(driver, "astroxai-info", "text"))
+    second = np.array(web.column(driver, "astroxai-overlay", "image")[0])
+    smooth = Explanation.load(run / "explain" / "smoothgrad" / "explanations.h5")
+    stored = smooth.maps[list(smooth.ids).index(ids[target])].sum(axis=0).ravel()
+    assert not np.allclose(first, second)
+    assert np.max(np.abs(second - stored / np.abs(stored).max())) <= 0.51 / 127 + 1e-6
+
+    # the correctness filter: "misclassified" keeps exactly the misclassified test images
+    wrong = web.column(driver, "astroxai-gallery", "wrong")
+    web.widget_elements(driver, "filter-correct", "button")[2].click()
+    assert 0 < sum(wrong) < len(wrong)
+    wait_for(lambda: len(web.model_value(driver, "astroxai-filter", "indices")) == sum(wrong))
+    kept = web.model_value(driver, "astroxai-filter", "indices")
+    assert sorted(kept) == [i for i, w in enumerate(wrong) if w]
+    assert web.console_errors(driver) == []
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTEFACTS / "report-radio.png"))
+    not_blank(ARTEFACTS / "report-radio.png")
