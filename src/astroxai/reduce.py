@@ -222,7 +222,8 @@ def reduce_spectrum(
 
 def input_fate(item: InputItem, spectrum: Spectrum | None, status: str, reason: str = "") -> dict:
     """The manifest row of one input file: kept, or rejected with the reason."""
-    return fate(item.path, spectrum.id if spectrum is not None else item.path.stem, status, reason,
+    fallback = item.path.stem if item.member is None else f"{item.path.stem}#{item.member}"
+    return fate(item.name, spectrum.id if spectrum is not None else fallback, status, reason,
                 label=item.label or "", z="" if spectrum is None or spectrum.z is None else spectrum.z,
                 z_source="" if spectrum is None else spectrum.meta.get("z_source", ""))
 
@@ -232,7 +233,7 @@ def coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
     item, bad_mask = task
     spectrum = None
     try:
-        spectrum = read_spectrum(item.path, z=item.z)
+        spectrum = read_spectrum(item.path, z=item.z, member=item.member)
         good = check_spectrum(spectrum, bad_mask)
         rest = rest_wavelength(spectrum.wavelength, spectrum.z, spectrum.source)
         flux_at(rest, spectrum.flux, good, source=spectrum.source)
@@ -251,7 +252,7 @@ def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
     item, grid, method, bad_mask, max_bad_fraction = task
     spectrum = None
     try:
-        spectrum = read_spectrum(item.path, z=item.z)
+        spectrum = read_spectrum(item.path, z=item.z, member=item.member)
         reduced = reduce_spectrum(spectrum, grid, method=method, bad_mask=bad_mask,
                                   max_bad_fraction=max_bad_fraction)
     except SpectrumError as error:
@@ -259,7 +260,7 @@ def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
     row = input_fate(item, spectrum, "kept")
     row.update(frac_bad=round(reduced.frac_bad, 5), snr_5100=round(reduced.snr, 2))
     meta = {
-        "z": spectrum.z, "source": str(item.path), "norm_5100": reduced.norm, "frac_bad": reduced.frac_bad,
+        "z": spectrum.z, "source": item.name, "norm_5100": reduced.norm, "frac_bad": reduced.frac_bad,
         "snr_5100": reduced.snr, "z_source": spectrum.meta.get("z_source", ""), "id": spectrum.id,
     }
     return reduced.flux, row, meta

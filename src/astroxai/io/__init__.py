@@ -13,9 +13,18 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
-from astroxai.io.sdss import read_sdss_fits, read_sdss_spec, read_sdss_spspec, write_sdss_spec
+from astroxai.io.sdss import (
+    is_spplate,
+    read_sdss_fits,
+    read_sdss_spec,
+    read_sdss_spplate,
+    read_sdss_spspec,
+    spplate_fibres,
+    write_sdss_spec,
+)
 from astroxai.io.text import read_sdss_csv, read_text_spectrum
 from astroxai.spectrum import Spectrum, SpectrumError
 
@@ -26,12 +35,14 @@ __all__ = [
     "InputItem",
     "collect_inputs",
     "read_catalog",
+    "read_desi_coadd",
     "read_image",
     "read_images",
     "register_reader",
     "read_sdss_csv",
     "read_sdss_fits",
     "read_sdss_spec",
+    "read_sdss_spplate",
     "read_sdss_spspec",
     "read_spectrum",
     "read_text_spectrum",
@@ -39,26 +50,34 @@ __all__ = [
 ]
 
 SPECTRUM_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".csv", ".txt", ".dat")
+#: Catalogue columns that name one spectrum of a multi-spectrum file (spPlate fibre, DESI TARGETID).
+MEMBER_COLUMNS = ("fiber", "fiberid", "fibre", "targetid")
 
 
 def _is_fits(path: Path, head: bytes) -> bool:
     return head.startswith(b"SIMPLE  =")
 
 
+register_reader("desi-coadd", is_desi_coadd, priority=30, members=coadd_targets)(read_desi_coadd)
+register_reader("sdss-spplate", is_spplate, priority=20, members=spplate_fibres)(read_sdss_spplate)
 register_reader("sdss-fits", _is_fits, priority=10)(read_sdss_fits)
 register_reader("sdss-csv", lambda path, head: path.suffix.lower() == ".csv", priority=5)(read_sdss_csv)
 register_reader("text", lambda path, head: True, priority=0)(read_text_spectrum)
 
 
-def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
+def read_spectrum(path: str | Path, z: float | None = None, member: str | None = None) -> Spectrum:
     r"""Read one spectrum file of any supported format.
 
     Parameters
     ----------
     path : path-like
-        SDSS ``spec``/``spec-lite`` (DR8+), ``spSpec`` (DR7), SDSS CSV, or a text file.
+        SDSS ``spec``/``spec-lite`` (DR8+, BOSS), ``spSpec`` (DR7), ``spPlate``, DESI ``coadd`` (with its
+        ``redrock`` file beside it), SDSS CSV, or a text file.
     z : float, optional
         Redshift to use when the file has none (e.g. from a catalogue).
+    member : str, optional
+        Which spectrum of a file that holds several: the fibre of an ``spPlate`` (1-based), the ``TARGETID`` of a
+        DESI coadd.  Required for those files.
 
     Returns
     -------
@@ -91,7 +110,15 @@ def read_spectrum(path: str | Path, z: float | None = None) -> Spectrum:
     reader = find_reader(path, head)
     if reader is None:
         raise SpectrumError("no reader recognises this file", path)
-    spectrum = reader.read(path)
+    if reader.members is not None:
+        if member is None:
+            raise SpectrumError(f"holds several spectra ({reader.name}): name one (catalogue column 'fiber' or "
+                                "'targetid')", path)
+        spectrum = reader.read(path, str(member))
+    elif member is not None:
+        raise SpectrumError(f"holds one spectrum ({reader.name}), but member {member!r} was asked for", path)
+    else:
+        spectrum = reader.read(path)
     if spectrum.z is None and z is not None:
         spectrum.z = float(z)
         spectrum.meta["z_source"] = "catalog"
@@ -108,6 +135,17 @@ class InputItem:
     label: str | None = None
     z: float | None = None
     extra: dict | None = None
+    #: Which spectrum of a multi-spectrum file (an spPlate fibre, a DESI TARGETID); None for one-spectrum files.
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How tables name this input: the path, with ``#member`` for one spectrum of a multi-spectrum file."""
+        return str(self.path) if self.member is None else f"{self.path}#{self.member}"
+
+    @property
+    def key(self) -> tuple:
+        return (self.path.resolve(), self.member)
 
 
 def _is_catalog(path: Path) -> bool:
@@ -130,7 +168,8 @@ def _float_or_none(text) -> float | None:
 
 
 def read_catalog(path: str | Path) -> list[InputItem]:
-    """Read a catalogue CSV with a ``file`` column and optional ``label`` and ``z`` columns.
+    """Read a catalogue CSV with a ``file`` column and optional ``label``, ``z`` and ``fiber``/``targetid`` (which
+    spectrum of an spPlate or a DESI coadd) columns.
 
     Relative file paths are taken relative to the catalogue's folder.  Other columns are kept in
     ``InputItem.extra`` (the simulator's true parameters, for instance).
@@ -148,7 +187,11 @@ def read_catalog(path: str | Path) -> list[InputItem]:
                 file = path.parent / file
             label = row.pop("label", "") or None
             z = _float_or_none(row.pop("z", None))
-            items.append(InputItem(file, label, z, row))
+            member = next((row.pop(k) for k in MEMBER_COLUMNS if row.get(k)), None)
+            if member is not None:
+                number = _float_or_none(member)
+                member = str(int(number)) if number is not None and number == int(number) else member
+            items.append(InputItem(file, label, z, row, member))
     return items
 
 
@@ -180,12 +223,12 @@ def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]
     >>> [(item.path.name, item.label, item.z) for item in collect_inputs(["a.txt"], catalog="cat.csv")]
     [('a.txt', 'type2', 0.05)]
     """
-    items: dict[Path, InputItem] = {}
-    known: dict[Path, InputItem] = {}
+    items: dict[tuple, InputItem] = {}
+    known: dict[tuple, InputItem] = {}
 
     def remember(entries):
         for entry in entries:
-            known[entry.path.resolve()] = entry
+            known[entry.key] = entry
 
     if catalog is not None:
         remember(read_catalog(catalog))
@@ -199,19 +242,34 @@ def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]
                 if _is_catalog(file):
                     remember(read_catalog(file))
                 else:
-                    items.setdefault(file.resolve(), InputItem(file))
+                    items.setdefault(InputItem(file).key, InputItem(file))
         elif _is_catalog(path):
             entries = read_catalog(path)
             remember(entries)
             for entry in entries:
-                items.setdefault(entry.path.resolve(), entry)
+                items.setdefault(entry.key, entry)
         else:
-            items.setdefault(path.resolve(), InputItem(path))
-    result = []
-    for key, item in items.items():
-        info = known.get(key)
-        if info is not None:
-            item = InputItem(item.path, item.label or info.label, item.z if item.z is not None else info.z,
-                             info.extra)
-        result.append(item)
-    return result
+            items.setdefault(InputItem(path).key, InputItem(path))
+    result: dict[tuple, InputItem] = {}
+    for item in items.values():
+        members = _members(item.path) if item.member is None else None
+        for one in ([item] if members is None else
+                    [InputItem(item.path, item.label, item.z, item.extra, m) for m in members]):
+            info = known.get(one.key)
+            if info is not None:
+                one = InputItem(one.path, one.label or info.label, one.z if one.z is not None else info.z,
+                                info.extra, one.member)
+            result.setdefault(one.key, one)
+    return list(result.values())
+
+
+def _members(path: Path) -> list[str] | None:
+    """The spectra of a multi-spectrum file (spPlate fibres, DESI targets), or None for any other file (and for a
+    file that cannot be read: its reading fails later with the reason)."""
+    if not path.is_file() or not path.name.lower().endswith((".fits", ".fit", ".fits.gz", ".fit.gz")):
+        return None
+    try:
+        reader = find_reader(path, file_head(path))
+        return reader.members(path) if reader is not None and reader.members is not None else None
+    except (SpectrumError, OSError):
+        return None

@@ -25,19 +25,24 @@ class Reader:
 
     name: str
     identify: Callable[[Path, bytes], bool]
-    read: Callable[[Path], Spectrum]
+    read: Callable[..., Spectrum]
     priority: int = 0
+    #: For files that hold several spectra (an spPlate, a DESI coadd): ``members(path)`` lists their keys, and
+    #: ``read(path, member)`` reads one.
+    members: Callable[[Path], list[str]] | None = None
 
 
 READERS: list[Reader] = []
 
 
-def register_reader(name: str, identify: Callable[[Path, bytes], bool], priority: int = 0):
-    """Decorator registering ``read(path) -> Spectrum`` under ``name`` (a name registered twice is replaced)."""
+def register_reader(name: str, identify: Callable[[Path, bytes], bool], priority: int = 0,
+                    members: Callable[[Path], list[str]] | None = None):
+    """Decorator registering ``read(path) -> Spectrum`` under ``name`` (a name registered twice is replaced); with
+    ``members``, the file holds several spectra and the reader is ``read(path, member) -> Spectrum``."""
 
     def decorate(read):
         READERS[:] = [r for r in READERS if r.name != name]
-        READERS.append(Reader(name, identify, read, priority))
+        READERS.append(Reader(name, identify, read, priority, members))
         READERS.sort(key=lambda r: -r.priority)
         return read
 

@@ -1,9 +1,12 @@
-"""Readers (and the simulator's writer) for SDSS spectrum files: DR8+ ``spec``/``spec-lite`` and DR7 ``spSpec``.
+"""Readers (and the simulator's writer) for SDSS spectrum files: DR8+ and BOSS ``spec``/``spec-lite``, DR7
+``spSpec`` and the per-plate ``spPlate``.
 
 Layouts follow the SDSS data model: DR8+ files carry a ``COADD`` binary table (``flux``, ``loglam``,
 ``ivar``, ``and_mask``, ...) in HDU 1 and a one-row ``SPECOBJ`` table (``Z``, ``PLATE``, ``MJD``,
-``FIBERID``, ``CLASS``, ...) in HDU 2; DR7 ``spSpec`` files keep the spectrum as rows of the primary
-image (flux, continuum-subtracted flux, 1σ error, mask) with ``log10 λ = COEFF0 + i·COEFF1``.
+``FIBERID``, ``CLASS``, ...) in HDU 2 (``SPALL`` in early BOSS files); DR7 ``spSpec`` files keep the spectrum as
+rows of the primary image (flux, continuum-subtracted flux, 1σ error, mask) with ``log10 λ = COEFF0 + i·COEFF1``.
+An ``spPlate`` holds one row per fibre of the primary image on the same log-λ grid, the inverse variances in HDU 1
+and the AND mask in HDU 2; it carries no redshifts, which come from a catalogue (``file``, ``fiber``, ``z``).
 """
 
 from __future__ import annotations
@@ -132,6 +135,70 @@ def _spspec_from_hdul(hdul: fits.HDUList, path: Path) -> Spectrum:
         source=str(path),
         meta=meta,
     )
+
+
+def _card(head: bytes, key: str):
+    """The value of a header card in the first block of a FITS file (None when absent)."""
+    for start in range(0, len(head) - 79, 80):
+        card = head[start:start + 80].decode("ascii", errors="replace")
+        if card[:8].strip() == key and card[8:10] == "= ":
+            return card[10:].split("/", 1)[0].strip()
+    return None
+
+
+def is_spplate(path: Path, head: bytes) -> bool:
+    """An ``spPlate``: a 2-D primary image with more rows than an ``spSpec`` has (5), i.e. one row per fibre."""
+    try:
+        return head.startswith(b"SIMPLE  =") and _card(head, "NAXIS") == "2" and int(_card(head, "NAXIS2")) > 5
+    except (TypeError, ValueError):
+        return False
+
+
+def spplate_fibres(path: str | Path) -> list[str]:
+    """The fibre numbers (1-based, as SDSS counts them) of an ``spPlate`` file."""
+    with open_fits(Path(path)) as hdul:
+        return [str(k + 1) for k in range(hdul[0].data.shape[0])]
+
+
+def read_sdss_spplate(path: str | Path, member: str) -> Spectrum:
+    """Read fibre ``member`` (1-based) of an ``spPlate-PLATE-MJD.fits`` file.
+
+    Without the inverse-variance HDU (cut-down files) every finite pixel gets the same weight and
+    ``meta['ivar']`` says so; without the mask HDU no pixel is masked.  The id is ``PLATE-MJD-FIBER``; the redshift
+    must come from a catalogue.
+    """
+    path = Path(path)
+    with open_fits(path) as hdul:
+        header, data = hdul[0].header, hdul[0].data
+        if data is None or data.ndim != 2:
+            raise SpectrumError("primary HDU is not an spPlate image (fibres × pixels)", path)
+        try:
+            fibre = int(member)
+        except (TypeError, ValueError):
+            raise SpectrumError(f"fibre {member!r} is not a number", path) from None
+        if not 1 <= fibre <= data.shape[0]:
+            raise SpectrumError(f"fibre {fibre} is not on this plate (1–{data.shape[0]})", path)
+        if "COEFF0" not in header or "COEFF1" not in header:
+            raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
+        flux = np.asarray(data[fibre - 1], dtype=np.float64)
+        meta = {"format": "sdss-spplate", "fiberid": fibre}
+        extra = [h for h in hdul[1:3] if isinstance(h, fits.ImageHDU) and h.data is not None]
+        if extra and extra[0].data.shape == data.shape:
+            ivar = np.asarray(extra[0].data[fibre - 1], dtype=np.float64)
+        else:
+            ivar = np.where(np.isfinite(flux), 1.0, 0.0)
+            meta["ivar"] = "absent (no HDU 1): every finite pixel weighted equally"
+        mask = (np.asarray(extra[1].data[fibre - 1], dtype=np.int64) if len(extra) > 1
+                and extra[1].data.shape == data.shape else np.zeros(flux.size, dtype=np.int64))
+        for key in ("PLATEID", "MJD"):
+            if key in header:
+                meta[key.lower()] = _scalar(header[key])
+        ident = f"{path.stem.removeprefix('spPlate-')}-{fibre:04d}"
+        if {"PLATEID", "MJD"} <= set(header.keys()):
+            ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{fibre:04d}"
+        loglam = header["COEFF0"] + header["COEFF1"] * np.arange(data.shape[1])
+    return Spectrum(wavelength=10.0**loglam, flux=flux, ivar=ivar, mask=mask, z=None, id=ident, source=str(path),
+                    meta=meta)
 
 
 def read_sdss_spec(path: str | Path) -> Spectrum:
