@@ -64,7 +64,7 @@ def test_estimator_contract(name, fitted, spectra, galaxies, tmp_path):
     with pytest.raises(NotFittedError):
         fresh.predict(data)
     model = fitted[name]
-    for attribute in ("classes_", "grid_", "reduction_", "baseline_", "split_"):
+    for attribute in ("classes_", "grid_", "reduction_", "baseline_", "split_", "reference_"):
         assert hasattr(model, attribute), attribute
     assert hasattr(model, "search_") or hasattr(model, "history_")
     assert set(model.split_.train) | set(model.split_.validation) <= set(data.ids)
@@ -83,6 +83,9 @@ def test_estimator_contract(name, fitted, spectra, galaxies, tmp_path):
     assert type(loaded) is type(model) and loaded.get_params() == model.get_params()
     np.testing.assert_array_equal(loaded.predict(data), predicted)
     np.testing.assert_array_equal(loaded.baseline_, model.baseline_)
+    novelty = model.novelty(data)
+    assert novelty["score"].shape == (len(data),) and np.isfinite(novelty["score"]).all()
+    np.testing.assert_allclose(loaded.novelty(data)["score"], novelty["score"], rtol=1e-12)
     module = model.as_module(prepared=True)
     with torch.no_grad():
         out = module(torch.as_tensor(model.prepare(data.inputs))).double().numpy()

@@ -267,6 +267,9 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
                + (f" ({counts})" if counts else "") + f" → {out}")
     if summary["n_rejected"]:
         click.echo(f"rejected {summary['n_rejected']}: reasons in the 'reason' column")
+    if summary["n_out_of_distribution"]:
+        click.echo(f"{summary['n_out_of_distribution']} classified inputs lie outside what the model was trained on "
+                   "(out_of_distribution = True, ood_score > 1): do not trust their classes")
 
 
 @main.command()

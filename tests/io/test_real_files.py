@@ -151,6 +151,7 @@ def test_predict_on_every_real_format(trained_model, dr18_file, tmp_path):
         assert (row["status"] == "rejected") == bool(row["reason"])
         if row["status"] == "kept":
             assert row["predicted"] in ("type1", "type2", "intermediate")
+            assert float(row["ood_score"]) >= 0 and row["out_of_distribution"] == str(float(row["ood_score"]) > 1)
     for fibre in range(2, n_fibres + 1):
         assert "redshift" in by_input[f"{plate}#{fibre}"]["reason"]
     # NGC 3073 (z ≈ 0.004): its rest frame starts redward of the grid's blue end

@@ -101,7 +101,8 @@ def test_predict_gives_every_input_a_row(trained_model, reduced_sample, write_sp
     summary = predict_inputs(trained_model, [raw], tmp_path / "predictions.csv", workers=1, chunk_size=4)
     with open(tmp_path / "predictions.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["id", "input", "status", "predicted", "p_intermediate", "p_type1", "p_type2", "reason"]
+    assert list(rows[0]) == ["id", "input", "status", "predicted", "p_intermediate", "p_type1", "p_type2",
+                             "ood_score", "out_of_distribution", "reason"]
     assert len(rows) == summary["n_inputs"] == len(simulated) + 6
     fate = {row["input"].rsplit("/", 1)[-1]: row for row in rows}
     for name, reason in [("0001", "truncated"), ("0002", "not a FITS"), ("0003", "NaN"), ("0004", "redshift"),
@@ -109,6 +110,12 @@ def test_predict_gives_every_input_a_row(trained_model, reduced_sample, write_sp
         row = fate[f"spec-0001-00001-{name}.fits"]
         assert row["status"] == "rejected" and reason in row["reason"] and row["predicted"] == ""
     assert fate["spec-0001-00001-0006.fits"]["status"] == "kept"
+    # a line-free flat continuum must not come out as a confident AGN class: it is either flagged as unlike the
+    # training set or given no confident class (measured: ood_score 0.36, not flagged; largest p 0.61)
+    flat = fate["spec-0001-00001-0006.fits"]
+    largest = max(float(flat[f"p_{c}"]) for c in ("intermediate", "type1", "type2"))
+    assert flat["out_of_distribution"] == "True" or largest < 0.7
+    assert summary["n_out_of_distribution"] == sum(row.get("out_of_distribution") == "True" for row in rows)
     assert summary["n_classified"] == len(simulated) + 1 and summary["n_rejected"] == 5
     # A raw file gets exactly the answer its reduced copy in the data set gets from the same model.
     data = SpectraSet.load(reduced_sample)

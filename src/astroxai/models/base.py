@@ -3,7 +3,8 @@
 * ``__init__`` only stores hyper-parameters, and checks them at once: a typo is an error before any training.
 * ``fit(data) -> self`` learns from a labelled :class:`~astroxai.data.SpectraSet` or
   :class:`~astroxai.data.ImageSet`; what it learned ends in ``_``: ``classes_``, ``grid_`` (wavelengths or image
-  shape), ``reduction_``, ``baseline_`` (the input that means "nothing here" to the explainers), ``split_``, and
+  shape), ``reduction_``, ``baseline_`` (the input that means "nothing here" to the explainers), ``split_``,
+  ``reference_`` (the training inputs summarised for :meth:`Estimator.novelty`, the out-of-distribution score), and
   ``search_`` or ``history_``.
 * ``predict`` / ``predict_proba`` take a data set or an array and check the grid themselves.
 * ``as_module()`` is the model as a differentiable torch function of its inputs (probabilities, or the regressed
@@ -30,6 +31,7 @@ from astroxai.models.persist import (
     read_meta,
     write_meta,
 )
+from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split
 
 
@@ -112,6 +114,13 @@ class Estimator:
         if not self.fitted:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(data) or load a folder")
 
+    def novelty(self, data) -> dict:
+        """How far each input lies from the training inputs (:class:`~astroxai.models.reference.TrainingReference`):
+        ``score`` (> 1: outside what the model was trained on) and ``outside``; ``None`` for a model saved without
+        a reference."""
+        reference = getattr(self, "reference_", None)
+        return None if reference is None else reference.score(self.check_inputs(data))
+
     def check_inputs(self, data) -> np.ndarray:
         """The model's input array from a data set (its grid checked against the model's) or an array (its shape
         checked); ``ValueError`` naming the rows that hold NaN or infinite values."""
@@ -183,6 +192,8 @@ class Estimator:
         meta = {**dict(getattr(self, "metadata_", {}) or {}), **(metadata or {})}
         meta.update(kind=self.kind, task=self.task, modality=self.modality, params=_jsonable(self.get_params()),
                     classes=[str(c) for c in self.classes_], **self._state(), sha256=sha)
+        if getattr(self, "reference_", None) is not None:
+            meta["reference"] = self.reference_.to_json()
         write_meta(folder, meta)
         self.metadata_ = meta
         return folder
@@ -209,6 +220,10 @@ class Estimator:
                                  f"{error})") from None
         split_file = folder / SPLIT_FILE
         model.split_ = Split.load(split_file) if split_file.is_file() else None
+        try:
+            model.reference_ = TrainingReference.from_json(meta["reference"]) if "reference" in meta else None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelLoadError(f"{folder / 'model.json'}: unusable training reference ({error})") from None
         model.metadata_ = meta
         return model
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from astroxai.models.base import Estimator
 from astroxai.models.persist import TORCH_FILE, checked_file, dump_state, load_state, require
+from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
 from astroxai.models.svm import DEFAULT_TRAIN_SEED, check_classes, problem_classes, training_hash
 from astroxai.progress import track
@@ -284,6 +285,7 @@ class SpectrumCNNClassifier(TorchModel):
         self.training_ = {"n_spectra": int(train.size), "rows": "train", "early_stopping": "validation",
                           "epochs": len(self.history_), "best_epoch": best["epoch"],
                           "sha256": training_hash(data.flux[train], y[train], data.ids[train])}
+        self.reference_ = TrainingReference.fit(data.flux[train])
         return self
 
     def predict_proba(self, data) -> np.ndarray:

@@ -32,6 +32,7 @@ from torch import nn
 
 from astroxai.models.cnn import CNNConfig, TorchModel, class_weights, train_loop
 from astroxai.models.persist import require
+from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ class ImageCNNModel(TorchModel):
         best = min(history, key=lambda h: h["val_loss"])
         self.training_ = {"n_images": int(train.size), "early_stopping": "validation", "epochs": len(history),
                           "best_epoch": best["epoch"], "seed": self.seed}
+        self.reference_ = TrainingReference.fit(np.asarray(X[train], dtype=np.float64))
         log.info("image CNN: %d epochs in %.1f s (best epoch %d)", len(history), self.fit_seconds_, best["epoch"])
         return self
 

@@ -48,6 +48,7 @@ from astroxai.models.evaluate import (
 )
 from astroxai.models.persist import SKOPS_FILE, checked_file, dump_skops, load_skops
 from astroxai.models.probability import pairwise_platt
+from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
 from astroxai.parallel import default_workers
 from astroxai.progress import track
@@ -456,6 +457,7 @@ class SVMClassifier(Estimator):
         self.baseline_ = np.median(X[fit_rows], axis=0).round(6)
         self.training_ = {"n_spectra": int(fit_rows.size), "rows": "train + validation",
                           "sha256": training_hash(data.flux[fit_rows], y[fit_rows], data.ids[fit_rows])}
+        self.reference_ = TrainingReference.fit(X[fit_rows])
         return self
 
     def _fit_kernel(self, kernel: str, X, y) -> None:
@@ -487,7 +489,8 @@ class SVMClassifier(Estimator):
         self.check_grid_of(data.wavelength)
         rows = np.concatenate([self.split_.rows(data.ids, "train"), self.split_.rows(data.ids, "validation")])
         other = SVMClassifier(**self.get_params())
-        for name in ("search_", "validation_", "split_", "grid_", "reduction_", "baseline_", "training_"):
+        for name in ("search_", "validation_", "split_", "grid_", "reduction_", "baseline_", "training_",
+                     "reference_"):
             setattr(other, name, getattr(self, name))
         other._fit_kernel(kernel, data.flux[rows].astype(np.float64), data.labels[rows])
         return other

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from astroxai.data import atomic_folder, atomic_path
+from astroxai.data import atomic_folder, atomic_path, csv_safe
 from astroxai.models import Estimator, SVMClassifier, evaluate, kernel_study, load_model
 from astroxai.models.evaluate import PAPER_NOISE_LEVELS
 from astroxai.models.persist import SPLIT_FILE
@@ -145,6 +145,8 @@ def evaluate_folder(model_dir, data, out, *, part: str | None = None, noise_repe
 
 def prediction_columns(model) -> list[str]:
     outputs = ["predicted"] if model.task == "regress" else ["predicted", *[f"p_{c}" for c in model.classes_]]
+    if getattr(model, "reference_", None) is not None:
+        outputs += ["ood_score", "out_of_distribution"]
     return ["id", "input", "status", *outputs, "reason"]
 
 
@@ -156,13 +158,15 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
     Raw spectra are reduced with the model's own grid and settings, ``chunk_size`` at a time, and the rows are
     written as they come, so memory does not grow with the number of inputs; data sets and image files are read as
     :func:`astroxai.workflows.inputs.gather` reads them.  ``predicted`` is the model's decision (an SVM's vote);
-    ``p_<class>`` its probabilities, which on rare borderline spectra can rank another class first.
+    ``p_<class>`` its probabilities, which on rare borderline spectra can rank another class first;
+    ``ood_score`` how far the input lies from the training inputs (:meth:`Estimator.novelty`; above 1 it is flagged
+    ``out_of_distribution``: the probabilities then say which known class fits least badly, not that one fits).
     """
     from astroxai.io import collect_inputs
     from astroxai.workflows.inputs import SET_SUFFIXES, reduced_chunks
 
     model = load_model(model_dir)
-    counts = {"kept": 0, "rejected": 0}
+    counts = {"kept": 0, "rejected": 0, "outside": 0}
     predicted_counts = dict.fromkeys(model.classes_, 0)
     inputs = [Path(p) for p in inputs]
 
@@ -185,20 +189,27 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
             values = iter(())
             if data is not None and len(data):
                 if model.task == "regress":
-                    values = iter([{"predicted": f"{v:.6f}"} for v in model.predict(data)])
+                    outputs = [{"predicted": f"{v:.6f}"} for v in model.predict(data)]
                 else:
                     labels, probabilities = model.predict(data), model.predict_proba(data)
-                    values = iter([{"predicted": str(label),
-                                    **{f"p_{c}": f"{p:.6f}" for c, p in zip(model.classes_, row, strict=True)}}
-                                   for label, row in zip(labels, probabilities, strict=True)])
+                    outputs = [{"predicted": str(label),
+                                **{f"p_{c}": f"{p:.6f}" for c, p in zip(model.classes_, row, strict=True)}}
+                               for label, row in zip(labels, probabilities, strict=True)]
+                novelty = model.novelty(data)
+                if novelty is not None:
+                    counts["outside"] += int(novelty["outside"].sum())
+                    for output, score, outside in zip(outputs, novelty["score"], novelty["outside"], strict=True):
+                        output.update(ood_score=f"{score:.4g}", out_of_distribution=str(bool(outside)))
+                values = iter(outputs)
             for row in fates:
                 counts[row["status"]] += 1
                 if row["status"] == "kept":
                     row = {**row, **next(values)}
                     if model.task == "classify":
                         predicted_counts[row["predicted"]] += 1
-                writer.writerow(row)
-    return {"n_inputs": sum(counts.values()), "n_classified": counts["kept"], "n_rejected": counts["rejected"],
+                writer.writerow(csv_safe(row))
+    return {"n_inputs": counts["kept"] + counts["rejected"], "n_classified": counts["kept"],
+            "n_rejected": counts["rejected"], "n_out_of_distribution": counts["outside"],
             "predicted": predicted_counts, "out": str(out_csv)}
 
 
