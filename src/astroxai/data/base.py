@@ -99,9 +99,57 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: A dataset may declare more bytes than it stores (compression, unwritten chunks) up to this ratio, beyond
+#: :data:`UNSTORED_FLOOR` bytes; more is refused before any read (a small file declaring gigabytes is a memory bomb).
+UNSTORED_RATIO = 200
+UNSTORED_FLOOR = 256 * 2**20
+#: Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def hostile_datasets(handle) -> list[str]:
+    """Why an open HDF5 file must not be read: datasets stored in other files (external raw storage or virtual
+    datasets: reading them would copy local files into astroxai's outputs) or declaring far more data than the
+    file stores.  Empty when the file is safe to read."""
+    problems = []
+
+    def visit(name, item):
+        if not isinstance(item, h5py.Dataset):
+            return
+        if item.external:
+            problems.append(f"dataset '{name}' is stored in external file(s), not in this file")
+        elif item.is_virtual:
+            problems.append(f"dataset '{name}' is a virtual dataset mapping other files")
+        else:
+            declared = int(np.prod(item.shape, dtype=np.float64) * item.dtype.itemsize) if item.shape else 0
+            stored = item.id.get_storage_size()
+            if declared > UNSTORED_FLOOR and declared > UNSTORED_RATIO * max(stored, 1):
+                problems.append(f"dataset '{name}' declares {declared / 2**30:.1f} GiB but the file stores "
+                                f"{stored / 2**10:.0f} KiB of it")
+
+    handle.visititems(visit)
+    return problems
+
+
+def csv_safe(row: dict) -> dict:
+    """A table row whose text cells cannot run as spreadsheet formulas: a cell that starts with ``= + - @``, a tab
+    or a carriage return gets a leading ``'`` (OWASP's advice), unless it reads as a number."""
+    def safe(value):
+        if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+            try:
+                float(value)
+                return value
+            except ValueError:
+                return "'" + value
+        return value
+
+    return {key: safe(value) for key, value in row.items()}
+
+
 def open_hdf5(path: str | Path, format_name: str | None = None):
-    """An astroxai HDF5 file opened for reading; ``ValueError`` naming the file when it is not one, or when its
-    ``format`` attribute is not ``format_name`` (any astroxai data set when ``None``)."""
+    """An astroxai HDF5 file opened for reading; ``ValueError`` naming the file when it is not one, when its
+    ``format`` attribute is not ``format_name`` (any astroxai data set when ``None``), or when it is hostile
+    (:func:`hostile_datasets`)."""
     path = Path(path)
     what = (format_name or "data set").split(".")[-1]
     try:
@@ -112,6 +160,11 @@ def open_hdf5(path: str | Path, format_name: str | None = None):
     if (format_name is None and found not in LabelledSet.FORMATS) or (format_name and found != format_name):
         handle.close()
         raise ValueError(f"{path}: HDF5 file is not an astroxai {what}")
+    problems = hostile_datasets(handle)
+    if problems:
+        handle.close()
+        raise ValueError(f"{path}: refused: {problems[0]}" + (f" (and {len(problems) - 1} more)"
+                                                             if len(problems) > 1 else ""))
     return handle
 
 

@@ -18,6 +18,9 @@ RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_SUFFIXES = FITS_SUFFIXES + RASTER_SUFFIXES
 #: Images with a larger share of non-finite pixels are rejected; fewer are set to 0 and counted.
 MAX_NAN_FRACTION = 0.1
+#: Largest image (pixels) a reader decodes: survey cutouts are far smaller; a header claiming more is refused before
+#: decoding (a few-byte PNG can declare 20 000 × 20 000 pixels).
+MAX_PIXELS = 50_000_000
 
 
 class ImageError(ValueError):
@@ -65,7 +68,13 @@ def _read_raster(path: Path) -> Image:
 
     try:
         with PILImage.open(path) as handle:
+            width, height = handle.size
+            if width * height > MAX_PIXELS:  # checked on the header, before any pixel is decoded
+                raise ImageError(f"{path}: the image declares {width} × {height} pixels, more than the "
+                                 f"{MAX_PIXELS:,} a cutout may have")
             array = np.asarray(handle.convert("L" if handle.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
+    except PILImage.DecompressionBombError as error:
+        raise ImageError(f"{path}: the image declares too many pixels ({error})") from None
     except (OSError, UnidentifiedImageError) as error:
         raise ImageError(f"{path}: not a readable PNG/JPEG image ({error})") from None
     data = array.astype(np.float32) / 255.0

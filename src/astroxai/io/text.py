@@ -20,6 +20,13 @@ _MASK = ("and_mask", "mask")
 _Z_COMMENT = re.compile(r"^#\s*(?:z|redshift)\s*[=:]\s*([-+0-9.eE]+)", re.IGNORECASE)
 
 
+def _where(error: Exception) -> str:
+    """Where a text file failed to parse, without quoting its content: a reason must never copy a file's text
+    into astroxai's tables (a catalogue row may name any readable file, /etc/passwd included)."""
+    found = re.search(r"(at row \d+, column \d+|line \d+|row \d+)", str(error))
+    return f"{type(error).__name__}{' ' + found.group(1) if found else ''}: not numbers as expected"
+
+
 def _pick(header: list[str], candidates) -> int | None:
     lowered = [h.strip().lower() for h in header]
     for name in candidates:
@@ -55,11 +62,12 @@ def read_sdss_csv(path: str | Path) -> Spectrum:
     header, body = rows[0], rows[1:]
     iw, iflux = _pick(header, _WAVE), _pick(header, _FLUX)
     if iw is None or iflux is None:
-        raise SpectrumError(f"CSV lacks a wavelength or flux column (header: {','.join(header)})", path)
+        raise SpectrumError(f"CSV lacks a wavelength or flux column (none of the {len(header)} header names is "
+                            "wavelength/loglam/lambda or flux)", path)
     try:
         table = np.array([[float(v) if v.strip() else np.nan for v in row] for row in body], dtype=np.float64)
     except ValueError as error:
-        raise SpectrumError(f"non-numeric value in CSV ({error})", path) from None
+        raise SpectrumError(f"non-numeric value in CSV ({_where(error)})", path) from None
     except Exception:
         raise SpectrumError("CSV rows have different numbers of columns", path) from None
     if table.ndim != 2 or table.shape[1] != len(header):
@@ -95,7 +103,7 @@ def read_text_spectrum(path: str | Path) -> Spectrum:
                     z = float(match.group(1))
         table = np.loadtxt(path, comments="#", ndmin=2)
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise SpectrumError(f"cannot parse text spectrum ({error})", path) from None
+        raise SpectrumError(f"cannot parse text spectrum ({_where(error)})", path) from None
     if table.shape[0] < 2 or table.shape[1] not in (2, 3):
         raise SpectrumError(f"expected 2 or 3 columns (wavelength flux [error]), found {table.shape[1]}", path)
     ivar = None

@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from astroxai.data import csv_safe
+
 
 def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -> list[Path]:
     """Write ``rows`` (dicts sharing keys) as ``stem.csv`` and ``stem.json``; return both paths.
@@ -23,8 +25,8 @@ def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-                             for key, value in row.items()})
+            writer.writerow(csv_safe({key: " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                                      for key, value in row.items()}))
     json_path.write_text(json.dumps({"columns": columns, "rows": rows, **(extra or {})}, indent=1, default=str))
     return [csv_path, json_path]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from astroxai.data import SpectraSetWriter, atomic_path
+from astroxai.data import SpectraSetWriter, atomic_path, csv_safe
 from astroxai.io import InputItem
 from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
 from astroxai.parallel import ordered_map
@@ -37,7 +37,7 @@ def write_manifest(path: str | Path, rows: list[dict]) -> Path:
     with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(csv_safe(row) for row in rows)
     return path
 
 

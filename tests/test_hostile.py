@@ -1,0 +1,124 @@
+"""Hostile inputs that cost nothing (issue 18, first part): HDF5 sets that point at other files (external or virtual
+datasets) or declare far more data than they hold, images whose header claims billions of pixels, and table cells
+that a spreadsheet would run as formulas.  Each is refused (or neutralised) with a reason, and the good inputs of
+the same call go on."""
+
+from __future__ import annotations
+
+import csv
+import struct
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from astroxai.cli import main
+from astroxai.data import SpectraSet, csv_safe
+from astroxai.io.images import ImageError, read_image
+from astroxai.spectrum import SpectrumError
+
+
+def _spectra_set(path, n=4, n_wave=50):
+    grid = np.linspace(4000, 5000, n_wave)
+    return SpectraSet(np.ones((n, n_wave)), grid, np.array([f"s{i}" for i in range(n)]),
+                      np.array(["type1"] * n)).save(path)
+
+
+def test_an_hdf5_set_with_external_storage_is_refused(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n" * 40)
+    path = _spectra_set(tmp_path / "set.h5")
+    with h5py.File(path, "a") as handle:
+        del handle["flux"]
+        handle.create_dataset("flux", shape=(4, 50), dtype="u1", external=[(str(secret), 0, 200)])
+    with pytest.raises(ValueError, match="external"):
+        SpectraSet.load(path)
+
+
+def test_an_hdf5_set_with_a_virtual_dataset_is_refused(tmp_path):
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["data"] = np.ones((4, 50))
+    path = _spectra_set(tmp_path / "set.h5")
+    layout = h5py.VirtualLayout(shape=(4, 50), dtype="f8")
+    layout[:] = h5py.VirtualSource(str(other), "data", shape=(4, 50))
+    with h5py.File(path, "a") as handle:
+        del handle["flux"]
+        handle.create_virtual_dataset("flux", layout)
+    with pytest.raises(ValueError, match="virtual"):
+        SpectraSet.load(path)
+
+
+def test_an_hdf5_set_declaring_gigabytes_it_does_not_hold_is_refused(tmp_path):
+    path = _spectra_set(tmp_path / "set.h5")
+    with h5py.File(path, "a") as handle:
+        del handle["flux"]
+        handle.create_dataset("flux", shape=(4_000_000, 1000), dtype="f4", chunks=(1000, 1000))  # nothing written
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match="declares"):
+        SpectraSet.load(path)
+
+
+def _png_header_only(path, width, height):
+    """A PNG whose header claims width × height grey pixels, with one tiny compressed row of data."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_claiming_too_many_pixels_costs_one_row(tmp_path, radio_model):
+    bomb = _png_header_only(tmp_path / "bomb.png", 20000, 20000)
+    with pytest.raises(ImageError, match="pixels"):
+        read_image(bomb)
+    from PIL import Image
+
+    good = tmp_path / "good.png"
+    Image.fromarray((np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)).save(good)
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(main, ["predict", str(radio_model), str(bomb), str(good), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["input"].rsplit("/", 1)[-1]: r for r in csv.DictReader(open(out, newline=""))}
+    assert rows["bomb.png"]["status"] == "rejected" and "pixels" in rows["bomb.png"]["reason"]
+    assert rows["good.png"]["status"] == "kept"
+
+
+@pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_formula_like_cells_are_neutralised(text):
+    row = csv_safe({"id": text, "reason": "ok", "p": -0.5, "z": "-0.0001", "n": 3})
+    assert row["id"] == "'" + text and row["reason"] == "ok"
+    assert row["p"] == -0.5 and row["z"] == "-0.0001" and row["n"] == 3  # numbers, and numbers as text, untouched
+
+
+def test_predictions_escape_formula_ids(tmp_path, trained_model):
+    spectrum = tmp_path / "=cmd.txt"
+    spectrum.write_text("# z = 0.1\n" + "".join(f"{3000 + i} 1.0 0.1\n" for i in range(4000)))
+    out = tmp_path / "predictions.csv"
+    result = CliRunner().invoke(main, ["predict", str(trained_model), str(spectrum), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) == 1 and rows[0]["id"] == "'=cmd"
+    assert not any(line.startswith("=") or ",=" in line for line in out.read_text().splitlines())
+
+
+def test_a_reason_never_quotes_the_file_it_rejects(tmp_path):
+    from astroxai.io import collect_inputs
+    from astroxai.workflows.reduce import reduce_inputs
+
+    secret = "agent7:x:0:0:agent7:/home/agent7:/bin/zsh"
+    passwd = tmp_path / "passwd"
+    passwd.write_text(f"{secret}\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
+    table = tmp_path / "table.csv"
+    table.write_text(f"{secret},b\n1,2\n3,4\n")
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text(f"wavelength,flux\n4000,1\n4001,{secret}\n")
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text(f"file,z\n{passwd},0.1\n{table},0.1\n{numbers},0.1\n")
+    with pytest.raises(SpectrumError, match="no input"):  # nothing survives: the call fails, its manifest is written
+        reduce_inputs(collect_inputs([catalogue]), tmp_path / "out.h5", workers=1)
+    manifest = (tmp_path / "out.manifest.csv").read_text()
+    assert manifest.count("rejected") == 3 and "agent7" not in manifest and "zsh" not in manifest
