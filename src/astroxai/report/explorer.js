@@ -45,6 +45,18 @@
     return found;
   }
 
+  // The selected input and the chosen map of it: its point, the store, its row, the map array and its position
+  // there; null when nothing is selected or the map has no entry for it.
+  async function selection(id, source, ui) {
+    const i = source.selected.indices[0];
+    if (i === undefined) return null;
+    const store = await load(id);
+    const r = source.data.row[i];
+    const a = store.arrays[ui.method.value];
+    const at = a ? a.rows.indexOf(r) : -1;
+    return at < 0 ? null : {i, store, r, a, at};
+  }
+
   function largest(values) {
     let top = 0;
     for (const v of values) top = Math.max(top, Math.abs(v));
@@ -84,13 +96,9 @@
   const SPECTRA = "astroxai-spectra-data";
 
   async function redrawSpectrum(points, ui) {
-    const i = points.selected.indices[0];
-    if (i === undefined) return;
-    const store = await load(SPECTRA);
-    const r = points.data.row[i];
-    const a = store.arrays[ui.method.value];
-    const at = a ? a.rows.indexOf(r) : -1;
-    if (at < 0) return;
+    const shown = await selection(SPECTRA, points, ui);
+    if (!shown) return;
+    const {i, store, r, a, at} = shown;
     const flux = row(store, "flux", r);
     const map = row(store, ui.method.value, at);
     const top = largest(map) || 1;
@@ -167,13 +175,9 @@
   }
 
   async function redrawImage(gallery, ui) {
-    const i = gallery.selected.indices[0];
-    if (i === undefined) return;
-    const store = await load(IMAGES);
-    const r = gallery.data.row[i];
-    const a = store.arrays[ui.method.value];
-    const at = a ? a.rows.indexOf(r) : -1;
-    if (at < 0) return;
+    const shown = await selection(IMAGES, gallery, ui);
+    if (!shown) return;
+    const {i, store, r, a, at} = shown;
     const [h, w] = store.shape;
     const map = row(store, ui.method.value, at);
     ui.picture.data = {image: [image2d(row(store, "pixels", r), h, w, 1 / 255)]};

@@ -285,31 +285,15 @@ def _spectra_layout(points: dict, background: dict, maps: list, classes: list, c
                     start: dict):
     """The Bokeh layout and its start-up callback; ``start``: the spectrum shown first (so the axes have ranges
     before the page's arrays are decoded)."""
+    from bokeh import models as bm
     from bokeh.layouts import column, row
-    from bokeh.models import (
-        CDSView,
-        CheckboxGroup,
-        ColorBar,
-        ColumnDataSource,
-        CustomJS,
-        Div,
-        HoverTool,
-        IndexFilter,
-        Label,
-        LinearColorMapper,
-        Range1d,
-        RangeSlider,
-        Select,
-        Span,
-        TapTool,
-        TextInput,
-    )
     from bokeh.plotting import figure
 
     names = {c: _named(c) for c in classes}
-    source = ColumnDataSource(points, name="astroxai-points")
-    behind = ColumnDataSource(background, name="astroxai-background")
-    view = CDSView(filter=IndexFilter(list(range(len(points["id"]))), name="astroxai-filter"), name="astroxai-view")
+    source = bm.ColumnDataSource(points, name="astroxai-points")
+    behind = bm.ColumnDataSource(background, name="astroxai-background")
+    everything = bm.IndexFilter(list(range(len(points["id"]))), name="astroxai-filter")
+    view = bm.CDSView(filter=everything, name="astroxai-view")
     tsne = figure(width=500, height=500, title="t-SNE map: the test spectra (click one)", tools="pan,wheel_zoom,"
                   "box_zoom,reset,save", name="astroxai-map", toolbar_location="above", match_aspect=True)
     tsne.scatter("x", "y", source=behind, size=3, color="#c8c8c8", alpha=0.5, legend_label="other spectra")
@@ -323,51 +307,51 @@ def _spectra_layout(points: dict, background: dict, maps: list, classes: list, c
     tsne.legend.label_text_font_size = "8pt"
     tsne.legend.click_policy = "none"
     tsne.xaxis.visible = tsne.yaxis.visible = False
-    tsne.add_tools(HoverTool(renderers=[dots], tooltips=[("id", "@id"), ("true", "@true"),
+    tsne.add_tools(bm.HoverTool(renderers=[dots], tooltips=[("id", "@id"), ("true", "@true"),
                                                          ("predicted", "@predicted"), ("p", "@probabilities"),
                                                          ("Hβ core/wing", "@hbeta")]),
-                   TapTool(renderers=[dots]))
+                   bm.TapTool(renderers=[dots]))
     low, high = flux_limits(start["y"])
     spectrum = figure(width=620, height=360, title="", name="astroxai-spectrum", x_axis_label="rest wavelength [Å]",
                       y_axis_label="flux / flux(5100 Å)", tools="pan,wheel_zoom,box_zoom,reset,save",
-                      toolbar_location="above", x_range=Range1d(start["x"][0], start["x"][-1]),
-                      y_range=Range1d(low, high))
-    line = ColumnDataSource(start, name="astroxai-spectrum-line")
-    segments = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "a": []}, name="astroxai-segments")
-    mapper = LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
+                      toolbar_location="above", x_range=bm.Range1d(start["x"][0], start["x"][-1]),
+                      y_range=bm.Range1d(low, high))
+    line = bm.ColumnDataSource(start, name="astroxai-spectrum-line")
+    segments = bm.ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": [], "a": []}, name="astroxai-segments")
+    mapper = bm.LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
     spectrum.segment("x0", "y0", "x1", "y1", source=segments, line_width=4, line_cap="round",
                      color={"field": "a", "transform": mapper})
     spectrum.line("x", "y", source=line, color="#555555", line_width=0.7)  # on top: white (≈ 0) stretches stay seen
     for name, wave in lines.items():  # the paper's seven lines, dashed, named along the bottom
-        spectrum.add_layout(Span(location=wave, dimension="height", line_color="#8c8c8c", line_dash="dashed",
+        spectrum.add_layout(bm.Span(location=wave, dimension="height", line_color="#8c8c8c", line_dash="dashed",
                                  line_width=0.8))
-        spectrum.add_layout(Label(x=wave, y=4, y_units="screen", text=name, angle=np.pi / 2, text_font_size="7pt",
+        spectrum.add_layout(bm.Label(x=wave, y=4, y_units="screen", text=name, angle=np.pi / 2, text_font_size="7pt",
                                   text_color="#555555", x_offset=-2))
-    spectrum.add_layout(ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
+    spectrum.add_layout(bm.ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
                                  title_text_font_size="8pt"), "right")
-    method = Select(title="attribution map", options=[], width=300, name="astroxai-method")
-    choice = Select(title="t-SNE map", options=[(str(k), m["label"]) for k, m in enumerate(maps)],
+    method = bm.Select(title="attribution map", options=[], width=300, name="astroxai-method")
+    choice = bm.Select(title="t-SNE map", options=[(str(k), m["label"]) for k, m in enumerate(maps)],
                     value="0" if maps else "", width=300, name="astroxai-tsne")
-    info = Div(text="", width=620, name="astroxai-info")
+    info = bm.Div(text="", width=620, name="astroxai-info")
     true, predicted, true_head, predicted_head = _filters(classes, names)
-    wrong = CheckboxGroup(labels=["misclassified only"], active=[], name="filter-wrong")
-    confidence = RangeSlider(title="confidence (largest probability)", start=0, end=1, step=0.01, value=(0, 1),
+    wrong = bm.CheckboxGroup(labels=["misclassified only"], active=[], name="filter-wrong")
+    confidence = bm.RangeSlider(title="confidence (largest probability)", start=0, end=1, step=0.01, value=(0, 1),
                              width=240, name="filter-confidence")
     patterns = sorted(set(points["hbeta"]))
-    hbeta = Select(title="Hβ core/wing signs of the saliency", value="any", options=["any", *patterns], width=240,
+    hbeta = bm.Select(title="Hβ core/wing signs of the saliency", value="any", options=["any", *patterns], width=240,
                    name="filter-hbeta")
-    search = TextInput(title="search by id", placeholder="e.g. 9004-61000-0580", width=240, name="filter-search")
-    count = Div(text="", name="astroxai-count")
+    search = bm.TextInput(title="search by id", placeholder="e.g. 9004-61000-0580", width=240, name="filter-search")
+    count = bm.Div(text="", name="astroxai-count")
     args = {"points": source, "background": behind, "view": view, "line": line, "segments": segments,
             "spectrum": spectrum, "method": method, "choice": choice, "info": info, "true_class": true,
             "predicted_class": predicted, "wrong": wrong, "confidence": confidence, "hbeta": hbeta, "search": search,
             "count": count, "classes": classes}
     shown = "{line, segments, spectrum, method, info}"
     filters = "{true_class, predicted_class, wrong, confidence, hbeta, search, count, classes}"
-    show = CustomJS(args=args, code=f"astroxai.spectra.show(points, {shown})")
-    redraw = CustomJS(args=args, code=f"astroxai.spectra.redraw(points, {shown})")
-    refilter = CustomJS(args=args, code=f"astroxai.spectra.filter(points, view, {filters})")
-    remap = CustomJS(args=args, code="astroxai.spectra.remap(points, background, choice.value); "
+    show = bm.CustomJS(args=args, code=f"astroxai.spectra.show(points, {shown})")
+    redraw = bm.CustomJS(args=args, code=f"astroxai.spectra.redraw(points, {shown})")
+    refilter = bm.CustomJS(args=args, code=f"astroxai.spectra.filter(points, view, {filters})")
+    remap = bm.CustomJS(args=args, code="astroxai.spectra.remap(points, background, choice.value); "
                                      f"astroxai.spectra.filter(points, view, {filters})")
     source.selected.js_on_change("indices", show)
     method.js_on_change("value", redraw)
@@ -375,7 +359,7 @@ def _spectra_layout(points: dict, background: dict, maps: list, classes: list, c
                               (hbeta, "value"), (search, "value_input")):
         widget.js_on_change(attribute, refilter)
     choice.js_on_change("value", remap)
-    ready = CustomJS(args=args, code=f"astroxai.spectra.start(points, view, {filters})")
+    ready = bm.CustomJS(args=args, code=f"astroxai.spectra.start(points, view, {filters})")
     controls = column(choice, true_head, true, predicted_head, predicted, wrong, confidence, hbeta, search, count,
                       width=260)
     layout = row(controls, tsne, column(method, spectrum, info), name="astroxai-spectra-explorer")
@@ -450,38 +434,23 @@ def image_explorer(root) -> str:
 
 
 def _image_layout(table: dict, classes: list, shape: tuple, meta_columns: list):
+    from bokeh import models as bm
     from bokeh.layouts import column, row
-    from bokeh.models import (
-        CDSView,
-        CheckboxGroup,
-        ColorBar,
-        ColumnDataSource,
-        CustomJS,
-        Div,
-        HoverTool,
-        IndexFilter,
-        LinearColorMapper,
-        RadioButtonGroup,
-        Range1d,
-        Select,
-        Slider,
-        TapTool,
-    )
     from bokeh.palettes import Greys256
     from bokeh.plotting import figure
 
     n = len(table["id"])
-    source = ColumnDataSource(table, name="astroxai-gallery")
-    view = CDSView(filter=IndexFilter(list(range(n)), name="astroxai-filter"), name="astroxai-view")
+    source = bm.ColumnDataSource(table, name="astroxai-gallery")
+    view = bm.CDSView(filter=bm.IndexFilter(list(range(n)), name="astroxai-filter"), name="astroxai-view")
     columns = 12
     height = max(1, -(-n // columns))
     shown = min(height, 21)  # rows on screen; pan for more
     gallery = figure(width=760, height=max(200, 62 * shown + 40), title="test images (click one)",
                      tools="pan,wheel_zoom,reset", name="astroxai-gallery-figure", toolbar_location="above",
-                     x_range=Range1d(-0.05, columns + 0.05), y_range=Range1d(-shown - 0.05, 0.05))
+                     x_range=bm.Range1d(-0.05, columns + 0.05), y_range=bm.Range1d(-shown - 0.05, 0.05))
     gallery.axis.visible = False
     gallery.grid.visible = False
-    grey = LinearColorMapper(palette=list(Greys256)[::-1], low=0, high=255)
+    grey = bm.LinearColorMapper(palette=list(Greys256)[::-1], low=0, high=255)
     gallery.image("image", x="x", y="y", dw=0.92, dh=0.92, source=source, view=view, color_mapper=grey,
                   name="astroxai-thumbs", anchor="bottom_left", nonselection_global_alpha=1.0)
     boxes = gallery.rect(x="cx", y="cy", width=0.96, height=0.96, source=source, view=view, fill_color=None,
@@ -491,37 +460,37 @@ def _image_layout(table: dict, classes: list, shape: tuple, meta_columns: list):
     source.data["cy"] = [0.0] * n
     tips = [("id", "@id"), ("true", "@true"), ("predicted", "@predicted"), ("p", "@probabilities")]
     tips += [(c, f"@{c}") for c in meta_columns]
-    gallery.add_tools(HoverTool(renderers=[boxes], tooltips=tips), TapTool(renderers=[boxes]))
+    gallery.add_tools(bm.HoverTool(renderers=[boxes], tooltips=tips), bm.TapTool(renderers=[boxes]))
     h, w = shape
     viewer = figure(width=420, height=420, name="astroxai-viewer", tools="pan,wheel_zoom,reset,save",
-                    x_range=Range1d(0, w), y_range=Range1d(0, h), match_aspect=True, toolbar_location="above")
+                    x_range=bm.Range1d(0, w), y_range=bm.Range1d(0, h), match_aspect=True, toolbar_location="above")
     viewer.axis.visible = False
-    picture = ColumnDataSource({"image": []}, name="astroxai-picture")
-    overlay = ColumnDataSource({"image": []}, name="astroxai-overlay")
-    mapper = LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
+    picture = bm.ColumnDataSource({"image": []}, name="astroxai-picture")
+    overlay = bm.ColumnDataSource({"image": []}, name="astroxai-overlay")
+    mapper = bm.LinearColorMapper(palette=attribution_palette(), low=-1.0, high=1.0)
     viewer.image("image", x=0, y=0, dw=w, dh=h, source=picture, color_mapper=grey)
     layer = viewer.image("image", x=0, y=0, dw=w, dh=h, source=overlay, color_mapper=mapper, global_alpha=0.6,
                          name="astroxai-overlay-glyph")
-    viewer.add_layout(ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
+    viewer.add_layout(bm.ColorBar(color_mapper=mapper, width=10, title="attribution / max |map|",
                                title_text_font_size="8pt"), "right")
-    opacity = Slider(title="map opacity", start=0, end=1, step=0.05, value=0.6, width=260, name="astroxai-opacity")
+    opacity = bm.Slider(title="map opacity", start=0, end=1, step=0.05, value=0.6, width=260, name="astroxai-opacity")
     opacity.js_link("value", layer.glyph, "global_alpha")
-    method = Select(title="attribution map", options=[], width=260, name="astroxai-method")
-    info = Div(text="", width=420, name="astroxai-info")
-    true = CheckboxGroup(labels=classes, active=list(range(len(classes))), name="filter-true")
-    correctness = RadioButtonGroup(labels=["all", "correct", "misclassified"], active=0, name="filter-correct")
-    count = Div(text="", name="astroxai-count")
+    method = bm.Select(title="attribution map", options=[], width=260, name="astroxai-method")
+    info = bm.Div(text="", width=420, name="astroxai-info")
+    true = bm.CheckboxGroup(labels=classes, active=list(range(len(classes))), name="filter-true")
+    correctness = bm.RadioButtonGroup(labels=["all", "correct", "misclassified"], active=0, name="filter-correct")
+    count = bm.Div(text="", name="astroxai-count")
     args = {"gallery": source, "view": view, "picture": picture, "overlay": overlay, "method": method,
             "info": info, "true_class": true, "correctness": correctness, "count": count, "classes": classes,
             "viewer": viewer}
     shown = "{picture, overlay, method, info, viewer}"
     filters = "{true_class, correctness, count, classes}"
-    source.selected.js_on_change("indices", CustomJS(args=args, code=f"astroxai.images.show(gallery, {shown})"))
-    method.js_on_change("value", CustomJS(args=args, code=f"astroxai.images.redraw(gallery, {shown})"))
-    refilter = CustomJS(args=args, code=f"astroxai.images.filter(gallery, view, {filters}, {shown})")
+    source.selected.js_on_change("indices", bm.CustomJS(args=args, code=f"astroxai.images.show(gallery, {shown})"))
+    method.js_on_change("value", bm.CustomJS(args=args, code=f"astroxai.images.redraw(gallery, {shown})"))
+    refilter = bm.CustomJS(args=args, code=f"astroxai.images.filter(gallery, view, {filters}, {shown})")
     true.js_on_change("active", refilter)
     correctness.js_on_change("active", refilter)
-    ready = CustomJS(args=args, code=f"astroxai.images.start(gallery, view, {filters}, {shown})")
-    controls = column(Div(text="<b>true class</b>"), true, correctness, count, opacity, method, width=280)
+    ready = bm.CustomJS(args=args, code=f"astroxai.images.start(gallery, view, {filters}, {shown})")
+    controls = column(bm.Div(text="<b>true class</b>"), true, correctness, count, opacity, method, width=280)
     layout = row(column(controls, viewer, info), gallery, name="astroxai-images-explorer")
     return layout, ready
