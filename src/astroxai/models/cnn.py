@@ -38,7 +38,14 @@ import torch
 from torch import nn
 
 from astroxai.models.base import Estimator
-from astroxai.models.persist import TORCH_FILE, checked_file, dump_state, load_state, require
+from astroxai.models.persist import (
+    TORCH_FILE,
+    check_stored_grid,
+    checked_file,
+    dump_state,
+    load_state,
+    require,
+)
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
 from astroxai.models.svm import DEFAULT_TRAIN_SEED, check_classes, problem_classes, training_hash
@@ -184,10 +191,11 @@ class TorchModel(Estimator):
         return np.concatenate(out) if out else np.empty((0, *width))
 
     def _save_model_file(self, folder: Path) -> str:
-        return dump_state(self.module_, folder / TORCH_FILE)
+        return dump_state(self.module_, folder / TORCH_FILE, grid=self.grid_)
 
     def _load_module(self, folder: Path, meta: dict) -> None:
-        load_state(self.module_, checked_file(folder, TORCH_FILE, meta))
+        stored = load_state(self.module_, checked_file(folder, TORCH_FILE, meta))
+        check_stored_grid(stored, self.grid_, folder / "model.json")
         self.module_.eval()
 
 
@@ -330,4 +338,32 @@ class SpectrumCNNClassifier(TorchModel):
         model.baseline_ = np.asarray(meta.get("median_spectrum") or np.zeros(model.grid_.size), dtype=np.float64)
         model.history_ = list(meta.get("history") or [])
         model.training_ = dict(meta.get("training") or {})
+        check_network_folder(model, folder)
         return model
+
+
+def check_network_folder(model, folder: Path) -> None:
+    """Refuse a network folder with non-finite weights, grid or baseline, or (spectra) a grid that is not strictly
+    increasing or whose baseline is not ≈ 1 at the normalisation wavelength (see ``svm.check_svm_folder``)."""
+    import torch
+
+    from astroxai.lines import NORM_WAVELENGTH
+    from astroxai.models.persist import ModelLoadError
+
+    where = folder / "model.json"
+    for name, tensor in model.module_.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelLoadError(f"{folder}: non-finite weights in {name}")
+    if model.modality != "spectra":
+        return
+    grid, baseline = np.asarray(model.grid_, dtype=np.float64), np.asarray(model.baseline_, dtype=np.float64)
+    if not (np.all(np.isfinite(grid)) and np.all(np.isfinite(baseline))):
+        raise ModelLoadError(f"{where}: non-finite wavelength grid or baseline")
+    if grid.size < 2 or np.any(np.diff(grid) <= 0):
+        raise ModelLoadError(f"{where}: the wavelength grid is not strictly increasing")
+    norm = float((model.reduction_ or {}).get("norm_wavelength", NORM_WAVELENGTH))
+    if grid[0] <= norm <= grid[-1] and baseline.size == grid.size and np.any(baseline):
+        level = float(np.interp(norm, grid, baseline))
+        if not 0.8 <= level <= 1.25:
+            raise ModelLoadError(f"{where}: the baseline is {level:.2f}, not ≈ 1, at {norm:g} Å where the reduction "
+                                 "normalised every spectrum: the grid does not belong to this model")

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from astroxai.models.cnn import CNNConfig, TorchModel, class_weights, train_loop
+from astroxai.models.cnn import CNNConfig, TorchModel, check_network_folder, class_weights, train_loop
 from astroxai.models.persist import require
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
@@ -263,6 +263,7 @@ class ImageCNNModel(TorchModel):
         model.baseline_ = np.zeros(model.grid_, dtype=np.float64)
         model.history_ = list(meta.get("history") or [])
         model.training_ = dict(meta.get("training") or {})
+        check_network_folder(model, folder)
         return model
 
 

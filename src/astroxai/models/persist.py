@@ -9,7 +9,12 @@ file) and one model file:
   but tensors; the architecture is in ``model.json``.
 
 The checksum catches a damaged or swapped model file; it does not protect against someone who rewrites
-``model.json`` as well (only the skops and ``weights_only`` rules stop code from running).  Only
+``model.json`` as well (anyone who can write the folder can recompute it; only the skops and ``weights_only`` rules
+stop code from running).  What loading adds against a tampered folder: the model file must hold the types astroxai
+writes, every stored number must be finite, the classes must be the estimator's own, and ``model.json``'s grid must
+equal the copy saved inside the checksummed model file (folders written before that copy existed get only rough
+checks: the grid's length and order, and training fluxes ≈ 1 at 5100 Å where the reduction normalised them); see
+``svm.check_svm_folder`` and ``cnn.check_network_folder``.  Only
 :meth:`astroxai.models.Estimator.load` calls these functions: every reader of a model folder goes through it.
 """
 
@@ -112,26 +117,48 @@ def load_skops(path: Path, trusted: tuple[str, ...] = ()):
     return sio.load(path, trusted=list(untrusted))
 
 
-def dump_state(module, path: Path) -> str:
-    """Save a torch module's ``state_dict`` (tensors only); returns the file's SHA-256."""
+#: Key of the grid astroxai stores inside a network's state file, so that ``model.json``'s grid can be checked
+#: against the checksummed file (popped before the weights are loaded).
+GRID_KEY = "astroxai.grid"
+
+
+def dump_state(module, path: Path, grid=None) -> str:
+    """Save a torch module's ``state_dict`` (tensors only; with ``grid``, also the model's grid as one more tensor);
+    returns the file's SHA-256."""
     import torch
 
+    state = dict(module.state_dict())
+    if grid is not None:
+        state[GRID_KEY] = torch.as_tensor(np.asarray(grid, dtype=np.float64))
     with atomic_path(path) as temporary:
-        torch.save(module.state_dict(), temporary)
+        torch.save(state, temporary)
     return sha256(path)
 
 
-def load_state(module, path: Path) -> None:
+def check_stored_grid(stored, grid, where) -> None:
+    """Refuse a ``model.json`` whose grid is not the one saved inside the checksummed model file (files written
+    before astroxai stored it pass)."""
+    if stored is None:
+        return
+    stored, grid = np.asarray(stored, dtype=np.float64).ravel(), np.asarray(grid, dtype=np.float64).ravel()
+    if stored.shape != grid.shape or not np.allclose(stored, grid, rtol=0, atol=1e-6):
+        raise ModelLoadError(f"{where}: its grid differs from the one saved inside the model file")
+
+
+def load_state(module, path: Path):
     """Load a ``state_dict`` into ``module`` with ``weights_only=True`` (no code runs); :class:`ModelLoadError` when
-    the file is not a state_dict of this architecture."""
+    the file is not a state_dict of this architecture.  Returns the grid stored beside the weights (None in files
+    written before astroxai stored it)."""
     import torch
 
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
+        grid = state.pop(GRID_KEY, None) if isinstance(state, dict) else None
         module.load_state_dict(state)
     except (RuntimeError, pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError,
             AttributeError) as error:
         raise ModelLoadError(f"{path}: not a state_dict of the architecture in {META_FILE} ({error})") from None
+    return None if grid is None else grid.numpy()
 
 
 def check_grid(expected, given, reduction: dict | None = None) -> None:

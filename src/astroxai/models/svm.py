@@ -46,7 +46,7 @@ from astroxai.models.evaluate import (
     noise_robustness,
     time_fits,
 )
-from astroxai.models.persist import SKOPS_FILE, checked_file, dump_skops, load_skops
+from astroxai.models.persist import SKOPS_FILE, check_stored_grid, checked_file, dump_skops, load_skops
 from astroxai.models.probability import pairwise_platt
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
@@ -525,6 +525,8 @@ class SVMClassifier(Estimator):
                 "validation": self.validation_, "training": self.training_}
 
     def _save_model_file(self, folder: Path) -> str:
+        # the grid also goes inside the checksummed file, so that model.json's grid can be checked against it
+        self.pipeline_.astroxai_grid_ = [float(w) for w in self.grid_]
         return dump_skops(self.pipeline_, folder / SKOPS_FILE)
 
     @classmethod
@@ -534,6 +536,8 @@ class SVMClassifier(Estimator):
 
         require(meta, folder, classes=list, wavelength=list)
         pipeline = load_skops(checked_file(folder, SKOPS_FILE, meta), trusted)
+        check_pipeline_type(pipeline, folder)
+        check_stored_grid(getattr(pipeline, "astroxai_grid_", None), meta["wavelength"], folder / "model.json")
         params = dict(meta.get("params") or {})
         known = {k: v for k, v in params.items() if k in ("classes", "kernels", "quick", "seed", "stratify",
                                                           "standardise", "n_jobs")}
@@ -564,7 +568,60 @@ class SVMClassifier(Estimator):
                                      n_fits=search.get("n_fits", 0))
         model.training_ = dict(meta.get("training") or {})
         model._module = None
+        check_svm_folder(model, svc, pipeline, folder)
         return model
+
+
+def check_pipeline_type(pipeline, folder: Path) -> None:
+    """Refuse a model file that does not hold what astroxai writes: ``Pipeline(StandardScaler | 'passthrough',
+    SVC)`` (skops would load other scikit-learn estimators, e.g. a ``DummyClassifier`` answering one class)."""
+    from astroxai.models.persist import ModelLoadError
+
+    steps = pipeline.steps if isinstance(pipeline, Pipeline) else None
+    if (steps is None or len(steps) != 2 or not isinstance(steps[1][1], SVC)
+            or not (steps[0][1] == "passthrough" or isinstance(steps[0][1], StandardScaler))):
+        raise ModelLoadError(f"{folder}: the model file holds a {type(pipeline).__name__}, not the "
+                             "Pipeline(StandardScaler, SVC) astroxai writes")
+
+
+def check_svm_folder(model, svc, pipeline, folder: Path) -> None:
+    """Refuse an SVM folder whose parts do not belong together (the checksum only says the model file is the one
+    ``model.json`` names; anyone who can write the folder can change both, see persist's module doc):
+
+    * the model file holds what astroxai writes (:func:`check_pipeline_type`) and, since this version, the grid
+      (``model.json``'s must equal it);
+    * every stored number must be finite (support vectors, dual coefficients, intercepts, the scaler, the Platt
+      sigmoids, the grid, the baseline), the grid strictly increasing and as long as the SVM's inputs;
+    * the grid must be where the fluxes were normalised: the reduction sets every spectrum to 1 at 5100 Å, so the
+      training mean the scaler stores (or the baseline) must be ≈ 1 there; a grid shifted by hundreds of Å is not.
+    """
+    from astroxai.lines import NORM_WAVELENGTH
+    from astroxai.models.persist import ModelLoadError
+
+    where = folder / "model.json"
+    steps = pipeline.steps
+    arrays = {"support vectors": svc.support_vectors_, "dual coefficients": svc.dual_coef_,
+              "intercepts": svc.intercept_, "Platt A": model.prob_a_, "Platt B": model.prob_b_,
+              "wavelength grid": model.grid_, "baseline": model.baseline_}
+    scaler = steps[0][1] if isinstance(steps[0][1], StandardScaler) else None
+    if scaler is not None:
+        arrays.update({"scaler mean": scaler.mean_, "scaler scale": scaler.scale_})
+    for name, values in arrays.items():
+        if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
+            raise ModelLoadError(f"{where}: non-finite {name}")
+    grid = model.grid_
+    if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
+        raise ModelLoadError(f"{where}: the wavelength grid is not strictly increasing")
+    if svc.support_vectors_.shape[1] != grid.size:
+        raise ModelLoadError(f"{where}: the grid has {grid.size} wavelengths but the SVM takes "
+                             f"{svc.support_vectors_.shape[1]}")
+    norm = float((model.reduction_ or {}).get("norm_wavelength", NORM_WAVELENGTH))
+    if grid[0] <= norm <= grid[-1]:
+        reference = scaler.mean_ if scaler is not None else model.baseline_
+        level = float(np.interp(norm, grid, reference))
+        if not 0.8 <= level <= 1.25:
+            raise ModelLoadError(f"{where}: the training fluxes are {level:.2f}, not ≈ 1, at {norm:g} Å where the "
+                                 "reduction normalised them: the grid does not belong to this model")
 
 
 @dataclass
