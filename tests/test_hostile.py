@@ -122,3 +122,49 @@ def test_a_reason_never_quotes_the_file_it_rejects(tmp_path):
         reduce_inputs(collect_inputs([catalogue]), tmp_path / "out.h5", workers=1)
     manifest = (tmp_path / "out.manifest.csv").read_text()
     assert manifest.count("rejected") == 3 and "agent7" not in manifest and "zsh" not in manifest
+
+
+def test_the_same_spectrum_twice_is_kept_once(small_sample, tmp_path):
+    import gzip
+    import shutil
+
+    from astroxai.io import collect_inputs
+    from astroxai.workflows.reduce import reduce_inputs
+
+    folder = tmp_path / "spectra"
+    shutil.copytree(small_sample.parent / "spectra", folder)
+    first = sorted(folder.glob("*.fits"))[0]
+    with open(first, "rb") as source, gzip.open(folder / (first.name + ".gz"), "wb") as target:
+        target.write(source.read())  # the same spectrum as .fits and .fits.gz
+    for inputs, n_duplicates in (([folder], 1), ([folder, small_sample], 19)):  # + the originals, by catalogue
+        summary = reduce_inputs(collect_inputs(inputs), tmp_path / "set.h5", workers=1)
+        rows = list(csv.DictReader(open(summary["manifest"], newline="")))
+        duplicates = [r for r in rows if "duplicate id" in r["reason"]]
+        assert len(duplicates) == n_duplicates and {r["status"] for r in duplicates} == {"rejected"}
+        data = SpectraSet.load(tmp_path / "set.h5")
+        assert len(set(data.ids)) == len(data.ids) == sum(r["status"] == "kept" for r in rows) == 18
+
+
+def test_outputs_never_overwrite_inputs_or_each_other(tmp_path):
+    spectrum = tmp_path / "a.txt"
+    text = "# z = 0.1\n" + "".join(f"{3000 + i} 1.0 0.1\n" for i in range(4000))
+    spectrum.write_text(text)
+    result = CliRunner().invoke(main, ["reduce", str(spectrum), "--out", str(spectrum)])
+    assert result.exit_code == 1 and "would overwrite an input" in result.output
+    assert spectrum.read_text() == text
+    for name in ("run.v1.h5", "run.v2.h5", "x.manifest.csv"):
+        result = CliRunner().invoke(main, ["reduce", str(spectrum), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "run.v1.manifest.csv").exists() and (tmp_path / "run.v2.manifest.csv").exists()
+    assert SpectraSet.load(tmp_path / "x.manifest.csv").ids.tolist() == ["a"]  # the data set, not its manifest
+
+
+def test_a_run_that_keeps_nothing_leaves_no_older_data_set_beside_its_manifest(tmp_path):
+    good = tmp_path / "a.txt"
+    good.write_text("# z = 0.1\n" + "".join(f"{3000 + i} 1.0 0.1\n" for i in range(4000)))
+    assert CliRunner().invoke(main, ["reduce", str(good), "--out", str(tmp_path / "set.h5")]).exit_code == 0
+    bad = tmp_path / "b.txt"
+    bad.write_text("not a spectrum\n")
+    result = CliRunner().invoke(main, ["reduce", str(bad), "--out", str(tmp_path / "set.h5")])
+    assert result.exit_code == 1 and not (tmp_path / "set.h5").exists()
+    assert "rejected" in (tmp_path / "set.manifest.csv").read_text()

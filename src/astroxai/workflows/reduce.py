@@ -42,9 +42,19 @@ def write_manifest(path: str | Path, rows: list[dict]) -> Path:
 
 
 def manifest_path_for(output: str | Path) -> Path:
-    """Where the manifest of a run writing ``output`` goes: ``<output stem>.manifest.csv`` beside it."""
+    """Where the manifest of a run writing ``output`` goes: ``<output name without its last suffix>.manifest.csv``
+    beside it (``run.v1.h5`` and ``run.v2.h5`` get one each)."""
     output = Path(output)
-    return output.with_name(output.name.split(".")[0] + ".manifest.csv")
+    return output.with_name(output.with_suffix("").name + ".manifest.csv")
+
+
+def check_outputs(items: list[InputItem], out: Path) -> None:
+    """Refuse, before any work, an output that would overwrite one of the inputs (the data set or its manifest)."""
+    targets = {out.resolve(): "the output", manifest_path_for(out).resolve(): "its manifest"}
+    for item in items:
+        what = targets.get(item.path.resolve())
+        if what is not None:
+            raise ValueError(f"{what} ({item.path}) would overwrite an input: choose another --out")
 
 
 def reduce_inputs(
@@ -70,6 +80,7 @@ def reduce_inputs(
     (counts, grid, manifest path).  Raises :class:`SpectrumError` if no input survives.
     """
     out = Path(out)
+    check_outputs(items, out)
     fate: dict[int, dict] = {}
     candidates = list(range(len(items)))
     if wave_range is None:
@@ -83,6 +94,7 @@ def reduce_inputs(
                 coverage[i] = cover
         if not coverage:
             write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
+            out.unlink(missing_ok=True)  # no older data set beside this run's manifest
             raise SpectrumError(f"no input could be read and normalised; see {manifest_path_for(out)}")
         wave_range = overlap_range(coverage.values())
         candidates = sorted(coverage)
@@ -110,12 +122,18 @@ def reduce_inputs(
                 writer.append(np.array(fluxes), [r["label"] for r in rows], [m["id"] for m in metas], columns)
                 fluxes.clear(), rows.clear(), metas.clear()
 
+        first_of: dict[str, str] = {}  # id → the input it came from: the same spectrum twice must not be kept twice
         for i, (flux, row, meta) in zip(candidates, track(progress, results, "reducing", len(candidates)),
                                         strict=True):
+            if flux is not None and meta["id"] in first_of:
+                row = {**row, "status": "rejected",
+                       "reason": f"duplicate id {meta['id']} (already kept from {first_of[meta['id']]})"}
+                flux = None
             fate[i] = row
             if flux is None:
                 log.debug("rejected %s: %s", row["input"], row["reason"])
                 continue
+            first_of[meta["id"]] = row["input"]
             row["row"] = kept
             kept += 1
             fluxes.append(flux), rows.append(row), metas.append(meta)
@@ -127,6 +145,7 @@ def reduce_inputs(
         writer.set_attrs(attrs)
         if kept == 0:
             writer.abandon()  # no empty data set under the final name
+            out.unlink(missing_ok=True)  # nor an older one beside this run's manifest
     manifest = write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
     if kept == 0:
         raise SpectrumError(f"no input survived the reduction; see {manifest}")
