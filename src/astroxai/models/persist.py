@@ -161,6 +161,25 @@ def load_state(module, path: Path):
     return None if grid is None else grid.numpy()
 
 
+def check_spectral_grid(grid, reference, reduction: dict | None, where) -> None:
+    """Refuse a stored wavelength grid that cannot be the model's: non-finite or not strictly increasing, or one on
+    which ``reference`` (the training mean flux, or the baseline; ``None`` to skip) is not ≈ 1 at the wavelength where
+    the reduction normalised every spectrum (5100 Å): a grid shifted by hundreds of Å usually is not."""
+    from astroxai.lines import NORM_WAVELENGTH
+
+    grid = np.asarray(grid, dtype=np.float64)
+    if not np.all(np.isfinite(grid)):
+        raise ModelLoadError(f"{where}: non-finite wavelength grid")
+    if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
+        raise ModelLoadError(f"{where}: the wavelength grid is not strictly increasing")
+    norm = float((reduction or {}).get("norm_wavelength", NORM_WAVELENGTH))
+    if reference is not None and grid[0] <= norm <= grid[-1]:
+        level = float(np.interp(norm, grid, np.asarray(reference, dtype=np.float64)))
+        if not 0.8 <= level <= 1.25:
+            raise ModelLoadError(f"{where}: the training fluxes are {level:.2f}, not ≈ 1, at {norm:g} Å where the "
+                                 "reduction normalised them: the grid does not belong to this model")
+
+
 def check_grid(expected, given, reduction: dict | None = None) -> None:
     """Refuse spectra whose rest-frame grid is not ``expected`` (same points to 1e-6 Å).
 

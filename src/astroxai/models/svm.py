@@ -546,7 +546,7 @@ class SVMClassifier(Estimator):
             known = {"classes": config.get("classes", len(meta["classes"])), "seed": config.get("seed", 0),
                      "stratify": config.get("stratify", True), "standardise": config.get("standardise", True)}
         model = cls(**known)
-        svc = pipeline.named_steps["svm"] if isinstance(pipeline, Pipeline) else pipeline
+        svc = pipeline.steps[1][1]  # check_pipeline_type: a Pipeline whose second step is the SVC
         probability = meta.get("probability")
         if probability:
             model.prob_a_, model.prob_b_ = (np.asarray(probability["A"], dtype=np.float64),
@@ -595,33 +595,23 @@ def check_svm_folder(model, svc, pipeline, folder: Path) -> None:
     * the grid must be where the fluxes were normalised: the reduction sets every spectrum to 1 at 5100 Å, so the
       training mean the scaler stores (or the baseline) must be ≈ 1 there; a grid shifted by hundreds of Å is not.
     """
-    from astroxai.lines import NORM_WAVELENGTH
-    from astroxai.models.persist import ModelLoadError
+    from astroxai.models.persist import ModelLoadError, check_spectral_grid
 
     where = folder / "model.json"
-    steps = pipeline.steps
+    scaler = pipeline.steps[0][1] if isinstance(pipeline.steps[0][1], StandardScaler) else None
     arrays = {"support vectors": svc.support_vectors_, "dual coefficients": svc.dual_coef_,
               "intercepts": svc.intercept_, "Platt A": model.prob_a_, "Platt B": model.prob_b_,
               "wavelength grid": model.grid_, "baseline": model.baseline_}
-    scaler = steps[0][1] if isinstance(steps[0][1], StandardScaler) else None
     if scaler is not None:
         arrays.update({"scaler mean": scaler.mean_, "scaler scale": scaler.scale_})
     for name, values in arrays.items():
         if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
             raise ModelLoadError(f"{where}: non-finite {name}")
-    grid = model.grid_
-    if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
-        raise ModelLoadError(f"{where}: the wavelength grid is not strictly increasing")
-    if svc.support_vectors_.shape[1] != grid.size:
-        raise ModelLoadError(f"{where}: the grid has {grid.size} wavelengths but the SVM takes "
+    check_spectral_grid(model.grid_, scaler.mean_ if scaler is not None else model.baseline_, model.reduction_,
+                        where)
+    if svc.support_vectors_.shape[1] != model.grid_.size:
+        raise ModelLoadError(f"{where}: the grid has {model.grid_.size} wavelengths but the SVM takes "
                              f"{svc.support_vectors_.shape[1]}")
-    norm = float((model.reduction_ or {}).get("norm_wavelength", NORM_WAVELENGTH))
-    if grid[0] <= norm <= grid[-1]:
-        reference = scaler.mean_ if scaler is not None else model.baseline_
-        level = float(np.interp(norm, grid, reference))
-        if not 0.8 <= level <= 1.25:
-            raise ModelLoadError(f"{where}: the training fluxes are {level:.2f}, not ≈ 1, at {norm:g} Å where the "
-                                 "reduction normalised them: the grid does not belong to this model")
 
 
 @dataclass
