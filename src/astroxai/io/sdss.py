@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -154,10 +155,33 @@ def is_spplate(path: Path, head: bytes) -> bool:
         return False
 
 
+def file_stamp(path: Path) -> tuple[str, int, int]:
+    """A key that changes when the file does (path, modification time, size): for caching a file's contents."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+@lru_cache(maxsize=2)
+def _plate(stamp: tuple[str, int, int]) -> dict:
+    """Every fibre of an spPlate, read once per process: a plate's 640–1000 spectra are read one at a time (twice,
+    by the coverage and the reduction passes), and each open would otherwise read the whole file again."""
+    path = Path(stamp[0])
+    with open_fits(path) as hdul:
+        header, data = hdul[0].header, hdul[0].data
+        if data is None or data.ndim != 2:
+            raise SpectrumError("primary HDU is not an spPlate image (fibres × pixels)", path)
+        if "COEFF0" not in header or "COEFF1" not in header:
+            raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
+        extra = [h.data for h in hdul[1:3] if isinstance(h, fits.ImageHDU) and h.data is not None]
+        return {"flux": data, "ivar": extra[0] if extra and extra[0].shape == data.shape else None,
+                "mask": extra[1] if len(extra) > 1 and extra[1].shape == data.shape else None,
+                "loglam": header["COEFF0"] + header["COEFF1"] * np.arange(data.shape[1]),
+                "header": {key: _scalar(header[key]) for key in ("PLATEID", "MJD") if key in header}}
+
+
 def spplate_fibres(path: str | Path) -> list[str]:
     """The fibre numbers (1-based, as SDSS counts them) of an ``spPlate`` file."""
-    with open_fits(Path(path)) as hdul:
-        return [str(k + 1) for k in range(hdul[0].data.shape[0])]
+    return [str(k + 1) for k in range(_plate(file_stamp(Path(path)))["flux"].shape[0])]
 
 
 def read_sdss_spplate(path: str | Path, member: str) -> Spectrum:
@@ -168,37 +192,30 @@ def read_sdss_spplate(path: str | Path, member: str) -> Spectrum:
     must come from a catalogue.
     """
     path = Path(path)
-    with open_fits(path) as hdul:
-        header, data = hdul[0].header, hdul[0].data
-        if data is None or data.ndim != 2:
-            raise SpectrumError("primary HDU is not an spPlate image (fibres × pixels)", path)
-        try:
-            fibre = int(member)
-        except (TypeError, ValueError):
-            raise SpectrumError(f"fibre {member!r} is not a number", path) from None
-        if not 1 <= fibre <= data.shape[0]:
-            raise SpectrumError(f"fibre {fibre} is not on this plate (1–{data.shape[0]})", path)
-        if "COEFF0" not in header or "COEFF1" not in header:
-            raise SpectrumError("header lacks COEFF0/COEFF1 (cannot build wavelengths)", path)
-        flux = np.asarray(data[fibre - 1], dtype=np.float64)
-        meta = {"format": "sdss-spplate", "fiberid": fibre}
-        extra = [h for h in hdul[1:3] if isinstance(h, fits.ImageHDU) and h.data is not None]
-        if extra and extra[0].data.shape == data.shape:
-            ivar = np.asarray(extra[0].data[fibre - 1], dtype=np.float64)
-        else:
-            ivar = np.where(np.isfinite(flux), 1.0, 0.0)
-            meta["ivar"] = "absent (no HDU 1): every finite pixel weighted equally"
-        mask = (np.asarray(extra[1].data[fibre - 1], dtype=np.int64) if len(extra) > 1
-                and extra[1].data.shape == data.shape else np.zeros(flux.size, dtype=np.int64))
-        for key in ("PLATEID", "MJD"):
-            if key in header:
-                meta[key.lower()] = _scalar(header[key])
-        ident = f"{path.stem.removeprefix('spPlate-')}-{fibre:04d}"
-        if {"PLATEID", "MJD"} <= set(header.keys()):
-            ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{fibre:04d}"
-        loglam = header["COEFF0"] + header["COEFF1"] * np.arange(data.shape[1])
-    return Spectrum(wavelength=10.0**loglam, flux=flux, ivar=ivar, mask=mask, z=None, id=ident, source=str(path),
-                    meta=meta)
+    plate = _plate(file_stamp(path))
+    try:
+        fibre = int(member)
+    except (TypeError, ValueError):
+        raise SpectrumError(f"fibre {member!r} is not a number", path) from None
+    n_fibres = plate["flux"].shape[0]
+    if not 1 <= fibre <= n_fibres:
+        raise SpectrumError(f"fibre {fibre} is not on this plate (1–{n_fibres})", path)
+    flux = np.array(plate["flux"][fibre - 1], dtype=np.float64)  # a copy: the plate is cached
+    meta = {"format": "sdss-spplate", "fiberid": fibre}
+    if plate["ivar"] is not None:
+        ivar = np.array(plate["ivar"][fibre - 1], dtype=np.float64)
+    else:
+        ivar = np.where(np.isfinite(flux), 1.0, 0.0)
+        meta["ivar"] = "absent (no HDU 1): every finite pixel weighted equally"
+    mask = (np.array(plate["mask"][fibre - 1], dtype=np.int64) if plate["mask"] is not None
+            else np.zeros(flux.size, dtype=np.int64))
+    header = plate["header"]
+    meta.update({key.lower(): value for key, value in header.items()})
+    ident = f"{path.stem.removeprefix('spPlate-')}-{fibre:04d}"
+    if {"PLATEID", "MJD"} <= set(header):
+        ident = f"{int(header['PLATEID']):04d}-{int(header['MJD']):05d}-{fibre:04d}"
+    return Spectrum(wavelength=10.0 ** plate["loglam"], flux=flux, ivar=ivar, mask=mask, z=None, id=ident,
+                    source=str(path), meta=meta)
 
 
 def read_sdss_spec(path: str | Path) -> Spectrum:
