@@ -125,9 +125,12 @@ def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_s
     from astroxai.report.figures.explain import plot_deletion_curves, plot_methods_grid
 
     out = Path(out)
-    (out / "trust.h5").unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "trust.h5.partial"  # every map first, then one rename: an interrupted run leaves no short file
+    partial.unlink(missing_ok=True)
     for (model, method), explanation in table.explanations.items():
-        explanation.save(out / "trust.h5", key=f"{model}/{method}")
+        explanation.save(partial, key=f"{model}/{method}")
+    partial.replace(out / "trust.h5")
     methods = sorted({row["method"] for row in table.rows}, key=[r["method"] for r in table.rows].index)
     write_table(table.rows, out / "trust", {"baseline": table.baseline, "seed": table.seed,
                                             "ids": [str(i) for i in ids], "methods": methods,
