@@ -405,11 +405,15 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
 @click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
               help="spectra: the AGN study (Peruzzi et al. 2021); radio: LIME on radio morphologies (Liang et al. "
                    "2023); galaxy: bar lengths from SmoothGrad maps (Bhambra et al. 2022).")
+@click.option("--data", type=click.Choice(["simulated", "first"]), default=None,
+              help="Images: simulated cutouts (the default), or (radio) the 2 158 real FIRST galaxies of Griese "
+                   "et al. (2023) with their literature split, read from the firstgalaxydata package "
+                   "(python3 -m pip install --no-deps firstgalaxydata==0.2.1).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes running the independent stages side by side (default: every core; the numbers do "
                    "not depend on it).")
 @_reports_errors
-def run(out: Path | None, config: Path | None, seed: int | None, kind: str, workers: int | None):
+def run(out: Path | None, config: Path | None, seed: int | None, kind: str, data: str | None, workers: int | None):
     """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
 
     Spectra write OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, OUT/models (3- and
@@ -419,11 +423,16 @@ def run(out: Path | None, config: Path | None, seed: int | None, kind: str, work
 
     --kind radio|galaxy runs an image study instead: simulated cutouts, the CNN(s), explanation galleries with
     ground-truth overlap scores, a trust table, for galaxies the bar-length comparison, and OUT/report.html.
+    --kind radio --data first does the radio study on real FIRST galaxies (default OUT: runs/first): it writes
+    OUT/dataset.h5 (an image set that train, evaluate and explain take) with its manifest, trains on the
+    literature's split, and scores every test map on the source above the noise.
     """
     from astroxai.workflows.run import run as run_workflow
 
+    if data == "first" and kind != "radio":
+        raise click.UsageError(f"--data {data} holds radio images: use it with --kind radio")
     start = time.perf_counter()
-    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress, workers=workers)
+    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress, workers=workers, data=data)
     for name, model in summary.get("models", {}).items():
         what = f"{model['kernel']} kernel" if "kernel" in model else model["model"]
         click.echo(f"{name}: {what}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")

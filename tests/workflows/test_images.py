@@ -160,3 +160,58 @@ def test_image_run_end_to_end(kind, image_run):
     assert "Explanations" in text and ("Bar lengths" in text) == (kind == "galaxy")
 
 
+
+
+def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_path):
+    """``astroxai run --kind radio --data first`` on a few real galaxies per class: the image set it writes keeps
+    the literature split, every cutout of the archive has a fate, the maps are scored on the real source, the report
+    sets the scores next to the peers'; ``evaluate`` and ``explain`` then take the image set it built."""
+    from astroxai.report.html import check_report
+
+    (tmp_path / "config.json").write_text(json.dumps({"n_per_class": 6, "max_epochs": 2, "trust_images": 4,
+                                                      "trust_methods": ["saliency", "occlusion"]}))
+    run = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--kind", "radio", "--data", "first", "--out", str(run), "--config",
+                                  str(tmp_path / "config.json")])
+    assert result.exit_code == 0, result.output
+    data = ImageSet.load(run / "dataset.h5")
+    assert len(data) == 6 * 4 * 3 and set(data.meta["split"]) == {"train", "validation", "test"}
+    manifest = rows_of(run / "dataset.manifest.csv")
+    assert len(manifest) == 2158 and sum(r["status"] == "kept" for r in manifest) == len(data)
+    assert all(r["reason"] for r in manifest if r["status"] == "rejected")
+    split = json.loads((run / "models" / "radio-classifier" / "split.json").read_text())
+    assert sorted(split["test"]) == sorted(data.ids[data.meta["split"] == "test"])
+    assert split["origin"].startswith("literature")
+    explained = rows_of(run / "explain" / "lime" / "explanations.csv")
+    assert sorted(r["id"] for r in explained) == sorted(split["test"])
+    assert all(0 <= float(r["mass_source"]) <= 1 and r["defining"] == "source" for r in explained)
+    overlap = rows_of(run / "explain" / "overlap.csv")
+    assert {(r["method"], r["component"]) for r in overlap} == {(m, c) for m in ("lime", "smoothgrad")
+                                                                for c in ("source", "brightest")}
+    peers = rows_of(run / "peers.csv")
+    test = json.loads((run / "models" / "radio-classifier" / "test_metrics.json").read_text())
+    assert float(peers[0]["accuracy"]) == pytest.approx(test["accuracy"], abs=5e-4) and len(peers) == 3
+    record = json.loads((run / "run.json").read_text())["config"]
+    assert record["data"] == "first" and "firstgalaxydata" in record["data_source"]
+    assert check_report(run / "report.html") == []
+    assert "Next to the peers" in (run / "report.html").read_text()
+    # the image set it built goes through the other commands
+    result = runner.invoke(main, ["evaluate", str(run / "models" / "radio-classifier"), str(run / "dataset.h5"),
+                                  "--out", str(tmp_path / "eval"), "--part", "test"])
+    assert result.exit_code == 0, result.output
+    macro = next(r for r in rows_of(tmp_path / "eval" / "metrics.csv") if r["class"] == "macro")
+    assert float(macro["f1"]) == pytest.approx(next(r["f1"] for r in test["rows"] if r["class"] == "macro"), abs=1e-4)
+    result = runner.invoke(main, ["explain", str(run / "models" / "radio-classifier"), str(run / "dataset.h5"),
+                                  "--out", str(tmp_path / "why"), "--method", "smoothgrad"])
+    assert result.exit_code == 0, result.output
+    assert len(rows_of(tmp_path / "why" / "explanations.csv")) == len(data)
+
+
+def test_real_data_needs_the_radio_study():
+    from astroxai.workflows.run import ImageRunConfig
+
+    with pytest.raises(ValueError, match="radio"):
+        ImageRunConfig(kind="galaxy", data="first")
+    with pytest.raises(ValueError, match="unknown image data"):
+        ImageRunConfig(kind="radio", data="sdss")

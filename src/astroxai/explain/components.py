@@ -17,10 +17,19 @@ from astroxai.explain.metrics import mass_in_mask
 DEFINING_COMPONENT = {"compact": "core", "FRI": "jets", "FRII": "hotspots", "bent": "jets", "barred": "bar"}
 
 
-def component_scores(maps, masks: dict, labels) -> list[dict]:
+def defining_components(data) -> dict | str:
+    """The component each class of ``data`` is scored on: a set may name one for every class in its
+    ``defining_component`` attribute (real images have no component masks, only e.g. the ``source`` above the noise);
+    otherwise :data:`DEFINING_COMPONENT`."""
+    return getattr(data, "attrs", {}).get("defining_component") or DEFINING_COMPONENT
+
+
+def component_scores(maps, masks: dict, labels, defining: dict | str | None = None) -> list[dict]:
     """Per image, the share of |attribution| on each ground-truth component present in it (``mass_<name>``), its
     lift over the component's area share (``lift_<name>``), and the same for the component that defines the image's
-    class (:data:`DEFINING_COMPONENT`) under ``defining``, ``defining_mass`` and ``defining_lift``."""
+    class (``defining``: class → component, or one component for every class; default :data:`DEFINING_COMPONENT`)
+    under ``defining``, ``defining_mass`` and ``defining_lift``."""
+    defining = DEFINING_COMPONENT if defining is None else defining
     rows = [{} for _ in range(len(maps))]
     for name, mask in masks.items():
         mass = mass_in_mask(maps, mask)
@@ -29,24 +38,33 @@ def component_scores(maps, masks: dict, labels) -> list[dict]:
                 row[f"mass_{name}"] = float(mass["mass"][j])
                 row[f"lift_{name}"] = float(mass["lift"][j])
     for row, label in zip(rows, labels, strict=True):
-        name = DEFINING_COMPONENT.get(str(label))
+        name = defining if isinstance(defining, str) else defining.get(str(label))
         if name is not None and f"mass_{name}" in row:
             row.update(defining=name, defining_mass=row[f"mass_{name}"], defining_lift=row[f"lift_{name}"])
     return rows
 
 
-def overlap_summary(rows_by_method: dict) -> list[dict]:
+def overlap_summary(rows_by_method: dict, components=()) -> list[dict]:
     """Per method and class: the median share of |attribution| on the class's defining component, its median lift and
-    the share of images whose lift is above 1.  ``rows_by_method`` maps a method to per-image rows holding ``label``
-    and the :func:`component_scores` columns."""
+    the share of images whose lift is above 1; then the same for each of ``components`` (e.g. the ``brightest`` part
+    of a real source) in every class.  ``rows_by_method`` maps a method to per-image rows holding ``label`` and the
+    :func:`component_scores` columns."""
     table = []
     for method, rows in rows_by_method.items():
         for cls in sorted({r["label"] for r in rows}):
-            scored = [r for r in rows if r["label"] == cls and "defining_mass" in r]
-            if not scored:
-                continue
-            table.append({"method": method, "class": cls, "component": scored[0]["defining"], "n": len(scored),
-                          "median_mass": round(float(np.median([r["defining_mass"] for r in scored])), 3),
-                          "median_lift": round(float(np.median([r["defining_lift"] for r in scored])), 2),
-                          "share_lift_above_1": round(float(np.mean([r["defining_lift"] > 1 for r in scored])), 3)})
+            in_class = [r for r in rows if r["label"] == cls]
+            scored = [(r["defining"], r["defining_mass"], r["defining_lift"]) for r in in_class if "defining_mass" in r]
+            table += _summary(method, cls, scored)
+            for name in components:
+                table += _summary(method, cls, [(name, r[f"mass_{name}"], r[f"lift_{name}"]) for r in in_class
+                                                if f"mass_{name}" in r])
     return table
+
+
+def _summary(method: str, cls: str, scored: list[tuple]) -> list[dict]:
+    if not scored:
+        return []
+    mass, lift = np.array([s[1] for s in scored]), np.array([s[2] for s in scored])
+    return [{"method": method, "class": cls, "component": scored[0][0], "n": len(scored),
+             "median_mass": round(float(np.median(mass)), 3), "median_lift": round(float(np.median(lift)), 2),
+             "share_lift_above_1": round(float(np.mean(lift > 1)), 3)}]

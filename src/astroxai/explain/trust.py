@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astroxai.explain import metrics
-from astroxai.explain.components import component_scores
+from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.explainer import Explainer, Explanation
 from astroxai.explain.methods import method_names
 from astroxai.explain.physics import physics_checks
@@ -189,7 +189,8 @@ def trust_table(models: dict, data, rows=None, *, methods=None, baseline="model"
                     row["hbeta_opposite"] = (float(checks["signs"]["opposite"][counted].mean()) if counted.any()
                                              else float("nan"))
             if modality == "images" and subset.masks:
-                scored = [s for s in component_scores(maps, subset.masks, subset.labels) if "defining" in s]
+                scored = [s for s in component_scores(maps, subset.masks, subset.labels, defining_components(subset))
+                          if "defining" in s]
                 if scored:
                     row["defining_mass"] = _median([s["defining_mass"] for s in scored])
                     row["defining_lift"] = _median([s["defining_lift"] for s in scored])

@@ -29,6 +29,9 @@ class Split:
         The seed the parts were drawn with.
     stratified : bool
         Whether each part keeps the classes' proportions.
+    origin : str
+        ``'paper'`` (drawn as Peruzzi et al. 2021 did) or where a declared split comes from (e.g. the literature's
+        split of a real data set, carried in its ``split`` metadata column).
 
     Examples
     --------
@@ -43,17 +46,18 @@ class Split:
     test: np.ndarray
     seed: int
     stratified: bool
+    origin: str = "paper"
 
     def __post_init__(self):
         for part in PARTS:
             setattr(self, part, np.asarray(getattr(self, part), dtype=object).astype(str))
 
     @classmethod
-    def from_rows(cls, ids, train, validation, test, *, seed: int, stratified: bool) -> Split:
+    def from_rows(cls, ids, train, validation, test, *, seed: int, stratified: bool, origin: str = "paper") -> Split:
         """The split whose parts are the given rows of ``ids``."""
         ids = np.asarray(ids).astype(str)
         return cls(ids[np.asarray(train, dtype=np.int64)], ids[np.asarray(validation, dtype=np.int64)],
-                   ids[np.asarray(test, dtype=np.int64)], seed, stratified)
+                   ids[np.asarray(test, dtype=np.int64)], seed, stratified, origin)
 
     def part(self, name: str) -> np.ndarray:
         if name not in PARTS:
@@ -74,7 +78,7 @@ class Split:
         return np.isin(np.asarray(ids).astype(str), self.part(part))
 
     def to_dict(self) -> dict:
-        return {"seed": self.seed, "stratified": self.stratified,
+        return {"seed": self.seed, "stratified": self.stratified, "origin": self.origin,
                 **{part: self.part(part).tolist() for part in PARTS}}
 
     @classmethod
@@ -82,7 +86,8 @@ class Split:
         missing = [key for key in (*PARTS, "seed", "stratified") if key not in saved]
         if missing:
             raise ValueError(f"a split needs {', '.join(missing)}")
-        return cls(*(saved[part] for part in PARTS), int(saved["seed"]), bool(saved["stratified"]))
+        return cls(*(saved[part] for part in PARTS), int(saved["seed"]), bool(saved["stratified"]),
+                   str(saved.get("origin", "paper")))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -116,12 +121,38 @@ def paper_split(labels, seed: int, test_size: float = 0.2, validation_size: floa
     return np.sort(train), np.sort(validation), np.sort(test)
 
 
+#: The metadata column through which a data set declares its own split (e.g. a literature split of real data).
+SPLIT_COLUMN = "split"
+
+
+def declared_split(data) -> list[np.ndarray] | None:
+    """The rows of each part of the split ``data`` declares in its ``split`` metadata column (values ``train``,
+    ``validation``, ``test``; other values, e.g. ``""``, belong to no part), or None when it declares none."""
+    column = getattr(data, "meta", {}).get(SPLIT_COLUMN)
+    if column is None:
+        return None
+    column = np.asarray(column).astype(str)
+    if not np.isin(column, [*PARTS, ""]).all():
+        odd = sorted(set(column) - {*PARTS, ""})[:3]
+        raise ValueError(f"the data set's {SPLIT_COLUMN!r} column holds {odd}; expected {', '.join(PARTS)}")
+    labelled = data.labels != ""
+    return [np.flatnonzero((column == part) & labelled) for part in PARTS]
+
+
 def labelled_split(data, seed: int, classes=None, stratify: bool = True) -> Split:
     """The paper's split over every labelled input of ``data`` (so that problems on subsets of the classes, such as
-    the two- and three-class problems, share it), each part then restricted to ``classes`` (default: all)."""
-    labelled = np.flatnonzero(data.labels != "")
-    parts = [labelled[rows] for rows in paper_split(data.labels[labelled], seed, stratify=stratify)]
+    the two- and three-class problems, share it), each part then restricted to ``classes`` (default: all).
+
+    A data set that declares its own split (a ``split`` metadata column, as the real FIRST galaxies carry the
+    literature's) keeps it: comparisons with published figures need the same test set."""
+    declared = declared_split(data)
+    if declared is not None:
+        parts, origin, stratify = declared, data.attrs.get("split", "declared by the data set"), False
+    else:
+        labelled = np.flatnonzero(data.labels != "")
+        parts = [labelled[rows] for rows in paper_split(data.labels[labelled], seed, stratify=stratify)]
+        origin = "paper"
     if classes is not None:
         keep = np.isin(data.labels, list(classes))
         parts = [part[keep[part]] for part in parts]
-    return Split.from_rows(data.ids, *parts, seed=seed, stratified=stratify)
+    return Split.from_rows(data.ids, *parts, seed=seed, stratified=stratify, origin=origin)

@@ -195,13 +195,18 @@ def _spectra_explanations(page: Page, explain: Path) -> None:
                         if p.with_suffix(".pdf").exists() else "") + "</li>" for p in singles) + "</ul>")
 
 
-def _image_explanations(page: Page, root: Path) -> None:
-    page.section("Explanations", "Each test image explained for its predicted class. Left: the cutout with the "
-                 "simulator's true components outlined (radio: white core, cyan jets, yellow lobes, pink hot spots; "
-                 "galaxies: cyan bar); middle: the map (blue raises the probability, red lowers it); right: the "
-                 "strongest 10 % of |attribution|. The overlap table gives the median share of |attribution| on each "
-                 "class's defining component and its lift over the component's share of the image (1 = no better "
-                 "than spreading evenly).")
+def _image_explanations(page: Page, root: Path, real: bool = False) -> None:
+    outlines = ("the source above the noise outlined (its brightest part as the component named 'brightest')" if real
+                else "the simulator's true components outlined (radio: white core, cyan jets, yellow lobes, pink hot "
+                     "spots; galaxies: cyan bar)")
+    scored = ("the source (every pixel above the data set's 3σ noise threshold) and on its brightest connected part"
+              if real else "each class's defining component")
+    page.section("Explanations", "Each test image explained for its predicted class; the gallery shows correctly "
+                 "classified images of each class first, then misclassified ones (title: true → predicted). Left: "
+                 f"the cutout with {outlines}; middle: the map (blue raises the probability, red lowers it); right: "
+                 f"the strongest 10 % of |attribution|. The overlap table gives the median share of |attribution| on "
+                 f"{scored} and its lift over that region's share of the image (1 = no better than spreading "
+                 "evenly).")
     page.table(root / "explain" / "overlap.csv")
     for method_dir in sorted(p for p in (root / "explain").glob("*") if p.is_dir()):
         for png in sorted((method_dir / "figures").glob("*.png")):
@@ -259,14 +264,19 @@ def write_report(run_dir, name: str = "report.html") -> Path:
     record = json.loads((root / "run.json").read_text()) if (root / "run.json").exists() else {}
     config = record.get("config", {})
     kind = config.get("kind", "spectra")
+    real = config.get("data") == "first"
     summary = config.get("summary", {})
     titles = {"spectra": "astroxai run report", "radio": "astroxai: radio images explained",
               "galaxy": "astroxai: galaxy images explained"}
-    page = Page(root, titles.get(kind, "astroxai run report"))
+    page = Page(root, "astroxai: real FIRST radio galaxies explained" if real else titles.get(kind, "astroxai run "
+                                                                                                      "report"))
     source = {"spectra": "Methods follow Peruzzi et al. (2021).",
               "radio": "Simulated data (Liang et al. 2023: LIME on a radio-galaxy morphology classifier).",
               "galaxy": "Simulated data (Bhambra et al. 2022: SmoothGrad maps of a barred/unbarred CNN measure bar "
                         "lengths)."}.get(kind, "")
+    if real:
+        source = (f"Real data: {config.get('data_source', 'FIRST galaxies')}, the literature's train / validation / "
+                  "test split; LIME and SmoothGrad as in Liang et al. (2023).")
     page.add(f'<p class="note">Run folder: {html.escape(str(root.resolve()))}. {html.escape(source)} Config, seed, '
              'versions and timings: <a href="run.json">run.json</a>.</p>')
     page.section("Data")
@@ -276,6 +286,12 @@ def write_report(run_dir, name: str = "report.html") -> Path:
                  f"({summary.get('n_rejected', 0)} rejected, each with its reason in "
                  '<a href="dataset.manifest.csv">dataset.manifest.csv</a>); classes: '
                  + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ".</p>")
+    if real:
+        counts = config.get("counts", {})
+        page.add(f"<p>{sum(counts.values())} FIRST cutouts kept ({config.get('rejected', 0)} rejected, each with its "
+                 'reason in <a href="dataset.manifest.csv">dataset.manifest.csv</a>); classes: '
+                 + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ". The image set: "
+                 '<a href="dataset.h5">dataset.h5</a> (train, evaluate and explain take it).</p>')
     if (root / "simulated" / "catalog.csv").exists() and kind != "spectra":
         page.add('<p class="note">Every cutout and its true parameters: <a href="simulated/catalog.csv">'
                  "catalog.csv</a>.</p>")
@@ -291,6 +307,10 @@ def write_report(run_dir, name: str = "report.html") -> Path:
                 _svm_section(page, folder, model)
             else:
                 _network_section(page, folder, model)
+        if (root / "peers.csv").exists():
+            page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
+                     "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
+            page.table(root / "peers.csv")
     noise = [(f, load_model(f)) for f in folders if (f / "figures" / "noise.png").exists()]
     if noise:
         page.section("Robustness to noise")
@@ -308,7 +328,7 @@ def write_report(run_dir, name: str = "report.html") -> Path:
     if (root / "explain" / "physics.csv").exists():
         _spectra_explanations(page, root / "explain")
     elif (root / "explain" / "overlap.csv").exists():
-        _image_explanations(page, root)
+        _image_explanations(page, root, real)
     if (root / "bars" / "bars.csv").exists():
         _bars_section(page, root / "bars")
     for trust in (root / "trust", root):

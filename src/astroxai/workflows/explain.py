@@ -17,7 +17,7 @@ import numpy as np
 
 from astroxai.data import fate
 from astroxai.explain import Explainer, Explanation
-from astroxai.explain.components import component_scores
+from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.physics import physics_checks, physics_summary
 from astroxai.models import load_model
 from astroxai.report.figures import save_figure
@@ -61,7 +61,7 @@ def science_rows(explanation: Explanation, data) -> list[dict]:
         if not data.masks:
             return [{} for _ in range(len(explanation))]
         return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
-                for row in component_scores(explanation.maps, data.masks, data.labels)]
+                for row in component_scores(explanation.maps, data.masks, data.labels, defining_components(data))]
     checks = physics_checks(explanation.grid, explanation.maps)
     signs, share = checks["signs"], checks["share"]["saliency_share"]
     return [{"hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",

@@ -7,7 +7,9 @@
 ``radio`` / ``galaxy`` (:class:`ImageRunConfig`; Liang et al. 2023, Bhambra et al. 2022)
     simulate cutouts → train the morphology CNN (and, for galaxies, the bar-length regressors) → explain every test
     image with the study's methods, scored against the true components → trust table → bar lengths (galaxies) →
-    ``report.html``.
+    ``report.html``.  ``radio`` with ``data='first'`` reads the 2 158 real FIRST galaxies of Griese et al. (2023)
+    instead (:mod:`astroxai.io.first`), keeps their literature split, and scores the maps on the source above the
+    noise and its brightest part.
 
 Everything is seeded; ``run.json`` holds the config, versions and the time of every stage.
 """
@@ -110,6 +112,8 @@ class SpectraRunConfig(_Config):
 #: Explanation methods of each image study, the study's own first (Liang et al. 2023: LIME; Bhambra et al. 2022:
 #: SmoothGrad).
 STUDY_METHODS = {"radio": ("lime", "smoothgrad"), "galaxy": ("smoothgrad", "lime")}
+#: Where an image study's images come from.
+IMAGE_DATA = ("simulated", "first")
 
 
 @dataclass
@@ -117,7 +121,8 @@ class ImageRunConfig(_Config):
     """Settings of ``astroxai run --kind radio|galaxy`` (any subset in a JSON file)."""
 
     kind: str = "radio"
-    n_per_class: int | None = None  # None: the simulator's default (300 radio, 600 galaxy per class)
+    data: str = "simulated"  # radio: "first" reads the real FIRST galaxies (firstgalaxydata) instead
+    n_per_class: int | None = None  # None: the simulator's default (300 radio, 600 galaxy per class); real data: all
     seed: int | None = None  # simulation seed (None: the package's image seed)
     train_seed: int = DEFAULT_IMAGE_TRAIN_SEED
     max_epochs: int = 100
@@ -130,6 +135,10 @@ class ImageRunConfig(_Config):
     def __post_init__(self):
         if self.kind not in STUDY_METHODS:
             raise ValueError(f"unknown image study {self.kind!r}; choose from {sorted(STUDY_METHODS)}")
+        if self.data not in IMAGE_DATA:
+            raise ValueError(f"unknown image data {self.data!r}; choose from {sorted(IMAGE_DATA)}")
+        if self.data == "first" and self.kind != "radio":
+            raise ValueError("the real FIRST galaxies (data 'first') are radio images: use them with kind 'radio'")
         self.trust_methods = tuple(self.trust_methods)
 
 
@@ -317,10 +326,59 @@ def _model_summary(trained) -> dict:
     return summary
 
 
-def _gallery_first(labels, rows, per_class: int) -> np.ndarray:
-    """``rows`` reordered so that the first ``per_class`` of each class come first (the gallery), class by class."""
-    chosen = [r for cls in sorted(set(labels[rows])) for r in rows[labels[rows] == cls][:per_class]]
-    return np.concatenate([np.asarray(chosen, dtype=np.int64), np.setdiff1d(rows, chosen, assume_unique=False)])
+def _gallery_first(labels, predicted, rows, per_class: int, wrong: int) -> tuple[np.ndarray, int]:
+    """``rows`` reordered so that the gallery comes first — ``per_class`` correctly classified images of each class,
+    class by class, then up to ``wrong`` misclassified ones — and the gallery's size."""
+    right = predicted[rows] == labels[rows]
+    chosen = [r for cls in sorted(set(labels[rows])) for r in rows[right & (labels[rows] == cls)][:per_class]]
+    chosen += list(rows[~right][:wrong])
+    order = np.concatenate([np.asarray(chosen, dtype=np.int64), np.setdiff1d(rows, chosen, assume_unique=False)])
+    return order, len(chosen)
+
+
+def _write_peers(out: Path, trained) -> None:
+    """``peers.csv``: this run's test scores on the real FIRST galaxies beside the published ones."""
+    from astroxai.io.first import PEERS
+
+    test = trained.test
+    recall = {f"recall_{c}": round(test["per_class"][c]["recall"], 3) for c in sorted(test["per_class"])}
+    rows = [{"study": f"astroxai image CNN (this run; literature test set, {int(test['macro']['support'])} images)",
+             "accuracy": round(test["accuracy"], 3), "macro_f1": round(test["macro"]["f1"], 3), **recall,
+             "training_s": trained.timings.get("fit_s")}]
+    rows += [{"study": p["study"], "accuracy": p["accuracy"] or "", "macro_f1": p["macro_f1"] or ""} for p in PEERS]
+    write_table(rows, out / "peers", {"note": "peers used their own FIRST samples and splits"})
+
+
+def _image_data(cfg: ImageRunConfig, out: Path, timings: dict, progress) -> tuple[ImageSet, Path, dict]:
+    """The study's images: simulated (with ground-truth component masks) or the real FIRST galaxies (with their
+    literature split, and masks of the source above the noise); their path and how they were made."""
+    if cfg.data == "first":
+        from astroxai.io.first import first_galaxies
+        from astroxai.workflows.reduce import manifest_path_for, write_manifest
+
+        with _stage(timings, "read"):
+            data, fates = first_galaxies(progress=progress)
+            if cfg.n_per_class is not None:  # a quick look: the first N of each class in each part
+                part = data.meta["split"]
+                keep = np.concatenate([np.flatnonzero((part == p) & (data.labels == c))[:cfg.n_per_class]
+                                       for p in np.unique(part) for c in data.classes])
+                kept = set(data.ids[keep])
+                for row in fates:
+                    if row["status"] == "kept" and row["id"] not in kept:
+                        row.update(status="rejected", reason=f"left out by the run's n_per_class = {cfg.n_per_class}")
+                data = data.subset(np.sort(keep))
+            path = data.save(out / "dataset.h5")
+            write_manifest(manifest_path_for(path), fates)
+        counts = {c: int((data.labels == c).sum()) for c in data.classes}
+        return data, path, {"data_source": data.attrs["source"], "counts": counts,
+                            "rejected": sum(row["status"] != "kept" for row in fates)}
+    counts = (DEFAULT_IMAGE_COUNTS[cfg.kind] if cfg.n_per_class is None
+              else dict.fromkeys(DEFAULT_IMAGE_COUNTS[cfg.kind], cfg.n_per_class))
+    seed = DEFAULT_IMAGE_SEED if cfg.seed is None else cfg.seed
+    with _stage(timings, "simulate"):
+        path = simulate_image_sample(out / "simulated", cfg.kind, counts, seed, progress=progress)
+        data = ImageSet.load(path)
+    return data, path, {"simulation_seed": seed, "counts": counts}
 
 
 def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
@@ -330,22 +388,19 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     out = Path(out)
     timings: dict = {}
     start = time.perf_counter()
-    counts = (DEFAULT_IMAGE_COUNTS[cfg.kind] if cfg.n_per_class is None
-              else dict.fromkeys(DEFAULT_IMAGE_COUNTS[cfg.kind], cfg.n_per_class))
-    seed = DEFAULT_IMAGE_SEED if cfg.seed is None else cfg.seed
-    with _stage(timings, "simulate"):
-        path = simulate_image_sample(out / "simulated", cfg.kind, counts, seed, progress=progress)
-        data = ImageSet.load(path)
+    data, path, made = _image_data(cfg, out, timings, progress)
     save_figure(plot_examples(data.images, data.labels, data.classes, pixel_arcsec=data.attrs.get("pixel_arcsec")),
                 out / "figures" / "examples")
-    augment = cfg.kind == "galaxy" if cfg.augment is None else cfg.augment
+    augment = (cfg.kind == "galaxy" or cfg.data == "first") if cfg.augment is None else cfg.augment
     settings = {"seed": cfg.train_seed, "max_epochs": cfg.max_epochs, "augment": augment}
-    summary = {"kind": cfg.kind}
+    summary = {"kind": cfg.kind, "data": cfg.data}
     with _stage(timings, "train_classifier"):
         trained = train(data, ImageCNNClassifier(**settings), out / "models" / f"{cfg.kind}-classifier",
                         dataset_path=str(path), progress=progress)
     classifier = trained.model
     summary["classifier"] = _model_summary(trained)
+    if cfg.data == "first":
+        _write_peers(out, trained)
     regressors = {}
     if cfg.kind == "galaxy":
         with _stage(timings, "train_regressors"):
@@ -357,16 +412,19 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
                 summary[name] = _model_summary(trained)
                 regressors[trained.model.training_["n_images"]] = trained.model
     test_rows = classifier.split_.rows(data.ids, "test")
-    test = _gallery_first(data.labels, test_rows, cfg.gallery_per_class)
-    gallery = cfg.gallery_per_class * len(data.classes)
+    predicted = np.full(len(data), "", dtype=object)
+    predicted[test_rows] = classifier.predict(data.subset(test_rows))
+    test, gallery = _gallery_first(data.labels, predicted, test_rows, cfg.gallery_per_class,
+                                   cfg.gallery_per_class * len(data.classes))
     explained = {}
     for method in STUDY_METHODS[cfg.kind]:
         with _stage(timings, f"explain_{method}"):
             result = explain_set(classifier, data.subset(test), out / "explain" / method, method=method,
                                  seed=cfg.train_seed, max_figures=gallery, progress=progress)
         explained[method] = result["rows"]
-    overlap = overlap_summary(explained)
-    write_table(overlap, out / "explain" / "overlap", {"defining_component": DEFINING_COMPONENT,
+    overlap = overlap_summary(explained, components=("brightest",) if cfg.data == "first" else ())
+    write_table(overlap, out / "explain" / "overlap", {"defining_component": data.attrs.get("defining_component",
+                                                                                           DEFINING_COMPONENT),
                                                         "images": "test part, each image's predicted class"})
     summary["overlap"] = overlap
     with _stage(timings, "trust"):
@@ -384,8 +442,7 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
         summary["bars"] = {"rows": study.rows, "calibration": study.calibration}
     timings["total_s"] = round(time.perf_counter() - start, 2)
     summary["timings"] = timings
-    write_run_record(out, {"command": "run", **asdict(cfg), "simulation_seed": seed, "counts": counts,
-                           "timings": timings})
+    write_run_record(out, {"command": "run", **asdict(cfg), **made, "timings": timings})
     page = write_report(out)
     problems = check_report(page)
     if problems:
@@ -395,19 +452,21 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
 
 
 def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None, progress=None,
-        workers: int | None = None) -> dict:
+        workers: int | None = None, data: str | None = None) -> dict:
     """Run the study of ``kind`` (``spectra``, ``radio``, ``galaxy``) into ``out`` (default ``runs/default`` for
-    spectra, ``runs/<kind>`` for images), with settings from a JSON ``config`` file and an optional ``seed``;
+    spectra, ``runs/<kind>`` for images, ``runs/first`` for the real FIRST galaxies), with settings from a JSON
+    ``config`` file and an optional ``seed``; ``data`` (images: ``simulated`` or ``first``) overrides the config's;
     ``workers`` processes run the spectra study's independent stages side by side (default: every core)."""
     if kind == "spectra":
         cfg = SpectraRunConfig.from_file(config) if config else SpectraRunConfig()
         if seed is not None:
             cfg.seed = seed
         return run_spectra(cfg, Path(out or "runs/default"), progress, workers)
-    cfg = ImageRunConfig.from_file(config, kind=kind) if config else ImageRunConfig(kind=kind)
+    fixed = {"kind": kind, **({"data": data} if data else {})}
+    cfg = ImageRunConfig.from_file(config, **fixed) if config else ImageRunConfig(**fixed)
     if seed is not None:
         cfg.seed = seed
-    return run_images(cfg, Path(out or Path("runs") / kind), progress)
+    return run_images(cfg, Path(out or Path("runs") / ("first" if cfg.data == "first" else kind)), progress)
 
 
 __all__ = ["CNNConfig", "ImageRunConfig", "SpectraRunConfig", "run", "run_images", "run_spectra"]
