@@ -168,3 +168,47 @@ def test_a_run_that_keeps_nothing_leaves_no_older_data_set_beside_its_manifest(t
     result = CliRunner().invoke(main, ["reduce", str(bad), "--out", str(tmp_path / "set.h5")])
     assert result.exit_code == 1 and not (tmp_path / "set.h5").exists()
     assert "rejected" in (tmp_path / "set.manifest.csv").read_text()
+
+
+def test_figure_texts_from_data_are_drawn_plain_and_short(tmp_path):
+    """An id that is a broken formula and a megabyte-long label end up in figure titles: the figure is written, the
+    text drawn literally and cut (before the fix: a mathtext ParseException, and memory spent laying out 1e6 glyphs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from astroxai.report.figures import MAX_TEXT, save_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 10], [1, 100])
+    ax.set_yscale("log")  # its tick labels are mathtext on purpose and stay so
+    ax.set_title(r"$\frac{x$")
+    ax.text(0.5, 0.5, "L" * 1_000_000)
+    ax.plot([1, 2], [3, 4], label="=" + "x" * 5000)
+    ax.legend()
+    written = save_figure(fig, tmp_path / "hostile")
+    assert [p.suffix for p in written] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in written)
+    assert ax.title.get_text() == r"$\frac{x$" and not ax.title.get_parse_math()
+    assert len(ax.texts[0].get_text()) == MAX_TEXT and ax.texts[0].get_text().endswith("…")
+    assert len(ax.get_legend().get_texts()[0].get_text()) == MAX_TEXT
+
+
+def test_explaining_images_with_formula_ids_and_huge_labels_writes_every_row(tmp_path, radio_model, radio):
+    from astroxai.data import ImageSet
+    from astroxai.workflows.explain import explain_inputs
+
+    data = ImageSet.load(radio).subset(np.arange(4))
+    data.ids = np.array([r"$\frac{x$", "a" * 240, "=cmd|' /C calc'!A0", "ok"], dtype=object)
+    data.labels = np.array(["y" * 1_000_000, "FRI", "", "FRII"], dtype=object)
+    data.save(tmp_path / "odd.h5")
+    result = explain_inputs(radio_model, [tmp_path / "odd.h5"], tmp_path / "out", method="saliency")
+    assert len(result["rows"]) == 4 and result["figures"]
+    limit = csv.field_size_limit(1 << 24)  # the table keeps the whole label (it is the data)
+    try:
+        with open(tmp_path / "out" / "explanations.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    finally:
+        csv.field_size_limit(limit)
+    assert len(rows) == 4 and all(r["status"] == "kept" for r in rows)
+    assert all(p.resolve().is_relative_to((tmp_path / "out").resolve()) for p in (tmp_path / "out").rglob("*"))

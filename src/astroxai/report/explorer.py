@@ -34,10 +34,10 @@ import h5py
 import numpy as np
 
 from astroxai.lines import DIAGNOSTIC_LINES
+from astroxai.report.figures import CLASS_NAMES
 
 #: Bokeh's JavaScript bundles the explorers need (the WebGL, table and MathJax bundles are left out: 3.9 → 1.6 MB).
 BOKEH_COMPONENTS = ("bokeh", "bokeh-widgets")
-CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermediate"}
 OTHER_COLOURS = ("#2ca02c", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22", "#e377c2")
 
 

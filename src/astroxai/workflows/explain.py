@@ -20,7 +20,7 @@ from astroxai.explain import Explainer, Explanation
 from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.physics import physics_checks, physics_summary
 from astroxai.models import load_model
-from astroxai.report.figures import save_figure
+from astroxai.report.figures import class_name, plain, save_figure
 from astroxai.report.figures.explain import (
     plot_class_saliency,
     plot_gallery,
@@ -94,7 +94,8 @@ def image_gallery(explanation: Explanation, data, rows: list[dict], count: int) 
                     f"(×{row['defining_lift']:.1f} its area)")
         p = dict(zip(explanation.classes, explanation.probabilities[j], strict=True))[explanation.targets[j]]
         entries.append({"image": data.images[j], "map": explanation.maps[j], "note": note,
-                        "title": f"{data.ids[j]}: {data.labels[j] or '?'} → {explanation.predicted[j]} (p = {p:.2f})",
+                        "title": f"{plain(data.ids[j])}: {class_name(data.labels[j] or '?')} → "
+                                 f"{class_name(explanation.predicted[j])} (p = {p:.2f})",
                         "masks": {name: mask[j] for name, mask in data.masks.items()}})
     return entries
 

@@ -389,8 +389,9 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     timings: dict = {}
     start = time.perf_counter()
     data, path, made = _image_data(cfg, out, timings, progress)
-    save_figure(plot_examples(data.images, data.labels, data.classes, pixel_arcsec=data.attrs.get("pixel_arcsec")),
-                out / "figures" / "examples")
+    what = "real FIRST cutouts (Griese et al. 2023)" if cfg.data == "first" else "simulated cutouts"
+    save_figure(plot_examples(data.images, data.labels, data.classes, pixel_arcsec=data.attrs.get("pixel_arcsec"),
+                              what=what), out / "figures" / "examples")
     augment = (cfg.kind == "galaxy" or cfg.data == "first") if cfg.augment is None else cfg.augment
     settings = {"seed": cfg.train_seed, "max_epochs": cfg.max_epochs, "augment": augment}
     summary = {"kind": cfg.kind, "data": cfg.data}

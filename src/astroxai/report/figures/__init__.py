@@ -11,14 +11,59 @@ from pathlib import Path
 
 #: Diverging colour map of signed attributions: blue positive (raises the output), red negative.
 ATTRIBUTION_CMAP = "RdBu"
+#: How astroxai writes its class names in figures and pages.
+CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermediate"}
+
+
+#: Longest text drawn from data (ids, labels, class names) a figure shows; the rest is cut with an ellipsis.
+MAX_TEXT = 120
+
+
+def plain(text, limit: int = MAX_TEXT) -> str:
+    """Text from data (an id, a label) as a figure may draw it: dollar signs escaped so that matplotlib never reads it
+    as a formula, and cut to ``limit`` characters with an ellipsis."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def class_name(label) -> str:
+    """A class as figures name it (``type1`` → ``type 1``), safe to draw (:func:`plain`)."""
+    return plain(CLASS_NAMES.get(str(label), str(label)))
+
+
+def plain_texts(fig, limit: int = MAX_TEXT) -> None:
+    """Make the titles, texts and legend entries of ``fig`` safe to draw whatever data they came from: no mathtext
+    (an id such as ``$\\frac{x$`` is not a formula, and a broken one stops the whole figure) and at most ``limit``
+    characters (a megabyte-long label would otherwise be laid out glyph by glyph).  Tick labels are left alone:
+    astroxai's formatters write them (log axes use mathtext on purpose)."""
+    texts = list(fig.texts)
+    if getattr(fig, "_suptitle", None) is not None:
+        texts.append(fig._suptitle)
+    for ax in fig.axes:
+        texts += [ax.title, getattr(ax, "_left_title", None), getattr(ax, "_right_title", None), *ax.texts,
+                  ax.xaxis.label, ax.yaxis.label]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += list(legend.get_texts()) + [legend.get_title()]
+    for text in texts:
+        if text is None:
+            continue
+        text.set_parse_math(False)
+        content = text.get_text()
+        if len(content) > limit:
+            text.set_text(content[:limit - 1] + "…")
 
 
 def save_figure(fig, path: str | Path, formats=("png", "pdf"), dpi: int = 130) -> list[Path]:
-    """Save ``fig`` as ``path`` with each suffix in ``formats``; return the written paths."""
+    """Save ``fig`` as ``path`` with each suffix in ``formats`` (texts made safe by :func:`plain_texts`); return the
+    written paths."""
     import matplotlib.pyplot as plt
 
     from astroxai.data import atomic_path
 
+    plain_texts(fig)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from astroxai.report.figures import class_name
 from astroxai.report.figures.spectra import CLASS_COLOURS
 
 KERNEL_COLOURS = {"linear": "#1f77b4", "rbf": "#ff7f0e", "poly2": "#2ca02c", "poly3": "#9467bd"}
-CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermediate"}
-
-
-def _name(label: str) -> str:
-    return CLASS_NAMES.get(label, label)
+_name = class_name
 
 
 def plot_confusions(matrices: dict, normalised: bool = False):

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from astroxai.report.figures import ATTRIBUTION_CMAP
+from astroxai.report.figures import ATTRIBUTION_CMAP, class_name, plain
 from astroxai.report.figures.spectra import CLASS_COLOURS, mark_lines
 
 #: Diverging map: blue = more flux here raises the explained class, red = lowers it, white ≈ no effect.
 SALIENCY_CMAP = ATTRIBUTION_CMAP
-CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermediate"}
-
-
-def _name(label) -> str:
-    return CLASS_NAMES.get(str(label), str(label))
+_name = class_name
 
 
 def saliency_title(spec_id, true_label, predicted, probabilities: dict, target=None) -> str:
     """``id · true → predicted · p(class)…`` (the target is named when it is not the predicted class)."""
     probs = "  ".join(f"p({_name(c)}) = {p:.2f}" for c, p in probabilities.items())
-    head = f"{spec_id}   true: {_name(true_label)}   predicted: {_name(predicted)}"
+    head = f"{plain(spec_id)}   true: {_name(true_label)}   predicted: {_name(predicted)}"
     if target is not None and str(target) != str(predicted):
         head += f"   explained: {_name(target)}"
     return f"{head}\n{probs}"

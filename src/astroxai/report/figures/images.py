@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from astroxai.report.figures import ATTRIBUTION_CMAP
+from astroxai.report.figures import ATTRIBUTION_CMAP, class_name
 
 #: Colours of the ground-truth component outlines drawn on the galleries.
 COMPONENT_COLOURS = {"core": "#ffffff", "jets": "#00e5ff", "lobes": "#ffd54f", "hotspots": "#ff4081",
@@ -33,8 +33,9 @@ def _outline(ax, masks: dict | None):
                        linewidths=0.8)
 
 
-def plot_examples(images, labels, classes, per_class: int = 4, pixel_arcsec: float | None = None):
-    """A grid of example cutouts: one row per class."""
+def plot_examples(images, labels, classes, per_class: int = 4, pixel_arcsec: float | None = None,
+                  what: str = "simulated cutouts"):
+    """A grid of example cutouts: one row per class; the title says ``what`` they are, their size and scale."""
     fig, axes = plt.subplots(len(classes), per_class, figsize=(1.9 * per_class, 2.0 * len(classes)), squeeze=False)
     labels = np.asarray(labels)
     for i, cls in enumerate(classes):
@@ -46,9 +47,9 @@ def plot_examples(images, labels, classes, per_class: int = 4, pixel_arcsec: flo
             if j < rows.size:
                 ax.imshow(display(images[rows[j]]), origin="lower", cmap="gray_r")
             if j == 0:
-                ax.set_ylabel(cls)
+                ax.set_ylabel(class_name(cls))
     if pixel_arcsec:
-        fig.suptitle(f"simulated cutouts ({images.shape[-1]} px × {pixel_arcsec}″, asinh stretch)", fontsize=10)
+        fig.suptitle(f"{what} ({images.shape[-1]} px × {pixel_arcsec:g}″, asinh stretch)", fontsize=10)
     fig.tight_layout()
     return fig
 

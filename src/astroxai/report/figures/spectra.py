@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from astroxai.lines import DIAGNOSTIC_LINES
+from astroxai.report.figures import plain
 
 #: Type 1 blue and type 2 yellow as in the paper's t-SNE figures; red and green stay free for wrong / right.
 CLASS_COLOURS = {"type1": "#1f77b4", "type2": "#e0a800", "intermediate": "#9467bd"}
@@ -32,7 +33,7 @@ def plot_class_examples(wavelength, spectra: dict, titles: dict | None = None):
         ax.set_xlim(wavelength[0], wavelength[-1])
         mark_lines(ax)
         ax.set_xlabel("rest wavelength [Å]")
-        ax.set_title((titles or {}).get(label, label), fontsize=9, pad=42)
+        ax.set_title(plain((titles or {}).get(label, label)), fontsize=9, pad=42)
     axes[0][0].set_ylabel("flux / flux(5100 Å)")
     top = max(np.nanpercentile(f, 99.7) for f in spectra.values())
     axes[0][0].set_ylim(0, 1.1 * top)
