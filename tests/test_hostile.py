@@ -6,6 +6,7 @@ the same call go on."""
 from __future__ import annotations
 
 import csv
+import os
 import struct
 import zlib
 
@@ -212,3 +213,30 @@ def test_explaining_images_with_formula_ids_and_huge_labels_writes_every_row(tmp
         csv.field_size_limit(limit)
     assert len(rows) == 4 and all(r["status"] == "kept" for r in rows)
     assert all(p.resolve().is_relative_to((tmp_path / "out").resolve()) for p in (tmp_path / "out").rglob("*"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names are bytes only on POSIX")
+def test_a_file_name_that_is_not_utf8_costs_nothing(small_sample, trained_model, tmp_path):
+    """A byte that is not UTF-8 in one file name: before, every writer refused the name (UnicodeEncodeError) and the
+    whole batch was lost; now every input is kept and the odd name is written with a \\xNN escape."""
+    import shutil
+
+    spectra = sorted((small_sample.parent / "spectra").glob("*.fits"))[:3]
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    shutil.copy(os.fsencode(spectra[0]), folder + b"/spec-\xff.fits")
+    for path in spectra[1:]:
+        shutil.copy(path, os.fsdecode(folder) + "/" + path.name)
+    runner = CliRunner()
+    result = runner.invoke(main, ["reduce", os.fsdecode(folder), "--out", str(tmp_path / "set.h5")])
+    assert result.exit_code == 0, result.output
+    assert len(SpectraSet.load(tmp_path / "set.h5")) == 3
+    with open(tmp_path / "set.manifest.csv", newline="", encoding="utf-8") as handle:
+        inputs = [row["input"] for row in csv.DictReader(handle) if row["status"] == "kept"]
+    assert len(inputs) == 3 and any(name.endswith("spec-\\xff.fits") for name in inputs)
+    for command in (["predict", str(trained_model), os.fsdecode(folder), "--out", str(tmp_path / "p.csv")],
+                    ["explain", str(trained_model), os.fsdecode(folder), "--out", str(tmp_path / "x")]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 0, result.output
+    with open(tmp_path / "p.csv", newline="", encoding="utf-8") as handle:
+        assert sum(row["status"] == "kept" for row in csv.DictReader(handle)) == 3

@@ -58,7 +58,7 @@ def write_meta_group(group, meta: dict) -> None:
     """The inverse of :func:`read_meta_group`."""
     for key, column in meta.items():
         if column.dtype == object or column.dtype.kind in "US":
-            group.create_dataset(key, data=column.astype(str).astype(object), dtype=STRING)
+            group.create_dataset(key, data=utf8_texts(column), dtype=STRING)
         else:
             group.create_dataset(key, data=column)
 
@@ -131,10 +131,30 @@ def hostile_datasets(handle) -> list[str]:
     return problems
 
 
+def utf8_text(value) -> str:
+    """``value`` as text that UTF-8 can hold: a file name with bytes that are not UTF-8 reaches Python as lone
+    surrogates (``os.fsdecode``), which every UTF-8 writer (HDF5 strings, CSV) refuses; they are written as
+    ``\\xNN`` escapes instead, so the name stays readable and the row is not lost."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def utf8_texts(values) -> np.ndarray:
+    """:func:`utf8_text` of every value, as an object array (what h5py writes as UTF-8 strings)."""
+    return np.array([utf8_text(v) for v in np.asarray(values, dtype=object).ravel()], dtype=object)
+
+
 def csv_safe(row: dict) -> dict:
     """A table row whose text cells cannot run as spreadsheet formulas: a cell that starts with ``= + - @``, a tab
-    or a carriage return gets a leading ``'`` (OWASP's advice), unless it reads as a number."""
+    or a carriage return gets a leading ``'`` (OWASP's advice), unless it reads as a number; text that UTF-8 cannot
+    hold is escaped (:func:`utf8_text`)."""
     def safe(value):
+        if isinstance(value, str):
+            value = utf8_text(value)
         if isinstance(value, str) and value.startswith(FORMULA_STARTS):
             try:
                 float(value)

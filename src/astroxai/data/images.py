@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from astroxai.data.base import STRING, LabelledSet, read_meta_group, write_meta_group
+from astroxai.data.base import STRING, LabelledSet, read_meta_group, utf8_texts, write_meta_group
 
 
 @dataclass
@@ -101,7 +101,7 @@ class ImageSet(LabelledSet):
         handle.create_dataset("images", data=self.images, compression="gzip", compression_opts=1, shuffle=True,
                               chunks=(1, *self.images.shape[1:]) if len(self) else None)
         for name, values in (("labels", self.labels), ("ids", self.ids), ("wcs", self.wcs)):
-            handle.create_dataset(name, data=values.astype(object), dtype=STRING)
+            handle.create_dataset(name, data=utf8_texts(values), dtype=STRING)
         masks = handle.create_group("masks")
         for key, mask in self.masks.items():
             masks.create_dataset(key, data=mask, compression="gzip", compression_opts=1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astroxai.data.base import STRING, LabelledSet, as_column, read_meta_group
+from astroxai.data.base import STRING, LabelledSet, as_column, read_meta_group, utf8_texts
 
 
 @dataclass
@@ -129,7 +129,7 @@ class SpectraSetWriter:
         for name, values in (("flux", flux), ("labels", labels), ("ids", ids)):
             data = self._file[name]
             data.resize(stop, axis=0)
-            data[start:stop] = values if name == "flux" else np.asarray(values, dtype=object).astype(str)
+            data[start:stop] = values if name == "flux" else utf8_texts(values)
         if self.n == 0:
             for key, values in meta.items():
                 column = as_column(values)
@@ -141,7 +141,7 @@ class SpectraSetWriter:
             column = as_column(values)
             data = self._meta[key]
             data.resize(stop, axis=0)
-            data[start:stop] = column.astype(str) if data.dtype.kind == "O" else column
+            data[start:stop] = utf8_texts(column) if data.dtype.kind == "O" else column
         self.n = stop
 
     def close(self) -> None:
