@@ -89,7 +89,7 @@ def three_classes(n=120, d=30, seed=0):
     return X, y
 
 
-def libsvm_probability_svm(kernel="linear", C=1.0, gamma=None, *, n_features, seed=0):
+def libsvm_probability_svm(kernel="linear", C=1.0, gamma=None, *, n_features, seed=0, standardise=True):
     """scikit-learn's own ``SVC(probability=True)`` pipeline, the independent reference for astroxai's Platt
     calibration; scikit-learn 1.11 removes the option, and then the comparisons that need it are skipped (the
     independent-optimiser and stored-model tests in ``tests/models/test_probability.py`` still run)."""
@@ -98,6 +98,7 @@ def libsvm_probability_svm(kernel="linear", C=1.0, gamma=None, *, n_features, se
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            return make_svm(kernel, C, gamma, n_features=n_features, probability=True, seed=seed)
+            return make_svm(kernel, C, gamma, n_features=n_features, probability=True, seed=seed,
+                            standardise=standardise)
     except TypeError:  # pragma: no cover - scikit-learn >= 1.11
         pytest.skip("this scikit-learn has no SVC(probability=True) to compare with")

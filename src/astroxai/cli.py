@@ -172,8 +172,10 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
 @click.option("--quick", is_flag=True, help="SVM: coarse grid (one C per decade, 3 γ, 3 folds, no refinement).")
 @click.option("--seed", type=int, default=None, help="Seed of the split, the folds, the weights and the noise draws.")
 @click.option("--unstratified", is_flag=True, help="Plain random split, as the paper did.")
-@click.option("--raw-features", is_flag=True,
-              help="SVM: feed the normalised fluxes unscaled (default: standardised per wavelength).")
+@click.option("--standardise/--raw-features", "standardise", default=False, show_default=True,
+              help="SVM: standardise every wavelength inside the pipeline, or feed the normalised fluxes as they are "
+                   "(the default: it reproduces the paper's test F, noise curve and saliency physics better; "
+                   "docs/results.md).")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=None, help="SVM: threads for the search (default: all).")
 @click.option("--timing-repeats", type=click.IntRange(min=0), default=10, show_default=True,
               help="SVM: fits per kernel for the training-time table (0 = skip).")
@@ -187,7 +189,7 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
               help="Images, --task regress: the column to predict (on the images where it is positive).")
 @click.option("--augment", is_flag=True, help="Images: turn and flip the training batches at random.")
 @_reports_errors
-def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_features, n_jobs, timing_repeats,
+def train(dataset, out, n_classes, kernels, quick, seed, unstratified, standardise, n_jobs, timing_repeats,
           model_kind, max_epochs, task, target, augment):
     """Train a model on DATASET, evaluate it on the test part of its split, and save it into OUT.
 
@@ -206,7 +208,7 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, raw_featu
     data = load_dataset(dataset)
     model = estimator_for(data, model=model_kind, task=task, classes=int(n_classes),
                           kernels=tuple(k.strip() for k in kernels.split(",") if k.strip()), quick=quick,
-                          seed=seed, stratify=not unstratified, standardise=not raw_features, n_jobs=n_jobs,
+                          seed=seed, stratify=not unstratified, standardise=standardise, n_jobs=n_jobs,
                           max_epochs=max_epochs, target=target, augment=augment)
     result = train_workflow(data, model, out, dataset_path=str(dataset), timing_repeats=timing_repeats,
                             progress=_progress)

@@ -118,7 +118,8 @@ def test_exact_saliency_of_a_trained_svm_agrees_with_central_differences(trained
     # the reference: scikit-learn's libsvm with its own probabilities, fitted on the same spectra
     rows = np.concatenate([model.split_.rows(data.ids, part) for part in ("train", "validation")])
     reference = fit_quietly(libsvm_probability_svm(model.kernel_, model.params_["C"], model.params_["gamma"],
-                                                   n_features=X.shape[1], seed=model.seed),
+                                                   n_features=X.shape[1], seed=model.seed,
+                                                   standardise=model.standardise),
                             data.flux[rows].astype(float), data.labels[rows])
     numeric = finite_difference_saliency(reference.predict_proba, X, target, scheme="central")
     zero = ~np.any(exact != 0, axis=1)

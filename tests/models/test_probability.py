@@ -81,7 +81,7 @@ def test_the_estimators_probabilities_equal_the_libsvm_pipelines_on_simulated_sp
         model = SVMClassifier(kernels=(kernel,), quick=True, seed=8).fit(data)
         rows = np.concatenate([model.split_.rows(data.ids, p) for p in ("train", "validation")])
         reference = fit_quietly(libsvm_probability_svm(kernel, model.params_["C"], model.params_["gamma"],
-                                                       n_features=200, seed=8),
+                                                       n_features=200, seed=8, standardise=model.standardise),
                                 data.flux[rows].astype(float), data.labels[rows])
         X = data.flux.astype(float)
         np.testing.assert_allclose(model.predict_proba(data), reference.predict_proba(X), atol=1e-9)

@@ -156,7 +156,8 @@ def test_another_kernel_is_fitted_as_the_chosen_one_was():
     refit = model.with_kernel(data, other)
     best = model.validation_[other]
     rows = np.concatenate([model.split_.rows(data.ids, p) for p in ("train", "validation")])
-    reference = make_svm(other, best["C"], best["gamma"], n_features=data.flux.shape[1], seed=1).fit(
+    reference = make_svm(other, best["C"], best["gamma"], n_features=data.flux.shape[1], seed=1,
+                         standardise=model.standardise).fit(
         data.flux[rows].astype(float), data.labels[rows])
     np.testing.assert_array_equal(refit.predict(data), reference.predict(data.flux.astype(float)))
     assert refit.kernel_ == other and model.with_kernel(data, model.kernel_) is model

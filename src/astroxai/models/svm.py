@@ -3,8 +3,10 @@ doi:10.1051/0004-6361/202038911).
 
 :class:`SVMClassifier` is the estimator: ``fit`` draws the paper's split, searches every kernel, chooses the kernel on
 the validation part and refits it on train + validation with astroxai's own probability model
-(:mod:`astroxai.models.probability`).  Every model is ``Pipeline(StandardScaler, SVC(class_weight='balanced'))``: the
-scaler is fitted on the training part only, so nothing leaks from validation or test spectra.
+(:mod:`astroxai.models.probability`).  Every model is ``Pipeline(scaler, SVC(class_weight='balanced'))``, where the
+scaler is ``'passthrough'`` by default (the SVM sees the normalised fluxes, as the paper's evidently did:
+``docs/results.md``) or, with ``standardise=True``, a ``StandardScaler`` fitted on the training part only, so that
+nothing leaks from validation or test spectra.
 
 The search is the paper's: a log grid of C (and of γ for the RBF kernel) scored by 5-fold cross-validated
 macro F, then refined around the best C until the score stops improving in its fourth decimal.  It is made
@@ -91,7 +93,7 @@ def svm_gamma(kernel: str, gamma: float | None, n_features: int) -> float | str:
 
 def make_svm(kernel: str, C: float, gamma: float | None = None, *, n_features: int, probability: bool = False,
              seed: int = 0, cache_size: float = 500, standardise: bool = True) -> Pipeline:
-    """``Pipeline(StandardScaler, SVC)`` with the paper's settings for one kernel and its parameters.
+    """``Pipeline(StandardScaler or 'passthrough', SVC)`` with the paper's settings for one kernel and its parameters.
 
     ``standardise=False`` puts ``'passthrough'`` in the scaler's place: the SVM then sees the normalised
     fluxes themselves, which is what the paper's noise-robustness figures suggest it did (docs/results.md).
@@ -359,7 +361,10 @@ class SVMClassifier(Estimator):
     stratify : bool
         Keep class shares equal in the three parts (the paper drew a plain random split).
     standardise : bool
-        Standardise every wavelength inside the pipeline (``False``: the SVM sees the normalised fluxes).
+        Standardise every wavelength inside the pipeline.  The default, ``False``, gives the SVM the normalised
+        fluxes as they are: on the paper's sample it reproduces the paper's test F, its noise curve (Table 5) and
+        the saliency physics better than standardised features, which magnify noise most where every spectrum is
+        1 by construction (near 5100 Å; ``docs/results.md``).
     n_jobs : int, optional
         Threads of the search (default: all cores).
 
@@ -392,7 +397,7 @@ class SVMClassifier(Estimator):
     modality = "spectra"
 
     def __init__(self, classes=3, kernels=tuple(KERNELS), *, quick: bool = False, search: SearchSpace | None = None,
-                 seed: int = DEFAULT_TRAIN_SEED, stratify: bool = True, standardise: bool = True,
+                 seed: int = DEFAULT_TRAIN_SEED, stratify: bool = True, standardise: bool = False,
                  n_jobs: int | None = None):
         problem_classes(classes)
         kernels = tuple(kernels)
@@ -544,7 +549,9 @@ class SVMClassifier(Estimator):
         if "config" in meta and not known:  # a folder written before the estimator API
             config = meta["config"]
             known = {"classes": config.get("classes", len(meta["classes"])), "seed": config.get("seed", 0),
-                     "stratify": config.get("stratify", True), "standardise": config.get("standardise", True)}
+                     "stratify": config.get("stratify", True)}
+        # what the saved pipeline does is the truth, whatever the folder's settings say (or leave out)
+        known["standardise"] = isinstance(pipeline.steps[0][1], StandardScaler)
         model = cls(**known)
         svc = pipeline.steps[1][1]  # check_pipeline_type: a Pipeline whose second step is the SVC
         probability = meta.get("probability")
@@ -581,7 +588,7 @@ def check_pipeline_type(pipeline, folder: Path) -> None:
     if (steps is None or len(steps) != 2 or not isinstance(steps[1][1], SVC)
             or not (steps[0][1] == "passthrough" or isinstance(steps[0][1], StandardScaler))):
         raise ModelLoadError(f"{folder}: the model file holds a {type(pipeline).__name__}, not the "
-                             "Pipeline(StandardScaler, SVC) astroxai writes")
+                             "Pipeline(StandardScaler or 'passthrough', SVC) astroxai writes")
 
 
 def check_svm_folder(model, svc, pipeline, folder: Path) -> None:

@@ -96,7 +96,8 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
         rows = [[r["kernel"], f"{r['fit_mean_s']:.3f} ± {r['fit_std_s']:.3f}", r["n_support"],
                  paper.TRAINING_TIME.get(r["kernel"])] for r in kernels]
         lines += _table(["kernel", "ours [s]", "support vectors", "paper [s]"], rows)
-        lines += ["Ours: one `Pipeline(StandardScaler, SVC)` fit without Platt probabilities, this machine; the "
+        scaler = "StandardScaler" if model.standardise else "passthrough"
+        lines += [f"Ours: one `Pipeline({scaler}, SVC)` fit without Platt probabilities, this machine; the "
                   "persisted model's fit with its probability model took "
                   f"{model.metadata_['timings']['final_fit_with_probabilities_s']} s.", ""]
     return lines

@@ -82,7 +82,7 @@ class SpectraRunConfig(_Config):
     kernels: list = field(default_factory=lambda: ["linear", "rbf", "poly2", "poly3"])
     quick: bool = False  # coarse search grid (see `astroxai train --quick`)
     stratify: bool = True
-    standardise: bool = True  # standardise features inside the SVM pipeline
+    standardise: bool = False  # standardise features inside the SVM pipeline (default: unscaled, docs/results.md)
     timing_repeats: int = 3  # fits timed per kernel (`astroxai train` times 10)
     explain: bool = True  # saliency maps, t-SNE maps and report.html
     perplexities: list = field(default_factory=lambda: list(PAPER_PERPLEXITIES))

@@ -214,7 +214,7 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
 
 
 def estimator_for(data, *, model: str | None = None, task: str = "classify", classes=3, kernels=None,
-                  quick: bool = False, seed: int | None = None, stratify: bool = True, standardise: bool = True,
+                  quick: bool = False, seed: int | None = None, stratify: bool = True, standardise: bool = False,
                   n_jobs: int | None = None, max_epochs: int | None = None, target: str = "bar_length_px",
                   augment: bool = False) -> Estimator:
     """The estimator ``astroxai train`` fits on ``data``: the data set decides the family (spectra: the paper's SVM,
