@@ -240,3 +240,29 @@ def test_a_file_name_that_is_not_utf8_costs_nothing(small_sample, trained_model,
         assert result.exit_code == 0, result.output
     with open(tmp_path / "p.csv", newline="", encoding="utf-8") as handle:
         assert sum(row["status"] == "kept" for row in csv.DictReader(handle)) == 3
+
+
+def test_broken_catalogue_rows_cost_one_row_each(small_sample, trained_model, tmp_path):
+    """A cell over the csv module's field limit, a byte that is not UTF-8 late in the file, a 5 000-character label
+    and a row without a file name: before, the first was a traceback and the second lost the whole catalogue, the
+    last vanished without a row.  Now each is one rejected row naming the problem; the good rows are kept."""
+    spectra = sorted((small_sample.parent / "spectra").glob("*.fits"))[:3]
+    good = [f"{p},type1,0.5" for p in spectra]
+    text = "\n".join(["file,label,z", good[0], "x" * 200_000 + ",type1,0.1", good[1],
+                      f"{spectra[2]},{'y' * 5000},0.2", ",type2,0.3"]) + "\n"
+    (tmp_path / "cat.csv").write_bytes(text.encode() + f"{spectra[2]},type\xff2,0.3\n".encode("latin-1") +
+                                       f"{good[2]}\n".encode())
+    runner = CliRunner()
+    for command, table in ((["reduce", str(tmp_path / "cat.csv"), "--out", str(tmp_path / "s.h5")],
+                            tmp_path / "s.manifest.csv"),
+                           (["predict", str(trained_model), str(tmp_path / "cat.csv"), "--out",
+                             str(tmp_path / "p.csv")], tmp_path / "p.csv")):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 0, result.output
+        with open(table, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        rejected = {row["input"].rsplit("#", 1)[-1]: row["reason"] for row in rows if row["status"] == "rejected"}
+        assert sum(row["status"] == "kept" for row in rows) == 3
+        assert "field limit" in rejected["row 3"] and "longer than 4096" in rejected["row 5"]
+        assert "names no file" in rejected["row 6"] and "not UTF-8" in rejected["row 7"]
+        assert len(rows) == 7

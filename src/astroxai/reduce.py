@@ -228,12 +228,20 @@ def input_fate(item: InputItem, spectrum: Spectrum | None, status: str, reason: 
                 z_source="" if spectrum is None else spectrum.meta.get("z_source", ""))
 
 
+def read_item(item: InputItem) -> Spectrum:
+    """The spectrum an input names; :class:`SpectrumError` with the reason for an input already known to be unusable
+    (a catalogue row that could not be parsed)."""
+    if item.problem:
+        raise SpectrumError(item.problem, item.name)
+    return read_spectrum(item.path, z=item.z, member=item.member)
+
+
 def coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:
     """First pass for one file: its rest-frame coverage, or its rejection."""
     item, bad_mask = task
     spectrum = None
     try:
-        spectrum = read_spectrum(item.path, z=item.z, member=item.member)
+        spectrum = read_item(item)
         good = check_spectrum(spectrum, bad_mask)
         rest = rest_wavelength(spectrum.wavelength, spectrum.z, spectrum.source)
         flux_at(rest, spectrum.flux, good, source=spectrum.source)
@@ -252,7 +260,7 @@ def reduce_item(task) -> tuple[np.ndarray | None, dict, dict | None]:
     item, grid, method, bad_mask, max_bad_fraction = task
     spectrum = None
     try:
-        spectrum = read_spectrum(item.path, z=item.z, member=item.member)
+        spectrum = read_item(item)
         reduced = reduce_spectrum(spectrum, grid, method=method, bad_mask=bad_mask,
                                   max_bad_fraction=max_bad_fraction)
     except SpectrumError as error:

@@ -137,6 +137,8 @@ class InputItem:
     extra: dict | None = None
     #: Which spectrum of a multi-spectrum file (an spPlate fibre, a DESI TARGETID); None for one-spectrum files.
     member: str | None = None
+    #: Why this input cannot be used before any file is read (a catalogue row that cannot be parsed); None if it can.
+    problem: str | None = None
 
     @property
     def name(self) -> str:
@@ -152,9 +154,10 @@ def _is_catalog(path: Path) -> bool:
     if path.suffix.lower() != ".csv":
         return False
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        # surrogateescape: a stray byte further down must not hide that the file is a catalogue
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError):
+    except (OSError, csv.Error):
         return False
     return "file" in [h.strip().lower() for h in header]
 
@@ -167,20 +170,60 @@ def _float_or_none(text) -> float | None:
     return value
 
 
+#: Longest catalogue cell (characters): far beyond any path or label; a longer one makes its row a rejected input.
+MAX_CELL = 4096
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def read_catalog(path: str | Path) -> list[InputItem]:
     """Read a catalogue CSV with a ``file`` column and optional ``label``, ``z`` and ``fiber``/``targetid`` (which
     spectrum of an spPlate or a DESI coadd) columns.
 
     Relative file paths are taken relative to the catalogue's folder.  Other columns are kept in
-    ``InputItem.extra`` (the simulator's true parameters, for instance).
+    ``InputItem.extra`` (the simulator's true parameters, for instance).  A row that cannot be used — no file name,
+    bytes that are not UTF-8, a cell over :data:`MAX_CELL` characters, a row the CSV parser refuses — becomes an
+    input named ``catalogue#row N`` whose ``problem`` says why, so that it costs its own row and no other.
     """
     path = Path(path)
     items = []
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        for row in csv.DictReader(handle):
-            row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+
+    def bad_row(line: int, reason: str) -> None:
+        items.append(InputItem(path, member=f"row {line}", problem=f"catalogue row {line}: {reason}"))
+
+    # surrogateescape: a stray byte decodes (to a lone surrogate) instead of stopping the whole file
+    with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+        reader = csv.reader(handle)
+        try:
+            columns = [h.strip().lower() for h in next(reader, [])]
+        except csv.Error as error:
+            raise SpectrumError(f"unreadable catalogue header ({error})", path) from None
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as error:  # e.g. a field over the csv module's limit; the reader goes on after it
+                bad_row(reader.line_num, f"cannot be parsed ({error})")
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line is not a row
+            row = {k: v.strip() for k, v in zip(columns, cells, strict=False) if k}
+            if not all(_utf8(v) for v in row.values()):
+                bad_row(reader.line_num, "holds bytes that are not UTF-8")
+                continue
+            if any(len(v) > MAX_CELL for v in row.values()):
+                bad_row(reader.line_num, f"holds a cell longer than {MAX_CELL} characters")
+                continue
             name = row.pop("file", "")
             if not name:
+                bad_row(reader.line_num, "names no file")
                 continue
             file = Path(name)
             if not file.is_absolute():
@@ -252,13 +295,13 @@ def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]
             items.setdefault(InputItem(path).key, InputItem(path))
     result: dict[tuple, InputItem] = {}
     for item in items.values():
-        members = _members(item.path) if item.member is None else None
+        members = _members(item.path) if item.member is None and item.problem is None else None
         for one in ([item] if members is None else
                     [InputItem(item.path, item.label, item.z, item.extra, m) for m in members]):
             info = known.get(one.key)
             if info is not None:
                 one = InputItem(one.path, one.label or info.label, one.z if one.z is not None else info.z,
-                                info.extra, one.member)
+                                info.extra, one.member, one.problem or info.problem)
             result.setdefault(one.key, one)
     return list(result.values())
 
