@@ -266,3 +266,22 @@ def test_broken_catalogue_rows_cost_one_row_each(small_sample, trained_model, tm
         assert "field limit" in rejected["row 3"] and "longer than 4096" in rejected["row 5"]
         assert "names no file" in rejected["row 6"] and "not UTF-8" in rejected["row 7"]
         assert len(rows) == 7
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(trained_model, reduced_sample, tmp_path):
+    """--out under a file: before, six commands died with a raw OSError, explain only after all its work."""
+    (tmp_path / "afile").write_text("not a folder")
+    runner = CliRunner()
+    for command in (["reduce", str(reduced_sample), "--out", str(tmp_path / "afile" / "x.h5")],
+                    ["predict", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "afile" / "p.csv")],
+                    ["explain", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "afile" / "x")],
+                    ["evaluate", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "afile" / "e")],
+                    ["train", str(reduced_sample), "--out", str(tmp_path / "afile" / "m"), "--quick"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 2 and "is a file, not a folder" in result.output, (command, result.output)
+        assert "Traceback" not in result.output
+    assert not list(tmp_path.glob("**/*.partial"))
+    # an existing output file is still replaced as before
+    (tmp_path / "p").write_text("old")
+    result = runner.invoke(main, ["predict", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output

@@ -47,12 +47,40 @@ CATALOG = click.option("--catalog", type=click.Path(exists=True, dir_okay=False,
                        help="CSV with columns file,label,z giving labels and missing redshifts.")
 
 
+#: Suffixes of an ``--out`` that names a file (the data set of ``reduce``, the table of ``predict``); any other
+#: ``--out`` is a folder.
+OUT_FILE_SUFFIXES = (".h5", ".hdf5", ".csv")
+
+
+def check_out(out) -> None:
+    """Refuse, before any work, an ``--out`` that cannot be written: the folder that would hold it (the output
+    itself, or its parent for a file) must be a folder, or be creatable under one, that this user may write in."""
+    import os
+
+    if out is None:
+        return
+    out = Path(out)
+    if out.exists():
+        folder = out if out.is_dir() else out.parent
+    else:
+        folder = out.parent if out.suffix.lower() in OUT_FILE_SUFFIXES else out
+    ancestor = folder
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise click.UsageError(f"--out {out}: cannot be written, {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise click.UsageError(f"--out {out}: cannot be written, no permission to write in {ancestor}")
+
+
 def _reports_errors(command):
     """Run a command, turning a library error (a bad input, a model that cannot be loaded, a grid mismatch) into one
-    line for the user; the traceback is logged at debug level (``-v``)."""
+    line for the user; the traceback is logged at debug level (``-v``).  An ``--out`` that cannot be written is
+    refused before the command starts (:func:`check_out`)."""
 
     @functools.wraps(command)
     def run(*args, **kwargs):
+        check_out(kwargs.get("out"))
         try:
             return command(*args, **kwargs)
         except LIBRARY_ERRORS as error:
