@@ -285,3 +285,29 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_work(trained_model,
     (tmp_path / "p").write_text("old")
     result = runner.invoke(main, ["predict", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "p")])
     assert result.exit_code == 0, result.output
+
+
+def test_non_finite_rows_are_left_out_of_training_and_maps_with_their_ids_recorded(reduced_sample, tmp_path):
+    """Two non-finite rows in a data set: before, `train --model cnn` died in load_state_dict (a traceback), the SVM
+    and `embed --place` stopped on scikit-learn's NaN error; now both rows are left out, named, and recorded."""
+    import json
+
+    data = SpectraSet.load(reduced_sample)
+    data.flux[3] = np.nan
+    data.flux[8, 10] = np.inf
+    data.save(tmp_path / "nan.h5")
+    bad = sorted([str(data.ids[3]), str(data.ids[8])])
+    runner = CliRunner()
+    for extra in (["--model", "cnn", "--max-epochs", "2"], ["--quick", "--timing-repeats", "0"]):
+        out = tmp_path / f"m{len(extra)}"
+        result = runner.invoke(main, ["train", str(tmp_path / "nan.h5"), "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        assert "non-finite" in result.output and "Traceback" not in result.output
+        assert sorted(json.loads((out / "model.json").read_text())["training"]["left_out_non_finite"]) == bad
+        split = json.loads((out / "split.json").read_text())
+        assert not set(bad) & set(split["train"] + split["validation"] + split["test"])
+    result = runner.invoke(main, ["embed", str(tmp_path / "nan.h5"), "--out", str(tmp_path / "maps"),
+                                  "--perplexity", "5", "--place", str(tmp_path / "nan.h5")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "maps" / "placed.csv", newline="") as handle:
+        assert not set(bad) & {row["id"] for row in csv.DictReader(handle)}

@@ -233,7 +233,7 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, standardi
     from astroxai.workflows.train import estimator_for
     from astroxai.workflows.train import train as train_workflow
 
-    data = load_dataset(dataset)
+    data = load_dataset(dataset, finite=True)
     model = estimator_for(data, model=model_kind, task=task, classes=int(n_classes),
                           kernels=tuple(k.strip() for k in kernels.split(",") if k.strip()), quick=quick,
                           seed=seed, stratify=not unstratified, standardise=standardise, n_jobs=n_jobs,
@@ -265,7 +265,7 @@ def evaluate(model_dir, dataset, out, part, seed):
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.train import evaluate_folder
 
-    data = load_dataset(dataset)
+    data = load_dataset(dataset, finite=True)
     result = evaluate_folder(model_dir, data, out, part=part, seed=seed)
     metrics = result["metrics"]
     score = (f"r {metrics['r']:.3f}, RMSE {metrics['rmse']:.3f}" if "r" in metrics
@@ -378,12 +378,12 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import embed_maps, place_spectra
 
-    data = load_dataset(dataset, SpectraSet)
+    data = load_dataset(dataset, SpectraSet, finite=True)
     features = FEATURES if standardise is None else (("standardised",) if standardise else ("raw",))
     specs = paper_specs(perplexities or PAPER_PERPLEXITIES, subsets or tuple(SUBSETS), features)
     result = embed_maps(data, out, specs, seed=seed, progress=_progress)
     if place is not None:
-        new = load_dataset(place, SpectraSet)
+        new = load_dataset(place, SpectraSet, finite=True)
         if not (new.wavelength.shape == data.wavelength.shape
                 and abs(new.wavelength - data.wavelength).max() < 1e-6):
             raise ValueError(f"{place} is on another wavelength grid than {dataset}")
@@ -418,7 +418,7 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import trust_folders
 
-    data = load_dataset(dataset)
+    data = load_dataset(dataset, finite=True)
     result = trust_folders(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
                            methods=[m.strip() for m in methods.split(",") if m.strip()], n_inputs=n_inputs,
                            baseline=baseline, catalog=catalog, seed=seed, progress=_progress)

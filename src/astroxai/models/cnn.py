@@ -168,6 +168,9 @@ def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, 
             since_best += 1
             if since_best >= cfg.patience:
                 break
+    if best is None:  # never a finite validation loss: non-finite inputs or a diverged fit
+        raise ValueError(f"training failed: the validation loss was never finite in {len(history)} epochs "
+                         "(non-finite inputs, or a learning rate too high)")
     module.load_state_dict(best)
     module.eval()
     return history

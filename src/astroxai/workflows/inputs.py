@@ -25,15 +25,31 @@ log = logging.getLogger(__name__)
 SET_SUFFIXES = (".h5", ".hdf5")
 
 
-def load_dataset(path, kind: type | None = None) -> LabelledSet:
+def load_dataset(path, kind: type | None = None, finite: bool = False) -> LabelledSet:
     """A data set file (SpectraSet or ImageSet; ``kind`` to insist on one), with a message naming the file when it
-    is not one."""
+    is not one.
+
+    ``finite=True`` (for the commands that fit to or compare whole sets: train, evaluate, embed, trust) leaves out
+    every input with a non-finite value — one NaN row would otherwise stop the fit — says so, and records their ids
+    in ``attrs['left_out_non_finite']``."""
     kind = kind or LabelledSet
     try:
-        return kind.load(path)
+        data = kind.load(path)
     except (OSError, ValueError, KeyError) as error:
         message = str(error)
         raise ValueError(message if str(path) in message else f"{path}: not an astroxai data set ({message})") from None
+    if finite:
+        values = np.asarray(data.inputs).reshape(len(data), -1)
+        good = np.isfinite(values).all(axis=1)
+        if not good.all():
+            left = [str(i) for i in data.ids[~good]]
+            log.warning("%s: %d of %d inputs hold non-finite values and are left out (first: %s)", path, len(left),
+                        len(data), ", ".join(left[:5]))
+            data = data.subset(np.flatnonzero(good))
+            data.attrs["left_out_non_finite"] = left
+            if not len(data):
+                raise ValueError(f"{path}: every input holds non-finite values")
+    return data
 
 
 def reduction_tasks(model, items) -> list[tuple]:

@@ -68,7 +68,8 @@ def train(data, model: Estimator, out, *, dataset_path: str | None = None, timin
             result = _network_tables(model, data, folder, noise_repeats, noise_levels)
         result.timings = {**timings, **result.timings}
         training = {"dataset": dataset_path, "split": SPLIT_FILE, "seed": model.seed,
-                    "stratified": getattr(model, "stratify", True)}
+                    "stratified": getattr(model, "stratify", True),
+                    "left_out_non_finite": list(data.attrs.get("left_out_non_finite", []))}
         model.training_ = {**model.training_, **training}
         model.save(folder, {"metrics": {"test": result.test, **result.metrics}, "timings": result.timings})
     result.folder = out
