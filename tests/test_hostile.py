@@ -311,3 +311,22 @@ def test_non_finite_rows_are_left_out_of_training_and_maps_with_their_ids_record
     assert result.exit_code == 0, result.output
     with open(tmp_path / "maps" / "placed.csv", newline="") as handle:
         assert not set(bad) & {row["id"] for row in csv.DictReader(handle)}
+
+
+def test_a_missing_input_path_costs_its_own_row(small_sample, trained_model, tmp_path):
+    """One INPUT that does not exist among good ones: before, click refused the whole call; now it is a rejected row
+    ("file not found") and the good inputs are reduced and classified."""
+    spectra = sorted((small_sample.parent / "spectra").glob("*.fits"))[:2]
+    missing = tmp_path / "not-here.fits"
+    runner = CliRunner()
+    result = runner.invoke(main, ["reduce", str(spectra[0]), str(missing), str(spectra[1]),
+                                  "--out", str(tmp_path / "s.h5")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["predict", str(trained_model), str(spectra[0]), str(missing),
+                                  "--out", str(tmp_path / "p.csv")])
+    assert result.exit_code == 0, result.output
+    for table in (tmp_path / "s.manifest.csv", tmp_path / "p.csv"):
+        with open(table, newline="") as handle:
+            rows = {row["input"]: row for row in csv.DictReader(handle)}
+        assert rows[str(missing)]["status"] == "rejected" and "not found" in rows[str(missing)]["reason"]
+        assert sum(row["status"] == "kept" for row in rows.values()) == len(rows) - 1

@@ -42,7 +42,8 @@ def _fail(error: Exception):
 LIBRARY_ERRORS = (ValueError, OSError)
 #: Arguments and options several commands share.
 MODEL_DIR = click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+#: Inputs are not checked for existence here: a missing one costs its own row ("file not found"), not the call.
+INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 CATALOG = click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                        help="CSV with columns file,label,z giving labels and missing redshifts.")
 
