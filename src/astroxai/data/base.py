@@ -131,16 +131,21 @@ def hostile_datasets(handle) -> list[str]:
     return problems
 
 
-def utf8_text(value) -> str:
-    """``value`` as text that UTF-8 can hold: a file name with bytes that are not UTF-8 reaches Python as lone
-    surrogates (``os.fsdecode``), which every UTF-8 writer (HDF5 strings, CSV) refuses; they are written as
-    ``\\xNN`` escapes instead, so the name stays readable and the row is not lost."""
-    text = str(value)
+def is_utf8(text: str) -> bool:
+    """Whether UTF-8 can hold ``text``: a file name or a catalogue cell with bytes that are not UTF-8 reaches Python
+    as lone surrogates (``os.fsdecode``, ``errors='surrogateescape'``), which every UTF-8 writer refuses."""
     try:
         text.encode("utf-8")
-        return text
+        return True
     except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return False
+
+
+def utf8_text(value) -> str:
+    """``value`` as text that UTF-8 can hold (:func:`is_utf8`): bytes that are not UTF-8 are written as ``\\xNN``
+    escapes, so that a name stays readable and its row is not lost."""
+    text = str(value)
+    return text if is_utf8(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def utf8_texts(values) -> np.ndarray:
@@ -153,12 +158,12 @@ def csv_safe(row: dict) -> dict:
     or a carriage return gets a leading ``'`` (OWASP's advice), unless it reads as a number; text that UTF-8 cannot
     hold is escaped (:func:`utf8_text`)."""
     def safe(value):
-        if isinstance(value, str):
-            value = utf8_text(value)
-        if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if not isinstance(value, str):
+            return value
+        value = utf8_text(value)
+        if value.startswith(FORMULA_STARTS):
             try:
                 float(value)
-                return value
             except ValueError:
                 return "'" + value
         return value
@@ -247,6 +252,10 @@ class LabelledSet:
     def grid(self):
         """What every input is sampled on (wavelengths, or the image shape)."""
         raise NotImplementedError
+
+    def finite(self) -> np.ndarray:
+        """Which inputs hold only finite values (one NaN or infinity makes an input unusable to every model)."""
+        return np.isfinite(np.asarray(self.inputs).reshape(len(self), -1)).all(axis=1)
 
     def __len__(self) -> int:
         return len(self.ids)

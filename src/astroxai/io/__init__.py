@@ -13,6 +13,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from astroxai.data.base import is_utf8
 from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
@@ -174,14 +175,6 @@ def _float_or_none(text) -> float | None:
 MAX_CELL = 4096
 
 
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 def read_catalog(path: str | Path) -> list[InputItem]:
     """Read a catalogue CSV with a ``file`` column and optional ``label``, ``z`` and ``fiber``/``targetid`` (which
     spectrum of an spPlate or a DESI coadd) columns.
@@ -215,7 +208,7 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line is not a row
             row = {k: v.strip() for k, v in zip(columns, cells, strict=False) if k}
-            if not all(_utf8(v) for v in row.values()):
+            if not all(is_utf8(v) for v in row.values()):
                 bad_row(reader.line_num, "holds bytes that are not UTF-8")
                 continue
             if any(len(v) > MAX_CELL for v in row.values()):

@@ -39,8 +39,7 @@ def load_dataset(path, kind: type | None = None, finite: bool = False) -> Labell
         message = str(error)
         raise ValueError(message if str(path) in message else f"{path}: not an astroxai data set ({message})") from None
     if finite:
-        values = np.asarray(data.inputs).reshape(len(data), -1)
-        good = np.isfinite(values).all(axis=1)
+        good = data.finite()
         if not good.all():
             left = [str(i) for i in data.ids[~good]]
             log.warning("%s: %d of %d inputs hold non-finite values and are left out (first: %s)", path, len(left),
@@ -84,7 +83,7 @@ def _usable_set(model, path: Path, fates: list[dict]) -> LabelledSet | None:
     if data is None:
         fates.append(rejection)
         return None
-    bad = ~np.isfinite(data.inputs.reshape(len(data), -1)).all(axis=1)
+    bad = ~data.finite()
     for i in np.flatnonzero(bad):
         fates.append(_reject(path, data.ids[i], "holds NaN or infinite values"))
     data = data.subset(np.flatnonzero(~bad)) if bad.any() else data

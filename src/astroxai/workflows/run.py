@@ -28,7 +28,7 @@ import numpy as np
 from astroxai.data import ImageSet, SpectraSet
 from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, fit_maps, paper_specs
 from astroxai.explain.bars import bar_length_study
-from astroxai.explain.components import DEFINING_COMPONENT, overlap_summary
+from astroxai.explain.components import defining_components, overlap_summary
 from astroxai.explain.trust import TRUST_METHODS, trust_table
 from astroxai.io import collect_inputs
 from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
@@ -431,9 +431,11 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
             result = explain_set(classifier, data.subset(test), out / "explain" / method, method=method,
                                  seed=cfg.train_seed, max_figures=gallery, progress=progress)
         explained[method] = result["rows"]
-    overlap = overlap_summary(explained, components=("brightest",) if cfg.data == "first" else ())
-    write_table(overlap, out / "explain" / "overlap", {"defining_component": data.attrs.get("defining_component",
-                                                                                           DEFINING_COMPONENT),
+    defining = defining_components(data)
+    # a set scored on one region for every class (real images) is also summarised on its other masks
+    others = tuple(m for m in data.masks if m != defining) if isinstance(defining, str) else ()
+    overlap = overlap_summary(explained, components=others)
+    write_table(overlap, out / "explain" / "overlap", {"defining_component": defining,
                                                         "images": "test part, each image's predicted class"})
     summary["overlap"] = overlap
     with _stage(timings, "trust"):

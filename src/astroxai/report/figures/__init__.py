@@ -19,13 +19,14 @@ CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermedia
 MAX_TEXT = 120
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def plain(text, limit: int = MAX_TEXT) -> str:
     """Text from data (an id, a label) as a figure may draw it: dollar signs escaped so that matplotlib never reads it
     as a formula, and cut to ``limit`` characters with an ellipsis."""
-    text = str(text)
-    if len(text) > limit:
-        text = text[:limit - 1] + "…"
-    return text.replace("$", r"\$")
+    return _cut(str(text), limit).replace("$", r"\$")
 
 
 def class_name(label) -> str:
@@ -51,9 +52,7 @@ def plain_texts(fig, limit: int = MAX_TEXT) -> None:
         if text is None:
             continue
         text.set_parse_math(False)
-        content = text.get_text()
-        if len(content) > limit:
-            text.set_text(content[:limit - 1] + "…")
+        text.set_text(_cut(text.get_text(), limit))
 
 
 def save_figure(fig, path: str | Path, formats=("png", "pdf"), dpi: int = 130) -> list[Path]:

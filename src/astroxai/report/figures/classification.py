@@ -8,7 +8,6 @@ from astroxai.report.figures import class_name
 from astroxai.report.figures.spectra import CLASS_COLOURS
 
 KERNEL_COLOURS = {"linear": "#1f77b4", "rbf": "#ff7f0e", "poly2": "#2ca02c", "poly3": "#9467bd"}
-_name = class_name
 
 
 def plot_confusions(matrices: dict, normalised: bool = False):
@@ -22,7 +21,7 @@ def plot_confusions(matrices: dict, normalised: bool = False):
     fig, axes = plt.subplots(1, n, figsize=(3.9 * n, 3.7), squeeze=False)
     for ax, (title, cm) in zip(axes[0], matrices.items(), strict=True):
         values = np.array(cm["normalised" if normalised else "raw"], dtype=float)
-        names = [_name(c) for c in cm["classes"]]
+        names = [class_name(c) for c in cm["classes"]]
         image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalised else max(values.max(), 1))
         for (i, j), value in np.ndenumerate(values):
             text = f"{value:.2f}" if normalised else f"{int(value)}"
@@ -54,7 +53,7 @@ def plot_noise(rows_by_model: dict, classes, best: str):
     sigma = [r["sigma"] for r in rows]
     right.plot(sigma, [r["f1_mean"] for r in rows], "o-", ms=3.5, color="k", label="mean")
     for c in classes:
-        right.plot(sigma, [r[f"f1_{c}"] for r in rows], "o-", ms=3.5, color=CLASS_COLOURS.get(c), label=_name(c))
+        right.plot(sigma, [r[f"f1_{c}"] for r in rows], "o-", ms=3.5, color=CLASS_COLOURS.get(c), label=class_name(c))
     left.set_ylabel("F-score on the test set")
     left.set_title("mean F, every kernel", fontsize=10)
     right.set_title(f"per class, {best}", fontsize=10)

@@ -10,15 +10,14 @@ from astroxai.report.figures.spectra import CLASS_COLOURS, mark_lines
 
 #: Diverging map: blue = more flux here raises the explained class, red = lowers it, white ≈ no effect.
 SALIENCY_CMAP = ATTRIBUTION_CMAP
-_name = class_name
 
 
 def saliency_title(spec_id, true_label, predicted, probabilities: dict, target=None) -> str:
     """``id · true → predicted · p(class)…`` (the target is named when it is not the predicted class)."""
-    probs = "  ".join(f"p({_name(c)}) = {p:.2f}" for c, p in probabilities.items())
-    head = f"{plain(spec_id)}   true: {_name(true_label)}   predicted: {_name(predicted)}"
+    probs = "  ".join(f"p({class_name(c)}) = {p:.2f}" for c, p in probabilities.items())
+    head = f"{plain(spec_id)}   true: {class_name(true_label)}   predicted: {class_name(predicted)}"
     if target is not None and str(target) != str(predicted):
-        head += f"   explained: {_name(target)}"
+        head += f"   explained: {class_name(target)}"
     return f"{head}\n{probs}"
 
 
@@ -116,7 +115,7 @@ def plot_class_saliency(wavelength, maps_by_class: dict, *, title: str = ""):
         ax.set_xlim(wavelength[0], wavelength[-1])
         mark_lines(ax, label=ax is axes[0, 0])
         ax.set_ylabel("∂p/∂f")
-        ax.text(0.01, 0.92, f"explaining {_name(label)} ({len(maps)} spectra)", transform=ax.transAxes,
+        ax.text(0.01, 0.92, f"explaining {class_name(label)} ({len(maps)} spectra)", transform=ax.transAxes,
                 fontsize=9, va="top")
     axes[-1, 0].set_xlabel("rest wavelength [Å]")
     if title:
@@ -148,7 +147,7 @@ def _scatter_classes(ax, coords, labels, *, size: float = 4, alpha: float = 0.6,
     for label in [c for c in CLASS_COLOURS if c in set(labels)] + sorted(set(labels) - set(CLASS_COLOURS)):
         rows = labels == label
         ax.scatter(coords[rows, 0], coords[rows, 1], s=size, alpha=alpha, color=CLASS_COLOURS.get(label, "0.4"),
-                   label=f"{_name(label)} ({rows.sum()})", linewidths=0, rasterized=True)
+                   label=f"{class_name(label)} ({rows.sum()})", linewidths=0, rasterized=True)
     if legend:
         ax.legend(fontsize=8, markerscale=3, loc="best", frameon=False)
 
