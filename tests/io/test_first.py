@@ -120,3 +120,28 @@ def test_bad_crop_settings_are_refused():
         first_galaxies(crop=127)
     with pytest.raises(ValueError, match="parts"):
         first_galaxies(parts=("holdout",))
+
+
+def test_a_broken_archive_member_costs_its_own_row(tmp_path, monkeypatch):
+    """A copy of the archive with a corrupt PNG, a PNG of the wrong size and a misnamed file beside two good
+    cutouts: the good ones are read, each broken one is a rejected row naming its problem."""
+    with zipfile.ZipFile(archive_path()) as archive:
+        good = [n for n in archive.namelist() if n.startswith("galaxy_data/test/FRII/") and n.endswith(".png")][:2]
+        pngs = {name: archive.read(name) for name in good}
+    small = io.BytesIO()
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(small, format="PNG")
+    broken = {"galaxy_data/test/FRI/10.0_20.0_0_Gendre.png": b"\x89PNG\r\n\x1a\n not really",
+              "galaxy_data/test/FRI/11.0_21.0_0_Gendre.png": small.getvalue(),
+              "galaxy_data/test/FRI/no_position.png": pngs[good[0]]}
+    path = tmp_path / "galaxy_data.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in {**pngs, **broken}.items():
+            archive.writestr(name, content)
+    monkeypatch.setattr(first, "archive_path", lambda: path)
+    data, fates = first_galaxies(parts=("test",))
+    assert sorted(data.ids) == sorted(n.rsplit("/", 1)[-1][:-4] for n in good)
+    reasons = {row["input"].rsplit("/", 1)[-1]: row["reason"] for row in fates if row["status"] == "rejected"}
+    assert "unreadable cutout" in reasons["10.0_20.0_0_Gendre.png"]
+    assert "40 × 40 pixels, not 300 × 300" in reasons["11.0_21.0_0_Gendre.png"]
+    assert "RA_DEC_LABEL_CATALOGUE" in reasons["no_position.png"]
+    assert len(fates) == 5
