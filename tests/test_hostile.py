@@ -330,3 +330,25 @@ def test_a_missing_input_path_costs_its_own_row(small_sample, trained_model, tmp
             rows = {row["input"]: row for row in csv.DictReader(handle)}
         assert rows[str(missing)]["status"] == "rejected" and "not found" in rows[str(missing)]["reason"]
         assert sum(row["status"] == "kept" for row in rows.values()) == len(rows) - 1
+
+
+def test_an_interrupted_table_write_leaves_the_old_table_whole(tmp_path, monkeypatch):
+    """write_table stopped half-way (here: an error while writing the second row) keeps the previous complete table
+    and leaves no temporary file; before, a short CSV stayed under the final name for a report to show."""
+    from astroxai.report import tables
+
+    tables.write_table([{"a": 1}, {"a": 2}], tmp_path / "t")
+    before = (tmp_path / "t.csv").read_text()
+    calls = []
+
+    def failing(row):
+        calls.append(row)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return row
+
+    monkeypatch.setattr(tables, "csv_safe", failing)
+    with pytest.raises(KeyboardInterrupt):
+        tables.write_table([{"a": 3}, {"a": 4}, {"a": 5}], tmp_path / "t")
+    assert (tmp_path / "t.csv").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.json"]

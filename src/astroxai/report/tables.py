@@ -6,11 +6,11 @@ import csv
 import json
 from pathlib import Path
 
-from astroxai.data import csv_safe
+from astroxai.data import atomic_path, csv_safe
 
 
 def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -> list[Path]:
-    """Write ``rows`` (dicts sharing keys) as ``stem.csv`` and ``stem.json``; return both paths.
+    """Write ``rows`` (dicts sharing keys) as ``stem.csv`` and ``stem.json`` (each atomically); return both paths.
 
     Columns follow the first row's key order, then keys first seen in later rows.  Lists become
     space-separated text in the CSV.  ``extra`` (e.g. units or the paper's values) goes into the JSON only.
@@ -21,13 +21,15 @@ def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -
     for row in rows:
         columns += [key for key in row if key not in columns]
     csv_path, json_path = stem.with_suffix(".csv"), stem.with_suffix(".json")
-    with open(csv_path, "w", newline="") as handle:
+    # each file under a temporary name, then renamed: an interrupted run leaves no short table a report would show
+    with atomic_path(csv_path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             writer.writerow(csv_safe({key: " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
                                       for key, value in row.items()}))
-    json_path.write_text(json.dumps({"columns": columns, "rows": rows, **(extra or {})}, indent=1, default=str))
+    with atomic_path(json_path) as temporary:
+        temporary.write_text(json.dumps({"columns": columns, "rows": rows, **(extra or {})}, indent=1, default=str))
     return [csv_path, json_path]
 
 
