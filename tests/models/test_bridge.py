@@ -90,3 +90,19 @@ def test_refuses_what_it_cannot_convert():
                                                                probability=True).named_steps["svm"]), X, y)
     with pytest.raises(TypeError, match="StandardScaler"):
         SVCProbability(other)
+
+
+def test_an_undecided_model_has_gradient_zero_not_a_broken_graph():
+    """Platt sigmoids that give every pair 1/2 on these spectra (here B = 0 and a tiny A): libsvm's coupling has
+    converged at its starting point 1/k.  Before, the output then had no autograd graph and captum's Saliency raised
+    "element 0 of tensors does not require grad" (found by the fuzz corpus on a model trained on 18 spectra); the
+    exact derivative of libsvm's answer there is zero, and that is what comes back."""
+    from captum.attr import Saliency
+
+    model, held_out = _fit("rbf", 3)
+    bridge = SVCProbability.from_pipeline(model, np.full(3, 1e-9), np.zeros(3))
+    x = torch.tensor(held_out[:4], requires_grad=True)
+    probabilities = bridge(x)
+    torch.testing.assert_close(probabilities, torch.full_like(probabilities, 1 / 3))
+    attribution = Saliency(bridge).attribute(x, target=0, abs=False)
+    assert torch.equal(attribution, torch.zeros_like(attribution))

@@ -200,7 +200,9 @@ class SVCProbability(nn.Module):
     @staticmethod
     def _couple_libsvm(Q, k):
         """libsvm's fixed-point iterations, batched: a spectrum that has converged gets a zero step."""
-        p = [torch.full_like(Q[0][0], 1.0 / k) for _ in range(k)]
+        # start from Q so that p stays on the autograd graph: a spectrum already converged at 1/k (every pairwise
+        # probability 1/2) then has gradient zero, the exact derivative of libsvm's answer, instead of no graph
+        p = [Q[0][0] * 0.0 + 1.0 / k for _ in range(k)]
         eps = 0.005 / k
         for _ in range(max(100, k)):
             Qp = [sum(Q[t][j] * p[j] for j in range(k)) for t in range(k)]
