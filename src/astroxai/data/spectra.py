@@ -59,6 +59,10 @@ class SpectraSet(LabelledSet):
         self.wavelength = np.asarray(self.wavelength, dtype=np.float64)
         if self.flux.ndim != 2 or self.flux.shape[1] != self.wavelength.size:
             raise ValueError(f"flux must be N × {self.wavelength.size}, got {self.flux.shape}")
+        if self.wavelength.ndim != 1 or not np.isfinite(self.wavelength).all() or (
+                self.wavelength.size > 1 and not (np.diff(self.wavelength) > 0).all()):
+            # every model, map and figure reads the grid as increasing wavelength
+            raise ValueError("the wavelength grid must be finite and strictly increasing")
         self._check_rows(self.flux.shape[0])
 
     @property

@@ -10,6 +10,7 @@ directories, catalogue CSVs) into a list of :class:`InputItem` carrying each fil
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,7 @@ def read_spectrum(path: str | Path, z: float | None = None, member: str | None =
         raise SpectrumError("no reader recognises this file", path)
     if reader.members is not None:
         if member is None:
+            reader.members(path)  # a file that cannot be listed (truncated, damaged) says so here
             raise SpectrumError(f"holds several spectra ({reader.name}): name one (catalogue column 'fiber' or "
                                 "'targetid')", path)
         spectrum = reader.read(path, str(member))
@@ -186,6 +188,7 @@ def read_catalog(path: str | Path) -> list[InputItem]:
     """
     path = Path(path)
     items = []
+    first_row: dict[tuple, int] = {}
 
     def bad_row(line: int, reason: str) -> None:
         items.append(InputItem(path, member=f"row {line}", problem=f"catalogue row {line}: {reason}"))
@@ -207,6 +210,10 @@ def read_catalog(path: str | Path) -> list[InputItem]:
                 continue
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line is not a row
+            if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns):]):
+                # more cells than the header names: most often a comma inside a path, so no cell can be trusted
+                bad_row(reader.line_num, f"has {len(cells)} cells, the header names {len(columns)}")
+                continue
             row = {k: v.strip() for k, v in zip(columns, cells, strict=False) if k}
             if not all(is_utf8(v) for v in row.values()):
                 bad_row(reader.line_num, "holds bytes that are not UTF-8")
@@ -222,13 +229,28 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             if not file.is_absolute():
                 file = path.parent / file
             label = row.pop("label", "") or None
-            z = _float_or_none(row.pop("z", None))
+            z_text = row.pop("z", "")
+            z = _float_or_none(z_text)
+            if z_text and (z is None or not math.isfinite(z)):
+                # a typo must not silently hand the spectrum the redshift in its file
+                bad_row(reader.line_num, f"z {plain_cell(z_text)!r} is not a finite number")
+                continue
             member = next((row.pop(k) for k in MEMBER_COLUMNS if row.get(k)), None)
             if member is not None:
                 number = _float_or_none(member)
                 member = str(int(number)) if number is not None and number == int(number) else member
-            items.append(InputItem(file, label, z, row, member))
+            item = InputItem(file, label, z, row, member)
+            if item.key in first_row:  # two rows for one spectrum: which label and z would be meant?
+                bad_row(reader.line_num, f"names the same spectrum as row {first_row[item.key]}")
+                continue
+            first_row[item.key] = reader.line_num
+            items.append(item)
     return items
+
+
+def plain_cell(text: str, limit: int = 40) -> str:
+    """A catalogue cell cut to ``limit`` characters, for a reason that names it without quoting a whole file."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]:
@@ -272,7 +294,9 @@ def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]
         path = Path(raw)
         if path.is_dir():
             files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SPECTRUM_SUFFIXES)
+                # a dangling link is listed too: it costs a "file not found" row instead of vanishing
+                p for p in path.rglob("*")
+                if (p.is_file() or p.is_symlink() and not p.exists()) and p.name.lower().endswith(SPECTRUM_SUFFIXES)
             )
             for file in files:
                 if _is_catalog(file):
