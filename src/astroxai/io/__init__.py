@@ -225,6 +225,9 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             if not name:
                 bad_row(reader.line_num, "names no file")
                 continue
+            if "\x00" in name:  # no file system allows it; Path.resolve would raise on it
+                bad_row(reader.line_num, "file name holds a NUL character")
+                continue
             file = Path(name)
             if not file.is_absolute():
                 file = path.parent / file
