@@ -8,8 +8,10 @@ prints, draws progress bars and chooses matplotlib's file-only backend.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,8 +28,20 @@ def _progress(iterable, desc: str, total: int | None):
     from tqdm.auto import tqdm
 
     unit = UNITS.get(desc, "img" if "image" in desc else "it" if "batches" in desc else "spec")
-    return tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=0.5, leave=False,
-                disable=None if (total or 0) < 50 else False)
+    return _stop_if_interrupted(tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=0.5,
+                                     leave=False, disable=None if (total or 0) < 50 else False))
+
+
+#: The SIGINTs received while the current command runs (see :func:`_noting_interrupts`).
+_INTERRUPTS: list[int] = []
+
+
+def _stop_if_interrupted(iterable):
+    """Every step of every long loop is a point where a Ctrl-C that Python swallowed stops the command after all."""
+    for item in iterable:
+        if _INTERRUPTS:
+            raise KeyboardInterrupt
+        yield item
 
 
 class _Failure(click.ClickException):
@@ -82,12 +96,57 @@ def _reports_errors(command):
     @functools.wraps(command)
     def run(*args, **kwargs):
         check_out(kwargs.get("out"))
-        try:
-            return command(*args, **kwargs)
-        except LIBRARY_ERRORS as error:
-            raise _fail(error) from None
+        with _noting_interrupts() as interrupted:
+            try:
+                return command(*args, **kwargs)
+            except Exception as error:
+                if interrupted:  # Ctrl-C, whatever a C library turned it into on its way up
+                    log.debug("interrupted", exc_info=error)
+                    raise click.Abort() from None
+                if isinstance(error, LIBRARY_ERRORS):
+                    raise _fail(error) from None
+                raise
 
     return run
+
+
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Note every SIGINT while a command runs, then raise KeyboardInterrupt as Python does.
+
+    Python delivers the KeyboardInterrupt wherever the main thread happens to be, and two places lose it:
+    inside h5py's C code it comes back up as a TypeError from HDF5's error stack (seen when writing a data set), and
+    inside a callback (a weakref finaliser, an at-fork hook of the process pool) Python prints "Exception ignored"
+    and goes on.  With the note, the first case still stops as interrupted ("Aborted!"), the second stops at the
+    next step of any progress loop (:func:`_stop_if_interrupted`) and prints nothing.  Every output is written under
+    a temporary name, so the unwinding removes the half-written file either way.
+    """
+    import os
+
+    owner = os.getpid()
+    _INTERRUPTS.clear()
+
+    def note(signum, frame):
+        if os.getpid() != owner:  # a worker forked a moment ago, before its initialiser ignores SIGINT
+            return
+        _INTERRUPTS.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    def quiet(unraisable):  # the interrupt is raised again at the next loop step: no traceback for it here
+        if not (_INTERRUPTS and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            previous_hook(unraisable)
+
+    try:
+        previous = signal.signal(signal.SIGINT, note)
+    except ValueError:  # not the main thread (an embedding application): leave its handler alone
+        previous = None
+    previous_hook, sys.unraisablehook = sys.unraisablehook, quiet
+    try:
+        yield _INTERRUPTS
+    finally:
+        sys.unraisablehook = previous_hook
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -105,6 +105,14 @@ class SpectraSetWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         self.wavelength = np.asarray(wavelength, dtype=np.float64)
+        self._file = None
+        try:
+            self._start(attrs, chunk_rows)
+        except BaseException:  # an error or Ctrl-C before the ``with`` block: __exit__ would never remove the file
+            self.abandon()
+            raise
+
+    def _start(self, attrs: dict | None, chunk_rows: int) -> None:
         self._file = h5py.File(self._temporary, "w")
         self._file.attrs["format"] = SpectraSet.FORMAT
         self._file.attrs["format_version"] = SpectraSet.FORMAT_VERSION

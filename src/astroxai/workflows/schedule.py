@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from astroxai.parallel import default_workers
+from astroxai.parallel import default_workers, ignore_interrupts
 from astroxai.progress import track
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ class Task:
 
 
 def _worker(level: int) -> None:
-    """Worker initialiser: the parent's log level for astroxai's messages."""
+    """Worker initialiser: the parent's log level for astroxai's messages; Ctrl-C left to the parent."""
+    ignore_interrupts()
     package = logging.getLogger("astroxai")
     if not package.handlers:
         handler = logging.StreamHandler()
