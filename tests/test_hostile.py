@@ -352,3 +352,56 @@ def test_an_interrupted_table_write_leaves_the_old_table_whole(tmp_path, monkeyp
         tables.write_table([{"a": 3}, {"a": 4}, {"a": 5}], tmp_path / "t")
     assert (tmp_path / "t.csv").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.json"]
+
+
+def _deny_reading(paths, monkeypatch):
+    """Make ``paths`` unreadable: chmod 000 as an ordinary user; as root (CI containers), whom file modes do not stop,
+    ``open`` raises the PermissionError an ordinary user would get."""
+    import builtins
+
+    if os.geteuid() != 0:
+        for path in paths:
+            os.chmod(path, 0)
+        return
+    real_open, denied = builtins.open, {str(p) for p in paths}
+
+    def guarded(file, *args, **kwargs):
+        if str(file) in denied:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+
+
+def test_an_unreadable_file_costs_one_row(small_sample, trained_model, radio, radio_model, tmp_path, monkeypatch):
+    """Item 11: a spectrum, a catalogue and an image that this user may not read.  Before, the PermissionError
+    ended reduce and predict with 'Error: [Errno 13]' and every input was lost; now each is one rejected row."""
+    import shutil
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in sorted((small_sample.parent / "spectra").glob("*.fits"))[:3]:
+        shutil.copy(path, folder / path.name)
+    locked = sorted(folder.glob("*.fits"))[1]
+    catalogue = tmp_path / "cat.csv"
+    catalogue.write_text(f"file,z\n{sorted((small_sample.parent / 'spectra').glob('*.fits'))[5]},0.1\n")
+    images = tmp_path / "images"
+    images.mkdir()
+    for path in sorted(radio.parent.rglob("*.fits"))[:3]:
+        shutil.copy(path, images / path.name)
+    image = sorted(images.iterdir())[0]
+    _deny_reading([locked, catalogue, image], monkeypatch)
+    runner = CliRunner()
+    for command, table in ((["reduce", str(folder), str(catalogue), "--out", str(tmp_path / "s.h5")],
+                            tmp_path / "s.manifest.csv"),
+                           (["predict", str(trained_model), str(folder), str(catalogue), "--out",
+                             str(tmp_path / "p.csv")], tmp_path / "p.csv"),
+                           (["predict", str(radio_model), str(images), "--out", str(tmp_path / "i.csv")],
+                            tmp_path / "i.csv")):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 0, result.output
+        with open(table, newline="") as handle:
+            rows = {row["input"]: row for row in csv.DictReader(handle)}
+        denied = {name for name, row in rows.items() if "Permission denied" in row["reason"]}
+        assert denied == {str(p) for p in (locked, catalogue, image) if str(p) in rows} and denied
+        assert all(row["status"] == "kept" for name, row in rows.items() if name not in denied)

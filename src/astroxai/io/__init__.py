@@ -102,6 +102,13 @@ def read_spectrum(path: str | Path, z: float | None = None, member: str | None =
     (0.1, 'text', 3000)
     """
     path = Path(path)
+    try:
+        return _read_spectrum(path, z, member)
+    except OSError as error:  # no permission, a disk error: this file only (strerror: never the file's content)
+        raise SpectrumError(f"cannot be read ({error.strerror or type(error).__name__})", path) from None
+
+
+def _read_spectrum(path: Path, z: float | None, member: str | None) -> Spectrum:
     if not path.is_file():
         raise SpectrumError("file not found", path)
     if path.stat().st_size == 0:

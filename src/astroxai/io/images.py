@@ -111,12 +111,15 @@ def read_image(path: str | Path) -> Image:
     """
     path = Path(path)
     name = path.name.lower()
-    if name.endswith(FITS_SUFFIXES):
-        image = _read_fits(path)
-    elif name.endswith(RASTER_SUFFIXES):
-        image = _read_raster(path)
-    else:
-        raise ImageError(f"{path}: unknown image format (FITS, PNG or JPEG expected)")
+    try:
+        if name.endswith(FITS_SUFFIXES):
+            image = _read_fits(path)
+        elif name.endswith(RASTER_SUFFIXES):
+            image = _read_raster(path)
+        else:
+            raise ImageError(f"{path}: unknown image format (FITS, PNG or JPEG expected)")
+    except OSError as error:  # no permission, a folder named like an image, a disk error: this file only
+        raise ImageError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
     if not np.isfinite(image.data).any():
         raise ImageError(f"{path}: no finite pixel")
     return image
