@@ -4,7 +4,7 @@ simulator's own bar recovered from its noiseless bar image."""
 import numpy as np
 import pytest
 
-from astroxai.explain.bars import bar_from_map, bar_lengths, component_moments
+from astroxai.explain.bars import bar_from_isophotes, bar_from_map, bar_from_profile, bar_lengths, component_moments
 from astroxai.simulate.galaxy import galaxy_model, simulate_galaxy
 
 
@@ -39,14 +39,15 @@ def test_bar_from_map_keeps_the_central_component_only():
 
 @pytest.mark.parametrize("threshold", [0.1, 0.2, 0.3])
 def test_the_simulators_bar_measures_as_a_thresholded_ferrers_profile(threshold):
-    """A Ferrers bar I ∝ (1 − m²)² is above t × its peak where m² < 1 − √t: a thresholded bar is shorter than the
-    true one by √(1 − √t) (the PSF changes that by a few per cent)."""
-    expected = np.sqrt(1 - np.sqrt(threshold))
+    """A Ferrers bar I ∝ (1 − m²)ⁿ is above t × its peak where m² < 1 − t^(1/n): a thresholded bar is shorter than
+    the true one by √(1 − t^(1/n)) (the PSF changes that by up to ten per cent for the flattest bars, whose sharp
+    end it rounds)."""
     for seed in range(8):
         p = simulate_galaxy("barred", np.random.default_rng(seed)).params
+        expected = np.sqrt(1 - threshold ** (1 / p["bar_ferrers_n"]))
         bar = galaxy_model(p)["bar"]
         measured = bar_from_map(bar, (p["x0"], p["y0"]), threshold=threshold, smooth=0)["length_px"]
-        assert measured / p["bar_length_px"] == pytest.approx(expected, rel=0.06), seed
+        assert measured / p["bar_length_px"] == pytest.approx(expected, rel=0.1), seed
 
 
 def weighted_moments_length(a, b):
@@ -79,3 +80,41 @@ def test_calibration_is_the_least_squares_line():
     measured = np.array([1.0, 2.0, 3.0, 4.0])
     slope, intercept = calibrate(measured, 2 * measured + 1)
     assert (slope, intercept) == pytest.approx((2.0, 1.0))
+
+
+def _ellipse(a, axis_ratio, angle, n=64):
+    y, x = np.mgrid[0:n, 0:n] - (n - 1) / 2
+    u, v = np.cos(angle) * x + np.sin(angle) * y, -np.sin(angle) * x + np.cos(angle) * y
+    return (u / a) ** 2 + (v / (axis_ratio * a)) ** 2, np.hypot(x, y)
+
+
+@pytest.mark.parametrize("a,angle", [(8, 0.3), (12, 2.0), (17, 1.1)])
+def test_the_profile_route_follows_a_bar_to_its_end_under_round_contamination(a, angle):
+    """A uniform elongated region of half-length a (the bar in a map) under a round Gaussian (the bulge) and a ring
+    (the disc around the bar's end): the moments of the centre measure it short, the profile to its end."""
+    m2, r = _ellipse(a, 0.3, angle)
+    saliency = (m2 < 1) + 0.8 * np.exp(-0.5 * (r / 4) ** 2) + 0.4 * np.exp(-0.5 * ((r - a - 3) / 1.5) ** 2)
+    found = bar_from_profile(saliency)
+    assert found["length_px"] == pytest.approx(2 * a, rel=0.1)
+    assert abs((found["pa"] - angle + np.pi / 2) % np.pi - np.pi / 2) < np.radians(3)
+
+
+def test_isophotes_read_the_ellipticity_and_find_a_bar_inside_a_round_disc():
+    """photutils' isophotes of an elliptical exponential (axis ratio 0.5) have ellipticity 0.5 at its angle; a flat
+    bar in a round disc is found at its angle, its end at the radius of maximum ellipticity, which lies inside the
+    bar (the usual underestimate of that criterion, here 0.35–1 of the true length)."""
+    from scipy.ndimage import gaussian_filter
+
+    m2, _ = _ellipse(1.0, 0.5, 0.6)
+    found = bar_from_isophotes(np.exp(-np.sqrt(m2) / 6), smooth=0)
+    assert found["ellipticity"] == pytest.approx(0.5, abs=0.03)
+    assert abs((found["pa"] - 0.6 + np.pi / 2) % np.pi - np.pi / 2) < np.radians(3)
+    for a, angle in ((10, 0.5), (15, 2.2)):
+        m2, r = _ellipse(a, 0.3, angle)
+        bar = np.where(m2 < 1, np.sqrt(np.clip(1 - m2, 0, None)), 0)
+        disc = np.exp(-r / 6)
+        image = gaussian_filter(0.8 * disc / disc.sum() + 0.2 * bar / bar.sum(), 1.0)
+        found = bar_from_isophotes(image)
+        assert 0.35 <= found["length_px"] / (2 * a) <= 1.0
+        assert abs((found["pa"] - angle + np.pi / 2) % np.pi - np.pi / 2) < np.radians(5)
+    assert np.isnan(bar_from_isophotes(np.zeros((64, 64)))["length_px"])  # nothing to fit

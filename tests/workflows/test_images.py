@@ -129,9 +129,9 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path):
         assert float(row["r"]) == pytest.approx(np.corrcoef(values, true)[0, 1], abs=1e-3)
         assert float(row["rmse_px"]) == pytest.approx(np.sqrt(np.mean((values - true) ** 2)), abs=1e-3)
     assert float(table[f"direct regression CNN ({n_all} lengths)"]["paper_r"]) == 0.59
-    assert set(table) == {f"{m} ({n} lengths)" for n in (n_all, 5) for m in ("SmoothGrad + moments",
-                                                                             "SmoothGrad + threshold",
-                                                                             "direct regression CNN")}
+    routes = ("SmoothGrad + moments", "SmoothGrad + profile", "SmoothGrad + threshold",
+              "isophote fitting (photutils)", "direct regression CNN")
+    assert set(table) == {f"{m} ({n} lengths)" for n in (n_all, 5) for m in routes}
     # the few-lengths line is fitted on the first 5 barred training galaxies only: refit it from their maps,
     # computed here by an independent call of the explainer
     train_rows = classifier.split_.rows(data.ids, "train")

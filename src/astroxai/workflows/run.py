@@ -133,6 +133,7 @@ class ImageRunConfig(_Config):
     augment: bool | None = None  # quarter turns and flips in training; None: galaxies yes, radio no (docs/images.md)
     gallery_per_class: int = 2
     bar_lengths_few: int = 64  # galaxy: also learn bar lengths from only this many measured galaxies (0: skip)
+    bar_learning_curve: tuple = (16, 32, 128)  # galaxy: and from these many (the learning curve of docs/images.md)
     trust_images: int = 24
     trust_methods: tuple = ("saliency", "smoothgrad", "integrated-gradients", "occlusion", "lime")
 
@@ -413,9 +414,8 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     regressors = {}
     if cfg.kind == "galaxy":
         with _stage(timings, "train_regressors"):
-            for name, limit in (("galaxy-bar-length", None), ("galaxy-bar-length-few", cfg.bar_lengths_few or None)):
-                if name.endswith("few") and limit is None:
-                    continue
+            sizes = sorted({int(n) for n in (cfg.bar_lengths_few, *cfg.bar_learning_curve) if n})
+            for name, limit in (("galaxy-bar-length", None), *((f"galaxy-bar-length-{n}", n) for n in sizes)):
                 trained = train(data, ImageCNNRegressor(max_measured=limit, **settings), out / "models" / name,
                                 dataset_path=str(path), progress=progress)
                 summary[name] = _model_summary(trained)
