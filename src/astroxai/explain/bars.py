@@ -101,6 +101,15 @@ def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: floa
     return {"length_px": length, "pa": pa, "axis_ratio": ratio, "mask": mask}
 
 
+def _magnitude(saliency, centre) -> tuple[np.ndarray, tuple[float, float]]:
+    """|map| summed over channels, and the centre (default: the image centre) as (x, y)."""
+    weight = np.abs(np.asarray(saliency, dtype=np.float64))
+    if weight.ndim == 3:
+        weight = weight.sum(axis=0)
+    h, w = weight.shape
+    return weight, (((w - 1) / 2, (h - 1) / 2) if centre is None else centre)
+
+
 def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0) -> dict:
     """Measure a bar in one attribution map (``(H, W)`` or ``(C, H, W)``) from the anisotropy of its second moments
     within ``radius`` pixels of ``centre`` (default: the image centre); see the module doc.  Returns the length
@@ -108,11 +117,8 @@ def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: flo
     and the region used."""
     from scipy.ndimage import gaussian_filter
 
-    weight = np.abs(np.asarray(saliency, dtype=np.float64))
-    if weight.ndim == 3:
-        weight = weight.sum(axis=0)
+    weight, (cx, cy) = _magnitude(saliency, centre)
     h, w = weight.shape
-    cx, cy = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
     if smooth > 0:
         weight = gaussian_filter(weight, smooth)
     yy, xx = np.mgrid[0:h, 0:w]
@@ -151,11 +157,8 @@ def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: flo
     length under round contamination."""
     from scipy.ndimage import gaussian_filter, map_coordinates
 
-    weight = np.abs(np.asarray(saliency, dtype=np.float64))
-    if weight.ndim == 3:
-        weight = weight.sum(axis=0)
+    weight, (cx, cy) = _magnitude(saliency, centre)
     h, w = weight.shape
-    cx, cy = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
     direction = bar_from_moments(weight, (cx, cy), radius=radius, smooth=smooth)
     pa = direction["pa"]
     empty = {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
