@@ -81,13 +81,9 @@ def main() -> None:
     n_inputs = len(spectra.cases)
     for command in ("reduce", "predict", "explain"):
         out = sandbox / f"out-{command}"
-        args = {"reduce": ["reduce", spectra.root, catalogue, "--out", out / "set.h5", "--preset", "paper"],
-                "predict": ["predict", work / "svm", spectra.root, catalogue, "--out", out / "p.csv"],
-                "explain": ["explain", work / "svm", spectra.root, catalogue, "--out", out]}[command]
+        args, table = fuzz.command_line(command, out, [spectra.root, catalogue], model=work / "svm")
         before = fuzz.tree(sandbox)
         code, crashed, output = _call(args)
-        table = {"reduce": out / "set.manifest.csv", "predict": out / "p.csv",
-                 "explain": out / "explanations.csv"}[command]
         rows = _table(table)
         names = Counter(row["input"] for row in rows)
         expected = {utf8_text(os.fsdecode(case.path)) for case in spectra.of("spectrum")}
@@ -106,18 +102,13 @@ def main() -> None:
     for case in sets.cases:
         for command in ("train", "evaluate", "embed", "explain", "predict"):
             out = sandbox / f"out-{case.name}-{command}"
-            args = {"train": ["train", case.path, "--out", out, "--quick", "--timing-repeats", "0", "--kernels",
-                              "linear"],
-                    "evaluate": ["evaluate", work / "svm", case.path, "--out", out],
-                    "embed": ["embed", case.path, "--out", out, "--perplexity", "5"],
-                    "explain": ["explain", work / "svm", case.path, good[0], "--out", out, "--max-figures", "4"],
-                    "predict": ["predict", work / "svm", case.path, good[0], "--out", out / "p.csv"]}[command]
+            inputs = [case.path, good[0]] if command in ("explain", "predict") else [case.path]
+            args, table = fuzz.command_line(command, out, inputs, model=work / "svm", figures=4)
             before = fuzz.tree(sandbox)
             code, crashed, output = _call(args)
             accepted = case.expect == "refused" and (
                 code == 0 if command in ("train", "evaluate", "embed") else
-                any(r["status"] == "kept" and r["input"] == str(case.path)
-                    for r in _table(out / ("p.csv" if command == "predict" else "explanations.csv"))))
+                any(r["status"] == "kept" and r["input"] == str(case.path) for r in _table(table)))
             text = "".join(p.read_text(errors="replace") for p in out.rglob("*.csv")) if out.exists() else ""
             record("dataset", calls=1, crashes=int(crashed), accepted=int(accepted),
                    outside=outside(out, before) + int(Path("/tmp/escaped").exists()),
@@ -129,11 +120,10 @@ def main() -> None:
     record("image", size=len(images.cases))
     for command in ("predict", "explain"):
         out = sandbox / f"out-images-{command}"
-        args = ["predict", work / "cnn", images.root, "--out", out / "p.csv"] if command == "predict" else \
-            ["explain", work / "cnn", images.root, "--out", out]
+        args, table = fuzz.command_line(command, out, [images.root], model=work / "cnn")
         before = fuzz.tree(sandbox)
         code, crashed, output = _call(args)
-        rows = _table(out / ("p.csv" if command == "predict" else "explanations.csv"))
+        rows = _table(table)
         names = Counter(row["input"] for row in rows)
         wrong = sum(1 for case in images.cases if any(r["input"] == str(case.path) and r["status"] != case.expect
                                                       for r in rows))
@@ -147,9 +137,8 @@ def main() -> None:
     for case in models.cases:
         for command in ("predict", "explain", "evaluate"):
             out = sandbox / f"out-{case.name}-{command}"
-            target = out / "p.csv" if command == "predict" else out
             before = fuzz.tree(sandbox)
-            code, crashed, output = _call([command, case.path, work / "set.h5", "--out", target])
+            code, crashed, output = _call(fuzz.command_line(command, out, [work / "set.h5"], model=case.path)[0])
             record("model", calls=1, crashes=int(crashed), accepted=int(code == 0), outside=outside(out, before),
                    secrets=int(fuzz.SECRET in output))
 

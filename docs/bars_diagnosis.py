@@ -37,7 +37,7 @@ def _visibility(p: dict, parts: dict) -> tuple[float, float]:
     bar = map_coordinates(parts["bar"], where, order=1)
     rest = map_coordinates(parts["disc"] + parts["bulge"], where, order=1)
     peak = sum(parts.values()).max()
-    noise = peak / p["central_snr"] * np.sqrt((1 + (bar + rest) / peak) / 2)
+    noise = peak / p["central_snr"] * np.sqrt((1 + (bar + rest) / peak) / 2)  # G.noise_sigma along the axis
     extent = [2 * t[mask].max() if mask.any() else 0.0 for mask in (bar > rest, bar > 3 * noise)]
     return extent[0], extent[1]
 
@@ -55,9 +55,7 @@ def images(n: int, n_isophotes: int, legacy: bool, seed: int = 16) -> dict:
         isophote = float("nan")
         if i < n_isophotes:
             model = sum(parts.values())
-            peak = model.max()
-            sigma = peak / p["central_snr"] * np.sqrt((1 + model / peak) / 2)
-            image = (model + sigma * rng.standard_normal(model.shape)) / peak
+            image = (model + G.noise_sigma(model, p["central_snr"]) * rng.standard_normal(model.shape)) / model.max()
             isophote = bar_from_isophotes(image, (p["x0"], p["y0"]))["length_px"]
         rows.append((length, p["bar_fraction"], brighter, above_noise, isophote))
     a = np.array(rows)

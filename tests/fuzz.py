@@ -348,6 +348,28 @@ def model_corpus(good: Path, root: Path) -> Corpus:
     return corpus
 
 
+def command_line(command: str, out: Path, inputs, *, model=None,
+                 figures: int | None = None) -> tuple[list, Path | None]:
+    """The arguments of one corpus call of ``astroxai COMMAND`` on ``inputs`` (with ``model`` for the commands that
+    take one) writing into ``out``, and the table of per-input fates it writes there (None for ``train``,
+    ``evaluate`` and ``embed``, which refuse a bad set as a whole)."""
+    inputs = list(inputs)
+    if command == "reduce":
+        return ["reduce", *inputs, "--out", out / "set.h5", "--preset", "paper"], out / "set.manifest.csv"
+    if command == "predict":
+        return ["predict", model, *inputs, "--out", out / "p.csv"], out / "p.csv"
+    if command == "explain":
+        extra = [] if figures is None else ["--max-figures", str(figures)]
+        return ["explain", model, *inputs, "--out", out, *extra], out / "explanations.csv"
+    if command == "train":
+        return ["train", *inputs, "--out", out, "--quick", "--timing-repeats", "0", "--kernels", "linear"], None
+    if command == "evaluate":
+        return ["evaluate", model, *inputs, "--out", out], None
+    if command == "embed":
+        return ["embed", *inputs, "--out", out, "--perplexity", "5"], None
+    raise ValueError(f"no corpus call for {command!r}")
+
+
 def tree(root: Path) -> set[str]:
     """Every path under ``root`` (links not followed), for "nothing written outside --out" checks."""
     found = set()

@@ -63,9 +63,8 @@ def _check_table(table: Path, expected: dict[str, str]) -> None:
 def _expected_spectra(corpus: fuzz.Corpus, catalogue: Path, good: list[Path]) -> dict[str, str]:
     expected = {utf8_text(os.fsdecode(case.path)): case.expect for case in corpus.of("spectrum")}
     rows = {int(case.path.split()[1]): case for case in corpus.of("catalogue")}
-    files = dict(zip(sorted(rows), [None] * len(rows), strict=True))
-    for number, line in enumerate(catalogue.read_bytes().splitlines()[1:], start=2):
-        files[number] = line.split(b",")[0].decode("utf-8", "replace")
+    files = {number: line.split(b",")[0].decode("utf-8", "replace")
+             for number, line in enumerate(catalogue.read_bytes().splitlines()[1:], start=2)}
     for number, case in rows.items():
         name = files[number] if case.expect == "kept" else f"{catalogue}#{case.path}"
         if case.damage == "missing file" or case.damage == "a text file":
@@ -90,16 +89,8 @@ def test_the_spectrum_corpus_costs_one_row_per_bad_input(spectra_corpus, trained
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     before = fuzz.tree(corpus.root.parent)
-    inputs = [corpus.root, catalogue]
-    if command == "reduce":
-        result = _invoke("reduce", *inputs, "--out", out / "set.h5", "--preset", "paper")
-        table = out / "set.manifest.csv"
-    elif command == "predict":
-        result = _invoke("predict", trained_model, *inputs, "--out", out / "p.csv")
-        table = out / "p.csv"
-    else:
-        result = _invoke("explain", trained_model, *inputs, "--out", out)
-        table = out / "explanations.csv"
+    args, table = fuzz.command_line(command, out, [corpus.root, catalogue], model=trained_model)
+    result = _invoke(*args)
     assert result.exit_code == 0, result.output
     if command == "reduce":  # one copy of each spectrum: the .gz twin of good-a is the duplicate
         expected = {**expected, utf8_text(str(corpus.root / "good-a.fits.gz")): "rejected"}
@@ -127,16 +118,11 @@ def test_damaged_and_hostile_data_sets_are_refused_by_every_command(data_corpus,
     good = sorted((small_sample.parent / "spectra").glob("*.fits"))[0]
     for case in data_corpus.of("dataset"):
         out = tmp_path / case.name
-        args = {"train": ["train", case.path, "--out", out, "--quick", "--timing-repeats", "0", "--kernels",
-                          "linear"],
-                "evaluate": ["evaluate", trained_model, case.path, "--out", out],
-                "embed": ["embed", case.path, "--out", out, "--perplexity", "5"],
-                "explain": ["explain", trained_model, case.path, good, "--out", out, "--max-figures", "4"],
-                "predict": ["predict", trained_model, case.path, good, "--out", out / "p.csv"]}[command]
+        inputs = [case.path, good] if command in ("explain", "predict") else [case.path]
+        args, table = fuzz.command_line(command, out, inputs, model=trained_model, figures=4)
         result = _invoke(*args)
         if command in ("explain", "predict"):  # the set is one input among others: one rejected row, or its rows
             assert result.exit_code == 0, (case, result.output)
-            table = out / ("explanations.csv" if command == "explain" else "p.csv")
             rows = [row for row in _rows(table) if row["input"] == str(case.path)]
             if case.expect == "refused":
                 assert len(rows) == 1 and rows[0]["status"] == "rejected" and rows[0]["reason"], (case, rows)
@@ -161,10 +147,7 @@ def model_corpus(trained_model, tmp_path_factory):
 def test_damaged_and_hostile_model_folders_are_refused(model_corpus, reduced_sample, tmp_path, command):
     for case in model_corpus.of("model"):
         out = tmp_path / case.name
-        args = {"predict": ["predict", case.path, reduced_sample, "--out", out / "p.csv"],
-                "explain": ["explain", case.path, reduced_sample, "--out", out],
-                "evaluate": ["evaluate", case.path, reduced_sample, "--out", out]}[command]
-        result = _invoke(*args)
+        result = _invoke(*fuzz.command_line(command, out, [reduced_sample], model=case.path)[0])
         assert result.exit_code in (1, 2) and case.name in result.output, (case, result.output)
         assert fuzz.SECRET not in result.output and not out.exists(), case
 
@@ -178,8 +161,8 @@ def test_the_image_corpus_costs_one_row_per_bad_image(radio, radio_model, tmp_pa
     corpus = fuzz.image_corpus(files, tmp_path / "images", size, seed=18)
     expected = {str(case.path): case.expect for case in corpus.of("image")}
     out = tmp_path / "out"
-    for args, table in ((["predict", radio_model, corpus.root, "--out", out / "p.csv"], out / "p.csv"),
-                        (["explain", radio_model, corpus.root, "--out", out / "x"], out / "x" / "explanations.csv")):
+    for command in ("predict", "explain"):
+        args, table = fuzz.command_line(command, out / command, [corpus.root], model=radio_model)
         result = _invoke(*args)
         assert result.exit_code == 0, result.output
         _check_table(table, expected)

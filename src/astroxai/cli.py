@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import time
@@ -70,8 +71,6 @@ OUT_FILE_SUFFIXES = (".h5", ".hdf5", ".csv")
 def check_out(out) -> None:
     """Refuse, before any work, an ``--out`` that cannot be written: the folder that would hold it (the output
     itself, or its parent for a file) must be a folder, or be creatable under one, that this user may write in."""
-    import os
-
     if out is None:
         return
     out = Path(out)
@@ -121,8 +120,6 @@ def _noting_interrupts():
     next step of any progress loop (:func:`_stop_if_interrupted`) and prints nothing.  Every output is written under
     a temporary name, so the unwinding removes the half-written file either way.
     """
-    import os
-
     owner = os.getpid()
     _INTERRUPTS.clear()
 

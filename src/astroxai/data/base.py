@@ -153,6 +153,12 @@ def utf8_texts(values) -> np.ndarray:
     return np.array([utf8_text(v) for v in np.asarray(values, dtype=object).ravel()], dtype=object)
 
 
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the last one an ellipsis when it was longer: how a figure title or
+    a rejection reason names data it must not repeat whole."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def csv_safe(row: dict) -> dict:
     """A table row whose text cells cannot run as spreadsheet formulas: a cell that starts with ``= + - @``, a tab
     or a carriage return gets a leading ``'`` (OWASP's advice), unless it reads as a number; text that UTF-8 cannot

@@ -66,6 +66,21 @@ def component_moments(mask: np.ndarray) -> tuple[float, float, float]:
     return float(length), float(np.arctan2(major[1], major[0]) % np.pi), ratio
 
 
+def _plane(values, centre) -> tuple[np.ndarray, tuple[float, float]]:
+    """A map or an image summed over its channels (``(C, H, W)`` → ``(H, W)``), and the centre (default: the image
+    centre) as (x, y)."""
+    plane = np.asarray(values, dtype=np.float64)
+    if plane.ndim == 3:
+        plane = plane.sum(axis=0)
+    h, w = plane.shape
+    return plane, (((w - 1) / 2, (h - 1) / 2) if centre is None else centre)
+
+
+def _magnitude(saliency, centre) -> tuple[np.ndarray, tuple[float, float]]:
+    """|map| summed over channels, and the centre as (x, y)."""
+    return _plane(np.abs(np.asarray(saliency, dtype=np.float64)), centre)
+
+
 def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: float = 1.0,
                  search_radius: float | None = None) -> dict:
     """Measure a bar in one attribution map (``(H, W)`` or ``(C, H, W)``); see the module doc for the steps.
@@ -75,11 +90,8 @@ def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: floa
     """
     from scipy.ndimage import gaussian_filter, label
 
-    saliency = np.abs(np.asarray(saliency, dtype=np.float64))
-    if saliency.ndim == 3:
-        saliency = saliency.sum(axis=0)
+    saliency, (cx, cy) = _magnitude(saliency, centre)
     h, w = saliency.shape
-    cx, cy = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
     smoothed = gaussian_filter(saliency, smooth) if smooth > 0 else saliency
     yy, xx = np.mgrid[0:h, 0:w]
     radius = np.hypot(xx - cx, yy - cy)
@@ -99,15 +111,6 @@ def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: floa
     mask = labels == at_centre
     length, pa, ratio = component_moments(mask)
     return {"length_px": length, "pa": pa, "axis_ratio": ratio, "mask": mask}
-
-
-def _magnitude(saliency, centre) -> tuple[np.ndarray, tuple[float, float]]:
-    """|map| summed over channels, and the centre (default: the image centre) as (x, y)."""
-    weight = np.abs(np.asarray(saliency, dtype=np.float64))
-    if weight.ndim == 3:
-        weight = weight.sum(axis=0)
-    h, w = weight.shape
-    return weight, (((w - 1) / 2, (h - 1) / 2) if centre is None else centre)
 
 
 def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0) -> dict:
@@ -159,13 +162,12 @@ def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: flo
 
     weight, (cx, cy) = _magnitude(saliency, centre)
     h, w = weight.shape
-    direction = bar_from_moments(weight, (cx, cy), radius=radius, smooth=smooth)
-    pa = direction["pa"]
-    empty = {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
-    if not np.isfinite(pa):
-        return empty
     if smooth > 0:
         weight = gaussian_filter(weight, smooth)
+    direction = bar_from_moments(weight, (cx, cy), radius=radius, smooth=0)  # smoothed once, above
+    pa = direction["pa"]
+    if not np.isfinite(pa):
+        return {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
     t = np.arange(0.0, max_radius if max_radius is not None else min(h, w) / 2, 0.25)
     ends = []
     for sign in (1.0, -1.0):
@@ -199,13 +201,10 @@ def bar_from_isophotes(image, centre=None, *, smooth: float = 1.0, min_sma: floa
     from photutils.isophote import Ellipse, EllipseGeometry
     from scipy.ndimage import gaussian_filter
 
-    data = np.asarray(image, dtype=np.float64)
-    if data.ndim == 3:
-        data = data.sum(axis=0)
+    data, (cx, cy) = _plane(image, centre)
     if smooth > 0:
         data = gaussian_filter(data, smooth)
     h, w = data.shape
-    cx, cy = ((w - 1) / 2, (h - 1) / 2) if centre is None else centre
     max_sma = max_sma if max_sma is not None else 0.47 * min(h, w)
     failed = {"length_px": float("nan"), "pa": float("nan"), "ellipticity": float("nan")}
     isophotes = None

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from astroxai.data.base import is_utf8
+from astroxai.data.base import cut_text, is_utf8
 from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
@@ -243,7 +243,7 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             z = _float_or_none(z_text)
             if z_text and (z is None or not math.isfinite(z)):
                 # a typo must not silently hand the spectrum the redshift in its file
-                bad_row(reader.line_num, f"z {plain_cell(z_text)!r} is not a finite number")
+                bad_row(reader.line_num, f"z {cut_text(z_text, 41)!r} is not a finite number")  # 40 + "…"
                 continue
             member = next((row.pop(k) for k in MEMBER_COLUMNS if row.get(k)), None)
             if member is not None:
@@ -256,11 +256,6 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             first_row[item.key] = reader.line_num
             items.append(item)
     return items
-
-
-def plain_cell(text: str, limit: int = 40) -> str:
-    """A catalogue cell cut to ``limit`` characters, for a reason that names it without quoting a whole file."""
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]:

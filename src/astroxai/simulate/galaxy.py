@@ -11,13 +11,15 @@ brightness in arbitrary flux units):
   photometric bars (e.g. Laurikainen et al. 2005), semi-major axis a = 1.2–2.5 h, axis ratio b/a = 0.2–0.35, at a
   random angle in the disc plane.  The index n = 0.5–1 gives the flat profiles with a marked end that bright bars
   show (Elmegreen & Elmegreen 1985), and the bar's brightness is set by its *contrast* with the disc: at 0.7 a
-  along the bar it is 1–3 times as bright as the disc there, as bars are seen to be.  Its share of the light follows
-  (8–23 % for 90 % of the bars; recorded as ``bar_fraction``), in the range measured for SDSS bars (Gadotti 2011).
+  along the bar, before the PSF, it is 1.5–4 times as bright as the disc there, as bars are seen to be.  Its share
+  of the light follows (11–29 % for 90 % of the bars; recorded as ``bar_fraction``), in the range measured for SDSS
+  bars (Gadotti 2011), on the strong side.
 
   Until November 2026 n was 2 and the bar held a fixed 8–25 % of the light whatever its size: a long
-  bar then spread its light so thin that in 31 % of the barred galaxies it was nowhere brighter than the disc and
-  bulge along its own axis, and the extent where it stood 3σ above the noise correlated with the true length at
-  r = 0.69 only — no measurement, by eye, isophotes or a network, could recover the length (``docs/images.md``).
+  bar then spread its light so thin that in 32 % of the barred galaxies it was nowhere brighter than the disc and
+  bulge along its own axis, and the extent where it did followed the true length at r = 0.55 only — no
+  measurement, by eye, isophotes or a network, could recover the length (``docs/images.md``,
+  ``docs/bars_diagnosis.py``).
 
 The disc plane is seen at inclination i (cos i uniform in 0.45–1, so the bar stays visible) and position angle PA;
 the bar is projected with it.  The model is convolved with a Gaussian PSF (FWHM 1.5–2.5 px) and given Gaussian noise
@@ -108,15 +110,15 @@ def galaxy_model(p: dict, size: int = SIZE) -> dict:
         ub, vb = cb * u + sb * v, -sb * u + cb * v
         m2 = (ub / p["bar_a_px"]) ** 2 + (vb / (p["bar_a_px"] * p["bar_axis_ratio"])) ** 2
         parts["bar"] = np.where(m2 < 1, np.clip(1 - m2, 0, None) ** p["bar_ferrers_n"], 0.0)
-    if p["barred"] and p.get("bar_contrast"):
-        # the bar's share of the light that makes it bar_contrast × as bright as the disc at 0.7 a along its major
-        # axis (per unit light: each part's value there over its sum on the image); recorded in p.  (Without a
-        # contrast, the given bar_fraction holds: the simulator before November 2026, for docs/bars_diagnosis.py.)
-        at = 0.7 * p["bar_a_px"] * np.array([np.cos(p["bar_angle"]), np.sin(p["bar_angle"])])  # (u, v) in the plane
-        bar_per_light = (1 - 0.7**2) ** p["bar_ferrers_n"] / parts["bar"].sum()
-        disc_per_light = float(_disc(p, at[0], at[1])) / disc.sum()
-        ratio = p["bar_contrast"] * disc_per_light / bar_per_light  # bar light / disc light
-        p["bar_fraction"] = float(ratio * (1 - p["bulge_to_total"]) / (1 + ratio))
+        if p.get("bar_contrast"):
+            # the bar's share of the light that makes it bar_contrast × as bright as the disc at 0.7 a along its
+            # major axis (per unit light: each part's value there over its sum on the image); recorded in p.
+            # (Without a contrast the given bar_fraction holds: the simulator before November 2026.)
+            at = 0.7 * p["bar_a_px"] * np.array([cb, sb])  # (u, v) in the disc plane
+            bar_per_light = (1 - 0.7**2) ** p["bar_ferrers_n"] / parts["bar"].sum()
+            disc_per_light = float(_disc(p, at[0], at[1])) / disc.sum()
+            ratio = p["bar_contrast"] * disc_per_light / bar_per_light  # bar light / disc light
+            p["bar_fraction"] = float(ratio * (1 - p["bulge_to_total"]) / (1 + ratio))
     shares = {"bulge": p["bulge_to_total"], "bar": p["bar_fraction"]}
     shares["disc"] = 1.0 - shares["bulge"] - shares["bar"]
     sigma = p["psf_fwhm_px"] / (2 * np.sqrt(2 * np.log(2)))
@@ -137,16 +139,20 @@ def projected_bar(p: dict) -> tuple[float, float]:
     return float(2 * np.hypot(*on_sky)), float(np.arctan2(on_sky[1], on_sky[0]) % np.pi)
 
 
+def noise_sigma(model: np.ndarray, central_snr: float) -> np.ndarray:
+    """The noise of each pixel: sky plus source Poisson noise, variance ∝ 1 + model/peak (the source equals the sky
+    at the centre), scaled so that the centre has the drawn S/N."""
+    peak = model.max()
+    return peak / central_snr * np.sqrt((1 + model / peak) / 2)
+
+
 def simulate_galaxy(label: str, rng: np.random.Generator, size: int = SIZE) -> GalaxyImage:
     """Draw and render one noisy cutout of a barred or unbarred disc galaxy."""
     p = draw_galaxy_parameters(label, rng, size)
     parts = galaxy_model(p, size)
     model = sum(parts.values())
     peak = model.max()
-    # noise: sky plus source Poisson noise, variance ∝ 1 + model/peak (the source equals the sky at the centre),
-    # scaled so that the centre has the drawn S/N
-    sigma = peak / p["central_snr"] * np.sqrt((1 + model / peak) / 2)
-    image = model + sigma * rng.standard_normal(model.shape)
+    image = model + noise_sigma(model, p["central_snr"]) * rng.standard_normal(model.shape)
     length, angle = projected_bar(p)
     p.update(bar_length_px=length, bar_length_arcsec=length * PIXEL_ARCSEC, bar_pa=angle)
     bar = parts["bar"] > MASK_SHARE * model if p["barred"] else np.zeros(model.shape, dtype=bool)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from astroxai.data.base import cut_text
+
 #: Diverging colour map of signed attributions: blue positive (raises the output), red negative.
 ATTRIBUTION_CMAP = "RdBu"
 #: How astroxai writes its class names in figures and pages.
@@ -19,14 +21,10 @@ CLASS_NAMES = {"type1": "type 1", "type2": "type 2", "intermediate": "intermedia
 MAX_TEXT = 120
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def plain(text, limit: int = MAX_TEXT) -> str:
     """Text from data (an id, a label) as a figure may draw it: dollar signs escaped so that matplotlib never reads it
     as a formula, and cut to ``limit`` characters with an ellipsis."""
-    return _cut(str(text), limit).replace("$", r"\$")
+    return cut_text(str(text), limit).replace("$", r"\$")
 
 
 def class_name(label) -> str:
@@ -52,7 +50,7 @@ def plain_texts(fig, limit: int = MAX_TEXT) -> None:
         if text is None:
             continue
         text.set_parse_math(False)
-        text.set_text(_cut(text.get_text(), limit))
+        text.set_text(cut_text(text.get_text(), limit))
 
 
 def save_figure(fig, path: str | Path, formats=("png", "pdf"), dpi: int = 130) -> list[Path]:
