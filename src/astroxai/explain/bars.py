@@ -329,14 +329,15 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
     for n, regressor in sorted(regressors.items(), key=lambda item: -item[0]):
         n = min(int(n), train.size)
         for method, name in (*MAP_ROUTES.items(), ("isophotes", ISOPHOTE_ROUTE)):
-            found = measured[method]["train"][:n]
+            found = measured[method]["train"][:n]  # the isophotes: at most ISOPHOTE_CALIBRATION, whatever n
+            truth = true["train"][:found.size]
             fit = np.isfinite(found)
-            slope, intercept = calibrate(found[fit], true["train"][:n][fit])
+            slope, intercept = calibrate(found[fit], truth[fit])
             label = f"{name} ({n} lengths)"
             calibrations[label] = {"slope": round(slope, 5), "intercept": round(intercept, 5)}
             values = slope * measured[method]["test"] + intercept
             # an isophote fit that failed: the mean training length, the guess of a method that measured nothing
-            estimates[label] = np.where(np.isfinite(values), values, float(np.mean(true["train"][:n])))
+            estimates[label] = np.where(np.isfinite(values), values, float(np.mean(truth)))
             used[label] = n
         label = f"direct regression CNN ({n} lengths)"
         estimates[label], used[label] = regressor.predict(data.images[test]), n
