@@ -359,46 +359,39 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
                    "(out_of_distribution = True, ood_score > 1): do not trust their classes")
 
 
-@main.command()
-@MODEL_DIR
-@INPUTS
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for explanations.csv, explanations.h5 and figures/.")
-@click.option("--method", type=click.Choice(["exact", "saliency", "finite-difference", "smoothgrad",
-                                            "integrated-gradients", "occlusion", "lime", "kernelshap"]),
-              default="exact", show_default=True,
-              help="exact (= saliency): autograd gradient (captum); finite-difference: the paper's recipe (spectra); "
-                   "else a captum method.")
-@click.option("--baseline", type=click.Choice(["model", "median", "continuum", "zero"]), default="model",
-              show_default=True, help="IG, occlusion, LIME, KernelSHAP: the model's baseline (median training "
-              "spectrum; empty sky for images), each spectrum's continuum, or zero.")
-@click.option("--segments", type=click.Choice(["windows", "lines"]), default="windows", show_default=True,
-              help="LIME, KernelSHAP on spectra: 40 equal wavelength windows, or ±2000 km/s around each line + "
-                   "continuum windows.")
-@click.option("--target", default="predicted", show_default=True,
-              help="Class whose probability is explained: 'predicted', 'probable' or a class name.")
-@click.option("--log", "log_p", is_flag=True, help="Explain log p (the paper's text) instead of p (its recipe).")
-@click.option("--scheme", type=click.Choice(["forward", "central"]), default="forward", show_default=True,
-              help="Finite differences: the paper's forward differences or central ones.")
-@click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
-              help="Finite differences: relative perturbation of each flux.")
-@CATALOG
-@click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Figures for the first N explained spectra (images: gallery rows, at most 12).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of SmoothGrad's and LIME's draws.")
-@_reports_errors
-def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, catalog, max_figures,
-            seed):
-    """Attribution maps of a saved model for raw files, folders, catalogues or data sets (.h5).
+def _method_options(command):
+    """The options that choose and tune an attribution method (shared by explain and survey)."""
+    options = [
+        click.option("--method", type=click.Choice(["exact", "saliency", "finite-difference", "smoothgrad",
+                                                    "integrated-gradients", "occlusion", "lime", "kernelshap"]),
+                     default="exact", show_default=True,
+                     help="exact (= saliency): autograd gradient (captum); finite-difference: the paper's recipe "
+                          "(spectra); else a captum method."),
+        click.option("--baseline", type=click.Choice(["model", "median", "continuum", "zero"]), default="model",
+                     show_default=True, help="IG, occlusion, LIME, KernelSHAP: the model's baseline (median "
+                     "training spectrum; empty sky for images), each spectrum's continuum, or zero."),
+        click.option("--segments", type=click.Choice(["windows", "lines"]), default="windows", show_default=True,
+                     help="LIME, KernelSHAP on spectra: 40 equal wavelength windows, or ±2000 km/s around each "
+                          "line + continuum windows."),
+        click.option("--target", default="predicted", show_default=True,
+                     help="Class whose probability is explained: 'predicted', 'probable' or a class name."),
+        click.option("--log", "log_p", is_flag=True, help="Explain log p (the paper's text) instead of p (its "
+                                                          "recipe)."),
+        click.option("--scheme", type=click.Choice(["forward", "central"]), default="forward", show_default=True,
+                     help="Finite differences: the paper's forward differences or central ones."),
+        click.option("--eps", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
+                     help="Finite differences: relative perturbation of each flux."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of SmoothGrad's and LIME's "
+                                                                            "draws."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    Raw spectra are reduced with the model's own grid and settings; images are read and checked against the
-    model's size.  Every input gets a row in explanations.csv (kept, or rejected with the reason), with the
-    prediction, the probabilities and the science check (spectra: Hβ core/wing means and the share of |map| near
-    the lines; simulated images: the share of |map| on each true component).  Blue in every figure: more of this
-    raises the explained probability; red: lowers it.
-    """
+
+def method_settings(method: str, log_p: bool, scheme: str, eps: float, segments: str) -> dict:
+    """The method's own settings from the shared options (an option that does not apply to it is refused)."""
     from astroxai.explain import get_method
-    from astroxai.workflows.explain import explain_inputs
 
     options = {}
     chosen = get_method(method)
@@ -410,8 +403,79 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
         options.update(eps=eps, scheme=scheme)
     if chosen.uses_features and segments == "lines":
         options["lines"] = True
+    return options
+
+
+@main.command()
+@MODEL_DIR
+@INPUTS
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for explanations.csv, explanations.h5 and figures/.")
+@_method_options
+@CATALOG
+@click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
+              help="Figures for the first N explained spectra (images: gallery rows, at most 12).")
+@_reports_errors
+def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, seed, catalog,
+            max_figures):
+    """Attribution maps of a saved model for raw files, folders, catalogues or data sets (.h5).
+
+    Raw spectra are reduced with the model's own grid and settings; images are read and checked against the
+    model's size.  Every input gets a row in explanations.csv (kept, or rejected with the reason), with the
+    prediction, the probabilities and the science check (spectra: Hβ core/wing means and the share of |map| near
+    the lines; simulated images: the share of |map| on each true component).  Blue in every figure: more of this
+    raises the explained probability; red: lowers it.
+    """
+    from astroxai.workflows.explain import explain_inputs
+
+    options = method_settings(method, log_p, scheme, eps, segments)
     explain_inputs(model_dir, inputs, out, method=method, target=target, baseline=baseline, options=options,
                    catalog=catalog, max_figures=max_figures, seed=seed, progress=_progress)
+
+
+@main.command()
+@MODEL_DIR
+@INPUTS
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for survey.parquet/ (one row per input), maps/ (with --maps) and survey.json.")
+@_method_options
+@CATALOG
+@click.option("--maps", is_flag=True, help="Also store every attribution map (Zarr, float32, one array per "
+                                          "partition; 4 kB per spectrum of 1000 points before compression).")
+@click.option("--partition-size", type=click.IntRange(min=1), default=2048, show_default=True,
+              help="Inputs per Dask task: each partition is written (and resumed) as a whole.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local Dask cluster [default: one per core].")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run on an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one.")
+@click.option("--restart", is_flag=True, help="Start again when --out holds a survey of other inputs or settings.")
+@_reports_errors
+def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, seed, catalog, maps,
+           partition_size, workers, scheduler, restart):
+    """Classify and explain a whole survey with a saved spectra model, streamed over Dask and resumable.
+
+    INPUTS are folders, spectrum files, catalogues (CSV or Parquet with columns file, z, optional label; millions
+    of rows are fine) and reduced stores (.h5 from astroxai reduce).  Each partition reads its files once, reduces
+    them with the model's own grid, classifies and explains them, and writes one Parquet part with a row per input:
+    kept (prediction, probabilities, zero_map, Hβ core/wing means, line share, out-of-distribution score) or
+    rejected with the reason.  Interrupted?  Run the same command again: finished partitions are kept and skipped.
+
+    \b
+    Examples:
+      astroxai survey model/ spectra/ --out survey/                 # every core of this machine
+      astroxai survey model/ big.h5 --out s/ --maps --workers 8     # a reduced store; maps into Zarr
+      astroxai survey model/ cat.parquet --out s/ --scheduler tcp://head:8786
+    Read the result with pyarrow (pyarrow.parquet.read_table("survey/survey.parquet")), pandas or Dask.
+    """
+    from astroxai.workflows.survey import survey as run_survey
+
+    options = method_settings(method, log_p, scheme, eps, segments)
+    summary = run_survey(model_dir, inputs, out, method=method, options=options, target=target, baseline=baseline,
+                         seed=seed, catalog=catalog, partition_size=partition_size, maps=maps, workers=workers,
+                         scheduler=scheduler, restart=restart, progress=_progress)
+    click.echo(f"{summary['n_inputs']} inputs: {summary['n_kept']} classified and explained, {summary['n_rejected']} "
+               f"rejected (reasons in the table); {summary['partitions_run']} partitions run, "
+               f"{summary['partitions_skipped']} already done; {summary['seconds']:.1f} s → {out}")
 
 
 @main.command()

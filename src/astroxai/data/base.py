@@ -49,9 +49,11 @@ def meta_columns(meta: dict, n: int, what: str) -> dict:
     return columns
 
 
-def read_meta_group(group) -> dict:
-    """Per-row metadata columns of an HDF5 group: text as str arrays, numbers as they are."""
-    return {key: data.asstr()[()].astype(object) if data.dtype.kind == "O" else data[()] for key, data in group.items()}
+def read_meta_group(group, rows=slice(None)) -> dict:
+    """Per-row metadata columns of an HDF5 group (``rows``: which of them): text as str arrays, numbers as they
+    are."""
+    return {key: data.asstr()[rows].astype(object) if data.dtype.kind == "O" else data[rows]
+            for key, data in group.items()}
 
 
 def write_meta_group(group, meta: dict) -> None:

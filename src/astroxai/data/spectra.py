@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from astroxai.data.base import STRING, LabelledSet, as_column, read_meta_group, utf8_texts
+from astroxai.data.base import STRING, LabelledSet, as_column, open_hdf5, read_meta_group, utf8_texts
 
 
 @dataclass
@@ -84,6 +84,29 @@ class SpectraSet(LabelledSet):
         with SpectraSetWriter(path, self.wavelength, self.attrs) as writer:
             writer.append(self.flux, self.labels, self.ids, self.meta)
         return path
+
+    @classmethod
+    def describe(cls, path: str | Path) -> tuple[int, np.ndarray, dict]:
+        """The number of spectra, the grid and the attrs of a stored set, without reading its fluxes."""
+        with open_hdf5(path, cls.FORMAT) as handle:
+            try:
+                return (int(handle["flux"].shape[0]), handle["wavelength"][()],
+                        json.loads(handle.attrs["attrs_json"]))
+            except (KeyError, TypeError, json.JSONDecodeError) as error:
+                raise ValueError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
+
+    @classmethod
+    def read_rows(cls, path: str | Path, start: int, stop: int) -> SpectraSet:
+        """Spectra ``start:stop`` of a stored set (HDF5 reads only the chunks that hold them), for streaming a set
+        larger than memory."""
+        with open_hdf5(path, cls.FORMAT) as handle:
+            try:
+                return cls(flux=handle["flux"][start:stop], wavelength=handle["wavelength"][()],
+                           labels=handle["labels"].asstr()[start:stop], ids=handle["ids"].asstr()[start:stop],
+                           meta=read_meta_group(handle["meta"], slice(start, stop)),
+                           attrs=json.loads(handle.attrs["attrs_json"]))
+            except (KeyError, TypeError, json.JSONDecodeError) as error:
+                raise ValueError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
 
     @classmethod
     def _read(cls, handle) -> SpectraSet:

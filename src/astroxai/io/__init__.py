@@ -161,6 +161,13 @@ class InputItem:
 
 
 def _is_catalog(path: Path) -> bool:
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return "file" in [name.strip().lower() for name in pq.read_schema(path).names]
+        except Exception:  # not Parquet after all: it is read (and refused) as a spectrum file
+            return False
     if path.suffix.lower() != ".csv":
         return False
     try:
@@ -185,8 +192,8 @@ MAX_CELL = 4096
 
 
 def read_catalog(path: str | Path) -> list[InputItem]:
-    """Read a catalogue CSV with a ``file`` column and optional ``label``, ``z`` and ``fiber``/``targetid`` (which
-    spectrum of an spPlate or a DESI coadd) columns.
+    """Read a catalogue (CSV, or Parquet for survey-sized ones) with a ``file`` column and optional ``label``, ``z``
+    and ``fiber``/``targetid`` (which spectrum of an spPlate or a DESI coadd) columns.
 
     Relative file paths are taken relative to the catalogue's folder.  Other columns are kept in
     ``InputItem.extra`` (the simulator's true parameters, for instance).  A row that cannot be used — no file name,
@@ -194,12 +201,12 @@ def read_catalog(path: str | Path) -> list[InputItem]:
     input named ``catalogue#row N`` whose ``problem`` says why, so that it costs its own row and no other.
     """
     path = Path(path)
-    items = []
-    first_row: dict[tuple, int] = {}
+    rows = _parquet_rows(path) if path.suffix.lower() == ".parquet" else _csv_rows(path)
+    return _catalog_items(path, rows)
 
-    def bad_row(line: int, reason: str) -> None:
-        items.append(InputItem(path, member=f"row {line}", problem=f"catalogue row {line}: {reason}"))
 
+def _csv_rows(path: Path):
+    """``(line, cells as a dict, or the reason the row cannot be parsed)`` of a catalogue CSV."""
     # surrogateescape: a stray byte decodes (to a lone surrogate) instead of stopping the whole file
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.reader(handle)
@@ -213,49 +220,85 @@ def read_catalog(path: str | Path) -> list[InputItem]:
             except StopIteration:
                 break
             except csv.Error as error:  # e.g. a field over the csv module's limit; the reader goes on after it
-                bad_row(reader.line_num, f"cannot be parsed ({error})")
+                yield reader.line_num, f"cannot be parsed ({error})"
                 continue
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line is not a row
             if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns):]):
                 # more cells than the header names: most often a comma inside a path, so no cell can be trusted
-                bad_row(reader.line_num, f"has {len(cells)} cells, the header names {len(columns)}")
+                yield reader.line_num, f"has {len(cells)} cells, the header names {len(columns)}"
                 continue
-            row = {k: v.strip() for k, v in zip(columns, cells, strict=False) if k}
-            if not all(is_utf8(v) for v in row.values()):
-                bad_row(reader.line_num, "holds bytes that are not UTF-8")
-                continue
-            if any(len(v) > MAX_CELL for v in row.values()):
-                bad_row(reader.line_num, f"holds a cell longer than {MAX_CELL} characters")
-                continue
-            name = row.pop("file", "")
-            if not name:
-                bad_row(reader.line_num, "names no file")
-                continue
-            if "\x00" in name:  # no file system allows it; Path.resolve would raise on it
-                bad_row(reader.line_num, "file name holds a NUL character")
-                continue
-            file = Path(name)
-            if not file.is_absolute():
-                file = path.parent / file
-            label = row.pop("label", "") or None
-            z_text = row.pop("z", "")
-            z = _float_or_none(z_text)
-            if z_text and (z is None or not math.isfinite(z)):
-                # a typo must not silently hand the spectrum the redshift in its file
-                bad_row(reader.line_num, f"z {cut_text(z_text, 41)!r} is not a finite number")  # 40 + "…"
-                continue
-            member = next((row.pop(k) for k in MEMBER_COLUMNS if row.get(k)), None)
-            if member is not None:
-                number = _float_or_none(member)
-                member = str(int(number)) if number is not None and number == int(number) else member
-            item = InputItem(file, label, z, row, member)
-            if item.key in first_row:  # two rows for one spectrum: which label and z would be meant?
-                bad_row(reader.line_num, f"names the same spectrum as row {first_row[item.key]}")
-                continue
-            first_row[item.key] = reader.line_num
-            items.append(item)
+            yield reader.line_num, {k: v.strip() for k, v in zip(columns, cells, strict=False) if k}
+
+
+def _parquet_rows(path: Path):
+    """``(row number, cells as text)`` of a Parquet catalogue, read one row group at a time."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises its own ArrowInvalid, OSError and more for a damaged file
+        raise SpectrumError(f"unreadable Parquet catalogue ({cut_text(str(error), 200)})", path) from None
+    number = 0
+    for group in range(table.num_row_groups):
+        batch = table.read_row_group(group).to_pylist()
+        for row in batch:
+            number += 1
+            yield number, {str(k).strip().lower(): "" if v is None else str(v).strip() for k, v in row.items()}
+
+
+def _catalog_items(path: Path, rows) -> list[InputItem]:
+    """The inputs of a catalogue's rows (see :func:`read_catalog`); each row that cannot be used is an input whose
+    ``problem`` says why."""
+    items = []
+    first_row: dict[tuple, int] = {}
+    for line, row in rows:
+        problem = row if isinstance(row, str) else _row_problem(row)
+        item = None
+        if problem is None:
+            item = _row_item(path, row)
+            if isinstance(item, str):
+                problem, item = item, None
+            elif item.key in first_row:  # two rows for one spectrum: which label and z would be meant?
+                problem = f"names the same spectrum as row {first_row[item.key]}"
+        if problem is not None:
+            items.append(InputItem(path, member=f"row {line}", problem=f"catalogue row {line}: {problem}"))
+            continue
+        first_row[item.key] = line
+        items.append(item)
     return items
+
+
+def _row_problem(row: dict) -> str | None:
+    if not all(is_utf8(v) for v in row.values()):
+        return "holds bytes that are not UTF-8"
+    if any(len(v) > MAX_CELL for v in row.values()):
+        return f"holds a cell longer than {MAX_CELL} characters"
+    name = row.get("file", "")
+    if not name:
+        return "names no file"
+    if "\x00" in name:  # no file system allows it; Path.resolve would raise on it
+        return "file name holds a NUL character"
+    return None
+
+
+def _row_item(path: Path, row: dict) -> InputItem | str:
+    """The input a valid catalogue row names, or why its redshift cannot be used."""
+    row = dict(row)
+    file = Path(row.pop("file"))
+    if not file.is_absolute():
+        file = path.parent / file
+    label = row.pop("label", "") or None
+    z_text = row.pop("z", "")
+    z = _float_or_none(z_text)
+    if z_text and (z is None or not math.isfinite(z)):
+        # a typo must not silently hand the spectrum the redshift in its file
+        return f"z {cut_text(z_text, 41)!r} is not a finite number"  # 40 + "…"
+    member = next((row.pop(k) for k in MEMBER_COLUMNS if row.get(k)), None)
+    if member is not None:
+        number = _float_or_none(member)
+        member = str(int(number)) if number is not None and number == int(number) else member
+    return InputItem(file, label, z, row, member)
 
 
 def collect_inputs(inputs, catalog: str | Path | None = None) -> list[InputItem]:

@@ -1,0 +1,404 @@
+"""``astroxai survey``: a saved spectra model's decisions and explanations for a whole survey, streamed over Dask.
+
+The inputs (folders, catalogues of up to millions of rows in CSV or Parquet, reduced ``.h5`` stores) are cut into
+partitions of a fixed number of inputs.  Each partition is one pure task, :func:`run_partition`: read each file once
+→ reduce it with the model's own grid and settings → ``model.predict`` / ``Explainer.explain`` (the calls of
+``astroxai explain``, nothing copied) → one Parquet part with a row per input (kept, or rejected with the reason)
+and, with ``maps=True``, one Zarr array of its maps.  Both are written under a temporary name and renamed, and the
+Parquet part is written last, so its presence is the record that the partition is done: re-running the same command
+skips finished partitions, and a partition whose worker died is simply run again by the scheduler.
+
+Dask's ``distributed`` owns the scheduling: a ``LocalCluster`` with one single-threaded worker process per core by
+default, or any running cluster (``scheduler="tcp://host:port"``).  Every partition's result depends only on its
+inputs and the settings, so the output is the same whatever the scheduler and the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data import SpectraSet, fate
+from astroxai.data.base import atomic_path, cut_text
+from astroxai.explain import Explainer
+from astroxai.explain.methods import get_method
+from astroxai.io import collect_inputs
+from astroxai.models import load_model
+from astroxai.models.persist import GridMismatchError
+from astroxai.parallel import default_workers
+from astroxai.progress import track
+from astroxai.provenance import versions
+from astroxai.reduce import reduce_item
+from astroxai.report.arrays import write_parquet_part, write_zarr_maps
+from astroxai.workflows.explain import science_rows
+from astroxai.workflows.inputs import SET_SUFFIXES, reduction_tasks
+
+log = logging.getLogger(__name__)
+
+#: What the output folder holds.
+RECORD, PARTS, MAPS = "survey.json", "survey.parquet", "maps"
+#: Inputs per partition: large enough that a partition's fixed costs (a task, two files) vanish, small enough that
+#: a worker holds only a few megabytes of spectra and maps, and that a lost worker costs little.
+DEFAULT_PARTITION = 2048
+SCIENCE = ("hbeta_core_mean", "hbeta_wing_mean", "line_saliency_share")
+
+
+@dataclass
+class Partition:
+    """One task: ``number``, the index of its first input in the survey, and either raw input files (``items``) or
+    rows ``start:stop`` of a reduced store, or the fate rows of inputs refused before any reading (``refused``)."""
+
+    number: int
+    first: int
+    items: list = field(default_factory=list)
+    store: str | None = None
+    rows: tuple[int, int] = (0, 0)
+    refused: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.items) + (self.rows[1] - self.rows[0]) + len(self.refused)
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.number:06d}"
+
+
+@dataclass
+class SurveySettings:
+    """What every partition needs besides its inputs (sent to every worker; small)."""
+
+    model_dir: str
+    model_sha: str
+    method: str = "saliency"
+    options: dict = field(default_factory=dict)
+    target: str = "predicted"
+    baseline: str = "model"
+    seed: int = 0
+    maps: bool = False
+    out: str = ""
+
+    def key(self) -> dict:
+        """What must be equal for a re-run to reuse finished partitions."""
+        return {"model_sha": self.model_sha, "method": self.method, "options": self.options, "target": self.target,
+                "baseline": self.baseline, "seed": self.seed, "maps": self.maps}
+
+
+def plan_partitions(model, inputs, catalog=None, partition_size: int = DEFAULT_PARTITION) -> list[Partition]:
+    """Cut the inputs into partitions of ``partition_size`` inputs, in a fixed order: reduced stores row by row
+    (each store checked against the model's grid here, once), then raw files as :func:`astroxai.io.collect_inputs`
+    lists them.  A store that cannot be used becomes one refused input."""
+    partitions: list[Partition] = []
+    first = 0
+
+    def add(**what):
+        nonlocal first
+        partitions.append(Partition(len(partitions), first, **what))
+        first += len(partitions[-1])
+
+    inputs = [Path(p) for p in inputs]
+    for path in [p for p in inputs if p.suffix.lower() in SET_SUFFIXES]:
+        try:
+            n, grid, _ = SpectraSet.describe(path)
+            model.check_grid_of(grid)
+        except (ValueError, GridMismatchError) as error:
+            add(refused=[fate(path, path.stem, "rejected", str(error), label="")])
+            continue
+        for start in range(0, n, partition_size):
+            add(store=str(path), rows=(start, min(n, start + partition_size)))
+    raw = [p for p in inputs if p.suffix.lower() not in SET_SUFFIXES]
+    items = collect_inputs(raw, catalog) if raw else []
+    for start in range(0, len(items), partition_size):
+        add(items=items[start:start + partition_size])
+    return partitions
+
+
+def plan_digest(partitions: list[Partition]) -> str:
+    """A fingerprint of what each partition holds (its inputs, in order), so that a re-run with other inputs is
+    never mistaken for the same survey."""
+    digest = hashlib.sha256()
+    for part in partitions:
+        digest.update(f"{part.number}:{part.first}:{part.store}:{part.rows}:{len(part.refused)}\n".encode())
+        for item in part.items:
+            digest.update(f"{item.name}|{item.label}|{item.z}|{item.problem}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def parquet_schema(classes):
+    """The columns of every Parquet part, whatever the partition holds (a part of rejected inputs only included)."""
+    import pyarrow as pa
+
+    return pa.schema([("index", pa.int64()), ("partition", pa.int32()), ("id", pa.string()), ("input", pa.string()),
+                      ("status", pa.string()), ("reason", pa.string()), ("label", pa.string()), ("z", pa.float64()),
+                      ("predicted", pa.string()), ("target", pa.string()),
+                      *[(f"p_{c}", pa.float64()) for c in classes], ("zero_map", pa.bool_()),
+                      *[(name, pa.float64()) for name in SCIENCE], ("novelty", pa.float64())])
+
+
+#: A worker keeps the model of the partitions it runs (loaded once per process, not once per partition).
+_MODELS: dict[tuple[str, str], object] = {}
+
+
+def _model(settings: SurveySettings):
+    key = (settings.model_dir, settings.model_sha)
+    if key not in _MODELS:
+        _MODELS.clear()
+        model = load_model(settings.model_dir)
+        if model.metadata_.get("sha256") != settings.model_sha:
+            raise ValueError(f"{settings.model_dir} changed while the survey ran (its checksum differs)")
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def _partition_inputs(model, part: Partition) -> tuple[list[dict], SpectraSet | None, dict]:
+    """The fate rows of a partition's inputs, the usable spectra as one set, and their redshifts by id."""
+    if part.refused:
+        return [dict(row) for row in part.refused], None, {}
+    fates, fluxes, labels, ids, redshift = [], [], [], [], {}
+    if part.store is not None:
+        data = SpectraSet.read_rows(part.store, *part.rows)
+        good = data.finite()
+        z = data.meta.get("z")
+        for j in range(len(data)):
+            reason = "" if good[j] else "holds NaN or infinite values"
+            fates.append(fate(part.store, data.ids[j], "kept" if good[j] else "rejected", reason,
+                              label=data.labels[j]))
+            if z is not None and good[j]:
+                redshift[str(data.ids[j])] = float(z[j])
+        return fates, (data.subset(np.flatnonzero(good)) if not good.all() else data), redshift
+    first_of: dict[str, str] = {}  # id → the input it came from: the same spectrum twice is kept once
+    for flux, row, meta in map(reduce_item, reduction_tasks(model, part.items)):
+        if flux is not None and row["id"] in first_of:
+            row = {**row, "status": "rejected", "reason": f"duplicate id {row['id']} (already kept from "
+                                                          f"{first_of[row['id']]})"}
+            flux = None
+        fates.append(fate(row["input"], row["id"], row["status"], row["reason"], label=row["label"]))
+        if flux is not None:
+            first_of[row["id"]] = row["input"]
+            fluxes.append(flux), labels.append(row["label"]), ids.append(row["id"])
+            redshift[str(row["id"])] = np.nan if meta["z"] is None else float(meta["z"])
+    grid = np.asarray(model.grid_, dtype=np.float64)
+    data = SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid, labels, ids) if fluxes \
+        else None
+    return fates, data, redshift
+
+
+def run_partition(part: Partition, settings: SurveySettings) -> dict:
+    """One partition, start to finish (see the module doc); returns its counts.  Pure: the same partition and
+    settings always write the same files, so running it twice (a retry after a lost worker) is harmless."""
+    import torch
+
+    torch.set_num_threads(1)  # one single-threaded worker per core: threads inside a worker would compete
+    start = time.perf_counter()
+    model = _model(settings)
+    fates, data, redshift = _partition_inputs(model, part)
+    out = Path(settings.out)
+    for j, row in enumerate(fates):
+        row.update(index=part.first + j, partition=part.number)
+    kept = [row for row in fates if row["status"] == "kept"]
+    maps = np.zeros((0, len(model.grid_)), dtype=np.float32)
+    if data is not None and len(data):
+        explanation = Explainer(model, settings.method, settings.baseline, seed=settings.seed,
+                                **settings.options).explain(data, target=settings.target)
+        science = science_rows(explanation, data)
+        novelty = model.novelty(data)
+        for j, row in enumerate(kept):
+            row.update(predicted=str(explanation.predicted[j]), target=str(explanation.targets[j]),
+                       zero_map=bool(explanation.zero_map[j]), z=redshift.get(row["id"]),
+                       **{f"p_{c}": float(p) for c, p in zip(explanation.classes, explanation.probabilities[j],
+                                                            strict=True)},
+                       **{k: (float(v) if v != "" else None) for k, v in science[j].items()},
+                       novelty=None if novelty is None else float(novelty["score"][j]))
+        maps = explanation.maps
+    if settings.maps:
+        write_zarr_maps(out / MAPS / f"{part.name}.zarr", maps,
+                        {"ids": [row["id"] for row in kept], "index": [row["index"] for row in kept],
+                         "method": settings.method})
+    for row in fates:
+        row["reason"] = cut_text(row["reason"], 500) if row.get("reason") else None
+        row["input"], row["id"] = str(row["input"]), str(row["id"])
+    write_parquet_part(fates, parquet_schema([str(c) for c in model.classes_]), out / PARTS / f"{part.name}.parquet")
+    return {"number": part.number, "inputs": len(fates), "kept": len(kept), "seconds": time.perf_counter() - start,
+            "worker": os.getpid()}
+
+
+def finished_partitions(out: Path, partitions: list[Partition]) -> set[int]:
+    """The partitions whose Parquet part is under its final name (written last, atomically: the done record)."""
+    names = {p.name: p.number for p in partitions}
+    folder = out / PARTS
+    if not folder.is_dir():
+        return set()
+    return {names[f.stem] for f in folder.glob("part-*.parquet") if f.stem in names}
+
+
+def _client(scheduler: str | None, workers: int | None):
+    """A Dask client: on the cluster at ``scheduler``, or on a new LocalCluster of single-threaded worker processes
+    (one per core unless ``workers`` says otherwise)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler, timeout="30s"), None
+    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def _read_record(out: Path) -> dict | None:
+    try:
+        return json.loads((out / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_record(out: Path, record: dict) -> None:
+    with atomic_path(out / RECORD) as temporary:
+        temporary.write_text(json.dumps(record, indent=2, default=str))
+
+
+def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | None = None,
+           target: str = "predicted", baseline: str = "model", seed: int = 0, catalog=None,
+           partition_size: int = DEFAULT_PARTITION, maps: bool = False, workers: int | None = None,
+           scheduler: str | None = None, restart: bool = False, progress=None) -> dict:
+    """Classify and explain every input with a saved spectra model, partition by partition (see the module doc).
+
+    Returns a summary: counts (inputs, kept, rejected, partitions run and skipped), the seconds, the spectra per
+    second, and the paths of the Parquet data set and the maps.  Raises ``ValueError`` when ``out`` holds a survey
+    of other inputs or settings (``restart=True`` starts it again) and when a partition failed (the others are kept:
+    the same command goes on from there).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    model = load_model(model_dir)
+    if model.modality != "spectra" or model.task != "classify":
+        raise ValueError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
+                         f"{model.task} model")
+    chosen = get_method(method)
+    settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
+                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps), str(out))
+    Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
+    partitions = plan_partitions(model, inputs, catalog, partition_size)
+    n_inputs = sum(len(p) for p in partitions)
+    if not n_inputs:
+        raise ValueError("no input: the folders, catalogues and stores given hold no spectrum file or spectrum")
+    digest = plan_digest(partitions)
+    record = _read_record(out)
+    same = record is not None and record.get("plan") == digest and record.get("settings") == settings.key() \
+        and record.get("partition_size") == partition_size
+    if record is not None and not same and not restart:
+        raise ValueError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
+                         "to start this one there (its results are replaced)")
+    if restart or not same:
+        shutil.rmtree(out / PARTS, ignore_errors=True)
+        shutil.rmtree(out / MAPS, ignore_errors=True)
+    done = finished_partitions(out, partitions)
+    todo = [p for p in partitions if p.number not in done]
+    record = {"command": "survey", "model": settings.model_dir, "settings": settings.key(), "plan": digest,
+              "partition_size": partition_size, "n_inputs": n_inputs, "n_partitions": len(partitions),
+              "status": "running", "versions": versions()}
+    _write_record(out, record)
+    if done:
+        log.info("%s: %d of %d partitions already done, running the other %d", out, len(done), len(partitions),
+                 len(todo))
+    failed, reports = [], []
+    if todo:
+        client, cluster = _client(scheduler, workers)
+        try:
+            n_workers = len(client.scheduler_info()["workers"])
+            log.info("surveying %d inputs in %d partitions of %d on %d Dask workers (%s)", n_inputs, len(todo),
+                     partition_size, n_workers, scheduler or "local cluster")
+            futures = client.map(run_partition, todo, settings=settings, pure=False)
+            failed, reports = _collect(futures, todo, progress)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    summary = _summarise(out, partitions, model)
+    seconds = time.perf_counter() - started
+    record.update(status="failed" if failed else "complete", seconds=round(seconds, 2), **summary,
+                  partitions_run=len(reports), partitions_skipped=len(done),
+                  failed=[{"partition": number, "error": error} for number, error in failed])
+    _write_record(out, record)
+    if failed:
+        raise ValueError(f"{len(failed)} of {len(partitions)} partitions failed (first: {failed[0][1]}); the others "
+                         f"are kept in {out / PARTS}: run the same command again to retry them")
+    run_inputs = sum(r["inputs"] for r in reports)
+    log.info("surveyed %d inputs (%d kept, %d rejected) in %.1f s → %s", n_inputs, summary["n_kept"],
+             summary["n_rejected"], seconds, out)
+    return {**record, "out": str(out), "inputs_per_second": run_inputs / seconds if seconds else float("nan")}
+
+
+def _collect(futures, todo: list[Partition], progress) -> tuple[list, list]:
+    """Wait for every partition, counting inputs as they finish (the progress bar shows spectra/s and an ETA);
+    a partition that raised is recorded, not fatal."""
+    from distributed import as_completed
+
+    size = {p.number: len(p) for p in todo}
+    failed, reports = [], []
+
+    def finished():
+        for future in as_completed(futures):
+            try:
+                report = future.result()
+            except Exception as error:  # a bug or a broken store in one partition: the others go on
+                number = todo[futures.index(future)].number
+                failed.append((number, f"{type(error).__name__}: {cut_text(str(error), 300)}"))
+                log.warning("partition %d failed: %s", number, failed[-1][1])
+                yield from range(size[number])
+                continue
+            reports.append(report)
+            yield from range(report["inputs"])
+
+    for _ in track(progress, finished(), "surveying", sum(size.values())):
+        pass
+    return failed, reports
+
+
+def _summarise(out: Path, partitions: list[Partition], model) -> dict:
+    """Counts over the Parquet parts on disk, and the check that every input is there exactly once."""
+    import pyarrow.dataset as ds
+
+    folder = out / PARTS
+    if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
+        return {"n_kept": 0, "n_rejected": 0, "n_rows": 0}
+    table = ds.dataset(folder, format="parquet").to_table(columns=["index", "status"])
+    index = table.column("index").to_numpy()
+    status = np.asarray(table.column("status").to_pylist())
+    expected = sum(len(p) for p in partitions if (folder / f"{p.name}.parquet").is_file())
+    if len(np.unique(index)) != len(index) or len(index) != expected:
+        raise ValueError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
+                         "twice: the parts are inconsistent (run again with --restart)")
+    return {"n_rows": int(len(index)), "n_kept": int((status == "kept").sum()),
+            "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_]}
+
+
+def read_survey(out, columns=None):
+    """The survey's table (one row per input, ordered by ``index``) as a ``pyarrow.Table`` (``.to_pandas()`` where
+    pandas is installed); ``columns``: only these."""
+    import pyarrow.dataset as ds
+
+    columns = None if columns is None else list(dict.fromkeys(["index", *columns]))
+    return ds.dataset(Path(out) / PARTS, format="parquet").to_table(columns=columns).sort_by("index")
+
+
+def open_maps(out):
+    """Every stored map of a survey as one lazy Dask array (rows in the order of :func:`read_survey`'s kept rows)
+    and the ids of its rows."""
+    import dask.array as da
+    import zarr
+
+    arrays, ids = [], []
+    for folder in sorted((Path(out) / MAPS).glob("part-*.zarr")):
+        array = zarr.open_array(str(folder), mode="r")
+        ids += list(array.attrs["ids"])
+        if array.shape[0]:
+            arrays.append(da.from_zarr(array))
+    if not arrays:
+        raise ValueError(f"{out}: no maps stored (run the survey with --maps)")
+    return da.concatenate(arrays, axis=0), np.asarray(ids, dtype=object)
