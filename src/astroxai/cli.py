@@ -181,8 +181,11 @@ def main(verbose: bool):
 @click.option("--n-per-class", type=click.IntRange(min=0), default=None,
               help="Images: how many of each class (default: 300 radio, 600 galaxy).")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the package's fixed seed).")
+@click.option("--store", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Spectra: write N spectra (millions are fine) straight into OUT/survey_store.h5, a reduced store "
+                   "for astroxai survey: noisy copies of 3000 simulated spectra in the type shares above.")
 def simulate(out: Path, kind: str, n_type1: int, n_type2: int, n_intermediate: int, n_per_class: int | None,
-             seed: int | None):
+             seed: int | None, store: int | None):
     """Simulate AGN spectra (SDSS spec-lite FITS) or survey images (FITS cutouts with a WCS).
 
     Spectra: catalog.csv lists every file with its label, redshift and every true parameter.  Images: the
@@ -193,6 +196,16 @@ def simulate(out: Path, kind: str, n_type1: int, n_type2: int, n_intermediate: i
     from astroxai.simulate.images import DEFAULT_IMAGE_COUNTS, DEFAULT_IMAGE_SEED, simulate_image_sample
 
     start = time.perf_counter()
+    if store is not None:
+        from astroxai.simulate import survey_store
+
+        if kind != "spectra":
+            raise click.UsageError("--store makes spectra only")
+        counts = {"type1": n_type1, "type2": n_type2, "intermediate": n_intermediate}
+        path = survey_store(out / "survey_store.h5", store, DEFAULT_SEED if seed is None else seed, counts=counts,
+                            progress=_progress)
+        click.echo(f"wrote {store} reduced spectra in {time.perf_counter() - start:.1f} s → {path}")
+        return
     if kind == "spectra":
         counts = {"type1": n_type1, "type2": n_type2, "intermediate": n_intermediate}
         path = simulate_sample(out, counts, DEFAULT_SEED if seed is None else seed, progress=_progress)

@@ -249,3 +249,22 @@ def test_killed_worker_on_an_external_cluster(trained_model, reduced_sample, tmp
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_survey_store_is_noisy_copies_of_simulated_spectra(tmp_path):
+    from astroxai.simulate import spectra_set, survey_store
+
+    counts = {"type1": 1, "type2": 2, "intermediate": 1}
+    path = survey_store(tmp_path / "store.h5", 2500, 4, distinct=120, counts=counts, chunk=1000)
+    data = SpectraSet.load(path)
+    assert len(data) == 2500 and len(set(data.ids)) == 2500
+    base = spectra_set({"type1": 30, "type2": 60, "intermediate": 30}, seed=4)
+    position = {i: k for k, i in enumerate(base.ids)}
+    template = [position[t] for t in data.meta["template"]]
+    np.testing.assert_array_equal(data.labels, base.labels[template])
+    residual = data.flux - base.flux[template]
+    # each stored spectrum is its template plus Gaussian noise of the recorded sigma
+    np.testing.assert_allclose(residual.std(axis=1), data.meta["noise_sigma"], rtol=0.15)
+    assert abs(float(np.mean(residual))) < 1e-3
+    again = survey_store(tmp_path / "again.h5", 2500, 4, distinct=120, counts=counts, chunk=1000)
+    np.testing.assert_array_equal(SpectraSet.load(again).flux, data.flux)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -84,11 +85,13 @@ class SurveySettings:
     seed: int = 0
     maps: bool = False
     out: str = ""
+    #: Inputs per attribution call (None: the model's ``explain_batch``).
+    batch_size: int | None = None
 
     def key(self) -> dict:
         """What must be equal for a re-run to reuse finished partitions."""
         return {"model_sha": self.model_sha, "method": self.method, "options": self.options, "target": self.target,
-                "baseline": self.baseline, "seed": self.seed, "maps": self.maps}
+                "baseline": self.baseline, "seed": self.seed, "maps": self.maps, "batch_size": self.batch_size}
 
 
 def plan_partitions(model, inputs, catalog=None, partition_size: int = DEFAULT_PARTITION) -> list[Partition]:
@@ -103,7 +106,9 @@ def plan_partitions(model, inputs, catalog=None, partition_size: int = DEFAULT_P
         partitions.append(Partition(len(partitions), first, **what))
         first += len(partitions[-1])
 
-    inputs = [Path(p) for p in inputs]
+    # absolute: a worker of a cluster may run in another folder (every worker must see the same file system)
+    inputs = [Path(p).absolute() for p in inputs]
+    catalog = None if catalog is None else Path(catalog).absolute()
     for path in [p for p in inputs if p.suffix.lower() in SET_SUFFIXES]:
         try:
             n, grid, _ = SpectraSet.describe(path)
@@ -205,8 +210,11 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
     kept = [row for row in fates if row["status"] == "kept"]
     maps = np.zeros((0, len(model.grid_)), dtype=np.float32)
     if data is not None and len(data):
-        explanation = Explainer(model, settings.method, settings.baseline, seed=settings.seed,
-                                **settings.options).explain(data, target=settings.target)
+        # seeded by the partition's first input: random methods draw other noise in every partition (one seed
+        # for all would give every partition the same draws), and the same noise whatever the scheduler
+        explanation = Explainer(model, settings.method, settings.baseline, seed=settings.seed + part.first,
+                                batch_size=settings.batch_size, **settings.options).explain(data,
+                                                                                              target=settings.target)
         science = science_rows(explanation, data)
         novelty = model.novelty(data)
         for j, row in enumerate(kept):
@@ -226,7 +234,20 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
         row["input"], row["id"] = str(row["input"]), str(row["id"])
     write_parquet_part(fates, parquet_schema([str(c) for c in model.classes_]), out / PARTS / f"{part.name}.parquet")
     return {"number": part.number, "inputs": len(fates), "kept": len(kept), "seconds": time.perf_counter() - start,
-            "worker": os.getpid()}
+            "worker": os.getpid(), "peak_rss_mb": peak_memory_mb()}
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory: Linux's VmHWM (getrusage's figure carries over the parent's peak into a
+    forked and exec'd worker), else getrusage."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def finished_partitions(out: Path, partitions: list[Partition]) -> set[int]:
@@ -265,7 +286,8 @@ def _write_record(out: Path, record: dict) -> None:
 def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | None = None,
            target: str = "predicted", baseline: str = "model", seed: int = 0, catalog=None,
            partition_size: int = DEFAULT_PARTITION, maps: bool = False, workers: int | None = None,
-           scheduler: str | None = None, restart: bool = False, progress=None) -> dict:
+           scheduler: str | None = None, restart: bool = False, batch_size: int | None = None,
+           progress=None) -> dict:
     """Classify and explain every input with a saved spectra model, partition by partition (see the module doc).
 
     Returns a summary: counts (inputs, kept, rejected, partitions run and skipped), the seconds, the spectra per
@@ -281,7 +303,8 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
                          f"{model.task} model")
     chosen = get_method(method)
     settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
-                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps), str(out))
+                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps),
+                              str(out.absolute()), batch_size)
     Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
     partitions = plan_partitions(model, inputs, catalog, partition_size)
     n_inputs = sum(len(p) for p in partitions)
@@ -321,8 +344,10 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
                 cluster.close()
     summary = _summarise(out, partitions, model)
     seconds = time.perf_counter() - started
+    workers_seen = {r["worker"] for r in reports}
     record.update(status="failed" if failed else "complete", seconds=round(seconds, 2), **summary,
-                  partitions_run=len(reports), partitions_skipped=len(done),
+                  partitions_run=len(reports), partitions_skipped=len(done), workers_used=len(workers_seen),
+                  peak_worker_rss_mb=round(max((r["peak_rss_mb"] for r in reports), default=0.0), 1),
                   failed=[{"partition": number, "error": error} for number, error in failed])
     _write_record(out, record)
     if failed:
