@@ -268,3 +268,18 @@ def test_survey_store_is_noisy_copies_of_simulated_spectra(tmp_path):
     assert abs(float(np.mean(residual))) < 1e-3
     again = survey_store(tmp_path / "again.h5", 2500, 4, distinct=120, counts=counts, chunk=1000)
     np.testing.assert_array_equal(SpectraSet.load(again).flux, data.flux)
+
+
+def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp_path):
+    spectra = sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:3]
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for path in spectra:
+        shutil.copy(path, folder / path.name)
+    shutil.copy(spectra[0], folder / "zz-copy.fits")  # another name, the same spectrum (and id)
+    survey(trained_model, [folder], tmp_path / "s", workers=1)
+    rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "s")}
+    assert rows[spectra[0].name]["status"] == "kept"
+    assert rows["zz-copy.fits"]["status"] == "rejected"
+    assert rows["zz-copy.fits"]["reason"].startswith("duplicate id ") and spectra[0].name in rows["zz-copy.fits"][
+        "reason"]

@@ -84,29 +84,32 @@ def _spec_from_hdul(hdul: fits.HDUList, path: Path) -> Spectrum:
     missing = [c for c in COADD_REQUIRED if c not in {n.lower() for n in coadd.columns.names}]
     if missing:
         raise SpectrumError(f"COADD table lacks column(s) {', '.join(missing)}", path)
+    row, names = None, set()
+    if len(hdul) > 2 and isinstance(hdul[2], fits.BinTableHDU) and len(hdul[2].data) > 0:
+        row, names = hdul[2].data[0], {n.upper() for n in hdul[2].columns.names}
+    return _dr8_spectrum(path, _column(coadd, "loglam"), _column(coadd, "flux"), _column(coadd, "ivar"),
+                         _column(coadd, "and_mask", np.int64), row, names)
+
+
+SPECOBJ_KEYS = ("PLATE", "MJD", "FIBERID", "CLASS", "SUBCLASS", "ZWARNING", "SN_MEDIAN_ALL")
+
+
+def _dr8_spectrum(path: Path, loglam, flux, ivar, mask, row, names: set) -> Spectrum:
+    """A DR8+ spec file's spectrum from its COADD columns and the first SPECOBJ row (``names``: that row's column
+    names, upper case; ``row`` None when the file has no SPECOBJ): what both reading paths return."""
     meta: dict = {"format": "sdss-spec"}
     z = None
     ident = path.stem.removeprefix("spec-")
-    if len(hdul) > 2 and isinstance(hdul[2], fits.BinTableHDU) and len(hdul[2].data) > 0:
-        row = hdul[2].data[0]
-        names = {n.upper() for n in hdul[2].columns.names}
+    if row is not None:
         if "Z" in names:
             z = _redshift(row["Z"])
-        for key in SPECOBJ_KEYS:
-            if key in names:
-                meta[key.lower()] = _scalar(row[key])
+        meta.update({key.lower(): _scalar(row[key]) for key in SPECOBJ_KEYS if key in names})
         if {"PLATE", "MJD", "FIBERID"} <= names:
             ident = f"{int(row['PLATE']):04d}-{int(row['MJD']):05d}-{int(row['FIBERID']):04d}"
-    return Spectrum(
-        wavelength=10.0 ** _column(coadd, "loglam"),
-        flux=_column(coadd, "flux"),
-        ivar=_column(coadd, "ivar"),
-        mask=_column(coadd, "and_mask", np.int64),
-        z=z,
-        id=ident,
-        source=str(path),
-        meta=meta,
-    )
+    return Spectrum(wavelength=10.0 ** np.asarray(loglam, dtype=np.float64), flux=np.asarray(flux, dtype=np.float64),
+                    ivar=np.asarray(ivar, dtype=np.float64),
+                    mask=None if mask is None else np.asarray(mask, dtype=np.int64), z=z, id=ident,
+                    source=str(path), meta=meta)
 
 
 def _spspec_from_hdul(hdul: fits.HDUList, path: Path) -> Spectrum:
@@ -239,9 +242,6 @@ def read_sdss_spspec(path: str | Path) -> Spectrum:
         return _spspec_from_hdul(hdul, path)
 
 
-SPECOBJ_KEYS = ("PLATE", "MJD", "FIBERID", "CLASS", "SUBCLASS", "ZWARNING", "SN_MEDIAN_ALL")
-
-
 def _spec_with_fitsio(path: Path) -> Spectrum | None:
     """A complete, ordinary DR8+ ``spec`` file read with fitsio (cfitsio), which reads these tables 7–8 times faster
     than astropy (``benchmarks/bench_survey.py``: the survey's reading step); ``None`` for anything else — fitsio
@@ -258,7 +258,6 @@ def _spec_with_fitsio(path: Path) -> Spectrum | None:
             size = path.stat().st_size
             if size % 2880 or max(hdu.get_offsets()["data_end"] for hdu in handle) != size:
                 return None  # truncated (perhaps between two HDUs) or followed by stray bytes: astropy's path says
-
             names = {n.lower(): n for n in handle[1].get_colnames()}
             if any(c not in names for c in COADD_REQUIRED):
                 return None
@@ -268,23 +267,13 @@ def _spec_with_fitsio(path: Path) -> Spectrum | None:
             if len(handle) > 2 and handle[2].get_exttype() == "BINARY_TBL" and handle[2].get_nrows() > 0:
                 columns = {n.upper(): n for n in handle[2].get_colnames()}
                 found = {"Z", *SPECOBJ_KEYS} & set(columns)
-                row = handle[2].read(columns=[columns[k] for k in sorted(found)], rows=[0])[0] if found else None
-                row = None if row is None else {k: row[columns[k]] for k in found}
+                if found:
+                    values = handle[2].read(columns=[columns[k] for k in sorted(found)], rows=[0])[0]
+                    row = {k: values[columns[k]] for k in found}
     except Exception:  # cfitsio's errors on damaged files: astropy's path gives the reason
         return None
-    meta: dict = {"format": "sdss-spec"}
-    ident = path.stem.removeprefix("spec-")
-    z = None
-    if row is not None:
-        z = _redshift(row["Z"]) if "Z" in found else None
-        meta.update({key.lower(): _scalar(row[key]) for key in SPECOBJ_KEYS if key in found})
-        if {"PLATE", "MJD", "FIBERID"} <= found:
-            ident = f"{int(row['PLATE']):04d}-{int(row['MJD']):05d}-{int(row['FIBERID']):04d}"
-    return Spectrum(wavelength=10.0 ** np.asarray(coadd[names["loglam"]], dtype=np.float64),
-                    flux=np.asarray(coadd[names["flux"]], dtype=np.float64),
-                    ivar=np.asarray(coadd[names["ivar"]], dtype=np.float64),
-                    mask=None if "and_mask" not in names else np.asarray(coadd[names["and_mask"]], dtype=np.int64),
-                    z=z, id=ident, source=str(path), meta=meta)
+    return _dr8_spectrum(path, coadd[names["loglam"]], coadd[names["flux"]], coadd[names["ivar"]],
+                         coadd[names["and_mask"]] if "and_mask" in names else None, row, found)
 
 
 def read_sdss_fits(path: str | Path) -> Spectrum:

@@ -96,18 +96,19 @@ def reduced_chunks(model, items, *, workers: int | None = None, chunk_size: int 
     chunk, so memory does not grow with the number of files (one process pool serves every chunk)."""
     grid = np.asarray(model.grid_, dtype=np.float64)
     tasks = reduction_tasks(model, items)
-    fates, fluxes, labels, ids = [], [], [], []
+    fates, fluxes, labels, ids, redshifts = [], [], [], [], []
 
     def flush():
         data = None
         if fluxes:
-            data = SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid, labels, ids)
+            data = SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid, labels, ids,
+                              {"z": list(redshifts)})
         chunk = (list(fates), data)
-        fates.clear(), fluxes.clear(), labels.clear(), ids.clear()
+        fates.clear(), fluxes.clear(), labels.clear(), ids.clear(), redshifts.clear()
         return chunk
 
     results = ordered_map(reduce_item, tasks, workers, chunk_size)
-    for flux, row, _ in track(progress, results, "reducing", len(tasks)):
+    for flux, row, meta in track(progress, results, "reducing", len(tasks)):
         fates.append(fate(row["input"], row["id"], row["status"], row["reason"], label=row["label"]))
         if flux is None:
             log.debug("rejected %s: %s", row["input"], row["reason"])
@@ -115,10 +116,31 @@ def reduced_chunks(model, items, *, workers: int | None = None, chunk_size: int 
             fluxes.append(flux)
             labels.append(row["label"])
             ids.append(row["id"])
+            redshifts.append(meta["z"])
         if len(fates) >= chunk_size:
             yield flush()
     if fates:
         yield flush()
+
+
+def duplicate_reason(input_id, first_input) -> str:
+    """Why an input whose id an earlier input already gave is rejected: a table row must name one spectrum."""
+    return f"duplicate id {input_id} (already kept from {first_input})"
+
+
+def keep_first_of_each_id(fates: list[dict], data: SpectraSet | None) -> SpectraSet | None:
+    """Turn every kept input whose id an earlier kept input has into a rejection (:func:`duplicate_reason`), in
+    ``fates`` (in place), and return ``data`` (one row per kept fate, in order) without those rows."""
+    first_of, keep = {}, []
+    for row in fates:
+        if row["status"] != "kept":
+            continue
+        keep.append(row["id"] not in first_of)
+        if keep[-1]:
+            first_of[row["id"]] = row["input"]
+        else:
+            row.update(status="rejected", reason=duplicate_reason(row["id"], first_of[row["id"]]))
+    return data.subset(np.flatnonzero(keep)) if data is not None and not all(keep) else data
 
 
 def gather_spectra(model, inputs, catalog=None, *, workers: int | None = None, progress=None):

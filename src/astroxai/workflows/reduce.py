@@ -25,6 +25,7 @@ from astroxai.reduce import (
     wavelength_grid,
 )
 from astroxai.spectrum import SpectrumError
+from astroxai.workflows.inputs import duplicate_reason
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,7 @@ def reduce_inputs(
         for i, (flux, row, meta) in zip(candidates, track(progress, results, "reducing", len(candidates)),
                                         strict=True):
             if flux is not None and meta["id"] in first_of:
-                row = {**row, "status": "rejected",
-                       "reason": f"duplicate id {meta['id']} (already kept from {first_of[meta['id']]})"}
+                row = {**row, "status": "rejected", "reason": duplicate_reason(meta["id"], first_of[meta["id"]])}
                 flux = None
             fate[i] = row
             if flux is None:

@@ -37,10 +37,9 @@ from astroxai.models.persist import GridMismatchError
 from astroxai.parallel import default_workers
 from astroxai.progress import track
 from astroxai.provenance import versions
-from astroxai.reduce import reduce_item
 from astroxai.report.arrays import write_parquet_part, write_zarr_maps
 from astroxai.workflows.explain import science_rows
-from astroxai.workflows.inputs import SET_SUFFIXES, reduction_tasks
+from astroxai.workflows.inputs import SET_SUFFIXES, keep_first_of_each_id, reduced_chunks
 
 log = logging.getLogger(__name__)
 
@@ -162,37 +161,19 @@ def _model(settings: SurveySettings):
     return _MODELS[key]
 
 
-def _partition_inputs(model, part: Partition) -> tuple[list[dict], SpectraSet | None, dict]:
-    """The fate rows of a partition's inputs, the usable spectra as one set, and their redshifts by id."""
+def _partition_inputs(model, part: Partition) -> tuple[list[dict], SpectraSet | None]:
+    """The fate rows of a partition's inputs in order, and the usable spectra (one per kept row) as one set."""
     if part.refused:
-        return [dict(row) for row in part.refused], None, {}
-    fates, fluxes, labels, ids, redshift = [], [], [], [], {}
+        return [dict(row) for row in part.refused], None
     if part.store is not None:
         data = SpectraSet.read_rows(part.store, *part.rows)
         good = data.finite()
-        z = data.meta.get("z")
-        for j in range(len(data)):
-            reason = "" if good[j] else "holds NaN or infinite values"
-            fates.append(fate(part.store, data.ids[j], "kept" if good[j] else "rejected", reason,
-                              label=data.labels[j]))
-            if z is not None and good[j]:
-                redshift[str(data.ids[j])] = float(z[j])
-        return fates, (data.subset(np.flatnonzero(good)) if not good.all() else data), redshift
-    first_of: dict[str, str] = {}  # id → the input it came from: the same spectrum twice is kept once
-    for flux, row, meta in map(reduce_item, reduction_tasks(model, part.items)):
-        if flux is not None and row["id"] in first_of:
-            row = {**row, "status": "rejected", "reason": f"duplicate id {row['id']} (already kept from "
-                                                          f"{first_of[row['id']]})"}
-            flux = None
-        fates.append(fate(row["input"], row["id"], row["status"], row["reason"], label=row["label"]))
-        if flux is not None:
-            first_of[row["id"]] = row["input"]
-            fluxes.append(flux), labels.append(row["label"]), ids.append(row["id"])
-            redshift[str(row["id"])] = np.nan if meta["z"] is None else float(meta["z"])
-    grid = np.asarray(model.grid_, dtype=np.float64)
-    data = SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid, labels, ids) if fluxes \
-        else None
-    return fates, data, redshift
+        fates = [fate(part.store, i, "kept" if ok else "rejected", "" if ok else "holds NaN or infinite values",
+                      label=label) for i, label, ok in zip(data.ids, data.labels, good, strict=True)]
+        return fates, (data.subset(np.flatnonzero(good)) if not good.all() else data)
+    # one chunk, reduced in this worker (no pool inside a Dask worker)
+    fates, data = next(reduced_chunks(model, part.items, workers=1, chunk_size=len(part.items)))
+    return fates, keep_first_of_each_id(fates, data)
 
 
 def run_partition(part: Partition, settings: SurveySettings) -> dict:
@@ -203,7 +184,7 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
     torch.set_num_threads(1)  # one single-threaded worker per core: threads inside a worker would compete
     start = time.perf_counter()
     model = _model(settings)
-    fates, data, redshift = _partition_inputs(model, part)
+    fates, data = _partition_inputs(model, part)
     out = Path(settings.out)
     for j, row in enumerate(fates):
         row.update(index=part.first + j, partition=part.number)
@@ -217,9 +198,11 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
                                                                                               target=settings.target)
         science = science_rows(explanation, data)
         novelty = model.novelty(data)
+        redshift = data.meta.get("z")
         for j, row in enumerate(kept):
             row.update(predicted=str(explanation.predicted[j]), target=str(explanation.targets[j]),
-                       zero_map=bool(explanation.zero_map[j]), z=redshift.get(row["id"]),
+                       zero_map=bool(explanation.zero_map[j]),
+                       z=None if redshift is None or not np.isfinite(redshift[j]) else float(redshift[j]),
                        **{f"p_{c}": float(p) for c, p in zip(explanation.classes, explanation.probabilities[j],
                                                             strict=True)},
                        **{k: (float(v) if v != "" else None) for k, v in science[j].items()},
@@ -365,6 +348,7 @@ def _collect(futures, todo: list[Partition], progress) -> tuple[list, list]:
     from distributed import as_completed
 
     size = {p.number: len(p) for p in todo}
+    number_of = {future.key: p.number for future, p in zip(futures, todo, strict=True)}
     failed, reports = [], []
 
     def finished():
@@ -372,7 +356,7 @@ def _collect(futures, todo: list[Partition], progress) -> tuple[list, list]:
             try:
                 report = future.result()
             except Exception as error:  # a bug or a broken store in one partition: the others go on
-                number = todo[futures.index(future)].number
+                number = number_of[future.key]
                 failed.append((number, f"{type(error).__name__}: {cut_text(str(error), 300)}"))
                 log.warning("partition %d failed: %s", number, failed[-1][1])
                 yield from range(size[number])
