@@ -96,3 +96,25 @@ def test_sigint_during_train_keeps_the_previous_model_whole(reduced_sample, tmp_
                                   "--out", str(tmp_path / "evaluation")])
     assert result.exit_code == 0, result.output
     assert f"macro F {test_f:.4f}" in result.output
+
+
+class _HalfBuilt:
+    """An object whose finaliser fails, like a progress bar whose constructor an interrupt cut short."""
+
+    def __del__(self):
+        raise AttributeError("'tqdm' object has no attribute 'pos'")
+
+
+def test_a_finaliser_broken_by_the_interrupt_prints_no_traceback(monkeypatch):
+    from astroxai.cli import _noting_interrupts
+
+    shown = []  # what would be printed as "Exception ignored in ...", with its traceback
+    monkeypatch.setattr(sys, "unraisablehook", shown.append)
+    with _noting_interrupts():
+        _HalfBuilt()  # before any interrupt: Python's own report, as always
+        assert len(shown) == 1 and isinstance(shown[0].exc_value, AttributeError)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        _HalfBuilt()
+    assert len(shown) == 1

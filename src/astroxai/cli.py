@@ -129,8 +129,14 @@ def _noting_interrupts():
         _INTERRUPTS.append(signum)
         signal.default_int_handler(signum, frame)
 
-    def quiet(unraisable):  # the interrupt is raised again at the next loop step: no traceback for it here
-        if not (_INTERRUPTS and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+    def quiet(unraisable):
+        # Once interrupted, an error in a finaliser is the interrupt's doing (the KeyboardInterrupt itself, raised
+        # again at the next loop step; or an object it cut off half-built, like a progress bar whose __del__ then
+        # fails): shown with -v, never as a traceback in the middle of "Aborted!"
+        if _INTERRUPTS:
+            log.debug("after the interrupt, in %r: %s: %s", unraisable.object, type(unraisable.exc_value).__name__,
+                      unraisable.exc_value)
+        else:
             previous_hook(unraisable)
 
     try:
@@ -144,6 +150,7 @@ def _noting_interrupts():
         sys.unraisablehook = previous_hook
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        _INTERRUPTS.clear()  # handled: a later command in this process (a notebook, a test) starts afresh
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
