@@ -126,3 +126,56 @@ def test_exact_saliency_of_a_trained_svm_agrees_with_central_differences(trained
     assert np.abs(numeric[zero]).max(initial=0.0) < 1e-9
     assert (~zero).sum() >= 5
     assert cosine_similarity(exact[~zero], numeric[~zero]).min() >= 0.99
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_one_backward_pass_equals_captum_saliency_on_every_model_kind(trained_model, cnn_model, radio_model, radio,
+                                                                      reduced_sample, log):
+    """row_gradients differentiates the sum of the selected outputs instead of captum's one root per output; the
+    numbers must be captum's own on each kind of astroxai model (SVM bridges, spectrum CNN, image CNN), with
+    per-input targets, in batches where a row coupling to another row would show."""
+    import torch
+    from captum.attr import Saliency
+
+    from astroxai.data import ImageSet
+    from astroxai.explain.saliency import row_gradients
+
+    spectra = SpectraSet.load(reduced_sample).flux[:24].astype(np.float64)
+    images = ImageSet.load(radio).images[:6].astype(np.float64)
+    svm = load_model(trained_model)
+    cases = [(svm.as_module(), spectra), (svm.with_kernel(SpectraSet.load(reduced_sample), "rbf").as_module(),
+                                          spectra),
+             (load_model(cnn_model).as_module(), spectra), (load_model(radio_model).as_module(prepared=True),
+                                                            load_model(radio_model).prepare(images))]
+    for module, X in cases:
+        dtype = next(module.buffers(), next(module.parameters(), None)).dtype
+        x = torch.as_tensor(X, dtype=dtype).requires_grad_(True)
+        k = module(x).shape[1]
+        target = torch.as_tensor(np.arange(len(X)) % k)
+        ours = row_gradients(module, x, target, log=log)
+        wrapped = module if not log else _Log(module)
+        theirs = Saliency(wrapped).attribute(x, target=target, abs=False)
+        assert ours.abs().max() > 0
+        torch.testing.assert_close(ours, theirs, rtol=1e-5 if dtype == torch.float32 else 1e-12,
+                                   atol=1e-7 if dtype == torch.float32 else 1e-15)
+
+
+class _Log:
+    """log of a module's output, as captum should see it for log=True."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __call__(self, x):
+        import torch
+
+        return torch.log(self.module(x).clamp_min(1e-300))
+
+
+def test_decide_is_predict_and_predict_proba(trained_model, cnn_model, reduced_sample):
+    data = SpectraSet.load(reduced_sample)
+    for folder in (trained_model, cnn_model):
+        model = load_model(folder)
+        predicted, probabilities = model.decide(data)
+        np.testing.assert_array_equal(predicted, model.predict(data))
+        np.testing.assert_allclose(probabilities, model.predict_proba(data), rtol=1e-12, atol=1e-15)

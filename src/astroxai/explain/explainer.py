@@ -190,7 +190,8 @@ class Explainer:
     seed : int
         Seed of every random draw (SmoothGrad's noise, LIME's and KernelSHAP's samples).
     batch_size : int, optional
-        Inputs per attribution call (default: the model's ``explain_batch``).
+        Inputs per attribution call (default: the model's ``explain_batch``, or its ``single_pass_batch`` for
+        exact saliency).
     **options :
         The method's settings (e.g. ``n_samples``, ``lines=True``, ``log=True``); see
         :mod:`astroxai.explain.methods`.
@@ -228,7 +229,8 @@ class Explainer:
         if self.options.get("lines") and model.modality != "spectra":
             raise ValueError("segments around lines are defined for spectra")
         self.seed = int(seed)
-        self.batch_size = int(batch_size or model.explain_batch)
+        self.batch_size = int(batch_size or (model.single_pass_batch if self.method_class.single_pass
+                                             else model.explain_batch))
         self.progress = progress
 
     def __repr__(self) -> str:
@@ -281,7 +283,7 @@ class Explainer:
         for an SVM can differ from the vote on rare borderline inputs), a class name, or one name or index per input.
         Regressors explain their value.
         """
-        X = self.model.check_inputs(data)
+        X = np.asarray(self.model.check_inputs(data), dtype=np.float64)  # once, not in every step below
         if ids is None:
             ids = data.ids if isinstance(data, LabelledSet) else np.arange(len(X)).astype(str)
         classes = [str(c) for c in self.model.classes_]
@@ -289,8 +291,8 @@ class Explainer:
             probabilities, predicted = None, np.asarray(self.model.predict(X), dtype=np.float64)
             index, targets = None, np.full(len(X), "value")
         else:
-            probabilities = self.model.predict_proba(X)
-            predicted = np.asarray(self.model.predict(X)).astype(str)
+            predicted, probabilities = self.model.decide(X)
+            predicted = np.asarray(predicted).astype(str)
             if isinstance(target, str) and target == "probable":
                 index = probabilities.argmax(axis=1)
             else:

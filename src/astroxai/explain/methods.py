@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from astroxai.explain.physics import LINE_WINDOW_KMS, velocity
-from astroxai.explain.saliency import PAPER_EPSILON, LogOutput, finite_difference_saliency, module_dtype
+from astroxai.explain.saliency import PAPER_EPSILON, finite_difference_saliency, module_dtype, row_gradients
 from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.progress import track
 
@@ -81,6 +81,9 @@ class Method:
     #: Whether inputs need gradients.
     gradient: ClassVar[bool] = False
     spectra_only: ClassVar[bool] = False
+    #: One forward and one backward pass per input, no copies of it (batches may be as large as the model allows:
+    #: :attr:`astroxai.models.base.Estimator.single_pass_batch`).
+    single_pass: ClassVar[bool] = False
 
     @classmethod
     def settings(cls, modality: str, options: dict) -> dict:
@@ -123,17 +126,16 @@ def method_names(modality: str | None = None) -> list[str]:
 
 @register
 class SaliencyMethod(Method):
-    """∂p/∂x by autograd, signed (captum ``Saliency``; Simonyan, Vedaldi & Zisserman 2014, arXiv:1312.6034): the
-    paper's saliency map without its finite differences; ``log=True`` differentiates log p (the paper's text)."""
+    """∂p/∂x by autograd, signed (captum ``Saliency``'s quantity, one backward pass: :func:`row_gradients`;
+    Simonyan, Vedaldi & Zisserman 2014, arXiv:1312.6034): the paper's saliency map without its finite differences;
+    ``log=True`` differentiates log p (the paper's text)."""
 
-    name, aliases, takes_log, gradient = "saliency", ("exact",), True, True
+    name, aliases, takes_log, gradient, single_pass = "saliency", ("exact",), True, True, True
     defaults = image_defaults = {"log": False}
 
     @staticmethod
     def run(module, inputs, target, baseline, mask, opts, image):
-        from captum.attr import Saliency
-
-        return Saliency(LogOutput(module) if opts["log"] else module).attribute(inputs, target=target, abs=False), None
+        return row_gradients(module, inputs, target, log=opts["log"]), None
 
 
 @register
@@ -381,17 +383,21 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
 
     def work(rows: slice):
         torch.manual_seed(seed + rows.start)
-        inputs = tensor(X[rows]).requires_grad_(cls.gradient)
+        # the inputs themselves are shared with torch, not copied (no method writes into them)
+        shared = X.flags.writeable and X[rows].flags.c_contiguous and dtype == torch.float64
+        inputs = (torch.from_numpy(X[rows]) if shared else tensor(X[rows])).requires_grad_(cls.gradient)
         t = None if target is None else torch.as_tensor(target[rows])
         b = None if base is None else tensor(base[rows])
         m = None if mask is None else torch.tensor(mask[rows] if mask.shape[0] == len(X) else mask)
         return cls.run(module, inputs, t, b, m, opts, image)
 
     starts = range(0, len(X), batch_size)
-    outputs = [work(slice(start, min(len(X), start + batch_size)))
-               for start in track(progress, starts, f"{cls.name} batches", len(starts))]
-    maps = np.concatenate([m.detach().to(torch.float64).numpy() for m, _ in outputs])
-    delta = None
-    if outputs and outputs[0][1] is not None:
-        delta = np.concatenate([d.detach().to(torch.float64).numpy() for _, d in outputs])
+    maps, deltas = np.empty(X.shape), []  # each batch's maps go straight into place (no concatenation)
+    for start in track(progress, starts, f"{cls.name} batches", len(starts)):
+        rows = slice(start, min(len(X), start + batch_size))
+        batch_maps, delta = work(rows)
+        maps[rows] = batch_maps.detach().numpy()
+        if delta is not None:
+            deltas.append(delta.detach().to(torch.float64).numpy())
+    delta = np.concatenate(deltas) if deltas else None
     return Attribution(cls.name, maps, time.perf_counter() - start_time, opts, delta)

@@ -73,6 +73,8 @@ class Estimator:
     modality: ClassVar[str] = ""
     #: Explanation settings of this kind of model (see :mod:`astroxai.explain`): batch size of the attribution calls.
     explain_batch: ClassVar[int] = 256
+    #: The batch size of methods with one forward and one backward pass per input (exact saliency).
+    single_pass_batch: ClassVar[int] = 256
     _KINDS: ClassVar[dict[tuple[str, str], type]] = {}
     #: Kinds written by earlier versions of astroxai, and what they are now.
     _ALIASES: ClassVar[dict[str, str]] = {"sklearn": "svm"}
@@ -161,6 +163,12 @@ class Estimator:
         """The model as a torch module: (N, ...) inputs → (N, K) probabilities (classifiers) or (N,) values.
         ``prepared=True`` gives the module of :meth:`prepare`-d inputs (the same for spectra)."""
         raise NotImplementedError
+
+    def decide(self, data) -> tuple[np.ndarray, np.ndarray]:
+        """The decision (class names) and the class probabilities of each input, from one pass where the model
+        allows it.  Here: the most probable class; the SVM overrides it with libsvm's vote."""
+        probabilities = self.predict_proba(data)
+        return np.asarray(self.classes_, dtype=object)[probabilities.argmax(axis=1)].astype(str), probabilities
 
     def prepare(self, X) -> np.ndarray:
         """The inputs as the model's first layer sees them (float64): spectra as they are; images divided by their

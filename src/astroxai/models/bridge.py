@@ -136,7 +136,7 @@ class SVCProbability(nn.Module):
 
     def decision_pairs(self, x: torch.Tensor) -> torch.Tensor:
         """libsvm's one-vs-one decision values, (N, n_pairs), pairs (i < j) in class order."""
-        x = x.to(torch.float64)
+        x = x.to(self.prob_a.dtype)  # float64, unless the module was cast (``.float()``, measured in the benchmark)
         if self.kernel == "linear":
             return x @ self.linear_weight + self.linear_bias
         z = (x - self.mean) / self.scale
@@ -156,6 +156,16 @@ class SVCProbability(nn.Module):
         value within ``margin`` of zero, where the round-off of a different summation order could flip it."""
         with torch.no_grad():
             decision = self.decision_pairs(torch.as_tensor(np.asarray(X, dtype=np.float64))).numpy()
+        return self._vote(decision, margin)
+
+    def decide(self, X, margin: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`votes` and :meth:`predict_proba` from one pass over the inputs (one matrix product)."""
+        with torch.no_grad():
+            decision = self.decision_pairs(torch.as_tensor(np.asarray(X, dtype=np.float64)))
+            probabilities = self.couple(self.platt(decision)).numpy()
+        return *self._vote(decision.numpy(), margin), probabilities
+
+    def _vote(self, decision: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
         votes = np.zeros((len(decision), len(self.classes)), dtype=np.int64)
         for p, (i, j) in enumerate(self.pairs):
             positive = decision[:, p] > 0
@@ -163,12 +173,19 @@ class SVCProbability(nn.Module):
             votes[:, j] += ~positive
         return votes.argmax(axis=1), (np.abs(decision) < margin).any(axis=1)
 
+    def platt(self, decision: torch.Tensor) -> torch.Tensor:
+        """Platt probabilities r_ij that class i beats class j from decision values, clipped as libsvm clips them."""
+        return torch.sigmoid(-(self.prob_a * decision + self.prob_b)).clamp(MIN_PROB, 1 - MIN_PROB)
+
     def pairwise(self, x: torch.Tensor) -> torch.Tensor:
         """Platt probabilities r_ij that class i beats class j, (N, n_pairs), clipped as libsvm clips them."""
-        return torch.sigmoid(-(self.prob_a * self.decision_pairs(x) + self.prob_b)).clamp(MIN_PROB, 1 - MIN_PROB)
+        return self.platt(self.decision_pairs(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.pairwise(x)
+        return self.couple(self.pairwise(x))
+
+    def couple(self, r: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (N, k) from the pairwise probabilities ``r`` (N, n_pairs)."""
         k = len(self.classes)
         # scikit-learn's libsvm couples two classes with the same iterations (newer libsvm releases return
         # r_01 directly, which differs by up to the iteration tolerance); exact coupling gives (r_01, r_10).
