@@ -469,9 +469,18 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="Run on an existing Dask cluster (e.g. tcp://10.0.0.5:8786) instead of a local one.")
 @click.option("--restart", is_flag=True, help="Start again when --out holds a survey of other inputs or settings.")
+@click.option("--place-on", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A t-SNE maps file (explanations.h5 of astroxai run, embeddings.h5 of astroxai embed): place every "
+                   "spectrum on its map (columns tsne_x, tsne_y) and draw the survey's density on it "
+                   "(survey_map.png). Costs about as much as the linear SVM's explanation.")
+@click.option("--map", "map_key", metavar="KEY", default=None,
+              help="Which map of --place-on, e.g. all/raw/perplexity_50 [default: all classes, raw fluxes, the "
+                   "largest perplexity].")
+@click.option("--map-data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The data set the map was made from, if the maps file does not record it.")
 @_reports_errors
 def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, seed, catalog, maps,
-           partition_size, workers, scheduler, restart):
+           partition_size, workers, scheduler, restart, place_on, map_key, map_data):
     """Classify and explain a whole survey with a saved spectra model, streamed over Dask and resumable.
 
     INPUTS are folders, spectrum files, catalogues (CSV or Parquet with columns file, z, optional label; millions
@@ -485,6 +494,7 @@ def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, sc
       astroxai survey model/ spectra/ --out survey/                 # every core of this machine
       astroxai survey model/ big.h5 --out s/ --maps --workers 8     # a reduced store; maps into Zarr
       astroxai survey model/ cat.parquet --out s/ --scheduler tcp://head:8786
+      astroxai survey runs/default/models/svm-3class big.h5 --out s/ --place-on runs/default/explanations.h5
     Read the result with pyarrow (pyarrow.parquet.read_table("survey/survey.parquet")), pandas or Dask.
     """
     from astroxai.workflows.survey import survey as run_survey
@@ -492,10 +502,13 @@ def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, sc
     options = method_settings(method, log_p, scheme, eps, segments)
     summary = run_survey(model_dir, inputs, out, method=method, options=options, target=target, baseline=baseline,
                          seed=seed, catalog=catalog, partition_size=partition_size, maps=maps, workers=workers,
-                         scheduler=scheduler, restart=restart, progress=_progress)
+                         scheduler=scheduler, restart=restart, place_on=place_on, map_key=map_key,
+                         map_data=map_data, progress=_progress)
     click.echo(f"{summary['n_inputs']} inputs: {summary['n_kept']} classified and explained, {summary['n_rejected']} "
                f"rejected (reasons in the table); {summary['partitions_run']} partitions run, "
                f"{summary['partitions_skipped']} already done; {summary['seconds']:.1f} s → {out}")
+    if summary.get("map_figure"):
+        click.echo(f"the survey on the t-SNE map: {summary['map_figure']}")
 
 
 @main.command()
@@ -522,7 +535,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
     data = load_dataset(dataset, SpectraSet, finite=True)
     features = FEATURES if standardise is None else (("standardised",) if standardise else ("raw",))
     specs = paper_specs(perplexities or PAPER_PERPLEXITIES, subsets or tuple(SUBSETS), features)
-    result = embed_maps(data, out, specs, seed=seed, progress=_progress)
+    result = embed_maps(data, out, specs, seed=seed, dataset=dataset, progress=_progress)
     if place is not None:
         new = load_dataset(place, SpectraSet, finite=True)
         if not (new.wavelength.shape == data.wavelength.shape

@@ -283,3 +283,40 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp
     assert rows["zz-copy.fits"]["status"] == "rejected"
     assert rows["zz-copy.fits"]["reason"].startswith("duplicate id ") and spectra[0].name in rows["zz-copy.fits"][
         "reason"]
+
+
+def test_survey_placed_on_a_tsne_map(trained_model, reduced_sample, tmp_path):
+    """--place-on: every kept spectrum gets coordinates on the reference map (openTSNE transform inside each
+    partition) equal to placing all of them at once, near reference spectra of its own class, and the density
+    figure counts each of them once; a map that is not in the file is refused before anything runs."""
+    from astroxai.embed.tsne import reference_map
+    from astroxai.workflows.survey import survey_density
+
+    runner = CliRunner()
+    embed = tmp_path / "embed"
+    result = runner.invoke(main, ["embed", str(reduced_sample), "--out", str(embed), "--perplexity", "8", "--raw",
+                                  "--classes", "all"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "survey"
+    result = runner.invoke(main, ["survey", str(trained_model), str(reduced_sample), "--out", str(out),
+                                  "--workers", "2", "--partition-size", "7", "--place-on",
+                                  str(embed / "embeddings.h5")])
+    assert result.exit_code == 0, result.output
+    assert "survey_map.png" in result.output and (out / "survey_map.png").stat().st_size > 10_000
+    rows = _rows(out)
+    data = SpectraSet.load(reduced_sample)
+    assert [r["id"] for r in rows] == list(data.ids)
+    placed = np.array([[r["tsne_x"], r["tsne_y"]] for r in rows])
+    fitted = reference_map(embed / "embeddings.h5")
+    assert fitted.spec.key == "all/raw/perplexity_8"
+    np.testing.assert_allclose(placed, fitted.place(data.flux, n_jobs=1), rtol=1e-9, atol=1e-9)
+    nearest = np.linalg.norm(placed[:, None] - fitted.coords[None], axis=2).argmin(axis=1)
+    assert (fitted.labels[nearest] == data.labels).mean() >= 0.8
+    edges = [np.linspace(-1e4, 1e4, 11)] * 2
+    counts, outside = survey_density(out, edges)
+    assert counts.sum() == len(rows) and outside == 0
+    assert json.loads((out / "survey.json").read_text())["settings"]["tsne"]["key"] == "all/raw/perplexity_8"
+    refused = runner.invoke(main, ["survey", str(trained_model), str(reduced_sample), "--out", str(tmp_path / "x"),
+                                   "--place-on", str(embed / "embeddings.h5"), "--map", "all/raw/perplexity_50"])
+    assert refused.exit_code != 0 and "has no map 'all/raw/perplexity_50'" in refused.output
+    assert not (tmp_path / "x" / PARTS).exists()

@@ -106,6 +106,10 @@ class EmbeddingMap:
         The perplexity, capped at (n − 1) / 3 for small sets.
     reference : (n, F) ndarray or None
         The fluxes the map was fitted on (needed by :meth:`place`).
+    wavelength : (F,) ndarray or None
+        Their wavelength grid, when known.
+    source : str or None
+        The data set file they were read from, when read from one (:func:`reference_map`).
 
     Examples
     --------
@@ -127,6 +131,8 @@ class EmbeddingMap:
     perplexity_used: float = float("nan")
     reference: np.ndarray | None = None
     _affinities: object = field(default=None, repr=False)
+    wavelength: np.ndarray | None = None
+    source: str | None = None
 
     @classmethod
     def fit(cls, X, spec: MapSpec, ids=None, labels=None, *, seed: int = 0, n_jobs: int = -1) -> EmbeddingMap:
@@ -231,10 +237,45 @@ def load_maps(path, data=None, specs=None) -> list[EmbeddingMap]:
             found.append(EmbeddingMap(spec, group["coords"][()].astype(np.float64), ids,
                                       group["labels"][()].astype(str), float(group.attrs["kl_divergence"]),
                                       float(group.attrs.get("seconds", 0.0)),
-                                      float(group.attrs.get("perplexity_used", spec.perplexity)), reference))
+                                      float(group.attrs.get("perplexity_used", spec.perplexity)), reference,
+                                      wavelength=None if data is None else np.asarray(data.wavelength)))
     if specs is not None and len(found) < len(list(specs)):
         raise KeyError(f"{path} lacks some of the maps asked for")
     return found
+
+
+def reference_map(path, data_path=None, key: str | None = None) -> EmbeddingMap:
+    """One map of a maps file (``embeddings.h5`` of ``astroxai embed``, ``explanations.h5`` of ``astroxai run``)
+    with the spectra it was fitted on, ready to :meth:`~EmbeddingMap.place` new ones.
+
+    ``data_path``: the data set the map was made from (default: the one the file records, relative to the file);
+    ``key``: which map, e.g. ``'all/raw/perplexity_50'`` (default: all three classes, raw fluxes, the largest
+    perplexity stored — the paper's main map when ``astroxai run`` made the file).
+    """
+    from astroxai.data import SpectraSet
+
+    path = Path(path)
+    with h5py.File(path, "r") as handle:
+        if "embeddings" not in handle:
+            raise ValueError(f"{path} holds no t-SNE maps (make them with astroxai embed or astroxai run)")
+        recorded = json.loads(handle.attrs.get("tsne", "{}")).get("dataset")
+    if data_path is None:
+        if not recorded:
+            raise ValueError(f"{path} does not record the data set its maps were made from: name it")
+        data_path = path.parent / recorded
+    data_path = Path(data_path)
+    if not data_path.is_file():
+        raise ValueError(f"the maps of {path} were made from {data_path}, which is not there: name the data set")
+    maps = load_maps(path)
+    if key is None:
+        ranked = sorted(maps, key=lambda m: (m.spec.subset == "all", m.spec.features == "raw", m.spec.perplexity))
+        key = ranked[-1].spec.key
+    chosen = [m.spec for m in maps if m.spec.key == key]
+    if not chosen:
+        raise ValueError(f"{path} has no map {key!r}; it has {', '.join(m.spec.key for m in maps)}")
+    fitted = load_maps(path, SpectraSet.load(data_path), chosen)[0]
+    fitted.source = str(data_path)
+    return fitted
 
 
 def paper_specs(perplexities=PAPER_PERPLEXITIES, subsets=tuple(SUBSETS), features=FEATURES) -> list[MapSpec]:

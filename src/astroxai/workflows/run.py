@@ -211,7 +211,8 @@ def run_spectra(cfg: SpectraRunConfig, out, progress=None, workers: int | None =
         if explaining:
             maps = [m for name in sorted(results) if name.startswith("tsne-") for m in results[name]]
             maps = sorted(maps, key=lambda m: paper_specs(cfg.perplexities).index(m.spec))
-            write_embedding(out / "embed", maps, seed=cfg.seed, data_file=out / "explanations.h5")
+            write_embedding(out / "embed", maps, seed=cfg.seed, data_file=out / "explanations.h5",
+                            dataset=dataset)
             explained = results["saliency"]
             explained["explanation"].save(out / "explanations.h5", key="saliency")
             result["explain"] = {"physics": explained["physics"], "n_gallery": len(explained["gallery"]),

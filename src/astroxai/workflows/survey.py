@@ -29,6 +29,7 @@ import numpy as np
 
 from astroxai.data import SpectraSet, fate
 from astroxai.data.base import atomic_path, cut_text
+from astroxai.embed.tsne import reference_map
 from astroxai.explain import Explainer
 from astroxai.explain.methods import get_method
 from astroxai.io import collect_inputs
@@ -86,11 +87,14 @@ class SurveySettings:
     out: str = ""
     #: Inputs per attribution call (None: the model's ``explain_batch``).
     batch_size: int | None = None
+    #: The t-SNE map the spectra are placed on: ``{"file", "data", "key"}`` (absolute paths), or None.
+    tsne: dict | None = None
 
     def key(self) -> dict:
         """What must be equal for a re-run to reuse finished partitions."""
         return {"model_sha": self.model_sha, "method": self.method, "options": self.options, "target": self.target,
-                "baseline": self.baseline, "seed": self.seed, "maps": self.maps, "batch_size": self.batch_size}
+                "baseline": self.baseline, "seed": self.seed, "maps": self.maps, "batch_size": self.batch_size,
+                "tsne": self.tsne}
 
 
 def plan_partitions(model, inputs, catalog=None, partition_size: int = DEFAULT_PARTITION) -> list[Partition]:
@@ -143,7 +147,8 @@ def parquet_schema(classes):
                       ("status", pa.string()), ("reason", pa.string()), ("label", pa.string()), ("z", pa.float64()),
                       ("predicted", pa.string()), ("target", pa.string()),
                       *[(f"p_{c}", pa.float64()) for c in classes], ("zero_map", pa.bool_()),
-                      *[(name, pa.float64()) for name in SCIENCE], ("novelty", pa.float64())])
+                      *[(name, pa.float64()) for name in SCIENCE], ("novelty", pa.float64()),
+                      ("tsne_x", pa.float64()), ("tsne_y", pa.float64())])
 
 
 #: A worker keeps the model of the partitions it runs (loaded once per process, not once per partition).
@@ -159,6 +164,19 @@ def _model(settings: SurveySettings):
             raise ValueError(f"{settings.model_dir} changed while the survey ran (its checksum differs)")
         _MODELS[key] = model
     return _MODELS[key]
+
+
+#: ... and the t-SNE map it places spectra on (with its reference spectra and, after the first placement, their
+#: affinities: rebuilding them costs seconds, placing a partition a few more).
+_EMBEDDINGS: dict[tuple, object] = {}
+
+
+def _embedding(settings: SurveySettings):
+    key = tuple(sorted(settings.tsne.items()))
+    if key not in _EMBEDDINGS:
+        _EMBEDDINGS.clear()
+        _EMBEDDINGS[key] = reference_map(settings.tsne["file"], settings.tsne["data"], settings.tsne["key"])
+    return _EMBEDDINGS[key]
 
 
 def _partition_inputs(model, part: Partition) -> tuple[list[dict], SpectraSet | None]:
@@ -199,6 +217,9 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
         science = science_rows(explanation, data)
         novelty = model.novelty(data)
         redshift = data.meta.get("z")
+        # each spectrum is placed against the fixed map alone (openTSNE moves no two new points together), so the
+        # coordinates do not depend on the partition a spectrum falls in
+        placed = _embedding(settings).place(data.flux, seed=settings.seed, n_jobs=1) if settings.tsne else None
         for j, row in enumerate(kept):
             row.update(predicted=str(explanation.predicted[j]), target=str(explanation.targets[j]),
                        zero_map=bool(explanation.zero_map[j]),
@@ -206,7 +227,8 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
                        **{f"p_{c}": float(p) for c, p in zip(explanation.classes, explanation.probabilities[j],
                                                             strict=True)},
                        **{k: (float(v) if v != "" else None) for k, v in science[j].items()},
-                       novelty=None if novelty is None else float(novelty["score"][j]))
+                       novelty=None if novelty is None else float(novelty["score"][j]),
+                       **({} if placed is None else {"tsne_x": float(placed[j, 0]), "tsne_y": float(placed[j, 1])}))
         maps = explanation.maps
     if settings.maps:
         write_zarr_maps(out / MAPS / f"{part.name}.zarr", maps,
@@ -270,13 +292,18 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
            target: str = "predicted", baseline: str = "model", seed: int = 0, catalog=None,
            partition_size: int = DEFAULT_PARTITION, maps: bool = False, workers: int | None = None,
            scheduler: str | None = None, restart: bool = False, batch_size: int | None = None,
-           progress=None) -> dict:
+           place_on=None, map_data=None, map_key: str | None = None, progress=None) -> dict:
     """Classify and explain every input with a saved spectra model, partition by partition (see the module doc).
 
     Returns a summary: counts (inputs, kept, rejected, partitions run and skipped), the seconds, the spectra per
     second, and the paths of the Parquet data set and the maps.  Raises ``ValueError`` when ``out`` holds a survey
     of other inputs or settings (``restart=True`` starts it again) and when a partition failed (the others are kept:
     the same command goes on from there).
+
+    ``place_on``: a t-SNE maps file (``embeddings.h5`` of ``astroxai embed``, ``explanations.h5`` of ``astroxai
+    run``) whose map ``map_key`` (default: all classes, raw fluxes, the largest perplexity) every kept spectrum is
+    placed on (columns ``tsne_x``, ``tsne_y``), drawn as a density image in ``survey_map.png``; ``map_data``: the
+    data set of that map when the file does not record it.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -285,9 +312,16 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
         raise ValueError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
                          f"{model.task} model")
     chosen = get_method(method)
+    embedding = None
+    if place_on is not None:  # checked here, once, so that a wrong map fails before any partition runs
+        embedding = reference_map(place_on, map_data, map_key)
+        model.check_grid_of(embedding.wavelength)
     settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
                               dict(options or {}), str(target), str(baseline), int(seed), bool(maps),
-                              str(out.absolute()), batch_size)
+                              str(out.absolute()), batch_size,
+                              None if embedding is None else {"file": str(Path(place_on).resolve()),
+                                                              "data": str(Path(embedding.source).resolve()),
+                                                              "key": embedding.spec.key})
     Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
     partitions = plan_partitions(model, inputs, catalog, partition_size)
     n_inputs = sum(len(p) for p in partitions)
@@ -336,6 +370,9 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
     if failed:
         raise ValueError(f"{len(failed)} of {len(partitions)} partitions failed (first: {failed[0][1]}); the others "
                          f"are kept in {out / PARTS}: run the same command again to retry them")
+    if embedding is not None:
+        record["map_figure"] = str(draw_survey_map(out, embedding))
+        _write_record(out, record)
     run_inputs = sum(r["inputs"] for r in reports)
     log.info("surveyed %d inputs (%d kept, %d rejected) in %.1f s → %s", n_inputs, summary["n_kept"],
              summary["n_rejected"], seconds, out)
@@ -385,6 +422,39 @@ def _summarise(out: Path, partitions: list[Partition], model) -> dict:
                          "twice: the parts are inconsistent (run again with --restart)")
     return {"n_rows": int(len(index)), "n_kept": int((status == "kept").sum()),
             "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_]}
+
+
+def survey_density(out, edges) -> tuple[np.ndarray, int]:
+    """The 2-D histogram of a survey's placed spectra on ``edges`` (x edges, y edges), read part by part (two
+    columns), and how many fell outside them."""
+    import pyarrow.dataset as ds
+
+    counts = np.zeros((len(edges[0]) - 1, len(edges[1]) - 1))
+    outside = 0
+    for batch in ds.dataset(Path(out) / PARTS, format="parquet").to_batches(columns=["tsne_x", "tsne_y"]):
+        x = batch.column("tsne_x").to_numpy(zero_copy_only=False)
+        y = batch.column("tsne_y").to_numpy(zero_copy_only=False)
+        placed = np.isfinite(x) & np.isfinite(y)
+        inside = placed & (x >= edges[0][0]) & (x <= edges[0][-1]) & (y >= edges[1][0]) & (y <= edges[1][-1])
+        counts += np.histogram2d(x[inside], y[inside], bins=edges)[0]
+        outside += int((placed & ~inside).sum())
+    return counts, outside
+
+
+def draw_survey_map(out, embedding, bins: int = 160) -> Path:
+    """``survey_map.png``: the reference map beside the survey as a density image on it (see
+    :func:`~astroxai.report.figures.explain.plot_survey_density`)."""
+    from astroxai.report.figures import save_figure
+    from astroxai.report.figures.explain import plot_survey_density
+
+    low, high = embedding.coords.min(axis=0), embedding.coords.max(axis=0)
+    pad = 0.08 * (high - low)
+    edges = [np.linspace(low[d] - pad[d], high[d] + pad[d], bins + 1) for d in range(2)]
+    counts, outside = survey_density(out, edges)
+    source = f"{len(embedding.coords):,d} spectra of {Path(embedding.source).name}" if embedding.source else None
+    figure = plot_survey_density(embedding.coords, embedding.labels, counts, edges, outside=outside,
+                                 title=f"t-SNE map {embedding.spec.key}", **({"reference": source} if source else {}))
+    return save_figure(figure, Path(out) / "survey_map", formats=("png",))[0]
 
 
 def read_survey(out, columns=None):

@@ -4,6 +4,7 @@ and ``astroxai embed``: t-SNE maps of a data set, with other spectra placed on t
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -129,19 +130,23 @@ def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n
     return write_trust_folder(out, merge_tables(tables), data, inputs)
 
 
-def embed_maps(data, out, specs, *, seed: int = 0, data_file=None, progress=None) -> dict:
+def embed_maps(data, out, specs, *, seed: int = 0, data_file=None, dataset=None, progress=None) -> dict:
     """Every map of ``specs`` (:func:`astroxai.embed.paper_specs`): the maps in ``data_file`` (default
-    ``out/embeddings.h5``), the KL/time table and the figures."""
+    ``out/embeddings.h5``), the KL/time table and the figures; ``dataset``: the file ``data`` came from."""
     maps = fit_maps(data, specs, seed=seed, progress=progress)
-    return {"maps": maps, **write_embedding(out, maps, seed=seed, data_file=data_file)}
+    return {"maps": maps, **write_embedding(out, maps, seed=seed, data_file=data_file, dataset=dataset)}
 
 
-def write_embedding(out, maps, *, seed: int = 0, data_file=None) -> dict:
-    """Fitted maps into ``data_file`` (default ``out/embeddings.h5``), with the KL/time table and the figures."""
+def write_embedding(out, maps, *, seed: int = 0, data_file=None, dataset=None) -> dict:
+    """Fitted maps into ``data_file`` (default ``out/embeddings.h5``), with the KL/time table and the figures.
+    ``dataset``: the data set the maps were made from, recorded relative to ``data_file`` so that new spectra can
+    be placed on them later (:func:`astroxai.embed.tsne.reference_map`)."""
     out = Path(out)
-    data_file = save_maps(Path(data_file) if data_file else out / "embeddings.h5", maps,
-                          {"tsne": {"seed": seed, "library": "openTSNE",
-                                    "perplexities": sorted({m.spec.perplexity for m in maps})}})
+    data_file = Path(data_file) if data_file else out / "embeddings.h5"
+    record = {"seed": seed, "library": "openTSNE", "perplexities": sorted({m.spec.perplexity for m in maps})}
+    if dataset is not None:
+        record["dataset"] = os.path.relpath(Path(dataset).absolute(), data_file.absolute().parent)
+    data_file = save_maps(data_file, maps, {"tsne": record})
     figures = write_maps(out, maps, seed=seed)
     log.info("%d t-SNE maps (%.0f s of fitting) → %s", len(maps), sum(m.seconds for m in maps), data_file)
     return {"data_file": str(data_file), "figures": [str(f) for f in figures]}

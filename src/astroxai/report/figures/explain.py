@@ -172,6 +172,42 @@ def plot_tsne(coords, labels, *, title: str = "", marked: list[dict] | None = No
     return fig
 
 
+def plot_survey_density(coords, labels, counts, edges, *, title: str = "", outside: int = 0,
+                        reference: str = "the map's own spectra"):
+    """A survey placed on a reference t-SNE map: the map coloured by class (left) and the survey's spectra as a
+    density image over the same plane (right; ``counts`` a 2-D histogram on ``edges``, logarithmic grey scale),
+    with the reference spectra as faint class-coloured dots for orientation.  ``outside``: survey spectra placed
+    beyond the drawn extent (named in the panel)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    coords = np.asarray(coords, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.5, 5.9), sharex=True, sharey=True)
+    _scatter_classes(left, coords, labels, size=5)
+    left.set_title(f"reference map: {reference}", fontsize=10)
+    total = int(counts.sum()) + int(outside)
+    if counts.max() > 0:
+        image = right.imshow(np.ma.masked_equal(counts.T, 0), origin="lower", cmap="Greys", aspect="auto",
+                             norm=LogNorm(vmin=1, vmax=max(2.0, counts.max())), interpolation="nearest",
+                             extent=(edges[0][0], edges[0][-1], edges[1][0], edges[1][-1]))
+        fig.colorbar(image, ax=right, fraction=0.046, pad=0.02, label="survey spectra per cell")
+    _scatter_classes(right, coords, labels, size=2, alpha=0.35, legend=False)
+    right.set_title(f"survey: {total:,d} spectra placed (openTSNE transform)", fontsize=10)
+    if outside:
+        right.text(0.01, 0.01, f"{outside:,d} placed outside this frame", transform=right.transAxes, fontsize=8,
+                   color="0.3")
+    for ax in (left, right):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlim(edges[0][0], edges[0][-1])
+        ax.set_ylim(edges[1][0], edges[1][-1])
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def plot_tsne_grid(results: list, *, title: str = ""):
     """t-SNE maps (:class:`~astroxai.embed.EmbeddingMap`) of one class set and feature scaling at several
     perplexities (the paper's Figs. A.2–A.5)."""
