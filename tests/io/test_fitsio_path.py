@@ -41,3 +41,40 @@ def test_broken_files_take_astropys_path(small_sample, tmp_path, keep):
     assert _spec_with_fitsio(cut) is None
     with pytest.raises(SpectrumError, match="truncated|damaged|readable"):
         read_spectrum(cut)
+
+
+def test_the_two_writers_give_the_same_file_contents(tmp_path):
+    """write_sdss_spec with cfitsio (what the simulator uses) and with astropy: the same tables, the same header
+    values, and the same spectrum through both reading paths."""
+    from astropy.io import fits
+
+    from astroxai.io.sdss import write_sdss_spec
+
+    rng = np.random.default_rng(4)
+    n = 500
+    loglam = np.log10(3800.0) + 1e-4 * np.arange(n)
+    arrays = {"flux": rng.normal(1, 0.1, n), "ivar": rng.uniform(1, 5, n), "sky": rng.uniform(0, 1, n),
+              "model": rng.normal(1, 0.05, n), "wdisp": np.full(n, 0.93),
+              "and_mask": rng.integers(0, 2, n) << 23}
+    written = {}
+    for engine in ("fitsio", "astropy"):
+        (tmp_path / engine).mkdir()
+        written[engine] = write_sdss_spec(tmp_path / engine / "spec-9000-61000-0007.fits", loglam, plate=9000,
+                                          mjd=61000, fiber=7, z=0.123, spec_class="GALAXY", engine=engine,
+                                          header_cards={"SIMULATD": (True, "simulated"), "SIMSEED": 5}, **arrays)
+    with fits.open(written["fitsio"]) as a, fits.open(written["astropy"]) as b:
+        for key in ("TELESCOP", "PLATEID", "MJD", "FIBERID", "SIMULATD", "SIMSEED"):
+            assert a[0].header[key] == b[0].header[key], key
+        for hdu in ("COADD", "SPECOBJ"):
+            assert a[hdu].columns.names == b[hdu].columns.names
+            assert a[hdu].columns.formats == b[hdu].columns.formats
+            for name in a[hdu].columns.names:
+                np.testing.assert_array_equal(a[hdu].data[name], b[hdu].data[name], err_msg=f"{hdu}.{name}")
+        np.testing.assert_array_equal(a["COADD"].data["flux"], arrays["flux"].astype(np.float32))
+    spectra = [read_spectrum(path) for path in written.values()]
+    with open_fits(written["fitsio"]) as hdul:
+        spectra.append(_spec_from_hdul(hdul, written["fitsio"]))
+    for other in spectra[1:]:
+        for name in ("wavelength", "flux", "ivar", "mask"):
+            np.testing.assert_array_equal(getattr(spectra[0], name), getattr(other, name))
+        assert (other.z, other.id) == (spectra[0].z, spectra[0].id) == (np.float32(0.123), "9000-61000-0007")

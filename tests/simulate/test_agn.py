@@ -37,6 +37,33 @@ def test_line_flux_is_conserved_by_pixel_integration():
         assert np.sum(profile * grid.width) == pytest.approx(7.5, rel=1e-6)
 
 
+def test_all_lines_at_once_equal_each_line_integrated_over_each_pixel():
+    """The vectorised line sum against an independent brute force: scipy's normal CDF in ln λ over every pixel,
+    line by line (lines overlapping, one of zero flux, one off the grid)."""
+    from scipy.stats import norm
+
+    grid = PixelGrid(0.1)
+    centres, sigmas, fluxes = [4862.68, 4960.3, 5008.24, 4870.0, 9999.0, 4341.0], [60.0, 90.0, 90.0, 3000.0, 50.0,
+                                                                                  40.0], [1.0, 2.0, 6.0, 4.0, 1.0, 0.0]
+    reference = np.zeros_like(grid.wave)
+    for c, s, f in zip(centres, sigmas, fluxes, strict=True):
+        spread = s / C_KMS
+        inside = norm.cdf(grid.ln_hi, np.log(c), spread) - norm.cdf(grid.ln_lo, np.log(c), spread)
+        reference += f * inside / grid.width
+    np.testing.assert_allclose(grid.gaussians(centres, sigmas, fluxes), reference, rtol=1e-7, atol=1e-12)
+
+
+def test_remembered_extinction_is_ccm89():
+    from dust_extinction.parameter_averages import CCM89
+
+    from astroxai.simulate.agn import _transmission
+
+    for wave in (np.array([4862.68]), np.linspace(3500, 9000, 50)):
+        expected = 10.0 ** (-0.4 * 3.1 * 0.3 * CCM89.evaluate(1e4 / wave, 3.1))
+        np.testing.assert_array_equal(_transmission(wave, 0.3), expected)
+        np.testing.assert_array_equal(_transmission(wave, 0.3), expected)  # the second call: remembered
+
+
 def _fwhm_kms(wave, flux, centre):
     """Brute-force FWHM of the single peak nearest ``centre`` in a noiseless profile."""
     peak = np.argmax(np.where(np.abs(wave - centre) < 30, flux, -np.inf))

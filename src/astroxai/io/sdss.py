@@ -288,6 +288,10 @@ def read_sdss_fits(path: str | Path) -> Spectrum:
         return _spec_from_hdul(hdul, path)
 
 
+#: The columns of a spec-lite COADD table, as the simulator writes them.
+COADD_COLUMNS = ("flux", "loglam", "ivar", "and_mask", "or_mask", "wdisp", "sky", "model")
+
+
 def write_sdss_spec(
     path: str | Path,
     loglam: np.ndarray,
@@ -304,49 +308,43 @@ def write_sdss_spec(
     z: float | None,
     spec_class: str = "QSO",
     header_cards: dict | None = None,
+    engine: str = "fitsio",
 ) -> Path:
     """Write a spectrum in the DR8+ ``spec-lite`` layout (primary header, COADD, SPECOBJ).
 
-    Used by the simulator so that simulated spectra go through exactly the reader real files use.
+    Used by the simulator so that simulated spectra go through exactly the reader real files use.  ``engine``:
+    ``"fitsio"`` (cfitsio; ~4× faster, what ``astroxai simulate`` uses) or ``"astropy"``; the two files hold the
+    same tables and header values (tested), fitsio's empty primary HDU says BITPIX = 16 where astropy's says 8.
     """
     n = loglam.size
     zeros = np.zeros(n, np.float32)
     and_mask = np.zeros(n, np.int32) if and_mask is None else and_mask.astype(np.int32)
-    primary = fits.PrimaryHDU()
-    primary.header["TELESCOP"] = "SDSS 2.5-M"
-    primary.header["PLATEID"] = plate
-    primary.header["MJD"] = mjd
-    primary.header["FIBERID"] = fiber
-    for key, value in (header_cards or {}).items():
-        primary.header[key] = value
-    coadd = fits.BinTableHDU.from_columns(
-        [
-            fits.Column("flux", "E", array=flux.astype(np.float32)),
-            fits.Column("loglam", "E", array=loglam.astype(np.float32)),
-            fits.Column("ivar", "E", array=ivar.astype(np.float32)),
-            fits.Column("and_mask", "J", array=and_mask),
-            fits.Column("or_mask", "J", array=and_mask),
-            fits.Column("wdisp", "E", array=zeros if wdisp is None else wdisp.astype(np.float32)),
-            fits.Column("sky", "E", array=zeros if sky is None else sky.astype(np.float32)),
-            fits.Column("model", "E", array=zeros if model is None else model.astype(np.float32)),
-        ],
-        name="COADD",
-    )
+    coadd = np.zeros(n, dtype=[(name, ">i4" if name.endswith("_mask") else ">f4") for name in COADD_COLUMNS])
+    for name, values in (("flux", flux), ("loglam", loglam), ("ivar", ivar), ("and_mask", and_mask),
+                         ("or_mask", and_mask), ("wdisp", zeros if wdisp is None else wdisp),
+                         ("sky", zeros if sky is None else sky), ("model", zeros if model is None else model)):
+        coadd[name] = values
     wave = 10.0 ** loglam
-    specobj = fits.BinTableHDU.from_columns(
-        [
-            fits.Column("PLATE", "J", array=[plate]),
-            fits.Column("MJD", "J", array=[mjd]),
-            fits.Column("FIBERID", "J", array=[fiber]),
-            fits.Column("Z", "E", array=[np.nan if z is None else z]),
-            fits.Column("Z_ERR", "E", array=[1e-4]),
-            fits.Column("ZWARNING", "J", array=[0]),
-            fits.Column("CLASS", "6A", array=[spec_class]),
-            fits.Column("WAVEMIN", "E", array=[wave[0]]),
-            fits.Column("WAVEMAX", "E", array=[wave[-1]]),
-        ],
-        name="SPECOBJ",
-    )
+    specobj = np.array([(plate, mjd, fiber, np.nan if z is None else z, 1e-4, 0, spec_class, wave[0], wave[-1])],
+                       dtype=[("PLATE", ">i4"), ("MJD", ">i4"), ("FIBERID", ">i4"), ("Z", ">f4"), ("Z_ERR", ">f4"),
+                              ("ZWARNING", ">i4"), ("CLASS", "S6"), ("WAVEMIN", ">f4"), ("WAVEMAX", ">f4")])
+    cards = {"TELESCOP": "SDSS 2.5-M", "PLATEID": plate, "MJD": mjd, "FIBERID": fiber, **(header_cards or {})}
     path = Path(path)
-    fits.HDUList([primary, coadd, specobj]).writeto(path, overwrite=True)
+    if engine == "fitsio":
+        import fitsio
+
+        header = [{"name": key, "value": value[0], "comment": value[1]} if isinstance(value, tuple)
+                  else {"name": key, "value": value} for key, value in cards.items()]
+        with fitsio.FITS(str(path), "rw", clobber=True) as handle:
+            handle.write(None, header=header)
+            handle.write(coadd, extname="COADD")
+            handle.write(specobj, extname="SPECOBJ")
+        return path
+    if engine != "astropy":
+        raise ValueError(f"engine must be 'fitsio' or 'astropy', not {engine!r}")
+    primary = fits.PrimaryHDU()
+    for key, value in cards.items():
+        primary.header[key] = value
+    fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD"),
+                  fits.BinTableHDU(specobj, name="SPECOBJ")]).writeto(path, overwrite=True)
     return path
