@@ -78,3 +78,37 @@ def test_the_two_writers_give_the_same_file_contents(tmp_path):
         for name in ("wavelength", "flux", "ivar", "mask"):
             np.testing.assert_array_equal(getattr(spectra[0], name), getattr(other, name))
         assert (other.z, other.id) == (spectra[0].z, spectra[0].id) == (np.float32(0.123), "9000-61000-0007")
+
+
+def test_a_spec_file_is_opened_once(small_sample, monkeypatch, tmp_path):
+    """The survey's common input, an ordinary spec file, is read by one cfitsio open: no sniffing of its first
+    bytes, no astropy.  Any other file still goes through the sniffing registry (a DESI coadd among them)."""
+    import fitsio
+    from astropy.io import fits
+
+    import astroxai.io as io
+
+    path = sorted((small_sample.parent / "spectra").glob("*.fits"))[0]
+    expected = read_spectrum(path, z=0.5)
+    opened = []
+    real = fitsio.FITS
+
+    def counting(name, *args, **kwargs):
+        opened.append(str(name))
+        return real(name, *args, **kwargs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("opened a second time")
+
+    monkeypatch.setattr(fitsio, "FITS", counting)
+    monkeypatch.setattr(io, "file_head", refuse)
+    monkeypatch.setattr(fits, "open", refuse)
+    spectrum = read_spectrum(path, z=0.5)
+    assert opened == [str(path)]
+    np.testing.assert_array_equal(spectrum.flux, expected.flux)
+    assert (spectrum.z, spectrum.meta["z_source"]) == (expected.z, "file")
+    monkeypatch.undo()
+    text = tmp_path / "not-a-spec.fits"
+    text.write_text("SIMPLE? no\n")
+    with pytest.raises(SpectrumError, match="not a FITS file"):
+        read_spectrum(text)

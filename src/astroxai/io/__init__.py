@@ -19,6 +19,7 @@ from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
 from astroxai.io.sdss import (
+    _spec_with_fitsio,
     is_spplate,
     read_sdss_fits,
     read_sdss_spec,
@@ -113,6 +114,22 @@ def _read_spectrum(path: Path, z: float | None, member: str | None) -> Spectrum:
         raise SpectrumError("file not found", path)
     if path.stat().st_size == 0:
         raise SpectrumError("empty file", path)
+    spectrum = None
+    if member is None and path.suffix.lower() in (".fits", ".fit"):
+        # the survey's common case in one open: a complete, ordinary DR8+/BOSS spec file, read by cfitsio (which
+        # takes nothing else); any other file is sniffed below and goes to the reader the registry picks
+        spectrum = _spec_with_fitsio(path)
+    if spectrum is None:
+        spectrum = _read_by_format(path, member)
+    if spectrum.z is None and z is not None:
+        spectrum.z = float(z)
+        spectrum.meta["z_source"] = "catalog"
+    elif spectrum.z is not None:
+        spectrum.meta["z_source"] = "file"
+    return spectrum
+
+
+def _read_by_format(path: Path, member: str | None) -> Spectrum:
     head = file_head(path)
     if not _is_fits(path, head) and path.suffix.lower() in (".fits", ".fit", ".gz"):
         raise SpectrumError("not a FITS file (no 'SIMPLE' card at the start)", path)
@@ -129,11 +146,6 @@ def _read_spectrum(path: Path, z: float | None, member: str | None) -> Spectrum:
         raise SpectrumError(f"holds one spectrum ({reader.name}), but member {member!r} was asked for", path)
     else:
         spectrum = reader.read(path)
-    if spectrum.z is None and z is not None:
-        spectrum.z = float(z)
-        spectrum.meta["z_source"] = "catalog"
-    elif spectrum.z is not None:
-        spectrum.meta["z_source"] = "file"
     return spectrum
 
 
