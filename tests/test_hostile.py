@@ -371,6 +371,16 @@ def _deny_reading(paths, monkeypatch):
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", guarded)
+    import fitsio  # cfitsio opens files itself (the spec reader's fast path): refuse there as the OS would
+
+    real_fits = fitsio.FITS
+
+    def guarded_fits(file, *args, **kwargs):
+        if str(file) in denied:
+            raise OSError("FITSIO status = 104: could not open the named file")
+        return real_fits(file, *args, **kwargs)
+
+    monkeypatch.setattr(fitsio, "FITS", guarded_fits)
 
 
 def test_an_unreadable_file_costs_one_row(small_sample, trained_model, radio, radio_model, tmp_path, monkeypatch):

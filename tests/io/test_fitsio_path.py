@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from astroxai.io import read_spectrum
-from astroxai.io.sdss import _spec_from_hdul, _spec_with_fitsio, open_fits
+from astroxai.io.sdss import _spec_from_hdul, open_fits, read_complete_spec
 from astroxai.spectrum import SpectrumError
 
 
@@ -23,7 +23,7 @@ def test_fitsio_and_astropy_read_the_same_spectrum(small_sample):
     files = [*sorted((small_sample.parent / "spectra").glob("*.fits"))[:6], *_real_spec_files()]
     assert len(files) >= 8
     for path in files:
-        fast = _spec_with_fitsio(path)
+        fast = read_complete_spec(path)
         assert fast is not None, path
         with open_fits(path) as hdul:
             slow = _spec_from_hdul(hdul, path)
@@ -38,7 +38,7 @@ def test_broken_files_take_astropys_path(small_sample, tmp_path, keep):
     cut = tmp_path / "spec-cut.fits"
     data = good.read_bytes()
     cut.write_bytes(data[:int(len(data) * keep)])
-    assert _spec_with_fitsio(cut) is None
+    assert read_complete_spec(cut) is None
     with pytest.raises(SpectrumError, match="truncated|damaged|readable"):
         read_spectrum(cut)
 

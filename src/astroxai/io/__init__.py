@@ -19,8 +19,8 @@ from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
 from astroxai.io.sdss import (
-    _spec_with_fitsio,
     is_spplate,
+    read_complete_spec,
     read_sdss_fits,
     read_sdss_spec,
     read_sdss_spplate,
@@ -118,7 +118,7 @@ def _read_spectrum(path: Path, z: float | None, member: str | None) -> Spectrum:
     if member is None and path.suffix.lower() in (".fits", ".fit"):
         # the survey's common case in one open: a complete, ordinary DR8+/BOSS spec file, read by cfitsio (which
         # takes nothing else); any other file is sniffed below and goes to the reader the registry picks
-        spectrum = _spec_with_fitsio(path)
+        spectrum = read_complete_spec(path)
     if spectrum is None:
         spectrum = _read_by_format(path, member)
     if spectrum.z is None and z is not None:

@@ -242,7 +242,7 @@ def read_sdss_spspec(path: str | Path) -> Spectrum:
         return _spspec_from_hdul(hdul, path)
 
 
-def _spec_with_fitsio(path: Path) -> Spectrum | None:
+def read_complete_spec(path: Path) -> Spectrum | None:
     """A complete, ordinary DR8+ ``spec`` file read with fitsio (cfitsio), which reads these tables 7–8 times faster
     than astropy (``benchmarks/bench_survey.py``: the survey's reading step); ``None`` for anything else — fitsio
     missing, a DR7 image, a file shorter than its headers declare, a table without the columns — which then goes
@@ -279,7 +279,7 @@ def _spec_with_fitsio(path: Path) -> Spectrum | None:
 def read_sdss_fits(path: str | Path) -> Spectrum:
     """Read any SDSS spectrum FITS file, telling DR8+ ``spec`` (tables) from DR7 ``spSpec`` (an image)."""
     path = Path(path)
-    fast = _spec_with_fitsio(path)
+    fast = read_complete_spec(path)
     if fast is not None:
         return fast
     with open_fits(path) as hdul:
