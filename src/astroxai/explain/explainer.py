@@ -283,15 +283,18 @@ class Explainer:
         for an SVM can differ from the vote on rare borderline inputs), a class name, or one name or index per input.
         Regressors explain their value.
         """
-        X = np.asarray(self.model.check_inputs(data), dtype=np.float64)  # once, not in every step below
+        X = self.model.check_inputs(data)
+        Z = self.model.prepare(X)  # what the attribution sees (float64)
+        # spectra are explained as they are: the classifier takes the prepared (converted) copy, not another one
+        inputs = Z if self.model.modality == "spectra" else X
         if ids is None:
             ids = data.ids if isinstance(data, LabelledSet) else np.arange(len(X)).astype(str)
         classes = [str(c) for c in self.model.classes_]
         if self.model.task == "regress":
-            probabilities, predicted = None, np.asarray(self.model.predict(X), dtype=np.float64)
+            probabilities, predicted = None, np.asarray(self.model.predict(inputs), dtype=np.float64)
             index, targets = None, np.full(len(X), "value")
         else:
-            predicted, probabilities = self.model.decide(X)
+            predicted, probabilities = self.model.decide(inputs)
             predicted = np.asarray(predicted).astype(str)
             if isinstance(target, str) and target == "probable":
                 index = probabilities.argmax(axis=1)
@@ -299,7 +302,6 @@ class Explainer:
                 index = resolve_targets(None if isinstance(target, str) and target == "predicted" else target,
                                         classes, predicted)
             targets = np.asarray(classes, dtype=object)[index].astype(str)
-        Z = self.model.prepare(X)
         features = self.features(X)
         result = self.attribute(Z, index, features=features)
         maps = result.maps
