@@ -12,7 +12,7 @@ on ``--isophotes`` of them.
 Part 2, for each RUN (a folder of ``astroxai run --kind galaxy``): how well the direct regressor fits its *own*
 training lengths (a network that cannot fit what it was trained on points at the images or the network), the
 classifier's SmoothGrad share of |map| on the bar mask by bar strength, length and inclination (test galaxies), and
-where the moments route loses (its error by true length).
+where the moments and blue-profile routes lose (their errors by true length).
 """
 
 from __future__ import annotations
@@ -104,13 +104,17 @@ def run_diagnosis(run: Path) -> None:
         print(f"  SmoothGrad |map| on the bar mask (median) by {label}: " + "; ".join(parts))
     predictions = _rows(run / "bars" / "bar_predictions.csv")
     true = np.array([float(r["true_px"]) for r in predictions])
-    column = next(k for k in predictions[0] if k.startswith("SmoothGrad_+_moments"))
-    error = np.array([float(r[column]) for r in predictions]) - true
-    for lo, hi in ((0, 15), (15, 25), (25, 100)):
-        chosen = (true >= lo) & (true < hi)
-        if chosen.any():
-            print(f"  moments route ({column}), true {lo}–{hi} px: {chosen.sum()} galaxies, "
-                  f"median error {np.median(error[chosen]):+.1f} px")
+    for route, name in (("SmoothGrad_+_moments", "moments route"), ("SmoothGrad_+_blue_profile", "blue-profile route")):
+        column = max((k for k in predictions[0] if k.startswith(route)), default=None,
+                     key=lambda k: int(k.rsplit("(", 1)[1].split("_")[0]))  # the line on the most lengths
+        if column is None:  # a run written before the route existed
+            continue
+        error = np.array([float(r[column]) for r in predictions]) - true
+        for lo, hi in ((0, 15), (15, 25), (25, 100)):
+            chosen = (true >= lo) & (true < hi)
+            if chosen.any():
+                print(f"  {name} ({column}), true {lo}–{hi} px: {chosen.sum()} galaxies, "
+                      f"median error {np.median(error[chosen]):+.1f} px")
 
 
 def main() -> None:

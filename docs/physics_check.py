@@ -6,8 +6,8 @@ RUN_DIR is an `astroxai run` folder (its dataset.h5 and simulated/catalog.csv, w
 have a broad Hβ); MODEL_DIR defaults to RUN_DIR/models/svm-3class.  Prints, per model, the fraction of
 broad-Hβ test spectra whose map has opposite mean signs in the Hβ core and wings (overall and per explained
 class), and the median share of |saliency| within ±2000 km/s of the seven lines against the share of
-wavelengths there.  Used for docs/explain.md (e.g. `python docs/physics_check.py runs/default runs/default/models/svm-3class
-runs/standardised`).
+wavelengths there.  Used for docs/explain.md (e.g. `python docs/physics_check.py runs/default
+runs/default/models/svm-3class runs/standardised`).
 """
 
 from __future__ import annotations

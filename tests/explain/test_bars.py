@@ -118,3 +118,40 @@ def test_isophotes_read_the_ellipticity_and_find_a_bar_inside_a_round_disc():
         assert 0.35 <= found["length_px"] / (2 * a) <= 1.0
         assert abs((found["pa"] - angle + np.pi / 2) % np.pi - np.pi / 2) < np.radians(5)
     assert np.isnan(bar_from_isophotes(np.zeros((64, 64)))["length_px"])  # nothing to fit
+
+
+def _signed_bar_map(a, angle, arm=False):
+    """A classifier's map of a barred galaxy as the study sees them: a blue bar of half-length a, red flanks along it,
+    a red ring of disc beyond its ends, and (``arm``) a blue spiral arm leaving one end."""
+    m2, r = _ellipse(a, 0.3, angle)
+    y, x = np.mgrid[0:64, 0:64] - 31.5
+    u, v = np.cos(angle) * x + np.sin(angle) * y, -np.sin(angle) * x + np.cos(angle) * y
+    saliency = np.sqrt(np.clip(1 - m2, 0, None))
+    saliency -= 0.6 * np.exp(-0.5 * ((r - a - 3) / 1.5) ** 2)
+    saliency -= 0.5 * (np.abs(u) < a) * np.exp(-0.5 * ((np.abs(v) - 0.3 * a - 2) / 1.2) ** 2)
+    if arm:  # the start of a blue arm that carries on from the +u end
+        saliency += np.exp(-0.5 * (((u - a - 5) / 4) ** 2 + (v / 1.5) ** 2))
+    return saliency
+
+
+@pytest.mark.parametrize("a,angle", [(6, 0.3), (10, 2.0), (15, 1.1)])
+def test_the_blue_profile_measures_the_bar_and_not_its_red_surroundings(a, angle):
+    from astroxai.explain.bars import bar_from_blue_profile, bar_from_moments
+
+    saliency = _signed_bar_map(a, angle)
+    found = bar_from_blue_profile(saliency)
+    assert found["length_px"] == pytest.approx(2 * a, rel=0.1)
+    assert found["sides"][0] == pytest.approx(found["sides"][1], abs=0.5)
+    assert abs((found["pa"] - angle + np.pi / 2) % np.pi - np.pi / 2) < np.radians(3)
+    # the same map through |map|: the red ring beyond the ends adds a round part, the moments shrink the bar
+    assert bar_from_moments(saliency, radius=a + 6)["length_px"] < 0.8 * found["length_px"]
+    # a map with no blue in it measures nothing
+    assert bar_from_blue_profile(-np.abs(saliency))["length_px"] == 0.0
+
+
+def test_the_blue_profile_takes_the_shorter_side_when_an_arm_carries_one_on():
+    from astroxai.explain.bars import bar_from_blue_profile
+
+    found = bar_from_blue_profile(_signed_bar_map(10, 0.7, arm=True))
+    assert max(found["sides"]) > 1.2 * min(found["sides"])  # the arm lengthened one side …
+    assert found["length_px"] == pytest.approx(20, rel=0.1)  # … and the length kept the other

@@ -92,3 +92,38 @@ def test_prepared_module_is_the_network_and_its_gradient_is_the_true_one_off_the
     assert seen == set(range(8))
 
 
+
+
+def test_regressor_output_is_scaled_to_its_training_targets(tmp_path):
+    """The regressor's last layer predicts standardised values: its output is offset + scale × that, with the
+    training targets' mean and spread, saved in model.json and checked when loaded."""
+    import json
+
+    from astroxai.models.persist import ModelLoadError
+
+    data = ImageSet.load(simulate_image_sample(tmp_path / "g", "galaxy", {"unbarred": 8, "barred": 24}, seed=4,
+                                               workers=1))
+    regressor = ImageCNNRegressor(max_epochs=1, patience=1, seed=0).fit(data)
+    train = regressor.measured(data, regressor.split_.rows(data.ids, "train"))
+    lengths = data.meta["bar_length_px"][train].astype(np.float32)
+    scaling = regressor.output_scaling_
+    assert scaling["target_offset"] == pytest.approx(float(np.mean(lengths)), rel=1e-6)
+    assert scaling["target_scale"] == pytest.approx(float(np.std(lengths)), rel=1e-6)
+    net = regressor.module_
+    z = net.prepare(torch.as_tensor(data.images[:4]))
+    head = net.head(net.features(z))[:, 0]
+    torch.testing.assert_close(net.raw_prepared(z), head * scaling["target_scale"] + scaling["target_offset"])
+    # after one epoch the predictions sit around the mean length, not around the unscaled network's 0
+    assert abs(float(np.median(regressor.predict(data.images[train]))) - scaling["target_offset"]) < \
+        2 * scaling["target_scale"]
+    regressor.save(tmp_path / "reg")
+    meta = json.loads((tmp_path / "reg" / "model.json").read_text())
+    assert meta["architecture"]["target_scale"] == pytest.approx(scaling["target_scale"])
+    again = ImageCNNRegressor.load(tmp_path / "reg")
+    np.testing.assert_array_equal(again.predict(data.images), regressor.predict(data.images))
+    meta["architecture"]["target_scale"] = -1.0
+    (tmp_path / "reg" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="positive scale"):
+        ImageCNNRegressor.load(tmp_path / "reg")
+    with pytest.raises(ValueError, match="positive scale"):
+        ImageCNN((1, 16, 16), 1, task="regress", target_scale=float("nan"))

@@ -133,7 +133,7 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path, m
         assert float(row["r"]) == pytest.approx(np.corrcoef(values, true)[0, 1], abs=1e-3)
         assert float(row["rmse_px"]) == pytest.approx(np.sqrt(np.mean((values - true) ** 2)), abs=1e-3)
     assert float(table[f"direct regression CNN ({n_all} lengths)"]["paper_r"]) == 0.59
-    routes = ("SmoothGrad + moments", "SmoothGrad + profile", "SmoothGrad + threshold",
+    routes = ("SmoothGrad + blue profile", "SmoothGrad + moments", "SmoothGrad + profile", "SmoothGrad + threshold",
               "isophote fitting (photutils)", "direct regression CNN")
     assert set(table) == {f"{m} ({n} lengths)" for n in (n_all, 5) for m in routes}
     # the few-lengths line is fitted on the first 5 barred training galaxies only: refit it from their maps,
@@ -141,8 +141,9 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path, m
     train_rows = classifier.split_.rows(data.ids, "train")
     barred_train = train_rows[data.meta["bar_length_px"][train_rows] > 0][:5]
     maps = Explainer(classifier, "smoothgrad").explain(data.subset(barred_train), target="barred").maps
-    slope, intercept = calibrate(bar_lengths(maps), data.meta["bar_length_px"][barred_train])
-    assert study.calibration["SmoothGrad + moments (5 lengths)"]["slope"] == pytest.approx(slope, rel=1e-3)
+    for method, route in (("blue", "SmoothGrad + blue profile"), ("moments", "SmoothGrad + moments")):
+        slope, intercept = calibrate(bar_lengths(maps, method=method), data.meta["bar_length_px"][barred_train])
+        assert study.calibration[f"{route} (5 lengths)"]["slope"] == pytest.approx(slope, rel=1e-3)
     # and the isophote line, at every number of lengths, on the first 3 of them (the fits that converged)
     found = bars.isophote_lengths(data.images[barred_train[:3]])
     fit = np.isfinite(found)
@@ -151,6 +152,8 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path, m
         assert study.calibration[f"isophote fitting (photutils) ({n} lengths)"]["slope"] == pytest.approx(slope,
                                                                                                          rel=1e-3)
     assert (tmp_path / "bars" / "figures" / "bar_measurements.png").exists()
+    assert (tmp_path / "bars" / "figures" / "bar_failures.png").exists()
+    assert float(table[f"SmoothGrad + blue profile ({n_all} lengths)"]["paper_r"]) == 0.76
 
 
 @pytest.mark.parametrize("kind", ["radio", "galaxy"])

@@ -218,19 +218,27 @@ def _bars_section(page: Page, bars: Path) -> None:
 
     meta = json.loads((bars / "bars.json").read_text())
     page.section("Bar lengths from SmoothGrad maps",
-                 "Barred test galaxies. SmoothGrad + moments: 4√(λ<sub>max</sub> − λ<sub>min</sub>) of the "
-                 "|map|-weighted second moments near the centre; SmoothGrad + threshold: the central component above "
-                 "35 % of the map's central maximum; both calibrated by a line fitted on the lengths of N barred "
-                 "training galaxies. Direct regression: a CNN trained on the same N lengths (N = all "
-                 f"{meta.get('n_train')}, and a small hand-measured-like subset). The classifier itself needs only "
+                 "Barred test galaxies. SmoothGrad + blue profile (the main route): the positive part of the "
+                 "classifier's map of the barred class (blue: more light there raises p), followed along its "
+                 "principal axis each way to where it falls below 20 % of its peak; twice the shorter side. "
+                 "SmoothGrad + moments (the earlier route): 4√(λ<sub>max</sub> − λ<sub>min</sub>) of the "
+                 "|map|-weighted second moments near the centre; + profile: the anisotropy of |map| along the axis; "
+                 "+ threshold: the central component above 35 % of the map's central maximum. Every map route and "
+                 "the isophotes (photutils) are calibrated by a line fitted on the lengths of N barred training "
+                 "galaxies (isophotes: at most 64). Direct regression: a CNN trained on the same N lengths (N = all "
+                 f"{meta.get('n_train')}, and smaller hand-measured-like subsets). The classifier itself needs only "
                  "barred/unbarred labels. Bhambra et al. (2022), human measurements of Galaxy Zoo bars: SmoothGrad "
                  f"r = {PAPER_BARS['smoothgrad']['r']}, RMSE {PAPER_BARS['smoothgrad']['rmse']}; direct CNN r = "
                  f"{PAPER_BARS['direct']['r']}, RMSE {PAPER_BARS['direct']['rmse']} — other data and units, so "
                  "compare which method wins, not the numbers.")
     page.table(bars / "bars.csv")
     page.figure(bars / "figures" / "bar_scatter.png", "Measured against true projected bar length.")
-    page.figure(bars / "figures" / "bar_measurements.png", "Measured bars (red) over the true bar (cyan outline), and "
-                "the region of the map that was measured.")
+    page.figure(bars / "figures" / "bar_measurements.png", "Bars measured by the main route (green line) over the "
+                "true bar (cyan outline), and the signed map with the region whose moments gave the direction.")
+    failures = bars / "figures" / "bar_failures.png"
+    if failures.exists():
+        page.figure(failures, "The worst measurements before (SmoothGrad + moments, dashed orange) and after "
+                    "(SmoothGrad + blue profile, green), each drawn on the same galaxies.")
 
 
 TRUST_NOTE = ("The same inputs explained by each method for each model (their most probable class). Deletion/"

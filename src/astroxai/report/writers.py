@@ -145,36 +145,56 @@ def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_s
     return figures
 
 
-def write_bar_study(out, study, data, n_figures: int = 6) -> list[Path]:
+def write_bar_study(out, study, data, n_figures: int = 6, n_failures: int = 3) -> list[Path]:
     """A :class:`~astroxai.explain.bars.BarStudy`: ``bars.csv/json`` (r and RMSE of every route beside the paper's),
-    per-galaxy ``bar_predictions``, the scatter figure and a gallery of measurements."""
-    from astroxai.explain.bars import bar_from_moments
-    from astroxai.report.figures.images import plot_bar_measurements, plot_bar_scatter
+    per-galaxy ``bar_predictions``, the scatter figure, a gallery of measurements by the main route, and the
+    ``n_failures`` worst galaxies of the earlier route (moments of |map|) and of the main one, both drawn on each."""
+    from astroxai.explain.bars import BAR_METHODS, MAIN_ROUTE, MAP_ROUTES
+    from astroxai.report.figures.images import plot_bar_failures, plot_bar_measurements, plot_bar_scatter
 
     out = Path(out)
     write_table(study.rows, out / "bars", {"column": "bar_length_px", "calibration": study.calibration,
-                                           "n_train": study.n_train,
+                                           "n_train": study.n_train, "main_route": MAIN_ROUTE,
                                            "explain_ms_per_image": round(study.explain_ms_per_image, 2),
                                            "paper": "Bhambra et al. (2022): r and RMSE against human measurements "
                                                     "(other data, units)"})
     write_table(study.predictions, out / "bar_predictions")
     used = {row["method"]: row["lengths_used"] for row in study.rows}
     everything = max(used.values())
-    shown = {k: v for k, v in study.estimates.items() if used[k] == everything and "threshold" not in k}
+    shown = {k: v for k, v in study.estimates.items()
+             if used[k] == everything and not k.startswith(("SmoothGrad + threshold", "SmoothGrad + profile"))}
     figures = save_figure(plot_bar_scatter(study.true, shown, data.attrs.get("pixel_arcsec")),
                           out / "figures" / "bar_scatter")
-    entries = []
-    calibration = study.calibration[f"SmoothGrad + moments ({everything} lengths)"]
-    for j in range(min(n_figures, len(study.test_rows))):
+    centre = ((data.shape[2] - 1) / 2, (data.shape[1] - 1) / 2)
+    routes = {key: f"{name} ({everything} lengths)" for key, name in MAP_ROUTES.items()}
+
+    def measured(key, j):  # the calibrated length and the angle of one test galaxy by one route
+        found = BAR_METHODS[key](study.test_maps[j])
+        line = study.calibration[routes[key]]
+        return line["slope"] * found["length_px"] + line["intercept"], found["pa"], found["mask"]
+
+    def base(j):
         row = study.test_rows[j]
-        found = bar_from_moments(study.test_maps[j])
-        entries.append({"image": data.images[row], "map": study.test_maps[j], "mask": found["mask"],
-                        "true_mask": data.masks["bar"][row] if "bar" in data.masks else None,
-                        "centre": ((data.shape[2] - 1) / 2, (data.shape[1] - 1) / 2),
-                        "length": calibration["slope"] * found["length_px"] + calibration["intercept"],
-                        "pa": found["pa"], "true_length": study.true[j]})
+        return {"image": data.images[row], "map": study.test_maps[j], "centre": centre, "true_length": study.true[j],
+                "true_mask": data.masks["bar"][row] if "bar" in data.masks else None}
+
+    entries = []
+    for j in range(min(n_figures, len(study.test_rows))):
+        length, pa, mask = measured("blue", j)
+        entries.append({**base(j), "mask": mask, "length": length, "pa": pa})
     if entries:
-        figures += save_figure(plot_bar_measurements(entries), out / "figures" / "bar_measurements")
+        figures += save_figure(plot_bar_measurements(entries, MAIN_ROUTE), out / "figures" / "bar_measurements")
+    # the failure cases before and after: the worst galaxies of the earlier route (moments of |map|) and of today's
+    failures = []
+    for key, why in (("moments", "worst for moments"), ("blue", "worst for blue profile")):
+        error = np.abs(np.asarray(study.estimates[routes[key]]) - study.true)
+        for j in np.argsort(-error)[:n_failures]:
+            if all(f["index"] != j for f in failures):
+                failures.append({**base(j), "index": int(j), "why": why, "before": measured("moments", j)[:2],
+                                 "after": measured("blue", j)[:2]})
+    if failures:
+        figures += save_figure(plot_bar_failures(failures, MAP_ROUTES["moments"], MAIN_ROUTE),
+                               out / "figures" / "bar_failures")
     return figures
 
 

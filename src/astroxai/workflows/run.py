@@ -32,7 +32,7 @@ from astroxai.explain.components import defining_components, overlap_summary
 from astroxai.explain.trust import TRUST_METHODS, trust_table
 from astroxai.io import collect_inputs
 from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
-from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED
+from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
 from astroxai.parallel import default_workers
 from astroxai.provenance import write_run_record
 from astroxai.reduce import RANGE_PRESETS
@@ -416,8 +416,11 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     if cfg.kind == "galaxy":
         with _stage(timings, "train_regressors"):
             sizes = sorted({int(n) for n in (cfg.bar_lengths_few, *cfg.bar_learning_curve) if n})
+            lengths = {**settings, **REGRESSOR_TRAINING}
+            if cfg.max_epochs is not None:
+                lengths["max_epochs"] = cfg.max_epochs
             for name, limit in (("galaxy-bar-length", None), *((f"galaxy-bar-length-{n}", n) for n in sizes)):
-                trained = train(data, ImageCNNRegressor(max_measured=limit, **settings), out / "models" / name,
+                trained = train(data, ImageCNNRegressor(max_measured=limit, **lengths), out / "models" / name,
                                 dataset_path=str(path), progress=progress)
                 summary[name] = _model_summary(trained)
                 regressors[trained.model.training_["n_images"]] = trained.model

@@ -221,7 +221,7 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
     """The estimator ``astroxai train`` fits on ``data``: the data set decides the family (spectra: the paper's SVM,
     or the 1-D CNN with ``model='cnn'``; images: the 2-D CNN, classifier or regressor of ``target``)."""
     from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier
-    from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED
+    from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
     from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
 
     if task not in ("classify", "regress"):
@@ -229,9 +229,11 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
     if data.modality == "images":
         if model not in (None, "cnn"):
             raise ValueError(f"images are learned by a CNN, not {model!r}")
-        settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment,
-                    "max_epochs": max_epochs or 100}
-        return ImageCNNClassifier(**settings) if task == "classify" else ImageCNNRegressor(target=target, **settings)
+        settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment}
+        if task == "classify":
+            return ImageCNNClassifier(max_epochs=max_epochs or 100, **settings)
+        return ImageCNNRegressor(target=target, **{**REGRESSOR_TRAINING, **settings,
+                                                   "max_epochs": max_epochs or REGRESSOR_TRAINING["max_epochs"]})
     if task != "classify":
         raise ValueError("spectra models classify (--task regress is for image sets)")
     seed = DEFAULT_TRAIN_SEED if seed is None else seed

@@ -87,28 +87,64 @@ def plot_image_gallery(entries: list[dict], method: str = ""):
     return fig
 
 
-def plot_bar_measurements(entries: list[dict]):
-    """Barred galaxies with the bar measured from their SmoothGrad maps: cutout with the true bar outline (cyan) and
-    the measured bar's axis (red line of the measured length and angle), and the smoothed map with the region
-    that was measured.  Each entry: ``image``, ``map``, ``mask`` (measured region), ``true_mask``, ``centre``,
-    ``length`` (calibrated, px), ``pa``, ``true_length``."""
+def _bar_axis(ax, centre, length, pa, **style):
+    """The measured bar drawn as a line of its length through the centre at its angle."""
+    if np.isfinite(pa) and np.isfinite(length) and length > 0:
+        dx, dy = length / 2 * np.cos(pa), length / 2 * np.sin(pa)
+        cx, cy = centre
+        ax.plot([cx - dx, cx + dx], [cy - dy, cy + dy], **style)
+
+
+def _signed_map(ax, saliency):
+    saliency = _collapse(saliency)
+    vmax = np.nanmax(np.abs(saliency)) or 1.0
+    ax.imshow(saliency, origin="lower", cmap=ATTRIBUTION_CMAP, vmin=-vmax, vmax=vmax)
+
+
+def plot_bar_measurements(entries: list[dict], route: str = "SmoothGrad + blue profile"):
+    """Barred galaxies with the bar measured from their SmoothGrad maps: the cutout with the true bar outline (cyan)
+    and the measured bar (a line of the measured, calibrated length at the measured angle), and the signed map
+    (blue: more light raises "barred") with the same line and the region whose moments gave the angle.  Each entry:
+    ``image``, ``map``, ``mask`` (that region), ``true_mask``, ``centre``, ``length`` (calibrated, px), ``pa``,
+    ``true_length``."""
     fig, axes = plt.subplots(len(entries), 2, figsize=(5.6, 2.8 * len(entries)), squeeze=False)
     for row, e in zip(axes, entries, strict=True):
         row[0].imshow(display(e["image"]), origin="lower", cmap="gray_r")
         _outline(row[0], {"bar": e.get("true_mask")})
-        if np.isfinite(e["pa"]) and e["length"] > 0:
-            half = e["length"] / 2
-            dx, dy = half * np.cos(e["pa"]), half * np.sin(e["pa"])
-            cx, cy = e["centre"]
-            row[0].plot([cx - dx, cx + dx], [cy - dy, cy + dy], color="#d62728", lw=2)
+        _signed_map(row[1], e["map"])
+        for ax in row:
+            _bar_axis(ax, e["centre"], e["length"], e["pa"], color="#2ca02c", lw=2)
         row[0].set_title(f"true {e['true_length']:.1f} px, measured {e['length']:.1f} px", fontsize=8)
-        row[1].imshow(np.abs(_collapse(e["map"])), origin="lower", cmap="magma")
-        row[1].contour(e["mask"].astype(float), levels=[0.5], colors="#00e5ff", linewidths=0.8)
-        row[1].set_title("|SmoothGrad| and the measured region", fontsize=8)
+        row[1].contour(e["mask"].astype(float), levels=[0.5], colors="#7f7f7f", linewidths=0.6)
+        row[1].set_title(f"SmoothGrad (blue: raises p), {route}", fontsize=7)
         for ax in row:
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
+    return fig
+
+
+def plot_bar_failures(entries: list[dict], before: str, after: str):
+    """The worst measurements of two routes side by side, on the same galaxies: each row a barred test galaxy (the
+    cutout with the true bar outline, then its signed SmoothGrad map), with the bar as measured by ``before``
+    (dashed orange) and by ``after`` (green).  Each entry: ``image``, ``map``, ``true_mask``, ``centre``,
+    ``true_length``, ``why`` (whose failure it is), and ``before``/``after`` as (calibrated length, angle)."""
+    fig, axes = plt.subplots(len(entries), 2, figsize=(6.0, 2.9 * len(entries)), squeeze=False)
+    # the earlier route drawn last, dashed, so that it shows where both lines run along the same axis
+    styles = {"after": {"color": "#2ca02c", "lw": 2.5}, "before": {"color": "#ff7f0e", "lw": 1.6, "ls": "--"}}
+    for row, e in zip(axes, entries, strict=True):
+        row[0].imshow(display(e["image"]), origin="lower", cmap="gray_r")
+        _outline(row[0], {"bar": e.get("true_mask")})
+        _signed_map(row[1], e["map"])
+        for ax in row:
+            for key, style in styles.items():
+                _bar_axis(ax, e["centre"], *e[key], **style)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_title(f"{e['why']}: true {e['true_length']:.1f} px", fontsize=8)
+        row[1].set_title(f"{before} {e['before'][0]:.1f} (dashed), {after} {e['after'][0]:.1f} px", fontsize=6.5)
+    fig.suptitle(f"Worst bar lengths: {before} (before) and {after} (after)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     return fig
 
 
