@@ -149,6 +149,16 @@ def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: flo
             "mask": region}
 
 
+def _smoothed_direction(weight: np.ndarray, centre, smooth: float, radius: float) -> tuple[np.ndarray, dict]:
+    """A map plane smoothed by ``smooth`` pixels, and the direction of its second moments within ``radius`` of the
+    centre (:func:`bar_from_moments`), where the profile routes follow the bar."""
+    from scipy.ndimage import gaussian_filter
+
+    if smooth > 0:
+        weight = gaussian_filter(weight, smooth)
+    return weight, bar_from_moments(weight, centre, radius=radius, smooth=0)  # smoothed once, here
+
+
 def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0, level: float = 0.25,
                      max_radius: float | None = None) -> dict:
     """Follow the bar out to its end along the map's principal axis.
@@ -164,13 +174,11 @@ def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: flo
 
     Written here because no library follows a ridge in a saliency map; the tests check it on elongated maps of known
     length under round contamination."""
-    from scipy.ndimage import gaussian_filter, map_coordinates
+    from scipy.ndimage import map_coordinates
 
     weight, (cx, cy) = _magnitude(saliency, centre)
+    weight, direction = _smoothed_direction(weight, (cx, cy), smooth, radius)
     h, w = weight.shape
-    if smooth > 0:
-        weight = gaussian_filter(weight, smooth)
-    direction = bar_from_moments(weight, (cx, cy), radius=radius, smooth=0)  # smoothed once, above
     pa = direction["pa"]
     if not np.isfinite(pa):
         return {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
@@ -211,13 +219,11 @@ def bar_from_blue_profile(saliency, centre=None, *, radius: float = 10.0, smooth
     (the level sits inside the bar's own fall-off).  Written here because no library follows a bar along a saliency
     map; the tests check it on signed maps of known length.  Returns the length, position angle (radians from +x,
     modulo π), the moments' axis ratio, the two half-lengths (``sides``) and the region of the direction."""
-    from scipy.ndimage import gaussian_filter, map_coordinates
+    from scipy.ndimage import map_coordinates
 
     weight, (cx, cy) = _plane(np.clip(np.asarray(saliency, dtype=np.float64), 0.0, None), centre)
+    weight, direction = _smoothed_direction(weight, (cx, cy), smooth, radius)
     h, w = weight.shape
-    if smooth > 0:
-        weight = gaussian_filter(weight, smooth)
-    direction = bar_from_moments(weight, (cx, cy), radius=radius, smooth=0)  # smoothed once, above
     pa = direction["pa"]
     if not np.isfinite(pa):
         return {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "sides": (0.0, 0.0),
