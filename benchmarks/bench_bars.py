@@ -9,6 +9,10 @@ lengths and scored on the test galaxies — |map| or its blue (positive) part, m
 both sides or the shorter one, and the profile's level and smoothing.  It prints r on the test galaxies and on all
 training galaxies (the figure the settings were chosen by), so that the choice can be checked.
 
+Part 1b (``--classifier-seeds``, ~2–4 minutes each): a classifier trained again on the run's images with the run's
+settings and another seed (``--classifier-settings`` adds JSON settings, e.g. '{"dropout": 0.1}'), and the main
+route on its maps: the route is only as good as the classifier's maps.
+
 Part 2 (``--regressors``, a few minutes per row): the direct regressor trained on all barred training lengths with
 the estimator's defaults and without its output scaling (the network before November 2026), with the scaling, and
 with the scaling and ``REGRESSOR_TRAINING``, for each ``--seeds``; r and RMSE on its training and test lengths.
@@ -17,6 +21,7 @@ with the scaling and ``REGRESSOR_TRAINING``, for each ``--seeds``; r and RMSE on
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -25,7 +30,7 @@ import numpy as np
 from astroxai.data import ImageSet
 from astroxai.explain import bars
 from astroxai.explain.explainer import Explainer
-from astroxai.models import ImageCNNRegressor, load_model
+from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.image_cnn import REGRESSOR_TRAINING
 
 MEASURED = 64  # the hand-measured sample the routes are calibrated on
@@ -84,6 +89,25 @@ def routes(run: Path, map_seeds) -> None:
         print(f"  {name:<{width}}  test {tests}   train {np.mean([row[2] for row in rows]):.3f}")
 
 
+def other_classifiers(run: Path, seeds, extra: dict) -> None:
+    data = ImageSet.load(run / "simulated" / "images.h5")
+    length = data.meta["bar_length_px"].astype(np.float64)
+    print(f"\nthe main route ({bars.MAIN_ROUTE}) on the maps of classifiers trained again, settings + {extra}:")
+    for seed in seeds:
+        start = time.perf_counter()
+        classifier = ImageCNNClassifier(**{"augment": True, "max_epochs": 100, **extra, "seed": seed}).fit(data)
+        test = classifier.split_.rows(data.ids, "test")
+        accuracy = float(np.mean(classifier.predict(data.images[test]) == data.labels[test]))
+        parts = {part: classifier.split_.rows(data.ids, part) for part in ("train", "test")}
+        parts = {part: rows[length[rows] > 0] for part, rows in parts.items()}
+        explainer = Explainer(classifier, "smoothgrad", seed=seed)
+        values = {part: bars.bar_lengths(explainer.explain(data.subset(rows), target="barred").maps)
+                  for part, rows in parts.items()}
+        r, rmse, r_train = score(values["train"], values["test"], length[parts["train"]], length[parts["test"]])
+        print(f"  seed {seed:>8}: accuracy {accuracy:.3f}; test r {r:.3f} ({rmse:.2f} px), training r {r_train:.3f}; "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
+
 class _Unscaled(ImageCNNRegressor):
     """The regressor as it was before November 2026: its output in pixels straight from the last layer."""
 
@@ -118,10 +142,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a folder of `astroxai run --kind galaxy`")
     parser.add_argument("--map-seeds", type=int, nargs="+", default=[20220613, 1])
+    parser.add_argument("--classifier-seeds", type=int, nargs="*", default=[],
+                        help="train the classifier again with these seeds and score the main route on its maps")
+    parser.add_argument("--classifier-settings", type=json.loads, default={},
+                        help="JSON settings for those classifiers (default: the run's)")
     parser.add_argument("--regressors", action="store_true", help="also train the regressor variants (minutes)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[20220613])
     options = parser.parse_args()
     routes(options.run, options.map_seeds)
+    if options.classifier_seeds:
+        other_classifiers(options.run, options.classifier_seeds, options.classifier_settings)
     if options.regressors:
         regressors(options.run, options.seeds)
 
