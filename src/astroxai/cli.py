@@ -287,7 +287,7 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
 @click.option("--model", "model_kind", type=click.Choice(["svm", "cnn"]), default=None,
               help="Spectra: svm (default, the paper's study) or cnn (the 1-D CNN, same split). Images: cnn.")
 @click.option("--max-epochs", type=click.IntRange(min=1), default=None,
-              help="CNNs: most epochs (default 200 for spectra, 100 for images).")
+              help="CNNs: most epochs (default 200 for spectra, 100 for image classifiers, 200 for regressors).")
 @click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
               help="Images: classify the labels, or regress the catalogue column --target.")
 @click.option("--target", default="bar_length_px", show_default=True,
