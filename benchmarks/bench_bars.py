@@ -31,6 +31,7 @@ from astroxai.data import ImageSet
 from astroxai.explain import bars
 from astroxai.explain.explainer import Explainer
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
+from astroxai.models.evaluate import regression_metrics
 from astroxai.models.image_cnn import REGRESSOR_TRAINING
 
 MEASURED = 64  # the hand-measured sample the routes are calibrated on
@@ -39,9 +40,8 @@ MEASURED = 64  # the hand-measured sample the routes are calibrated on
 def score(train_values, test_values, train_true, test_true, n=MEASURED) -> tuple[float, float, float]:
     """r and RMSE on the test galaxies of the line fitted on the first ``n`` training galaxies, and r on all of them."""
     slope, intercept = bars.calibrate(train_values[:n], train_true[:n])
-    estimate = slope * test_values + intercept
-    return (float(np.corrcoef(estimate, test_true)[0, 1]), float(np.sqrt(np.mean((estimate - test_true) ** 2))),
-            float(np.corrcoef(train_values, train_true)[0, 1]))
+    test = regression_metrics(test_true, slope * test_values + intercept)
+    return test["r"], test["rmse"], regression_metrics(train_true, train_values)["r"]
 
 
 def variants() -> dict:
@@ -131,9 +131,8 @@ def regressors(run: Path, seeds) -> None:
             found = []
             for part in ("train", "test"):
                 where = model.measured(data, model.split_.rows(data.ids, part))
-                m = {"values": model.predict(data.images[where]), "true": length[where]}
-                found.append(f"{part} r {np.corrcoef(m['values'], m['true'])[0, 1]:.3f} "
-                             f"({np.sqrt(np.mean((m['values'] - m['true']) ** 2)):.2f})")
+                m = regression_metrics(length[where], model.predict(data.images[where]))
+                found.append(f"{part} r {m['r']:.3f} ({m['rmse']:.2f})")
             print(f"  {name:<42} seed {seed:>8}: {', '.join(found)}; {len(model.history_)} epochs, best "
                   f"{model.training_['best_epoch']}, {seconds:.0f} s", flush=True)
 

@@ -272,12 +272,12 @@ class ImageCNNModel(TorchModel):
         model = cls(**params)
         model.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
         model.grid_ = tuple(int(v) for v in meta["image_shape"])
+        # a regressor's output scaling (absent from classifiers and from folders written before it existed)
+        model.output_scaling_ = {k: float(arch[k]) for k in ("target_offset", "target_scale") if k in arch}
         model.module_ = ImageCNN(model.grid_, len(model.classes_) if cls.task == "classify" else 1, cls.task,
                                  channels=tuple(arch["channels"]), kernel_size=int(arch["kernel_size"]),
                                  hidden=int(arch["hidden"]), dropout=float(arch["dropout"]),
-                                 stretch=arch.get("stretch", "linear"),
-                                 **{k: float(arch[k]) for k in ("target_offset", "target_scale") if k in arch})
-        model.output_scaling_ = {k: float(arch[k]) for k in ("target_offset", "target_scale") if k in arch}
+                                 stretch=arch.get("stretch", "linear"), **model.output_scaling_)
         model._load_module(folder, meta)
         model.reduction_ = dict(meta.get("images") or {})
         model.baseline_ = np.zeros(model.grid_, dtype=np.float64)

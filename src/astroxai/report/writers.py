@@ -162,16 +162,15 @@ def write_bar_study(out, study, data, n_figures: int = 6, n_failures: int = 3) -
     used = {row["method"]: row["lengths_used"] for row in study.rows}
     everything = max(used.values())
     shown = {k: v for k, v in study.estimates.items()
-             if used[k] == everything and not k.startswith(("SmoothGrad + threshold", "SmoothGrad + profile"))}
+             if used[k] == everything and not k.startswith((MAP_ROUTES["threshold"], MAP_ROUTES["profile"]))}
     figures = save_figure(plot_bar_scatter(study.true, shown, data.attrs.get("pixel_arcsec")),
                           out / "figures" / "bar_scatter")
     centre = ((data.shape[2] - 1) / 2, (data.shape[1] - 1) / 2)
     routes = {key: f"{name} ({everything} lengths)" for key, name in MAP_ROUTES.items()}
 
-    def measured(key, j):  # the calibrated length and the angle of one test galaxy by one route
+    def measured(key, j):  # one test galaxy by one route: the study's calibrated length, the angle and region
         found = BAR_METHODS[key](study.test_maps[j])
-        line = study.calibration[routes[key]]
-        return line["slope"] * found["length_px"] + line["intercept"], found["pa"], found["mask"]
+        return float(study.estimates[routes[key]][j]), found["pa"], found["mask"]
 
     def base(j):
         row = study.test_rows[j]

@@ -65,11 +65,10 @@ def plot_image_gallery(entries: list[dict], method: str = ""):
     for row, entry in zip(axes, entries, strict=True):
         shown = display(entry["image"])
         saliency = _collapse(entry["map"])
-        vmax = np.nanmax(np.abs(saliency)) or 1.0
         row[0].imshow(shown, origin="lower", cmap="gray_r")
         _outline(row[0], entry.get("masks"))
         row[0].set_title(entry.get("title", ""), fontsize=8)
-        im = row[1].imshow(saliency, origin="lower", cmap=ATTRIBUTION_CMAP, vmin=-vmax, vmax=vmax)
+        im, vmax = _signed_map(row[1], saliency)
         row[1].set_title(f"{method} map (blue: raises p)" if method else "map (blue: raises p)", fontsize=8)
         fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
         strength = np.abs(saliency)
@@ -96,14 +95,16 @@ def _bar_axis(ax, centre, length, pa, **style):
 
 
 def _signed_map(ax, saliency):
+    """A signed map drawn in the attribution colours, symmetric about 0 (blue raises the output); returns the image
+    and the colour scale's limit."""
     saliency = _collapse(saliency)
     vmax = np.nanmax(np.abs(saliency)) or 1.0
-    ax.imshow(saliency, origin="lower", cmap=ATTRIBUTION_CMAP, vmin=-vmax, vmax=vmax)
+    return ax.imshow(saliency, origin="lower", cmap=ATTRIBUTION_CMAP, vmin=-vmax, vmax=vmax), vmax
 
 
-def plot_bar_measurements(entries: list[dict], route: str = "SmoothGrad + blue profile"):
+def plot_bar_measurements(entries: list[dict], route: str):
     """Barred galaxies with the bar measured from their SmoothGrad maps: the cutout with the true bar outline (cyan)
-    and the measured bar (a line of the measured, calibrated length at the measured angle), and the signed map
+    and the bar measured by ``route`` (a line of the calibrated length at the measured angle), and the signed map
     (blue: more light raises "barred") with the same line and the region whose moments gave the angle.  Each entry:
     ``image``, ``map``, ``mask`` (that region), ``true_mask``, ``centre``, ``length`` (calibrated, px), ``pa``,
     ``true_length``."""
