@@ -206,10 +206,23 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
     peers = rows_of(run / "peers.csv")
     test = json.loads((run / "models" / "radio-classifier" / "test_metrics.json").read_text())
     assert float(peers[0]["accuracy"]) == pytest.approx(test["accuracy"], abs=5e-4) and len(peers) == 3
+    # per catalogue: every test galaxy once, under the catalogue its file name gives, and the recalls add up to the
+    # model's own test accuracy
+    by_catalogue = rows_of(run / "by_catalogue.csv")
+    tested = data.meta["split"] == "test"
+    pairs = list(zip(data.labels[tested].tolist(), data.meta["catalogue"][tested].tolist(), strict=True))
+    assert {(r["class"], r["catalogue"]): int(r["n_test"]) for r in by_catalogue} == \
+        {pair: pairs.count(pair) for pair in set(pairs)}
+    files = zip(data.meta["file"], data.meta["catalogue"], strict=True)
+    assert all(name.endswith(f"_{cat}.png") for name, cat in files)
+    right = sum(float(r["recall"]) * int(r["n_test"]) for r in by_catalogue)
+    assert right == pytest.approx(test["accuracy"] * int(tested.sum()), abs=0.05)  # recalls are rounded
+    assert all((r["wrong_as"] == "") == (float(r["recall"]) == 1.0) for r in by_catalogue)
     record = json.loads((run / "run.json").read_text())["config"]
     assert record["data"] == "first" and "firstgalaxydata" in record["data_source"]
     assert check_report(run / "report.html") == []
     assert "Next to the peers" in (run / "report.html").read_text()
+    assert "By the catalogue that gave the label" in (run / "report.html").read_text()
     # the image set it built goes through the other commands
     result = runner.invoke(main, ["evaluate", str(run / "models" / "radio-classifier"), str(run / "dataset.h5"),
                                   "--out", str(tmp_path / "eval"), "--part", "test"])

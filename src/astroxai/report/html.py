@@ -319,6 +319,12 @@ def write_report(run_dir, name: str = "report.html") -> Path:
             page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
                      "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
             page.table(root / "peers.csv")
+        if (root / "by_catalogue.csv").exists():
+            page.add("<h3>By the catalogue that gave the label</h3>", '<p class="note">Test recall per class and '
+                     "per literature catalogue behind its label: the data set merges catalogues whose class "
+                     "definitions overlap (a MiraBest FR I can be a Proctor bent tail), and the errors gather "
+                     "there.</p>")
+            page.table(root / "by_catalogue.csv")
     noise = [(f, load_model(f)) for f in folders if (f / "figures" / "noise.png").exists()]
     if noise:
         page.section("Robustness to noise")

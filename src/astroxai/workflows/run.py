@@ -355,6 +355,24 @@ def _write_peers(out: Path, trained) -> None:
     write_table(rows, out / "peers", {"note": "peers used their own FIRST samples and splits"})
 
 
+def _write_by_catalogue(out: Path, data: ImageSet, model) -> None:
+    """``by_catalogue.csv``: test recall of the real FIRST galaxies per class *and* per literature catalogue that
+    gave the label (Griese et al. 2023 merged six, whose class definitions differ: a MiraBest FR I may be what
+    Proctor (2011) calls a bent tail), with what the wrong ones were taken for — where the errors sit."""
+    rows = model.split_.rows(data.ids, "test")
+    predicted = np.asarray(model.predict(data.subset(rows)), dtype=object)
+    labels, catalogue = data.labels[rows], np.asarray(data.meta["catalogue"])[rows]
+    table = []
+    for label, source in sorted(set(zip(labels.tolist(), catalogue.tolist(), strict=True))):
+        here = (labels == label) & (catalogue == source)
+        wrong = predicted[here][predicted[here] != label]
+        taken = {c: int((wrong == c).sum()) for c in sorted(set(wrong.tolist()))}
+        table.append({"class": label, "catalogue": source, "n_test": int(here.sum()),
+                      "recall": round(float(np.mean(predicted[here] == label)), 3),
+                      "wrong_as": "; ".join(f"{c} {n}" for c, n in taken.items())})
+    write_table(table, out / "by_catalogue", {"part": "test", "note": "the catalogue that gave each label"})
+
+
 def _image_data(cfg: ImageRunConfig, out: Path, timings: dict, progress) -> tuple[ImageSet, Path, dict]:
     """The study's images: simulated (with ground-truth component masks) or the real FIRST galaxies (with their
     literature split, and masks of the source above the noise); their path and how they were made."""
@@ -412,6 +430,7 @@ def run_images(cfg: ImageRunConfig, out, progress=None) -> dict:
     summary["classifier"] = _model_summary(trained)
     if cfg.data == "first":
         _write_peers(out, trained)
+        _write_by_catalogue(out, data, classifier)
     regressors = {}
     if cfg.kind == "galaxy":
         with _stage(timings, "train_regressors"):
