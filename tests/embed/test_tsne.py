@@ -5,6 +5,7 @@ import pytest
 
 from astroxai.data import SpectraSet
 from astroxai.embed import EmbeddingMap, MapSpec, fit_maps, load_maps, save_maps
+from astroxai.embed.tsne import map_specs, reference_map
 
 
 def _clusters(n=60, seed=0):
@@ -54,5 +55,9 @@ def test_tsne_separates_clusters_and_places_new_points(features, tmp_path):
         load_maps(path)[0].place(X_new)
     with pytest.raises(KeyError):
         load_maps(path, specs=[MapSpec("all", features, 99)])
+    # which maps a file holds, from their attributes alone; the reference map is the all-class one
+    assert map_specs(path) == [m.spec for m in load_maps(path)] and set(map_specs(path)) == {m.spec for m in maps}
+    chosen = reference_map(path, data_path=data.save(tmp_path / "data.h5"))
+    assert chosen.spec == spec and chosen.reference is not None
 
 

@@ -212,18 +212,33 @@ def save_maps(path, maps: list[EmbeddingMap], attrs: dict | None = None) -> Path
     return path
 
 
+def _map_groups(handle, path) -> list:
+    """The HDF5 groups of a maps file that hold one map each."""
+    if "embeddings" not in handle:
+        raise ValueError(f"{path} holds no t-SNE maps")
+    groups = []
+    handle["embeddings"].visititems(
+        lambda name, item: groups.append(item) if isinstance(item, h5py.Group) and "coords" in item else None)
+    return groups
+
+
+def _group_spec(group) -> MapSpec:
+    return MapSpec(str(group.attrs["subset"]), str(group.attrs["features"]), float(group.attrs["perplexity"]))
+
+
+def map_specs(path) -> list[MapSpec]:
+    """Which maps a file holds, read from their attributes alone (no coordinates)."""
+    with h5py.File(path, "r") as handle:
+        return [_group_spec(group) for group in _map_groups(handle, path)]
+
+
 def load_maps(path, data=None, specs=None) -> list[EmbeddingMap]:
     """The maps stored in a file (those of ``specs`` when given).  With ``data`` (the data set the maps were made
     from) each map gets its spectra back and can :meth:`~EmbeddingMap.place` new ones."""
     found = []
     with h5py.File(path, "r") as handle:
-        if "embeddings" not in handle:
-            raise ValueError(f"{path} holds no t-SNE maps")
-        groups = []
-        handle["embeddings"].visititems(
-            lambda name, item: groups.append(item) if isinstance(item, h5py.Group) and "coords" in item else None)
-        for group in groups:
-            spec = MapSpec(str(group.attrs["subset"]), str(group.attrs["features"]), float(group.attrs["perplexity"]))
+        for group in _map_groups(handle, path):
+            spec = _group_spec(group)
             if specs is not None and spec not in specs:
                 continue
             ids = group["ids"][()].astype(str)
@@ -266,13 +281,12 @@ def reference_map(path, data_path=None, key: str | None = None) -> EmbeddingMap:
     data_path = Path(data_path)
     if not data_path.is_file():
         raise ValueError(f"the maps of {path} were made from {data_path}, which is not there: name the data set")
-    maps = load_maps(path)
+    stored = map_specs(path)  # attributes only: the chosen map's coordinates are read once, below
     if key is None:
-        ranked = sorted(maps, key=lambda m: (m.spec.subset == "all", m.spec.features == "raw", m.spec.perplexity))
-        key = ranked[-1].spec.key
-    chosen = [m.spec for m in maps if m.spec.key == key]
+        key = max(stored, key=lambda s: (s.subset == "all", s.features == "raw", s.perplexity)).key
+    chosen = [s for s in stored if s.key == key]
     if not chosen:
-        raise ValueError(f"{path} has no map {key!r}; it has {', '.join(m.spec.key for m in maps)}")
+        raise ValueError(f"{path} has no map {key!r}; it has {', '.join(s.key for s in stored)}")
     fitted = load_maps(path, SpectraSet.load(data_path), chosen)[0]
     fitted.source = str(data_path)
     return fitted
