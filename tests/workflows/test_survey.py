@@ -283,6 +283,19 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp
     assert rows["zz-copy.fits"]["status"] == "rejected"
     assert rows["zz-copy.fits"]["reason"].startswith("duplicate id ") and spectra[0].name in rows["zz-copy.fits"][
         "reason"]
+    assert not (tmp_path / "s" / "duplicates.csv").exists()
+    # in two partitions (run apart, each final once written) both copies are kept, and the survey lists them
+    survey(trained_model, [folder], tmp_path / "apart", workers=1, partition_size=2)
+    rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "apart")}
+    assert rows[spectra[0].name]["partition"] != rows["zz-copy.fits"]["partition"]
+    assert rows[spectra[0].name]["status"] == rows["zz-copy.fits"]["status"] == "kept"
+    with open(tmp_path / "apart" / "duplicates.csv", newline="") as handle:
+        listed = list(csv.DictReader(handle))
+    assert [(Path(r["input"]).name, int(r["index"])) for r in listed] == \
+        [(name, rows[name]["index"]) for name in (spectra[0].name, "zz-copy.fits")]
+    assert {r["id"] for r in listed} == {rows[spectra[0].name]["id"]}
+    record = json.loads((tmp_path / "apart" / "survey.json").read_text())
+    assert record["n_ids_kept_twice"] == 1
 
 
 def test_survey_placed_on_a_tsne_map(trained_model, reduced_sample, tmp_path):

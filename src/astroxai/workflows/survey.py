@@ -424,15 +424,45 @@ def _summarise(out: Path, partitions: list[Partition], model) -> dict:
     folder = out / PARTS
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return {"n_kept": 0, "n_rejected": 0, "n_rows": 0}
-    table = ds.dataset(folder, format="parquet").to_table(columns=["index", "status"])
+    table = ds.dataset(folder, format="parquet").to_table(columns=["index", "status", "id", "input"])
     index = table.column("index").to_numpy()
     status = np.asarray(table.column("status").to_pylist())
     expected = sum(len(p) for p in partitions if (folder / f"{p.name}.parquet").is_file())
     if len(np.unique(index)) != len(index) or len(index) != expected:
         raise ValueError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
                          "twice: the parts are inconsistent (run again with --restart)")
+    repeated = _repeated_ids(out, table, status == "kept")
     return {"n_rows": int(len(index)), "n_kept": int((status == "kept").sum()),
-            "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_]}
+            "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_],
+            "n_ids_kept_twice": repeated}
+
+
+def _repeated_ids(out: Path, table, kept: np.ndarray) -> int:
+    """Ids kept in more than one partition (a partition drops its own repeats, but partitions run apart, so the
+    same spectrum under two file names in two partitions is surveyed twice): listed in ``duplicates.csv`` — id,
+    survey index and input of each copy — so that a catalogue built from the survey can keep one; returns how many
+    ids.  The rows themselves stay as they are (every partition's part is final once written)."""
+    import csv
+
+    ids = np.asarray(table.column("id").to_pylist(), dtype=object)[kept]
+    values, counts = np.unique(ids.astype(str), return_counts=True)
+    target = out / "duplicates.csv"
+    if not (counts > 1).any():
+        target.unlink(missing_ok=True)
+        return 0
+    index = table.column("index").to_numpy()[kept]
+    inputs = np.asarray(table.column("input").to_pylist(), dtype=object)[kept]
+    twice = np.isin(ids.astype(str), values[counts > 1])
+    order = np.lexsort((index[twice], ids[twice].astype(str)))
+    with atomic_path(target) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "index", "input"])
+        for row in order:
+            writer.writerow([ids[twice][row], int(index[twice][row]), inputs[twice][row]])
+    n = int((counts > 1).sum())
+    log.warning("%d ids were kept in more than one partition (the same spectrum under another name): listed in %s",
+                n, target)
+    return n
 
 
 def survey_density(out, edges) -> tuple[np.ndarray, int]:
