@@ -431,38 +431,38 @@ def _summarise(out: Path, partitions: list[Partition], model) -> dict:
     if len(np.unique(index)) != len(index) or len(index) != expected:
         raise ValueError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
                          "twice: the parts are inconsistent (run again with --restart)")
-    repeated = _repeated_ids(out, table, status == "kept")
+    repeated = _repeated_ids(out, table)
     return {"n_rows": int(len(index)), "n_kept": int((status == "kept").sum()),
             "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_],
             "n_ids_kept_twice": repeated}
 
 
-def _repeated_ids(out: Path, table, kept: np.ndarray) -> int:
+def _repeated_ids(out: Path, table) -> int:
     """Ids kept in more than one partition (a partition drops its own repeats, but partitions run apart, so the
     same spectrum under two file names in two partitions is surveyed twice): listed in ``duplicates.csv`` — id,
     survey index and input of each copy — so that a catalogue built from the survey can keep one; returns how many
-    ids.  The rows themselves stay as they are (every partition's part is final once written)."""
+    ids.  The rows themselves stay as they are (every partition's part is final once written).  Counted in Arrow,
+    so that millions of rows cost no Python objects."""
     import csv
 
-    ids = np.asarray(table.column("id").to_pylist(), dtype=object)[kept]
-    values, counts = np.unique(ids.astype(str), return_counts=True)
+    import pyarrow.compute as pc
+
+    kept = table.filter(pc.equal(table["status"], "kept"))
+    counts = pc.value_counts(kept["id"])
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
     target = out / "duplicates.csv"
-    if not (counts > 1).any():
+    if len(repeated) == 0:
         target.unlink(missing_ok=True)
         return 0
-    index = table.column("index").to_numpy()[kept]
-    inputs = np.asarray(table.column("input").to_pylist(), dtype=object)[kept]
-    twice = np.isin(ids.astype(str), values[counts > 1])
-    order = np.lexsort((index[twice], ids[twice].astype(str)))
+    copies = kept.filter(pc.is_in(kept["id"], value_set=repeated)).sort_by([("id", "ascending"),
+                                                                             ("index", "ascending")])
     with atomic_path(target) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "index", "input"])
-        for row in order:
-            writer.writerow([ids[twice][row], int(index[twice][row]), inputs[twice][row]])
-    n = int((counts > 1).sum())
+        writer.writerows(zip(*(copies[c].to_pylist() for c in ("id", "index", "input")), strict=True))
     log.warning("%d ids were kept in more than one partition (the same spectrum under another name): listed in %s",
-                n, target)
-    return n
+                len(repeated), target)
+    return len(repeated)
 
 
 def survey_density(out, edges) -> tuple[np.ndarray, int]:
