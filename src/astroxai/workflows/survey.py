@@ -424,30 +424,29 @@ def _summarise(out: Path, partitions: list[Partition], model) -> dict:
     folder = out / PARTS
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return {"n_kept": 0, "n_rejected": 0, "n_rows": 0}
+    import pyarrow.compute as pc
+
     table = ds.dataset(folder, format="parquet").to_table(columns=["index", "status", "id", "input"])
     index = table.column("index").to_numpy()
-    status = np.asarray(table.column("status").to_pylist())
+    kept = table.filter(pc.equal(table["status"], "kept"))  # in Arrow: no Python string per row
     expected = sum(len(p) for p in partitions if (folder / f"{p.name}.parquet").is_file())
     if len(np.unique(index)) != len(index) or len(index) != expected:
         raise ValueError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
                          "twice: the parts are inconsistent (run again with --restart)")
-    repeated = _repeated_ids(out, table)
-    return {"n_rows": int(len(index)), "n_kept": int((status == "kept").sum()),
-            "n_rejected": int((status != "kept").sum()), "classes": [str(c) for c in model.classes_],
-            "n_ids_kept_twice": repeated}
+    return {"n_rows": int(len(index)), "n_kept": kept.num_rows, "n_rejected": int(len(index)) - kept.num_rows,
+            "classes": [str(c) for c in model.classes_], "n_ids_kept_twice": _repeated_ids(out, kept)}
 
 
-def _repeated_ids(out: Path, table) -> int:
+def _repeated_ids(out: Path, kept) -> int:
     """Ids kept in more than one partition (a partition drops its own repeats, but partitions run apart, so the
     same spectrum under two file names in two partitions is surveyed twice): listed in ``duplicates.csv`` — id,
     survey index and input of each copy — so that a catalogue built from the survey can keep one; returns how many
     ids.  The rows themselves stay as they are (every partition's part is final once written).  Counted in Arrow,
-    so that millions of rows cost no Python objects."""
+    so that millions of rows cost no Python objects.  ``kept``: the kept rows of the survey's table."""
     import csv
 
     import pyarrow.compute as pc
 
-    kept = table.filter(pc.equal(table["status"], "kept"))
     counts = pc.value_counts(kept["id"])
     repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
     target = out / "duplicates.csv"
