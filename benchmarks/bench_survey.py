@@ -36,6 +36,14 @@ import numpy as np
 import torch
 
 
+def work_folder(keep: Path | None, prefix: str) -> Path:
+    """``keep`` (made if missing) or a new temporary folder; prints the cores and the load before the run."""
+    folder = Path(keep or tempfile.mkdtemp(prefix=prefix))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"cores: {len(os.sched_getaffinity(0))}; load average before: {os.getloadavg()[0]:.2f}")
+    return folder
+
+
 def median_rate(count: int, run, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -246,9 +254,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = parser.parse_args()
-    folder = Path(args.keep or tempfile.mkdtemp(prefix="bench_survey_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"cores: {len(os.sched_getaffinity(0))}; load average before: {os.getloadavg()[0]:.2f}")
+    folder = work_folder(args.keep, "bench_survey_")
 
     made = simulating(folder, 100_000 if args.hundred_thousand else (1000 if args.quick else 10_000))
     print(f"\n0. astroxai simulate: {made['files']:,d} FITS files on 2 workers in {made['seconds']:.1f} s "

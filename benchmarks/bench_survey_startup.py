@@ -20,12 +20,10 @@ The phases are timed by wrapping the survey module's own steps (``load_model``, 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,9 +109,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
     args = parser.parse_args()
-    folder = Path(args.keep or tempfile.mkdtemp(prefix="bench_startup_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"cores: {len(os.sched_getaffinity(0))}; load average before: {os.getloadavg()[0]:.2f}")
+    from bench_survey import work_folder  # this script's folder is on the path when run as a script
+
+    folder = work_folder(args.keep, "bench_startup_")
 
     from astroxai import simulate
     from astroxai.models import SVMClassifier
