@@ -89,7 +89,7 @@ def timed_survey(model: Path, store: Path, out: Path, workers: int) -> dict:
         for name, original in saved.items():
             setattr(engine, name, original)
     assert summary["n_kept"] == summary["n_rows"]
-    (collect_began, collect_ended), = marks["_collect"]
+    (_, collect_ended), = marks["_collect"]
     (summary_began, _), = marks["_summarise"]
     first = marks["partitions"][0]
     return {"total": end - start,
