@@ -66,3 +66,89 @@ def test_the_model_folder_keeps_the_reference_and_refuses_a_damaged_one(trained_
     (damaged / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelLoadError, match="training reference"):
         Estimator.load(damaged)
+
+
+def _rank_deficient_sets():
+    """Training sets of the kinds that broke the reference: fewer inputs than features (6 galaxy-sized images of
+    4096 pixels), duplicated rows, a constant pixel, and a set spanning a plane only."""
+    rng = np.random.default_rng(5)
+    few = rng.normal(size=(6, 4096)) + 3
+    duplicated = np.repeat(rng.normal(size=(8, 50)), 5, axis=0)
+    constant = rng.normal(size=(300, 40)) * np.linspace(2, 0.5, 40)
+    constant[:, 7] = 1.5
+    plane = rng.normal(size=(200, 2)) @ rng.normal(size=(2, 30))
+    return {"few": few, "duplicated": duplicated, "constant-pixel": constant, "plane": plane}
+
+
+@pytest.mark.parametrize("name", ["few", "duplicated", "constant-pixel", "plane"])
+def test_rank_deficient_training_sets_give_a_well_posed_reference(name):
+    X = _rank_deficient_sets()[name]
+    reference = TrainingReference.fit(X)
+    rank = np.linalg.matrix_rank(X - X.mean(axis=0))  # numpy's own rank decision, independently
+    assert reference.rank == rank and reference.n_kept == min(10, rank - 1) == len(reference.variances)
+    assert reference.problem() is None
+    own = reference.score(X)["score"]
+    assert np.isfinite(own).all()
+    # by construction: the limit interpolates between order statistics at the 99.5 % position, so at most
+    # floor(0.005 (n - 1)) + 1 inputs lie above each statistic's limit (1 of 6, 2 of 300); two statistics
+    n = len(X)
+    assert np.mean(own > 1 + 1e-9) <= 2 * (np.floor(0.005 * (n - 1)) + 1) / n
+    assert own.max() < 50  # a training input is never far outside its own reference (1e28 before)
+    # new inputs of the same kind score on the scale of the training set's own residuals, not of round-off
+    rng = np.random.default_rng(6)
+    fresh = X[rng.integers(len(X), size=20)] + rng.normal(scale=0.01 * X.std(), size=(20, X.shape[1]))
+    assert np.isfinite(reference.score(fresh)["score"]).all() and reference.score(fresh)["score"].max() < 1e6
+
+
+@pytest.mark.parametrize("name", ["few", "duplicated", "constant-pixel", "plane"])
+def test_scores_do_not_depend_on_round_off(name):
+    """Another BLAS kernel (AVX2 or AVX-512) changes the decomposition by round-off only.  A relative change of the
+    training inputs of a few float64 epsilons (what another summation order makes of them) must leave the scores as
+    they were, to 1e-6: before the rank rules, a Q limit made of round-off moved them by factors up to 10^28."""
+    X = _rank_deficient_sets()[name]
+    rng = np.random.default_rng(8)
+    nudged = X * (1 + 1e-15 * rng.standard_normal(X.shape))
+    new = X[:5] + rng.normal(scale=0.05 * X.std(), size=(5, X.shape[1]))
+    a, b = TrainingReference.fit(X), TrainingReference.fit(nudged)
+    assert a.n_kept == b.n_kept
+    np.testing.assert_allclose(b.score(new)["score"], a.score(new)["score"], rtol=1e-6)
+    np.testing.assert_allclose(b.score(X)["score"], a.score(X)["score"], rtol=1e-6, atol=1e-9)
+
+
+def test_identical_inputs_are_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="identical"):
+        TrainingReference.fit(np.ones((5, 10)))
+
+
+def test_a_degenerate_reference_of_an_older_folder_loads_without_it_and_warns(trained_model, reduced_sample,
+                                                                               tmp_path, caplog):
+    """A folder written before the rank rules: as many components as its training inputs have directions (the old
+    rule for a small set) and a variance of round-off.  It still loads and predicts; novelty says nothing."""
+    meta = json.loads((trained_model / "model.json").read_text())
+    state = meta["reference"]
+    state["n_train"] = len(state["variances"]) + 1  # k = n - 1: Q left with round-off only
+    state.pop("rank", None), state.pop("n_kept", None)
+    old = tmp_path / "old"
+    old.mkdir()
+    for file in trained_model.iterdir():
+        if file.is_file():
+            (old / file.name).write_bytes(file.read_bytes())
+    (old / "model.json").write_text(json.dumps(meta))
+    data = SpectraSet.load(reduced_sample)
+    with caplog.at_level("WARNING", logger="astroxai"):
+        model = Estimator.load(old)
+    assert "degenerate" in caplog.text and "leave only round-off to the Q residual" in caplog.text
+    assert "train it again" in caplog.text and str(old / "model.json") in caplog.text
+    assert model.reference_ is None and model.novelty(data) is None
+    np.testing.assert_array_equal(model.predict(data), Estimator.load(trained_model).predict(data))
+    state["n_train"] = 500
+    state["variances"][-1] = state["variances"][0] * 1e-40  # a variance of round-off, kept by the old rule
+    (old / "model.json").write_text(json.dumps(meta))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="astroxai"):
+        assert Estimator.load(old).reference_ is None
+    assert "1 of its 10 components have no variance beyond round-off" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="astroxai"):
+        assert Estimator.load(trained_model).reference_ is not None
+    assert "degenerate" not in caplog.text

@@ -4,7 +4,8 @@
 * ``fit(data) -> self`` learns from a labelled :class:`~astroxai.data.SpectraSet` or
   :class:`~astroxai.data.ImageSet`; what it learned ends in ``_``: ``classes_``, ``grid_`` (wavelengths or image
   shape), ``reduction_``, ``baseline_`` (the input that means "nothing here" to the explainers), ``split_``,
-  ``reference_`` (the training inputs summarised for :meth:`Estimator.novelty`, the out-of-distribution score), and
+  ``reference_`` (the training inputs summarised for :meth:`Estimator.novelty`, the out-of-distribution score;
+  ``None`` for a folder saved without one, or with a degenerate one, which loading reports), and
   ``search_`` or ``history_``.
 * ``predict`` / ``predict_proba`` take a data set or an array and check the grid themselves.
 * ``as_module()`` is the model as a differentiable torch function of its inputs (probabilities, or the regressed
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,6 +35,8 @@ from astroxai.models.persist import (
 )
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split
+
+log = logging.getLogger(__name__)
 
 
 class NotFittedError(RuntimeError):
@@ -232,6 +236,12 @@ class Estimator:
             model.reference_ = TrainingReference.from_json(meta["reference"]) if "reference" in meta else None
         except (KeyError, TypeError, ValueError) as error:
             raise ModelLoadError(f"{folder / 'model.json'}: unusable training reference ({error})") from None
+        problem = None if model.reference_ is None else model.reference_.problem()
+        if problem is not None:
+            # written before the rank rules of models.reference: its scores would be round-off of any size
+            log.warning("%s: the out-of-distribution reference is degenerate (%s); this model gives no novelty "
+                        "scores (train it again to fit a sound reference)", folder / "model.json", problem)
+            model.reference_ = None
         model.metadata_ = meta
         return model
 
