@@ -33,6 +33,7 @@ from astroxai.explain.explainer import Explainer
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.evaluate import regression_metrics
 from astroxai.models.image_cnn import REGRESSOR_TRAINING
+from astroxai.report.layout import RunLayout
 
 MEASURED = 64  # the hand-measured sample the routes are calibrated on
 
@@ -64,8 +65,8 @@ def variants() -> dict:
 
 
 def routes(run: Path, map_seeds) -> None:
-    data = ImageSet.load(run / "simulated" / "images.h5")
-    classifier = load_model(run / "models" / "galaxy-classifier")
+    data = ImageSet.load(RunLayout(run).dataset)
+    classifier = load_model(RunLayout(run).model("galaxy-classifier").folder)
     length = data.meta["bar_length_px"].astype(np.float64)
     split = classifier.split_
     parts = {part: split.rows(data.ids, part) for part in ("train", "test")}
@@ -90,7 +91,7 @@ def routes(run: Path, map_seeds) -> None:
 
 
 def other_classifiers(run: Path, seeds, extra: dict) -> None:
-    data = ImageSet.load(run / "simulated" / "images.h5")
+    data = ImageSet.load(RunLayout(run).dataset)
     length = data.meta["bar_length_px"].astype(np.float64)
     print(f"\nthe main route ({bars.MAIN_ROUTE}) on the maps of classifiers trained again, settings + {extra}:")
     for seed in seeds:
@@ -116,7 +117,7 @@ class _Unscaled(ImageCNNRegressor):
 
 
 def regressors(run: Path, seeds) -> None:
-    data = ImageSet.load(run / "simulated" / "images.h5")
+    data = ImageSet.load(RunLayout(run).dataset)
     length = data.meta["bar_length_px"].astype(np.float64)
     settings = {"augment": True}
     rows = (("defaults, no output scaling (before)", _Unscaled, {}),

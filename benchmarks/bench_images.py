@@ -36,19 +36,20 @@ def main() -> None:
     from astroxai.data import ImageSet
     from astroxai.explain import Explainer
     from astroxai.models import load_model
+    from astroxai.report.layout import RunLayout
     from astroxai.report.tables import read_table
 
     print(f"torch threads: {torch.get_num_threads()}")
 
-    runs = [r for r in args.runs if (r / "run.json").exists()]
+    runs = [r for r in args.runs if RunLayout(r).record.exists()]
     if not runs:
         raise SystemExit("no run folders found: run `astroxai run --kind radio` and `astroxai run --kind galaxy` first")
     print(f"training, {args.epochs} epochs each (median epoch time)")
     print(f"{'network':24s} {'params':>8s} {'train imgs':>10s} {'s/epoch':>8s} {'run epochs':>10s} "
           f"{'fit est. [s]':>12s} {'run fit [s]':>11s}")
     for run in runs:
-        data = ImageSet.load(run / "simulated" / "images.h5")
-        for folder in sorted((run / "models").glob("*")):
+        data = ImageSet.load(RunLayout(run).dataset)
+        for folder in sorted(RunLayout(run).models.glob("*")):
             saved = load_model(folder)
             # the same network and training rows, refitted for a few epochs to time one epoch
             again = type(saved)(**{**saved.get_params(), "max_epochs": args.epochs, "patience": args.epochs + 1})
@@ -60,9 +61,9 @@ def main() -> None:
     print(f"\nexplanation time, ms per image (median of {args.repeats}, batches of {args.n_images} test images)")
     print(f"{'classifier':24s} " + " ".join(f"{m:>12s}" for m in METHODS))
     for run in runs:
-        folder = next((run / "models").glob("*-classifier"))
+        folder = next(RunLayout(run).models.glob("*-classifier"))
         model = load_model(folder)
-        data = ImageSet.load(run / "simulated" / "images.h5")
+        data = ImageSet.load(RunLayout(run).dataset)
         rows = model.split_.rows(data.ids, "test")[: args.n_images]
         X = model.prepare(data.images[rows])
         targets = model.predict_proba(data.images[rows]).argmax(axis=1)
@@ -77,10 +78,10 @@ def main() -> None:
             cells.append(f"{1e3 * float(np.median(times)):12.1f}")
         print(f"{folder.name:24s} " + " ".join(cells))
     for run in runs:
-        if (run / "bars" / "bars.csv").exists():
+        if RunLayout(run).bars.table.with_suffix(".csv").exists():
             print(f"\nbar lengths ({run / 'bars' / 'bars.csv'}):")
             print(f"{'method':38s} {'n':>4s} {'r':>7s} {'RMSE px':>8s} {'RMSE ″':>8s}   Bhambra et al. 2022 (r, RMSE)")
-            for row in read_table(run / "bars" / "bars.csv"):
+            for row in read_table(RunLayout(run).bars.table):
                 paper = "" if row["paper_r"] in (None, "") else f"{row['paper_r']}, {row['paper_rmse']}"
                 print(f"{row['method']:38s} {int(row['n_test']):4d} {float(row['r']):7.3f} "
                       f"{float(row['rmse_px']):8.2f} {float(row['rmse_arcsec']):8.2f}   {paper}")

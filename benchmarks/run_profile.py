@@ -11,17 +11,17 @@ run's: quote them with what else the machine was doing.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from astroxai.report.layout import RunLayout, RunRecord
+
 
 def stage_timings(run: Path) -> dict[str, float]:
-    """The top-level ``*_s`` timings of a run folder's ``run.json`` (spectra and image runs alike)."""
-    meta = json.loads((run / "run.json").read_text())
-    config = meta.get("config", meta)
-    timings = (config.get("summary") or {}).get("timings") or config.get("timings") or {}
-    return {key: float(value) for key, value in timings.items() if isinstance(value, (int, float))}
+    """The ``<stage>_s`` (and ``_cpu_s``) timings of a run folder's ``run.json``, read by its own record class
+    (every study, and the layouts written before the one schema)."""
+    return {key: float(value) for key, value in RunRecord.load(RunLayout(run)).timings.items()
+            if isinstance(value, (int, float))}
 
 
 def profile(timings: dict[str, float]) -> list[tuple[str, float, float | None]]:

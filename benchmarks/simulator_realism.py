@@ -20,6 +20,7 @@ import numpy as np
 from astroxai import SpectraSet
 from astroxai.io import read_spectrum
 from astroxai.reduce import reduce_spectrum, snr_at, wavelength_grid
+from astroxai.report.layout import RunLayout
 from astroxai.simulate import agn
 
 REAL = {  # quantity: (5 %, 50 %, 95 %) of the real intermediate sample, agn-spectra.md §4
@@ -36,10 +37,10 @@ REAL = {  # quantity: (5 %, 50 %, 95 %) of the real intermediate sample, agn-spe
 
 
 def ensure_run(run: Path) -> Path:
-    if not (run / "dataset.h5").is_file():
-        from astroxai.workflows.run import SpectraRunConfig, run_spectra
+    if not RunLayout(run).dataset.is_file():
+        from astroxai.workflows.run import run as run_study
 
-        run_spectra(SpectraRunConfig(), run)
+        run_study("spectra", run)
     return run
 
 
@@ -53,11 +54,11 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=None, help="also write the figures into this folder")
     args = parser.parse_args()
     run = ensure_run(args.run)
-    with open(run / "simulated" / "catalog.csv") as handle:
+    with open(RunLayout(run).truth) as handle:
         rows = [r for r in csv.DictReader(handle)]
     inter = [r for r in rows if r["label"] == "intermediate"]
     broad = [r for r in inter if r["has_broad_hb"] == "True"]
-    data = SpectraSet.load(run / "dataset.h5")
+    data = SpectraSet.load(RunLayout(run).dataset)
     snr = data.meta["snr_5100"][data.labels == "intermediate"]
     sim = {
         "FWHM broad Hβ [km/s] (where detected)": [float(r["fwhm_hb_broad"]) for r in broad],

@@ -25,6 +25,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from astroxai.explain.bars import bar_from_isophotes
+from astroxai.report.layout import RunLayout
 from astroxai.simulate import galaxy as G
 
 
@@ -79,8 +80,8 @@ def run_diagnosis(run: Path) -> None:
     from astroxai.data import ImageSet
     from astroxai.models import load_model
 
-    data = ImageSet.load(run / "simulated" / "images.h5")
-    regressor = load_model(run / "models" / "galaxy-bar-length")
+    data = ImageSet.load(RunLayout(run).dataset)
+    regressor = load_model(RunLayout(run).model("galaxy-bar-length").folder)
     length = data.meta["bar_length_px"].astype(float)
     rows = regressor.split_.rows(data.ids, "train")
     rows = rows[length[rows] > 0]
@@ -90,7 +91,8 @@ def run_diagnosis(run: Path) -> None:
           f"RMSE {np.sqrt(np.mean((fit - length[rows]) ** 2)):.2f} px (the spread of the lengths: "
           f"{length[rows].std():.2f} px)")
     index = {i: k for k, i in enumerate(data.ids)}
-    maps = [r for r in _rows(run / "explain" / "smoothgrad" / "explanations.csv") if r["label"] == "barred"]
+    table = RunLayout(run).explain.method("smoothgrad").table.with_suffix(".csv")
+    maps = [r for r in _rows(table) if r["label"] == "barred"]
     share = np.array([float(r["mass_bar"]) for r in maps])
     meta = {key: np.array([float(data.meta[key][index[r["id"]]]) for r in maps])
             for key in ("bar_fraction", "bar_length_px", "cos_incl")}
@@ -102,7 +104,7 @@ def run_diagnosis(run: Path) -> None:
             chosen = (meta[key] >= lo) & (meta[key] <= hi)
             parts.append(f"{lo:.2f}–{hi:.2f}: {np.median(share[chosen]):.3f}")
         print(f"  SmoothGrad |map| on the bar mask (median) by {label}: " + "; ".join(parts))
-    predictions = _rows(run / "bars" / "bar_predictions.csv")
+    predictions = _rows(RunLayout(run).bars.predictions.with_suffix(".csv"))
     true = np.array([float(r["true_px"]) for r in predictions])
     for route, name in (("SmoothGrad_+_moments", "moments route"), ("SmoothGrad_+_blue_profile", "blue-profile route")):
         column = max((k for k in predictions[0] if k.startswith(route)), default=None,

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from astroxai.report import paper
+from astroxai.report.layout import RunLayout
 from astroxai.report.tables import read_table
 
 DOCS = Path(__file__).resolve().parent
@@ -161,7 +162,7 @@ def _standardised(folder: Path) -> bool:
 
 def _raw_comparison(run_dir: Path, other_dir: Path) -> list[str]:
     """The default run's 3-class SVM beside the same study with the other feature scaling (``other_dir``)."""
-    default_dir = run_dir / "models" / "svm-3class"
+    default_dir = RunLayout(run_dir).model("svm-3class").folder
     scaled_dir, raw_dir = (default_dir, other_dir) if _standardised(default_dir) else (other_dir, default_dir)
     scaled = {r["kernel"]: r for r in read_table(scaled_dir / "kernels")}
     raw = {r["kernel"]: r for r in read_table(raw_dir / "kernels")}
@@ -209,12 +210,11 @@ TRUST_COLUMNS = [
 
 
 def _trust_section(trust_dir: Path) -> list[str]:
-    import json
-
+    from astroxai.report.layout import TrustFiles
     from astroxai.report.markdown import format_value
+    from astroxai.report.tables import read_table
 
-    table = json.loads((trust_dir / "trust.json").read_text())
-    rows = table["rows"]
+    rows = read_table(TrustFiles(trust_dir).table)
     lines = [TRUST_NOTES.format(n=rows[0]["n_spectra"], area=rows[0].get("truth_area", float("nan"))),
              "| " + " | ".join(title for _, title in TRUST_COLUMNS) + " |", "|" + "---|" * len(TRUST_COLUMNS)]
     for row in rows:

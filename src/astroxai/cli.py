@@ -529,6 +529,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
     """t-SNE maps of a reduced data set (openTSNE), as in the paper's Fig. 4 and appendix."""
     from astroxai.data import SpectraSet
     from astroxai.embed import FEATURES, PAPER_PERPLEXITIES, SUBSETS, paper_specs
+    from astroxai.report.layout import EmbedFiles
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import embed_maps, place_spectra
 
@@ -543,7 +544,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
             raise ValueError(f"{place} is on another wavelength grid than {dataset}")
         placed = place_spectra(result["maps"], new, out, seed=seed, source=str(place))
         click.echo(f"placed {len(new)} spectra of {place} on {len(placed['rows']) // max(1, len(new))} map(s) → "
-                   f"{out / 'placed.csv'}")
+                   f"{EmbedFiles(out).placed.with_suffix('.csv')}")
 
 
 @main.command()
@@ -569,6 +570,7 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     each spectrum's own level) and, with ground truth (the simulator's catalogue for spectra, the component masks
     of a simulated image set), the share of attribution on it (and the Hβ core/wing sign test for spectra).
     """
+    from astroxai.report.layout import TrustFiles
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import trust_folders
 
@@ -576,12 +578,53 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     result = trust_folders(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
                            methods=[m.strip() for m in methods.split(",") if m.strip()], n_inputs=n_inputs,
                            baseline=baseline, catalog=catalog, seed=seed, progress=_progress)
-    click.echo(f"{len(result['rows'])} method × model rows → {Path(out) / 'trust.csv'}")
+    click.echo(f"{len(result['rows'])} method × model rows → {TrustFiles(out).table.with_suffix('.csv')}")
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``A,B,C`` → ``["A", "B", "C"]`` (None stays None)."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise click.UsageError("give class names separated by commas, e.g. --classes type1,type2")
+    return names
+
+
+def _run_data(data: tuple, inputs: tuple):
+    """``--data`` and the inputs after it: one name (simulated, first), or the user's files."""
+    given = [str(p) for p in (*data, *inputs)]
+    if not given:
+        return None
+    if len(given) == 1 and given[0] in ("simulated", "first"):
+        return given[0]
+    named = [g for g in given if g in ("simulated", "first")]
+    if named:
+        raise click.UsageError(f"--data {named[0]} names a built-in sample: give it alone, not beside files")
+    return given
 
 
 @main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--data", multiple=True, metavar="PATH|first",
+              help="The sample to study instead of the embedded simulation: your files, folders, catalogue "
+                   "(CSV/Parquet with file,label,z) or, for spectra, one reduced .h5; more paths may follow "
+                   "(--data spectra/*.fits).  Images also take 'first': the 2 158 real FIRST galaxies of Griese et "
+                   "al. (2023), with their literature split (python3 -m pip install --no-deps "
+                   "firstgalaxydata==0.2.1).")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV or Parquet with columns file,label[,z,...]: the class of each input (and missing redshifts; "
+                   "for galaxies, a bar-length column).")
+@click.option("--classes", help="Only these classes, comma-separated (the paper's two-class problem: "
+                                "--classes type1,type2); default: every class of the sample.")
+@click.option("--broad", help="Spectra: the broad-line classes, comma-separated, for the Hβ core/wing and "
+                              "line-share checks (default: the paper's type1 and intermediate when present; with "
+                              "none the checks are skipped).")
+@click.option("--target", default=None, help="Galaxies: the catalogue column of bar lengths in pixels that the "
+                                             "bar-length stage learns (default: bar_length_px; skipped without it).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for everything the run writes (default: runs/default, or runs/<kind> for images).")
+              help="Folder for everything the run writes (default: runs/default; runs/<kind> for images, "
+                   "runs/first for FIRST, runs/<kind>-data for your own sample).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file overriding the defaults (spectra keys: counts, seed, n_wave, range, problems, kernels, "
                    "quick, cnn, trust_spectra, ...; images: n_per_class, max_epochs, augment, ...).")
@@ -589,41 +632,72 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
 @click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
               help="spectra: the AGN study (Peruzzi et al. 2021); radio: LIME on radio morphologies (Liang et al. "
                    "2023); galaxy: bar lengths from SmoothGrad maps (Bhambra et al. 2022).")
-@click.option("--data", type=click.Choice(["simulated", "first"]), default=None,
-              help="Images: simulated cutouts (the default), or (radio) the 2 158 real FIRST galaxies of Griese "
-                   "et al. (2023) with their literature split, read from the firstgalaxydata package "
-                   "(python3 -m pip install --no-deps firstgalaxydata==0.2.1).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes running the independent stages side by side (default: every core; the numbers do "
                    "not depend on it).")
 @_reports_errors
-def run(out: Path | None, config: Path | None, seed: int | None, kind: str, data: str | None, workers: int | None):
-    """The main job on the embedded default data: simulate, reduce, classify, explain, map, report.
+def run(inputs: tuple, data: tuple, catalog: Path | None, classes: str | None, broad: str | None,
+        target: str | None, out: Path | None, config: Path | None, seed: int | None, kind: str,
+        workers: int | None):
+    """A whole study in one folder: read or simulate, reduce, classify, explain, map, trust, report.
 
-    Spectra write OUT/simulated (FITS + catalogue), OUT/dataset.h5 with its manifest, OUT/models (3- and
-    2-class SVMs and the CNN with their tables and figures), OUT/embed (t-SNE maps), OUT/explain (saliency maps,
-    gallery, physics checks), OUT/trust (every method × model), OUT/explanations.h5 (every array),
-    OUT/results.md, OUT/report.html and OUT/run.json (config, seed, versions, timings).
+    \b
+    On the embedded default data:
+      astroxai run                                 # the AGN spectra study of Peruzzi et al. (2021)
+      astroxai run --kind radio                    # simulated FIRST-like radio galaxies, LIME
+      astroxai run --kind radio --data first       # the real FIRST galaxies of Griese et al. (2023)
+      astroxai run --kind galaxy                   # barred galaxies, bar lengths from SmoothGrad
+    On your own labelled sample (class names are yours):
+      astroxai run --data spectra/ --catalog labels.csv --broad Sy1,Sy1.9 --out runs/mine
+      astroxai run --kind galaxy --data cutouts/ --catalog labels.csv --target bar_px
 
-    --kind radio|galaxy runs an image study instead: simulated cutouts, the CNN(s), explanation galleries with
-    ground-truth overlap scores, a trust table, for galaxies the bar-length comparison, and OUT/report.html.
-    --kind radio --data first does the radio study on real FIRST galaxies (default OUT: runs/first): it writes
-    OUT/dataset.h5 (an image set that train, evaluate and explain take) with its manifest, trains on the
-    literature's split, and scores every test map on the source above the noise.
+    Spectra write OUT/dataset.h5 with its manifest (every input kept, or rejected with the reason), OUT/models
+    (the SVM study of each problem and the CNN, with their tables and figures), OUT/embed (t-SNE maps), OUT/explain
+    (saliency maps, gallery, physics checks), OUT/trust (every method × model), OUT/explanations.h5 (every array),
+    OUT/results.md (the paper's sample only), OUT/report.html and OUT/run.json (config, inputs, seed, versions,
+    every stage's time).  Image studies write the same kinds of folder, with OUT/explain/<method> galleries and, for
+    galaxies with bar lengths, OUT/bars.  A stage that cannot run on the sample is skipped with the reason (in
+    run.json and on the page); a sample too small for the study is refused before any work, naming the class.
     """
     from astroxai.workflows.run import run as run_workflow
 
-    if data == "first" and kind != "radio":
-        raise click.UsageError(f"--data {data} holds radio images: use it with --kind radio")
     start = time.perf_counter()
-    summary = run_workflow(kind, out, config=config, seed=seed, progress=_progress, workers=workers, data=data)
-    for name, model in summary.get("models", {}).items():
+    settings = {"catalog": str(catalog) if catalog else None, "classes": _names(classes)}
+    if kind == "spectra":
+        settings["broad"] = _names(broad)
+    elif broad:
+        raise click.UsageError("--broad names broad-line classes of spectra: use it with --kind spectra")
+    if target is not None:
+        if kind != "galaxy":
+            raise click.UsageError("--target names the bar-length column of a galaxy study: use --kind galaxy")
+        settings["target"] = target
+    result = run_workflow(kind, out, config=config, seed=seed, progress=_progress, workers=workers,
+                          data=_run_data(data, inputs), **settings)
+    for name, model in result.record.summary.get("models", {}).items():
         what = f"{model['kernel']} kernel" if "kernel" in model else model["model"]
         click.echo(f"{name}: {what}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")
-    if "results" in summary:
-        click.echo(f"tables next to the paper's in {summary['results']}")
+    for stage in result.record.skipped():
+        click.echo(f"skipped {stage.name}: {stage.reason}")
+    if result.layout.results.is_file():
+        click.echo(f"tables next to the paper's in {result.layout.results}")
     click.echo(f"done in {time.perf_counter() - start:.0f} s"
-               + (f"; open {summary['report']} in a browser for the whole story" if "report" in summary else ""))
+               + (f"; open {result.report} in a browser for the whole story" if result.report else ""))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_reports_errors
+def report(run_dir: Path):
+    """Draw RUN_DIR/report.html again from what the run wrote (nothing is recomputed: the page is the run's own,
+    byte for byte, unless a file of the run changed); checks its links and images."""
+    from astroxai.report.html import check_report, write_report
+
+    page = write_report(run_dir)
+    problems = check_report(page)
+    for problem in problems[:10]:
+        click.echo(f"problem: {problem}", err=True)
+    noted = f", {len(problems)} problems" if problems else ""
+    click.echo(f"{page} ({page.stat().st_size / 1e6:.1f} MB{noted})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,12 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-_PACKAGES = ("astroxai", "numpy", "scipy", "astropy", "scikit-learn", "h5py", "matplotlib", "torch")
+#: Every library whose version can change a number, a map or a page a run writes: the arrays and fits, the
+#: attributions (captum), the maps (openTSNE), the model files (skops), the survey's scheduler and tables (dask,
+#: distributed, pyarrow, zarr), the readers (fitsio), the image features (scikit-image, photutils) and the page (bokeh).
+_PACKAGES = ("astroxai", "numpy", "scipy", "astropy", "scikit-learn", "h5py", "matplotlib", "torch", "captum",
+             "openTSNE", "skops", "dask", "distributed", "pyarrow", "zarr", "fitsio", "scikit-image", "photutils",
+             "bokeh", "spectres", "dust-extinction")
 
 
 def versions() -> dict[str, str]:
@@ -23,8 +28,9 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_run_record(folder: str | Path, config: dict, name: str = "run.json") -> Path:
-    """Write the config, seed, versions, command line and time of a run as JSON into ``folder``."""
+def write_run_record(folder: str | Path, config: dict, name: str) -> Path:
+    """Write the config, seed, versions, command line and time of a command as JSON into ``folder/name`` (the
+    simulator's ``simulation.json``; a run's ``run.json`` is :class:`astroxai.report.layout.RunRecord`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     record = {
@@ -34,5 +40,7 @@ def write_run_record(folder: str | Path, config: dict, name: str = "run.json") -
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     path = folder / name
-    path.write_text(json.dumps(record, indent=2, default=str))
+    temporary = path.with_name(path.name + ".partial")  # then one rename: never a half-written record
+    temporary.write_text(json.dumps(record, indent=2, default=str))
+    temporary.replace(path)
     return path

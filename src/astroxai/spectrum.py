@@ -102,6 +102,36 @@ class Spectrum:
         if np.any(np.diff(self.wavelength) <= 0):
             raise SpectrumError("wavelengths are not strictly increasing", self.source)
 
+    @classmethod
+    def from_specutils(cls, spectrum, *, z: float | None = None, id: str = "") -> Spectrum:
+        """An astroxai spectrum from a ``specutils`` ``Spectrum`` (``Spectrum1D`` before specutils 2): its spectral
+        axis in Å (any length unit is converted), its flux, its uncertainty as an inverse variance (from
+        ``InverseVariance``, ``StdDevUncertainty`` or ``VarianceUncertainty``; none: every pixel weighs 1), its mask
+        (``True`` = bad) and its redshift (``z`` overrides it).  specutils itself is not needed: any object with
+        those attributes is read the same way (``pip install astroxai[specutils]`` installs it)."""
+        import astropy.units as u
+
+        try:
+            wavelength = spectrum.spectral_axis.to_value(u.AA, equivalencies=u.spectral())
+            flux = np.asarray(getattr(spectrum.flux, "value", spectrum.flux), dtype=np.float64)
+        except (AttributeError, u.UnitsError) as error:
+            raise SpectrumError(f"not a spectrum with a spectral axis in a length unit ({error})", id or None) from None
+        uncertainty = getattr(spectrum, "uncertainty", None)
+        ivar = np.ones_like(flux)
+        if uncertainty is not None:
+            values = np.asarray(getattr(uncertainty.array, "value", uncertainty.array), dtype=np.float64)
+            kind = getattr(uncertainty, "uncertainty_type", "ivar")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ivar = {"std": 1 / values**2, "var": 1 / values}.get(kind, values)
+            ivar = np.where(np.isfinite(ivar), ivar, 0.0)
+        mask = getattr(spectrum, "mask", None)
+        bad = np.zeros(flux.shape, np.int64) if mask is None else np.asarray(mask, dtype=bool).astype(np.int64)
+        ivar = np.where(bad > 0, 0.0, ivar)
+        redshift = z if z is not None else getattr(spectrum, "redshift", None)
+        redshift = None if redshift is None else float(getattr(redshift, "value", redshift))
+        meta = dict(getattr(spectrum, "meta", {}) or {})
+        return cls(wavelength, flux, ivar, bad, z=redshift, id=id or str(meta.get("id", "")), meta={})
+
     def good_pixels(self, bad_mask: int = DEFAULT_BAD_MASK) -> np.ndarray:
         """Boolean array: finite flux, ``ivar > 0`` and none of the ``bad_mask`` bits set."""
         return (

@@ -161,7 +161,7 @@ def test_image_gallery_in_a_real_browser(image_run, driver):
     run = image_run("radio")
     web.open_report(driver, run / "report.html")
     assert web.console_errors(driver) == []
-    data = ImageSet.load(run / "simulated" / "images.h5")
+    data = ImageSet.load(run / "dataset.h5")
     classifier = load_model(run / "models" / "radio-classifier")
     test_ids = set(data.ids[classifier.split_.rows(data.ids, "test")])
     ids = web.column(driver, "astroxai-gallery", "id")
@@ -213,3 +213,63 @@ def test_image_gallery_in_a_real_browser(image_run, driver):
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTEFACTS / "report-radio.png"))
     not_blank(ARTEFACTS / "report-radio.png")
+
+
+#: Text from a user's data that must show as text: a class name and ids that are HTML and script, quotes and
+#: backslashes, a byte that is not UTF-8, and a 10 000-character name.
+HOSTILE_CLASSES = ("</script><script>alert(1)</script>", "it's \"quoted\" \\ and <b>bold</b>")
+HOSTILE_IDS = ("<img src=x onerror=alert(2)>", "\"'><svg onload=alert(3)>", "back\\slash\\", "byte\udcff-name",
+               "long-" + "x" * 10_000)
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory):
+    from astroxai import simulate
+    from astroxai.workflows.run import run
+
+    made = simulate.spectra_set({"type1": 12, "type2": 12}, seed=5, n_wave=100)
+    labels = np.where(made.labels == "type1", HOSTILE_CLASSES[0], HOSTILE_CLASSES[1]).astype(object)
+    ids = np.array([*HOSTILE_IDS, *[f"<i>{k}</i>" for k in range(len(made) - len(HOSTILE_IDS))]], dtype=object)
+    data = SpectraSet(made.flux, made.wavelength, labels, ids, dict(made.meta))
+    out = tmp_path_factory.mktemp("hostile") / "run"
+    result = run("spectra", out, data=data, workers=1, n_wave=100, quick=True, timing_repeats=1, perplexities=[4],
+                 n_correct=2, trust_spectra=4, trust_methods=["saliency"], cnn=False, broad=[HOSTILE_CLASSES[0]])
+    return result
+
+
+def test_hostile_text_from_the_data_shows_as_text_and_runs_nothing(hostile_run, driver):
+    page = hostile_run.report
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                           {"source": "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"})
+    web.open_report(driver, page)
+    assert driver.execute_script("return window.__alerts") == []  # no script of the data ran, not even once
+    injected = ("return [...document.querySelectorAll('img[src=\"x\"], svg[onload]')].length + "
+                "[...document.querySelectorAll('b')].filter((e) => e.textContent === 'bold').length")
+    assert driver.execute_script(injected) == 0  # no element of the data's HTML was made
+    assert web.console_errors(driver) == []
+    # the explorer still works, and names the inputs exactly as the data does
+    shown = web.column(driver, "astroxai-points", "id")
+    test = hostile_run.data.ids[hostile_run["svm-2class"].model.split_.rows(hostile_run.data.ids, "test")]
+    stored = SpectraSet.load(hostile_run.layout.dataset).ids  # the non-UTF-8 byte is kept as its \xNN escape
+    assert sorted(shown) == sorted(test) and set(shown) <= set(stored)
+    assert set(web.column(driver, "astroxai-points", "true_class")) <= set(HOSTILE_CLASSES)
+    box = web.widget_elements(driver, "filter-search", "input")[0]
+    hostile = next(i for i in shown if len(i) < 100 and any(c in i for c in "<>\"\\"))
+    box.send_keys(hostile)
+    escaped = hostile.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    info = wait_for(lambda: (t := web.model_value(driver, "astroxai-info", "text")) and escaped in t and t)
+    assert hostile not in info or hostile == escaped  # the id went into the panel's HTML escaped
+    assert web.model_value(driver, "astroxai-filter", "indices") == [shown.index(hostile)]
+    assert driver.execute_script("return window.__alerts") == []
+    labels = [e.text for e in web.widget_elements(driver, "filter-true", "label")]
+    assert any(HOSTILE_CLASSES[0] in label for label in labels)  # a class name shows as the text it is
+    # in the static page too: every hostile class and id escaped where the tables show them
+    text = page.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in text.split('id="astroxai-spectra-data"')[0]
+    assert check_report_quiet(page) == []
+
+
+def check_report_quiet(page):
+    from astroxai.report.html import check_report
+
+    return check_report(page)

@@ -10,8 +10,10 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.embed import MapSpec, fit_maps
 from astroxai.explain import Explanation
+from astroxai.explain.study import PAPER_BROAD, broad_rows, saliency_study, select_gallery
 from astroxai.models import load_model
-from astroxai.workflows.explain import safe_name, saliency_study, select_gallery
+from astroxai.report.layout import RunLayout
+from astroxai.report.saliency import safe_name, write_saliency_study
 
 
 def test_select_gallery():
@@ -28,22 +30,40 @@ def test_saliency_study_outputs(trained_model, reduced_sample, tmp_path):
     data = SpectraSet.load(reduced_sample)
     rows = np.flatnonzero(model.split_.contains(data.ids, "test") | model.split_.contains(data.ids, "validation"))
     fitted = fit_maps(data, [MapSpec("all", "raw", 5)], seed=0)[0]
-    result = saliency_study(model, data, rows, tmp_path, embedding=fitted, n_correct=3, seed=2)
+    part = data.subset(rows)
+    study = saliency_study(model, part, broad=broad_rows(part.labels, PAPER_BROAD), n_correct=3, seed=2)
+    layout = RunLayout(tmp_path)
+    write_saliency_study(layout, study, part, embedding=fitted)
     predicted = model.predict(data.flux[rows].astype(np.float64))
     n_wrong = int((predicted != data.labels[rows]).sum())
-    assert len(result["gallery"]) == n_wrong + 3
-    assert sum(not g["correct"] for g in result["gallery"]) == n_wrong
-    with open(tmp_path / "misclassified.csv", newline="") as handle:
+    assert len(study.gallery) == n_wrong + 3 and len(study.wrong) == n_wrong
+    assert np.all(study.explanation.predicted[study.wrong] != part.labels[study.wrong])
+    with open(tmp_path / "explain" / "misclassified.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == n_wrong and all(r["label"] != r["predicted"] for r in table)
-    for g in result["gallery"]:
-        assert (tmp_path / "figures" / "saliency" / f"{g['number']:02d}_{g['id']}.png").stat().st_size > 20_000
-    assert (tmp_path / "figures" / "tsne_explained.png").is_file()
-    stored = Explanation.load(result["data_file"], "saliency")
-    assert stored.maps.shape == (len(rows), data.flux.shape[1])
-    np.testing.assert_array_equal(stored.ids, data.ids[rows])
-    physics = result["physics"]
+    for number, i in enumerate(study.gallery, start=1):
+        figure = layout.explain.gallery / f"{number:02d}_{safe_name(part.ids[i])}.png"
+        assert figure.stat().st_size > 20_000
+    assert layout.explain.figure("tsne_explained").with_suffix(".png").is_file()
+    # every spectrum's science columns, as the explorer reads them back
+    with open(tmp_path / "explain" / "spectra.csv", newline="") as handle:
+        spectra = list(csv.DictReader(handle))
+    assert [r["id"] for r in spectra] == list(part.ids)
+    opposite = [r["hbeta_signs"] == "opposite signs" for r in spectra]
+    broad = study.broad & np.any(study.explanation.maps != 0, axis=1)
+    assert study.physics["n_opposite"] == int(np.sum(np.array(opposite) & broad))
+    physics = study.physics
     assert 0 <= physics["line_saliency_share_median"] <= 1 and physics["n_maps"] + physics["n_zero_maps"] == len(rows)
+
+
+def test_saliency_study_without_broad_line_classes_skips_the_physics(trained_model, reduced_sample, tmp_path):
+    model = load_model(trained_model)
+    data = SpectraSet.load(reduced_sample)
+    part = data.subset(model.split_.rows(data.ids, "test"))
+    study = saliency_study(model, part, broad=None, n_correct=1)
+    assert study.physics == {} and "--broad" in study.skipped
+    write_saliency_study(RunLayout(tmp_path), study, part)
+    assert not (tmp_path / "explain" / "physics.csv").exists() and (tmp_path / "explain" / "spectra.csv").is_file()
 
 
 def test_cli_explain_and_embed(trained_model, reduced_sample, tmp_path):
@@ -109,9 +129,10 @@ def test_a_grid_without_hbeta_still_gets_explained(reduced_sample, tmp_path):
     assert physics_checks(data.wavelength[blue], data.flux[:2, blue])["signs"] is None
     cut = SpectraSet(data.flux[:, blue], data.wavelength[blue], data.labels, data.ids)
     model = SVMClassifier(kernels=("linear",), quick=True, seed=0).fit(cut)
-    result = saliency_study(model, cut, np.arange(len(data)), tmp_path, n_correct=2)
-    assert "opposite_fraction" not in result["physics"] and 0 <= result["physics"]["line_saliency_share_median"] <= 1
-    with open(tmp_path / "correct_sample.csv", newline="") as handle:
+    study = saliency_study(model, cut, broad=broad_rows(cut.labels, PAPER_BROAD), n_correct=2)
+    write_saliency_study(RunLayout(tmp_path), study, cut)
+    assert "opposite_fraction" not in study.physics and 0 <= study.physics["line_saliency_share_median"] <= 1
+    with open(tmp_path / "explain" / "correct_sample.csv", newline="") as handle:
         assert [r["hbeta_core_mean"] for r in csv.DictReader(handle)] == ["", ""]
 
 

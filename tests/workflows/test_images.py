@@ -162,8 +162,15 @@ def test_image_run_end_to_end(kind, image_run):
 
     run = image_run(kind)
     record = json.loads((run / "run.json").read_text())
-    assert record["config"]["kind"] == kind and record["config"]["max_epochs"] == 2
-    trust = rows_of(run / "trust.csv")
+    assert record["kind"] == kind and record["data"] == "simulated" and record["config"]["max_epochs"] == 2
+    stages = {s["name"]: s for s in record["stages"]}
+    expected = {f"{kind}-classifier", "explain-lime", "explain-smoothgrad", "trust"}
+    assert expected | ({"bars", "galaxy-bar-length"} if kind == "galaxy" else set()) <= set(stages)
+    assert all(stages[name]["status"] == "done" for name in expected)
+    test = json.loads((run / "models" / f"{kind}-classifier" / "model.json").read_text())["metrics"]["test"]
+    assert record["summary"]["models"][f"{kind}-classifier"]["test_macro_f1"] == pytest.approx(
+        test["macro"]["f1"], abs=1e-4)
+    trust = rows_of(run / "trust" / "trust.csv")
     assert all(float(r["deletion_auc"]) >= 0 for r in trust) and {r["model"] for r in trust} == {f"{kind} CNN"}
     assert [r["method"] for r in trust] == ["saliency", "occlusion"]
     overlap = rows_of(run / "explain" / "overlap.csv")
@@ -218,8 +225,9 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
     right = sum(float(r["recall"]) * int(r["n_test"]) for r in by_catalogue)
     assert right == pytest.approx(test["accuracy"] * int(tested.sum()), abs=0.05)  # recalls are rounded
     assert all((r["wrong_as"] == "") == (float(r["recall"]) == 1.0) for r in by_catalogue)
-    record = json.loads((run / "run.json").read_text())["config"]
-    assert record["data"] == "first" and "firstgalaxydata" in record["data_source"]
+    record = json.loads((run / "run.json").read_text())
+    assert record["data"] == "first" and "firstgalaxydata" in record["summary"]["data_source"]
+    assert record["summary"]["n_inputs"] == 2158 and record["inputs"]["manifest"]["path"] == "dataset.manifest.csv"
     assert check_report(run / "report.html") == []
     assert "Next to the peers" in (run / "report.html").read_text()
     assert "By the catalogue that gave the label" in (run / "report.html").read_text()

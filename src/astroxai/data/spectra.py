@@ -86,6 +86,64 @@ class SpectraSet(LabelledSet):
         return path
 
     @classmethod
+    def from_spectra(cls, spectra, labels=None, *, ids=None, z=None, grid=None, n_wave: int = 1000,
+                     method: str = "linear") -> SpectraSet:
+        """A set built in Python from observed-frame spectra, reduced as ``astroxai reduce`` reduces files (rest
+        frame → normalised at 5100 Å → ``grid``, by default ``n_wave`` points over the spectra's overlap).
+
+        Parameters
+        ----------
+        spectra : sequence
+            :class:`~astroxai.spectrum.Spectrum` objects, ``specutils`` spectra (read by
+            :meth:`~astroxai.spectrum.Spectrum.from_specutils`), or ``(wavelength, flux)`` / ``(wavelength, flux,
+            ivar)`` arrays in Å.
+        labels, ids, z : sequence, optional
+            Per spectrum: the class (the user's names), the identifier (default: ``spectrum-<n>``) and the
+            redshift (default: the spectrum's own).
+        grid, n_wave, method
+            As :func:`astroxai.reduce.reduce_spectra`.
+
+        Returns
+        -------
+        SpectraSet
+            The spectra that could be reduced; ``attrs['fates']`` gives every spectrum's fate (kept, or rejected
+            with the reason), so a study's manifest can list it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astroxai import SpectraSet
+        >>> wave = np.linspace(4000, 7000, 3000)
+        >>> data = SpectraSet.from_spectra([(wave, np.ones(3000)), (wave, 2 * np.ones(3000))], ["A", "B"],
+        ...                                z=[0.1, 0.05], n_wave=50)
+        >>> data.flux.shape, data.labels.tolist(), float(data.flux[1, 10])
+        ((2, 50), ['A', 'B'], 1.0)
+        """
+        # The reduction is the package's (astroxai.reduce, a layer above the containers) and so is the observed
+        # spectrum (astroxai.spectrum, a sibling): both reached through the package's public face at call time, so
+        # that this constructor can live where users look for it.
+        from astroxai import Spectrum, reduce_spectra
+
+        spectra = list(spectra)
+        n = len(spectra)
+        ids = [f"spectrum-{k + 1}" for k in range(n)] if ids is None else [str(i) for i in ids]
+        redshifts = [None] * n if z is None else [None if v is None else float(v) for v in z]
+        built = []
+        for spectrum, name, redshift in zip(spectra, ids, redshifts, strict=True):
+            if isinstance(spectrum, Spectrum):
+                spectrum = Spectrum(spectrum.wavelength, spectrum.flux, spectrum.ivar, spectrum.mask,
+                                    redshift if redshift is not None else spectrum.z, name, spectrum.source)
+            elif isinstance(spectrum, (tuple, list)):
+                wave, flux, *rest = spectrum
+                spectrum = Spectrum(wave, flux, rest[0] if rest else np.ones(len(flux)), z=redshift, id=name)
+            else:
+                spectrum = Spectrum.from_specutils(spectrum, z=redshift, id=name)
+            built.append(spectrum)
+        data, fates = reduce_spectra(built, grid, labels=labels, method=method, n_wave=n_wave)
+        data.attrs["fates"] = fates
+        return data
+
+    @classmethod
     def describe(cls, path: str | Path) -> tuple[int, np.ndarray, dict]:
         """The number of spectra, the grid and the attrs of a stored set, without reading its fluxes."""
         with open_hdf5(path, cls.FORMAT) as handle:

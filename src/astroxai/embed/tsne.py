@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Perplexities of the paper's figures (A.2, A.3, A.5) and its main value, 50.
 PAPER_PERPLEXITIES = (5, 10, 20, 30, 40, 50)
-#: Class sets of the paper's maps: type 1 + type 2 (Figs. A.1–A.2), all three (Figs. 4, A.3–A.5).
-SUBSETS = {"type1+type2": ("type1", "type2"), "all": ("type1", "type2", "intermediate")}
+#: Class sets of the paper's maps: type 1 + type 2 (Figs. A.1–A.2), and every spectrum of the set (``None``: all
+#: three classes of the paper's sample, Figs. 4, A.3–A.5, or whatever classes a user's sample has).
+SUBSETS = {"type1+type2": ("type1", "type2"), "all": None}
 FEATURES = ("raw", "standardised")
 #: Up to this many spectra the neighbours are found exactly (faster than approximate search at this size, here
 #: 9 s instead of 11 s for a 3346-spectrum map, and without its approximation); above it openTSNE chooses.
@@ -150,6 +151,11 @@ class EmbeddingMap:
         return cls(spec, np.asarray(embedding), ids, labels, float(embedding.kl_divergence),
                    time.perf_counter() - start, float(perplexity), X, embedding.affinities)
 
+    def drop_reference(self) -> None:
+        """Forget the fitted spectra and their affinities (to send the map to another process light); the map can
+        no longer :meth:`place` new spectra until :func:`load_maps` gives it its data set again."""
+        self.reference, self._affinities = None, None
+
     def place(self, X_new, *, seed: int = 0, n_jobs: int = -1) -> np.ndarray:
         """Coordinates of new spectra on this map (openTSNE ``transform``: the map stays fixed).  Standardised maps
         scale the new spectra with the map's own means and deviations."""
@@ -177,9 +183,11 @@ def fit_maps(data, specs, *, seed: int = 0, n_jobs: int = -1, progress=None) -> 
     """Fit every map in ``specs`` on the spectra of its class set (a :class:`~astroxai.data.SpectraSet`)."""
     maps = []
     for spec in track(progress, list(specs), "t-SNE maps", len(specs)):
-        rows = np.flatnonzero(np.isin(data.labels, SUBSETS[spec.subset]))
+        classes = SUBSETS[spec.subset]
+        rows = np.arange(len(data)) if classes is None else np.flatnonzero(np.isin(data.labels, classes))
         if len(rows) < 4:
-            raise ValueError(f"{spec.key}: {len(rows)} spectra of the classes {SUBSETS[spec.subset]}, t-SNE needs ≥ 4")
+            raise ValueError(f"{spec.key}: {len(rows)} spectra of the classes {classes or data.classes}, t-SNE needs "
+                             "≥ 4")
         fitted = EmbeddingMap.fit(data.flux[rows], spec, data.ids[rows], data.labels[rows], seed=seed, n_jobs=n_jobs)
         log.info("t-SNE %s: KL %.4f in %.1f s", spec.key, fitted.kl, fitted.seconds)
         maps.append(fitted)

@@ -352,10 +352,12 @@ class BarStudy:
     test_maps: np.ndarray | None = None  # SmoothGrad maps of the test galaxies (for the figures)
     estimates: dict = field(default_factory=dict)  # route → estimates of the test galaxies
     true: np.ndarray | None = None
+    column: str = "bar_length_px"  # the metadata column of the true lengths
+    barred: str = "barred"  # the class whose maps measure the bars
 
 
 def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_length_px",
-                     seed: int = 0) -> BarStudy:
+                     barred_class: str | None = None, seed: int = 0) -> BarStudy:
     """Bhambra et al. (2022)'s comparison on galaxies whose bar lengths are known: lengths from the classifier's
     SmoothGrad maps of the barred class (:func:`bar_from_moments`, and thresholding for reference), calibrated by a
     line fitted on barred *training* galaxies, against CNNs that regress the length directly, on the same barred test
@@ -364,16 +366,20 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
     ``regressors`` maps N → a regression CNN trained on the first N barred training galaxies' lengths (N = all of
     them, and e.g. a small "measured by hand" subset); the SmoothGrad lines are fitted on the same N lengths, so each
     pair of rows learned from the same measurements — the classifier needs only the cheap barred/unbarred labels
-    (Bhambra et al. credit their larger training set for SmoothGrad's advantage)."""
+    (Bhambra et al. credit their larger training set for SmoothGrad's advantage).  ``barred_class``: the class
+    whose maps are read (default ``barred``, or the class most galaxies with a length carry: a user's names)."""
     split = classifier.split_
     barred = data.meta[column].astype(np.float64) > 0
+    if barred_class is None:
+        names, counts = np.unique(data.labels[barred], return_counts=True)
+        barred_class = "barred" if "barred" in classifier.classes_ or not len(names) else str(names[counts.argmax()])
     train, test = (split.rows(data.ids, part) for part in ("train", "test"))
     train, test = train[barred[train]], test[barred[test]]
     if train.size < 3 or test.size < 3:
         raise ValueError("too few barred galaxies in the training or test part for the bar-length study")
     explainer = Explainer(classifier, "smoothgrad", seed=seed)
     start = time.perf_counter()
-    maps = {part: explainer.explain(data.subset(rows), target="barred").maps
+    maps = {part: explainer.explain(data.subset(rows), target=barred_class).maps
             for part, rows in (("train", train), ("test", test))}
     explain_ms = 1e3 * (time.perf_counter() - start) / (train.size + test.size)
     true = {part: data.meta[column][rows].astype(np.float64) for part, rows in (("train", train), ("test", test))}
@@ -418,4 +424,4 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
                     **{label.replace(" ", "_"): round(float(v[j]), 5) for label, v in estimates.items()}}
                    for j, (i, t) in enumerate(zip(test, true["test"], strict=True))]
     return BarStudy(rows, predictions, calibrations, int(train.size), explain_ms, test, maps["test"], estimates,
-                    true["test"])
+                    true["test"], column, barred_class)

@@ -149,6 +149,16 @@ class Explanation:
                     group.attrs[attr] = json.dumps(value, default=str)
         return path
 
+    @staticmethod
+    def keys(path: str | Path) -> list[str]:
+        """The keys of every explanation stored in a file by :meth:`save` (e.g. ``saliency``, ``CNN/lime``)."""
+        found = []
+        with h5py.File(path, "r") as handle:
+            if GROUP in handle:
+                handle[GROUP].visititems(lambda name, item: found.append(name) if isinstance(item, h5py.Group)
+                                         and "maps" in item else None)
+        return found
+
     @classmethod
     def load(cls, path: str | Path, key: str | None = None) -> Explanation:
         """An explanation stored by :meth:`save` (``key``: which one, when the file holds several)."""

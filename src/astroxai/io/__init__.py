@@ -14,7 +14,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from astroxai.data.base import cut_text, is_utf8
+import numpy as np
+
+from astroxai.data.base import cut_text, fate, is_utf8
 from astroxai.io.desi import coadd_targets, is_desi_coadd, read_desi_coadd
 from astroxai.io.images import IMAGE_SUFFIXES, ImageError, read_image, read_images
 from astroxai.io.registry import READERS, file_head, find_reader, register_reader
@@ -40,6 +42,7 @@ __all__ = [
     "read_catalog",
     "read_desi_coadd",
     "read_image",
+    "read_image_inputs",
     "read_images",
     "register_reader",
     "read_sdss_csv",
@@ -393,3 +396,73 @@ def _members(path: Path) -> list[str] | None:
         return reader.members(path) if reader is not None and reader.members is not None else None
     except (SpectrumError, OSError):
         return None
+
+
+def _image_files(inputs, known: dict) -> tuple[list[Path], list[dict]]:
+    """The image files of ``inputs`` (files, folders searched for FITS/PNG/JPEG, catalogues naming files), each
+    catalogue row remembered in ``known`` by resolved path; and the fate rows of catalogue rows that cannot be used."""
+    files, rejected = [], []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+        elif _is_catalog(path):
+            for item in read_catalog(path):
+                if item.problem is not None:
+                    rejected.append(fate(item.name, item.path.stem, "rejected", item.problem, label=""))
+                    continue
+                known[item.path.resolve()] = item
+                files.append(item.path)
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files)), rejected
+
+
+def _catalogue_columns(items: list) -> dict:
+    """The catalogue's other columns for the kept images, as metadata: numbers where every given value is one (an
+    empty cell is NaN: e.g. the bar length of an unbarred galaxy), text otherwise."""
+    names = list(dict.fromkeys(k for item in items if item is not None for k in (item.extra or {})))
+    columns = {}
+    for name in names:
+        values = ["" if item is None else str((item.extra or {}).get(name, "")) for item in items]
+        numbers = [_float_or_none(v) for v in values]
+        if all(n is not None or v == "" for n, v in zip(numbers, values, strict=True)):
+            columns[name] = np.array([np.nan if n is None else n for n in numbers], dtype=np.float64)
+        else:
+            columns[name] = np.array(values, dtype=object)
+    return columns
+
+
+def read_image_inputs(inputs, catalog=None, shape=None, channels=None):
+    """Image cutouts given as files, folders or catalogues (CSV/Parquet with a ``file`` column), read into an
+    :class:`~astroxai.data.ImageSet` with one fate row per input.
+
+    ``catalog`` (or a catalogue among the inputs) gives each file its ``label`` and any other columns, which become
+    the set's metadata (numbers where every value is one: a bar length to regress, say).  ``shape`` and ``channels``
+    are those every image must have (default: the first kept image's).  An id (the file name without its suffixes)
+    given by two files keeps the first and rejects the second.  Returns ``(ImageSet or None, fates)``."""
+    known: dict = {}
+    if catalog is not None:
+        for item in read_catalog(catalog):
+            if item.problem is None:
+                known[item.path.resolve()] = item
+    files, fates = _image_files(inputs, known)
+    info = [known.get(f.resolve()) for f in files]
+    labels = ["" if item is None else (item.label or "") for item in info]
+    data, read = read_images(files, labels, shape=shape, channels=channels)
+    for row, label in zip(read, labels, strict=True):
+        row["label"] = label if row["status"] == "kept" else ""
+    fates += read
+    if data is None:
+        return None, fates
+    kept_info = [item for item, row in zip(info, read, strict=True) if row["status"] == "kept"]
+    data.meta.update(_catalogue_columns(kept_info))
+    first, keep, kept_rows = {}, [], [row for row in read if row["status"] == "kept"]
+    for j, (image_id, row) in enumerate(zip(data.ids, kept_rows, strict=True)):
+        if image_id in first:
+            row.update(status="rejected", label="", reason=f"duplicate id {image_id} (already kept from "
+                                                          f"{first[image_id]})")
+        else:
+            first[image_id] = row["input"]
+            keep.append(j)
+    return (data if len(keep) == len(data) else data.subset(np.asarray(keep))), fates

@@ -25,6 +25,7 @@ import numpy as np
 
 from astroxai.data import LabelledSet
 from astroxai.models.persist import (
+    META_FILE,
     SPLIT_FILE,
     GridMismatchError,
     ModelLoadError,
@@ -228,19 +229,19 @@ class Estimator:
         except ModelLoadError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as error:
-            raise ModelLoadError(f"{folder / 'model.json'}: incomplete or inconsistent ({type(error).__name__}: "
+            raise ModelLoadError(f"{folder / META_FILE}: incomplete or inconsistent ({type(error).__name__}: "
                                  f"{error})") from None
         split_file = folder / SPLIT_FILE
         model.split_ = Split.load(split_file) if split_file.is_file() else None
         try:
             model.reference_ = TrainingReference.from_json(meta["reference"]) if "reference" in meta else None
         except (KeyError, TypeError, ValueError) as error:
-            raise ModelLoadError(f"{folder / 'model.json'}: unusable training reference ({error})") from None
+            raise ModelLoadError(f"{folder / META_FILE}: unusable training reference ({error})") from None
         problem = None if model.reference_ is None else model.reference_.problem()
         if problem is not None:
             # written before the rank rules of models.reference: its scores would be round-off of any size
             log.warning("%s: the out-of-distribution reference is degenerate (%s); this model gives no novelty "
-                        "scores (train it again to fit a sound reference)", folder / "model.json", problem)
+                        "scores (train it again to fit a sound reference)", folder / META_FILE, problem)
             model.reference_ = None
         model.metadata_ = meta
         return model

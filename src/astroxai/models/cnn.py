@@ -39,6 +39,7 @@ from torch import nn
 
 from astroxai.models.base import Estimator
 from astroxai.models.persist import (
+    META_FILE,
     TORCH_FILE,
     check_stored_grid,
     checked_file,
@@ -198,7 +199,7 @@ class TorchModel(Estimator):
 
     def _load_module(self, folder: Path, meta: dict) -> None:
         stored = load_state(self.module_, checked_file(folder, TORCH_FILE, meta))
-        check_stored_grid(stored, self.grid_, folder / "model.json")
+        check_stored_grid(stored, self.grid_, folder / META_FILE)
         self.module_.eval()
 
 
@@ -352,7 +353,7 @@ def check_network_folder(model, folder: Path) -> None:
 
     from astroxai.models.persist import ModelLoadError, check_spectral_grid
 
-    where = folder / "model.json"
+    where = folder / META_FILE
     for name, tensor in model.module_.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelLoadError(f"{folder}: non-finite weights in {name}")

@@ -223,3 +223,27 @@ def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAP
         curve = NoiseCurve(noise_robustness(model, X, y, data.wavelength, classes, noise_levels, noise_repeats, seed))
     return Evaluation("classify", data.ids[rows], y, predicted, classification_metrics(y, predicted, classes), classes,
                       probabilities, confusion(y, predicted, classes), curve, skipped=int(total - rows.size))
+
+
+def recall_by_group(labels, predicted, groups, group: str = "group") -> list[dict]:
+    """Recall per class *and* per group of the inputs (e.g. the literature catalogue that gave each label), with
+    what the wrong ones were taken for: where the errors sit.  One row per (class, group) present, sorted.
+
+    Examples
+    --------
+    >>> from astroxai.models.evaluate import recall_by_group
+    >>> rows = recall_by_group(["a", "a", "b"], ["a", "b", "b"], ["x", "y", "y"], group="catalogue")
+    >>> [(r["class"], r["catalogue"], r["recall"], r["wrong_as"]) for r in rows]
+    [('a', 'x', 1.0, ''), ('a', 'y', 0.0, 'b 1'), ('b', 'y', 1.0, '')]
+    """
+    labels, predicted, groups = (np.asarray(v, dtype=object) for v in (labels, predicted, groups))
+    table = []
+    for label, source in sorted(set(zip(labels.tolist(), groups.tolist(), strict=True))):
+        here = (labels == label) & (groups == source)
+        wrong = predicted[here][predicted[here] != label]
+        taken = {c: int((wrong == c).sum()) for c in sorted(set(wrong.tolist()))}
+        table.append({"class": label, group: source, "n_test": int(here.sum()),
+                      "recall": round(float(np.mean(predicted[here] == label)), 3),
+                      "wrong_as": "; ".join(f"{c} {n}" for c, n in taken.items())})
+    return table
+

@@ -48,7 +48,7 @@ from astroxai.models.evaluate import (
     noise_robustness,
     time_fits,
 )
-from astroxai.models.persist import SKOPS_FILE, check_stored_grid, checked_file, dump_skops, load_skops
+from astroxai.models.persist import META_FILE, SKOPS_FILE, check_stored_grid, checked_file, dump_skops, load_skops
 from astroxai.models.probability import pairwise_platt
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
@@ -555,7 +555,7 @@ class SVMClassifier(Estimator):
         require(meta, folder, classes=list, wavelength=list)
         pipeline = load_skops(checked_file(folder, SKOPS_FILE, meta), trusted)
         check_pipeline_type(pipeline, folder)
-        check_stored_grid(getattr(pipeline, "astroxai_grid_", None), meta["wavelength"], folder / "model.json")
+        check_stored_grid(getattr(pipeline, "astroxai_grid_", None), meta["wavelength"], folder / META_FILE)
         params = dict(meta.get("params") or {})
         known = {k: v for k, v in params.items() if k in ("classes", "kernels", "quick", "seed", "stratify",
                                                           "standardise", "n_jobs")}
@@ -617,7 +617,7 @@ def check_svm_folder(model, svc, pipeline, folder: Path) -> None:
     """
     from astroxai.models.persist import ModelLoadError, check_spectral_grid
 
-    where = folder / "model.json"
+    where = folder / META_FILE
     scaler = pipeline.steps[0][1] if isinstance(pipeline.steps[0][1], StandardScaler) else None
     arrays = {"support vectors": svc.support_vectors_, "dual coefficients": svc.dual_coef_,
               "intercepts": svc.intercept_, "Platt A": model.prob_a_, "Platt B": model.prob_b_,

@@ -28,9 +28,7 @@ import html
 import json
 import zlib
 from importlib import resources
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from astroxai.lines import DIAGNOSTIC_LINES
@@ -114,16 +112,32 @@ def glue_script() -> str:
     return "<script>" + resources.files("astroxai.report").joinpath("explorer.js").read_text("utf-8") + "</script>"
 
 
-def _embed(layout, ready) -> str:
+def _embed(layout, ready, name: str) -> str:
+    """Bokeh's div and script for ``layout``, with ids that depend only on what is drawn.
+
+    Bokeh numbers its models with a process-wide counter (and creates a few the first time only), and names the
+    document and its root element with random UUIDs, so the same run would give another page in every process and
+    after every other page.  Before the document is made, its models are numbered again in their order of creation
+    (Bokeh keeps a model's id in ``_id``: nothing else names it yet), and the two UUIDs are replaced by names
+    derived from ``name``.  ``tests/workflows/test_user_sample.py`` rebuilds a page in a fresh process and after
+    another page, and compares bytes."""
+    import re
+
     from bokeh.document import Document
     from bokeh.embed import components
     from bokeh.events import DocumentReady
 
     document = Document()
+    models = {*layout.references(), *ready.references(), *document.config.references()}
+    if all(re.fullmatch(r"p\d+", m.id) for m in models):  # Bokeh's simple ids (the default): renumber them
+        for number, model in enumerate(sorted(models, key=lambda m: int(m.id[1:])), start=1000):
+            model._id = f"p{number}"
     document.add_root(layout)
     document.js_on_event(DocumentReady, ready)
     script, div = components(layout)
-    return div + script
+    root = re.search(r'<div id="([^"]+)"', div).group(1)
+    doc = re.search(r'"docid":"([^"]+)"', script).group(1)
+    return (div + script).replace(root, f"{name}-root").replace(doc, f"{name}-document")
 
 
 def _rows_of(data, ids) -> np.ndarray:
@@ -142,98 +156,49 @@ def _named(n):
 # --------------------------------------------------------------------------------------------------- spectra
 
 
-def _read_embeddings(path: Path) -> list[dict]:
-    """Every t-SNE map stored in a run's ``explanations.h5``: label, ids, coordinates; the main map first."""
-    maps = []
-    with h5py.File(path, "r") as handle:
-        if "embeddings" not in handle:
-            return maps
-        for subset in handle["embeddings"]:
-            for features in handle[f"embeddings/{subset}"]:
-                for name in handle[f"embeddings/{subset}/{features}"]:
-                    group = handle[f"embeddings/{subset}/{features}/{name}"]
-                    perplexity = float(name.split("_", 1)[1])
-                    maps.append({"subset": subset, "features": features, "perplexity": perplexity,
-                                 "label": f"{subset} · {features} · perplexity {perplexity:g}",
-                                 "ids": group["ids"].asstr()[()], "coords": group["coords"][()].astype(np.float64)})
-    # the run's main map (all classes, raw fluxes, largest perplexity) first, then in reading order
+def _embeddings(run) -> list[dict]:
+    """Every t-SNE map of the run: label, ids, coordinates; the main map (all classes, raw fluxes, largest
+    perplexity) first, then in reading order."""
+    maps = [{"subset": m.spec.subset, "features": m.spec.features, "perplexity": float(m.spec.perplexity),
+             "label": f"{m.spec.subset} · {m.spec.features} · perplexity {m.spec.perplexity:g}",
+             "ids": np.asarray(m.ids).astype(str), "coords": np.asarray(m.coords, dtype=np.float64)}
+            for m in run.maps]
     maps.sort(key=lambda m: (m["subset"] != "all", m["features"] != "raw", -m["perplexity"], m["label"]))
     return maps
 
 
-def _trust_maps(path: Path, index: dict) -> list[tuple[str, object, np.ndarray]]:
-    """(label, Explanation, rows in the explorer's order) for every map of a trust run's ``trust.h5``."""
-    from astroxai.explain import Explanation
-
+def _trust_maps(run, index: dict) -> list[tuple[str, object, np.ndarray]]:
+    """(label, Explanation, rows in the explorer's order) for every map of the run's trust table."""
     found = []
-    if not path.exists():
-        return found
-    with h5py.File(path, "r") as handle:
-        keys = [f"{model}/{method}" for model in handle.get("explanations", {}) for method in
-                handle[f"explanations/{model}"]]
-    for key in keys:
-        explanation = Explanation.load(path, key=key)
+    for model, method, explanation in run.trust_maps():
         keep = np.array([i in index for i in explanation.ids], dtype=bool)
         if keep.any():
-            model, method = key.split("/", 1)
             found.append((f"{method} · {model}", explanation.subset(np.flatnonzero(keep)),
                           np.array([index[i] for i in explanation.ids[keep]], dtype=np.int64)))
     return found
 
 
-def spectra_explorer(root) -> str:
-    """The linked t-SNE map ↔ spectrum explorer of a spectra run (``root``: the run folder), as an HTML fragment
-    (Bokeh's div and script, the packed arrays); ``""`` when the run has no saliency maps or data set."""
-    from astroxai.data import SpectraSet
-    from astroxai.explain import Explanation
-    from astroxai.explain.physics import physics_checks
-
-    root = Path(root)
-    store = root / "explanations.h5"
-    if not (store.exists() and (root / "dataset.h5").exists()):
-        return ""
-    with h5py.File(store, "r") as handle:
-        if "explanations/saliency" not in handle:
-            return ""
-    saliency = Explanation.load(store, key="saliency")
-    data = SpectraSet.load(root / "dataset.h5")
-    rows = _rows_of(data, saliency.ids)
-    labels = data.labels[rows]
+def _spectra_points(saliency, labels, rows: dict, colour: dict) -> dict:
+    """The explorer's points: one per explained spectrum, with what hovering and the filters show (the Hβ sign
+    pattern as the saliency study measured it)."""
     classes = list(saliency.classes)
-    index = {str(i): k for k, i in enumerate(saliency.ids)}
-    wavelength = np.asarray(saliency.grid if saliency.grid is not None else data.wavelength, dtype=np.float64)
-
-    pack = Pack()
-    pack.add("flux", data.flux[rows], centred=False)
-    model_name = _saliency_model_name(root)
-    methods = [(f"saliency · {model_name}", saliency, np.arange(len(saliency)))]
-    methods += _trust_maps(root / "trust" / "trust.h5", index)
-    for k, (label, explanation, where) in enumerate(methods):
-        probabilities = explanation.probabilities if explanation.probabilities is not None else \
-            np.full((len(where), len(classes)), np.nan)
-        pack.add(f"map{k}", explanation.maps, label=label, rows=where.tolist(),
-                 targets=[str(t) for t in explanation.targets],
-                 probabilities=np.round(probabilities, 4).tolist(), classes=list(explanation.classes))
-
-    checks = physics_checks(wavelength, saliency.maps)
-    signs = checks["signs"]
-    if signs is None:
-        pattern = np.full(len(saliency), "no Hβ on the grid", dtype=object)
-    else:
-        pattern = np.where(signs["zero"], "zero map", np.where(signs["opposite"], "opposite signs", "same sign"))
-    maps = _read_embeddings(store)
-    colour = class_colours(sorted(set(classes) | set(labels)))
     predicted = np.asarray(saliency.predicted).astype(str)
     confidence = np.asarray(saliency.probabilities).max(axis=1)
-    points = {"id": [str(i) for i in saliency.ids], "true": [_named(v) for v in labels],
-              "predicted": [_named(v) for v in predicted], "true_class": [str(v) for v in labels],
-              "predicted_class": list(predicted), "confidence": confidence.round(4).tolist(),
-              "probabilities": ["  ".join(f"{_named(c)} {p:.3f}" for c, p in zip(classes, row, strict=True))
-                                for row in saliency.probabilities],
-              "wrong": (labels != predicted).tolist(), "hbeta": [str(p) for p in pattern],
-              "colour": [colour[str(v)] for v in labels],
-              "marker": ["triangle" if w else "circle" for w in labels != predicted],
-              "row": list(range(len(saliency)))}
+    ids = [str(i) for i in saliency.ids]
+    return {"id": ids, "true": [_named(v) for v in labels], "predicted": [_named(v) for v in predicted],
+            "true_class": [str(v) for v in labels], "predicted_class": list(predicted),
+            "confidence": confidence.round(4).tolist(),
+            "probabilities": ["  ".join(f"{_named(c)} {p:.3f}" for c, p in zip(classes, row, strict=True))
+                              for row in saliency.probabilities],
+            "wrong": (labels != predicted).tolist(),
+            "hbeta": [str(rows.get(i, {}).get("hbeta_signs", "")) for i in ids],
+            "colour": [colour[str(v)] for v in labels],
+            "marker": ["triangle" if w else "circle" for w in labels != predicted],
+            "row": list(range(len(saliency)))}
+
+
+def _placed(points: dict, maps: list, index: dict) -> dict:
+    """Each map's coordinates of the points (NaN where a map lacks one), and the map's other spectra in grey."""
     background = {}
     for k, fitted in enumerate(maps):
         where = {str(i): j for j, i in enumerate(fitted["ids"])}
@@ -247,22 +212,48 @@ def spectra_explorer(root) -> str:
     if maps:
         points["x"], points["y"] = points["x0"], points["y0"]
         background["x"], background["y"] = background["x0"], background["y0"]
+    return background
+
+
+def spectra_explorer(run) -> str:
+    """The linked t-SNE map ↔ spectrum explorer of a spectra run (``run``: a
+    :class:`~astroxai.report.folder.RunFolder`), as an HTML fragment (Bokeh's div and script, the packed arrays);
+    ``""`` when the run has no saliency maps."""
+    saliency = run.saliency
+    if saliency is None:
+        return ""
+    data = run.dataset
+    rows = _rows_of(data, saliency.ids)
+    labels = data.labels[rows].astype(str)
+    classes = list(saliency.classes)
+    index = {str(i): k for k, i in enumerate(saliency.ids)}
+    wavelength = np.asarray(saliency.grid if saliency.grid is not None else data.wavelength, dtype=np.float64)
+    spectra = run.layout.explain.table("spectra")
+    science = {row["id"]: row for row in run.table(spectra)}
+    pack = Pack()
+    pack.add("flux", data.flux[rows], centred=False)
+    model = run.table_meta(spectra).get("model") or "the run's model"
+    methods = [(f"saliency · {model}", saliency, np.arange(len(saliency)))]
+    methods += _trust_maps(run, index)
+    for k, (label, explanation, where) in enumerate(methods):
+        probabilities = explanation.probabilities if explanation.probabilities is not None else \
+            np.full((len(where), len(classes)), np.nan)
+        pack.add(f"map{k}", explanation.maps, label=label, rows=where.tolist(),
+                 targets=[str(t) for t in explanation.targets],
+                 probabilities=np.round(probabilities, 4).tolist(), classes=list(explanation.classes))
+    colour = class_colours(sorted(set(classes) | set(labels)))
+    points = _spectra_points(saliency, labels, science, colour)
+    maps = _embeddings(run)
+    background = _placed(points, maps, index)
     payload = pack.payload(wavelength=wavelength.round(3).tolist(),
                            lines={n: w for n, w in DIAGNOSTIC_LINES.items() if wavelength[0] <= w <= wavelength[-1]},
                            classes=classes, class_names={c: _named(c) for c in classes})
-    wrong = np.flatnonzero(labels != predicted)
+    wrong = np.flatnonzero(labels != np.asarray(points["predicted_class"]))
     first = next((i for i in wrong if labels[i] == "intermediate"), wrong[0] if wrong.size else 0)
     start = {"x": wavelength.tolist(), "y": data.flux[rows[first]].astype(np.float64).tolist()}
     layout, ready = _spectra_layout(points, background, maps, classes, colour, payload["lines"], start)
-    return _script_json("astroxai-spectra-data", payload) + _embed(layout, ready)
-
-
-def _saliency_model_name(root: Path) -> str:
-    """The name of the model the run's saliency maps explain: ``SVM <kernel>`` from its folder."""
-    meta = root / "models" / "svm-3class" / "model.json"
-    if meta.exists():
-        return f"SVM {json.loads(meta.read_text()).get('kernel', '')}".strip()
-    return "the run's model"
+    fragment = _embed(layout, ready, "astroxai-spectra")
+    return _script_json("astroxai-spectra-data", payload) + fragment
 
 
 def flux_limits(flux) -> tuple[float, float]:
@@ -369,38 +360,19 @@ def _spectra_layout(points: dict, background: dict, maps: list, classes: list, c
 # --------------------------------------------------------------------------------------------------- images
 
 
-def _image_set(root: Path):
-    """The image set a run explained: ``simulated/images.h5``, else the classifier's recorded data set."""
-    from astroxai.data import ImageSet
-
-    candidates = [root / "simulated" / "images.h5"]
-    for meta in sorted((root / "models").glob("*-classifier/model.json")):
-        dataset = json.loads(meta.read_text()).get("training", {}).get("dataset")
-        if dataset:
-            candidates += [Path(dataset), root / Path(dataset).name]
-    for path in candidates:
-        if path.is_file():
-            return ImageSet.load(path)
-    return None
-
-
-def image_explorer(root) -> str:
-    """The gallery ↔ overlay explorer of an image run (``root``: the run folder), as an HTML fragment; ``""`` when
-    the run has no explained images or no image set."""
-    from astroxai.explain import Explanation
+def image_explorer(run) -> str:
+    """The gallery ↔ overlay explorer of an image run (``run``: a :class:`~astroxai.report.folder.RunFolder`), as
+    an HTML fragment; ``""`` when the run explained no image."""
     from astroxai.report.figures.images import display
 
-    root = Path(root)
-    explained = [(folder.name, folder / "explanations.h5") for folder in sorted((root / "explain").glob("*"))
-                 if (folder / "explanations.h5").is_file()]
-    data = _image_set(root) if explained else None
-    if data is None:
+    methods = run.method_maps()
+    if not methods:
         return ""
-    methods = [(name, Explanation.load(path)) for name, path in explained]
+    data = run.dataset
     first = methods[0][1]
     ids = [str(i) for i in first.ids]
     rows = _rows_of(data, first.ids)
-    labels = data.labels[rows]
+    labels = data.labels[rows].astype(str)
     predicted = np.asarray(first.predicted).astype(str)
     classes = list(first.classes)
     shape = tuple(int(n) for n in data.images.shape[-2:])
@@ -430,7 +402,8 @@ def image_explorer(root) -> str:
         table[column_name] = [str(v) for v in np.asarray(data.meta[column_name])[rows]]
     payload = pack.payload(shape=list(shape), classes=classes, meta_columns=meta_columns)
     layout, ready = _image_layout(table, classes, shape, meta_columns)
-    return _script_json("astroxai-images-data", payload) + _embed(layout, ready)
+    fragment = _embed(layout, ready, "astroxai-images")
+    return _script_json("astroxai-images-data", payload) + fragment
 
 
 def _image_layout(table: dict, classes: list, shape: tuple, meta_columns: list):

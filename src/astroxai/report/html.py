@@ -1,10 +1,13 @@
 """``report.html``: one self-contained page per run, for spectra and image studies alike, in the order of the papers.
 
-One writer: each section appears when the run produced its results (data, the explorable view of the test set,
-models, noise, t-SNE maps, explanations, bar lengths, trust).  Every figure is embedded as a PNG data URI and the
-explorer (:mod:`astroxai.report.explorer`) carries Bokeh's JavaScript and its arrays inline, so the page opens from
-disk, offline, without the run folder; the links next to the figures point to the PDF versions and the CSV tables
-in the run folder.
+One writer, drawn from the run folder read back through its layout (:class:`~astroxai.report.folder.RunFolder`):
+each section appears when its stage ran (``run.json`` says which; a stage skipped gets its reason on the page) —
+data, the explorable view of the test set, models, noise, t-SNE maps, explanations, bar lengths, trust.  Nothing is
+recomputed, so ``astroxai report RUN`` rebuilds the page the run wrote, byte for byte.
+
+Every figure is embedded as a PNG data URI and the explorer (:mod:`astroxai.report.explorer`) carries Bokeh's
+JavaScript and its arrays inline, so the page opens from disk, offline, without the run folder; the links next to the
+figures point to the PDF versions and the CSV tables in the run folder.
 :func:`check_report` verifies a page: every relative link resolves to an existing file and every embedded image
 decodes and is not blank.
 """
@@ -12,17 +15,16 @@ decodes and is not blank.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
-import json
 import re
 from pathlib import Path
 
 from astroxai.data import atomic_path
-from astroxai.models import SVMClassifier, load_model
 from astroxai.report import explorer, paper
+from astroxai.report.folder import RunFolder
 from astroxai.report.markdown import format_value
+from astroxai.report.tables import read_csv_rows
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -44,11 +46,6 @@ def figure_html(path: Path, root: Path, caption: str = "") -> str:
     link = f' <a href="{html.escape(pdf.relative_to(root).as_posix())}">PDF</a>' if pdf.exists() else ""
     return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(caption)}{link}</figcaption></figure>")
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
 
 
 def cell(value) -> str:
@@ -92,13 +89,20 @@ class Page:
     def add(self, *parts: str) -> None:
         self.parts += [p for p in parts if p]
 
-    def figure(self, path: Path, caption: str = "") -> None:
+    def figure(self, stem: Path, caption: str = "") -> None:
+        """A figure by its stem (the PNG embedded, the PDF linked), when it was drawn."""
+        path = Path(stem).with_suffix(".png")
         if path.exists():
             self.parts.append(figure_html(path, self.root, caption))
 
-    def table(self, path: Path, columns: list[str] | None = None) -> None:
+    def table(self, stem: Path, columns: list[str] | None = None) -> None:
+        """A table by its stem (rows as its CSV holds them, the CSV linked), when it was written."""
+        path = Path(stem).with_suffix(".csv")
         if path.exists():
-            self.parts.append(table_html(read_csv(path), columns, path, self.root))
+            self.parts.append(table_html(read_csv_rows(path), columns, path, self.root))
+
+    def skipped(self, reason: str) -> None:
+        self.parts.append(f'<p class="note">Skipped: {html.escape(reason)}.</p>')
 
     def explorer(self, fragment: str) -> None:
         """An explorable view (:mod:`astroxai.report.explorer`); Bokeh's JavaScript and the glue go in once."""
@@ -107,10 +111,9 @@ class Page:
                 self.scripts = explorer.bokeh_resources() + explorer.glue_script()
             self.parts.append(f'<div class="explorer">{fragment}</div>')
 
-    def write(self, name: str) -> Path:
+    def write(self, path: Path) -> Path:
         page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>astroxai report</title>"
                 f"<style>{STYLE}</style>{self.scripts}</head><body>" + "\n".join(self.parts) + "</body></html>")
-        path = self.root / name
         with atomic_path(path) as temporary:
             temporary.write_text(page, encoding="utf-8")
         return path
@@ -128,95 +131,140 @@ EXPLORE_IMAGES = ("Every test image; green frame: classified correctly, red: mis
                   "map's opacity) and switch between the run's methods. Filter by true class and correctness.")
 
 
-def _explorer_section(page: Page, root: Path, kind: str) -> None:
-    """The linked, explorable view of the run's test set, when the run has what it needs."""
-    fragment = explorer.spectra_explorer(root) if kind == "spectra" else explorer.image_explorer(root)
+def _explorer_section(page: Page, run: RunFolder) -> None:
+    """The linked, explorable view of the run's test set, when the run explained one."""
+    spectra = run.kind == "spectra"
+    fragment = explorer.spectra_explorer(run) if spectra else explorer.image_explorer(run)
     if fragment:
-        page.section("Explore the test set", EXPLORE_SPECTRA if kind == "spectra" else EXPLORE_IMAGES)
+        page.section("Explore the test set", EXPLORE_SPECTRA if spectra else EXPLORE_IMAGES)
         page.explorer(fragment)
 
 
-def _model_folders(root: Path) -> list[Path]:
-    """Model folders of a run: the SVMs (3 then 2 classes), the CNNs, the image networks (classifier first)."""
-    folders = [f for f in sorted((root / "models").glob("*")) if (f / "model.json").is_file()]
-    order = {"svm-3class": 0, "svm-2class": 1, "cnn-3class": 2}
-    return sorted(folders, key=lambda f: (order.get(f.name, 3), not f.name.endswith("classifier"), f.name))
-
-
-def _svm_section(page: Page, folder: Path, model) -> None:
-    n_classes = len(model.classes_)
-    chosen = json.loads((folder / "kernels.json").read_text())["chosen"]
-    page.add(f"<h3>{n_classes}-class problem ({', '.join(model.classes_)})</h3>",
-             f"<p>Chosen kernel <b>{html.escape(chosen)}</b> (best validation F), C = {cell(model.params_['C'])}"
+def _svm_section(page: Page, run: RunFolder, name: str, model) -> None:
+    files, n_classes = run.layout.model(name), len(model.classes_)
+    page.add(f"<h3>{n_classes}-class problem ({html.escape(', '.join(map(str, model.classes_)))})</h3>",
+             f"<p>Chosen kernel <b>{html.escape(model.kernel_)}</b> (best validation F), C = {cell(model.params_['C'])}"
              + (f", γ = {cell(model.params_['gamma'])}" if model.params_.get("gamma") else "") + ".</p>")
-    kernels = read_csv(folder / "kernels.csv")
-    for row in kernels:
-        row["paper validation F"] = paper.VALIDATION.get(n_classes, {}).get(row["kernel"], (None, None, None))[2] or ""
-    page.add(table_html(kernels, ["kernel", "C", "gamma", "cv_f1", "validation_f1", "paper validation F", "test_f1",
-                                  "n_support", "fit_mean_s"], folder / "kernels.csv", page.root))
-    page.figure(folder / "figures" / "search.png", "Cross-validated macro F over the search grid.")
+    kernels = run.text_rows(files.table("kernels"))
+    columns = ["kernel", "C", "gamma", "cv_f1", "validation_f1", "test_f1", "n_support", "fit_mean_s"]
+    if run.paper_sample:
+        for row in kernels:
+            row["paper validation F"] = paper.VALIDATION.get(n_classes, {}).get(row["kernel"], (None,) * 3)[2] or ""
+        columns.insert(5, "paper validation F")
+    source = files.table("kernels").with_suffix(".csv")
+    page.add(table_html(kernels, columns, source, page.root))
+    page.figure(files.figure("search"), "Cross-validated macro F over the search grid.")
     page.add(f"<h4>{n_classes}-class problem: test set</h4>")
-    page.table(folder / "test_metrics.csv")
-    page.figure(folder / "figures" / "confusion.png", "Confusion matrices of every kernel on the test set.")
-    page.figure(folder / "figures" / "confusion_normalised.png", "The same, normalised by true class.")
+    page.table(files.table("test_metrics"))
+    page.figure(files.figure("confusion"), "Confusion matrices of every kernel on the test set.")
+    page.figure(files.figure("confusion_normalised"), "The same, normalised by true class.")
 
 
-def _network_section(page: Page, folder: Path, model) -> None:
-    meta = model.metadata_
-    what = "1-D CNN on the same split" if model.modality == "spectra" else folder.name
+def _network_section(page: Page, run: RunFolder, name: str, model) -> None:
+    files, meta = run.layout.model(name), model.metadata_
+    what = f"1-D CNN on the same split ({name})" if model.modality == "spectra" else name
     page.add(f"<h3>{html.escape(what)}</h3>",
              f'<p class="note">{meta.get("n_parameters", 0):,} parameters; {model.training_.get("epochs")} epochs in '
              f'{meta.get("timings", {}).get("fit_s", float("nan")):.0f} s (best epoch '
              f'{model.training_.get("best_epoch")} by validation loss).</p>')
-    page.table(folder / "test_metrics.csv")
+    page.table(files.table("test_metrics"))
     for stem, caption in (("confusion", "Test confusion matrix."), ("test_scatter", "Test predictions."),
                           ("history", "Training history (early stopping on the validation part).")):
-        page.figure(folder / "figures" / f"{stem}.png", caption)
+        page.figure(files.figure(stem), caption)
 
 
-def _spectra_explanations(page: Page, explain: Path) -> None:
+def _models_section(page: Page, run: RunFolder) -> None:
+    from astroxai.models import SVMClassifier
+
+    if not run.models:
+        return
+    page.section("Models, their search and their test scores")
+    for name, model in run.models.items():
+        (_svm_section if isinstance(model, SVMClassifier) else _network_section)(page, run, name, model)
+    if run.has_table(run.layout.peers):
+        page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
+                 "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
+        page.table(run.layout.peers)
+    if run.has_table(run.layout.by_group):
+        page.add("<h3>By the catalogue that gave the label</h3>", '<p class="note">Test recall per class and per '
+                 "literature catalogue behind its label: the data set merges catalogues whose class definitions "
+                 "overlap (a MiraBest FR I can be a Proctor bent tail), and the errors gather there.</p>")
+        page.table(run.layout.by_group)
+    noise = [(name, model) for name, model in run.models.items() if run.layout.model(name).figure("noise")
+             .with_suffix(".png").exists()]
+    if noise:
+        page.section("Robustness to noise")
+        for name, model in noise:
+            what = f"{len(model.classes_)}-class {'SVM' if isinstance(model, SVMClassifier) else 'CNN'}"
+            page.figure(run.layout.model(name).figure("noise"),
+                        f"{what}: macro F against Gaussian noise σ in units of each spectrum's 5100 Å flux.")
+
+
+def _tsne_section(page: Page, run: RunFolder) -> None:
+    embed = run.layout.embed
+    if not run.has_table(embed.table):
+        return
+    subsets = ("type 1 + type 2 only, and all three classes" if run.paper_sample else "every spectrum of the sample")
+    page.section("t-SNE maps", f"openTSNE; perplexities as in the paper's appendix; raw and standardised fluxes; "
+                 f"{subsets}.")
+    page.table(embed.table)
+    for png in sorted(embed.figures.glob("tsne_*.png")):
+        page.figure(png, png.stem.replace("_", " "))
+
+
+def _spectra_explanations(page: Page, run: RunFolder) -> None:
+    explain = run.layout.explain
     page.section("Saliency maps", "Blue: more flux at that wavelength raises the probability of the predicted class; "
                  "red: lowers it; white: no effect. Exact gradients of the SVM's probability model (torch replica, "
                  "captum).")
-    page.figure(explain / "figures" / "class_saliency.png", "Saliency by explained class.")
+    page.figure(explain.figure("class_saliency"), "Saliency by explained class.")
     page.add("<h3>Physics checks</h3>")
-    page.table(explain / "physics.csv")
-    page.figure(explain / "figures" / "tsne_explained.png", "Explained spectra on the t-SNE map (Fig. 7 analogue).")
+    skipped = run.table_meta(explain.table("spectra")).get("skipped", "")
+    if skipped:
+        page.skipped(skipped)
+    page.table(explain.table("physics"))
+    page.figure(explain.figure("tsne_explained"), "Explained spectra on the t-SNE map (Fig. 7 analogue).")
     for stem, caption in (("misclassified", "Misclassified test spectra (Table 10 analogue)"),
                           ("correct_sample", "Seeded sample of correctly classified spectra (Table 11 analogue)")):
         page.add(f"<h3>{caption}</h3>")
-        page.table(explain / f"{stem}.csv")
-    singles = sorted((explain / "figures" / "saliency").glob("*.png"))
+        page.table(explain.table(stem))
+    singles = sorted(explain.gallery.glob("*.png"))
     if singles:  # every test spectrum is drawn by the explorer above: here only links to the static figures
         page.add("<h3>Each gallery spectrum as a static figure (its map beside its t-SNE position)</h3>",
                  '<ul class="links">' + "".join(
                      f'<li><a href="{html.escape(p.relative_to(page.root).as_posix())}">{html.escape(p.stem)}</a>'
-                     + (f' (<a href="{html.escape(p.with_suffix(".pdf").relative_to(page.root).as_posix())}">PDF</a>)'
-                        if p.with_suffix(".pdf").exists() else "") + "</li>" for p in singles) + "</ul>")
+                     "</li>" for p in singles) + "</ul>")
 
 
-def _image_explanations(page: Page, root: Path, real: bool = False) -> None:
-    outlines = ("the source above the noise outlined (its brightest part as the component named 'brightest')" if real
-                else "the simulator's true components outlined (radio: white core, cyan jets, yellow lobes, pink hot "
-                     "spots; galaxies: cyan bar)")
+def _image_explanations(page: Page, run: RunFolder) -> None:
+    real = run.record.data != "simulated"
+    outlines = ("the source above the noise outlined (its brightest part as the component named 'brightest')"
+                if run.record.data == "first" else "" if real else
+                "the simulator's true components outlined (radio: white core, cyan jets, yellow lobes, pink hot "
+                "spots; galaxies: cyan bar)")
     scored = ("the source (every pixel above the data set's 3σ noise threshold) and on its brightest connected part"
               if real else "each class's defining component")
     page.section("Explanations", "Each test image explained for its predicted class; the gallery shows correctly "
                  "classified images of each class first, then misclassified ones (title: true → predicted). Left: "
-                 f"the cutout with {outlines}; middle: the map (blue raises the probability, red lowers it); right: "
-                 f"the strongest 10 % of |attribution|. The overlap table gives the median share of |attribution| on "
-                 f"{scored} and its lift over that region's share of the image (1 = no better than spreading "
-                 "evenly).")
-    page.table(root / "explain" / "overlap.csv")
-    for method_dir in sorted(p for p in (root / "explain").glob("*") if p.is_dir()):
-        for png in sorted((method_dir / "figures").glob("*.png")):
-            page.figure(png, f"{method_dir.name}: gallery of test images.")
+                 f"the cutout{' with ' + outlines if outlines else ''}; middle: the map (blue raises the probability, "
+                 "red lowers it); right: the strongest 10 % of |attribution|. The overlap table gives the median share "
+                 f"of |attribution| on {scored} and its lift over that region's share of the image (1 = no better "
+                 "than spreading evenly).")
+    overlap = run.record.stage("overlap")
+    if overlap is not None and overlap.status == "skipped":
+        page.skipped(overlap.reason)
+    page.table(run.layout.overlap)
+    for method in run.layout.explain.methods():
+        files = run.layout.explain.method(method)
+        for png in sorted(files.figures.glob("*.png")):
+            page.figure(png, f"{method}: gallery of test images.")
 
 
-def _bars_section(page: Page, bars: Path) -> None:
+def _bars_section(page: Page, run: RunFolder) -> None:
     from astroxai.explain.bars import PAPER_BARS
 
-    meta = json.loads((bars / "bars.json").read_text())
+    bars = run.layout.bars
+    meta = run.table_meta(bars.table)
     page.section("Bar lengths from SmoothGrad maps",
                  "Barred test galaxies. SmoothGrad + blue profile (the main route): the positive part of the "
                  "classifier's map of the barred class (blue: more light there raises p), followed along its "
@@ -231,14 +279,12 @@ def _bars_section(page: Page, bars: Path) -> None:
                  f"r = {PAPER_BARS['smoothgrad']['r']}, RMSE {PAPER_BARS['smoothgrad']['rmse']}; direct CNN r = "
                  f"{PAPER_BARS['direct']['r']}, RMSE {PAPER_BARS['direct']['rmse']} — other data and units, so "
                  "compare which method wins, not the numbers.")
-    page.table(bars / "bars.csv")
-    page.figure(bars / "figures" / "bar_scatter.png", "Measured against true projected bar length.")
-    page.figure(bars / "figures" / "bar_measurements.png", "Bars measured by the main route (green line) over the "
-                "true bar (cyan outline), and the signed map with the region whose moments gave the direction.")
-    failures = bars / "figures" / "bar_failures.png"
-    if failures.exists():
-        page.figure(failures, "The worst measurements before (SmoothGrad + moments, dashed orange) and after "
-                    "(SmoothGrad + blue profile, green), each drawn on the same galaxies.")
+    page.table(bars.table)
+    page.figure(bars.figure("bar_scatter"), "Measured against true projected bar length.")
+    page.figure(bars.figure("bar_measurements"), "Bars measured by the main route (green line) over the true bar "
+                "(cyan outline), and the signed map with the region whose moments gave the direction.")
+    page.figure(bars.figure("bar_failures"), "The worst measurements before (SmoothGrad + moments, dashed orange) "
+                "and after (SmoothGrad + blue profile, green), each drawn on the same galaxies.")
 
 
 TRUST_NOTE = ("The same inputs explained by each method for each model (their most probable class). Deletion/"
@@ -252,106 +298,96 @@ TRUST_NOTE = ("The same inputs explained by each method for each model (their mo
               "mass/lift: the same on the class-defining component of an image.")
 
 
-def _trust_section(page: Page, trust: Path) -> None:
+def _trust_section(page: Page, run: RunFolder) -> None:
+    trust = run.layout.trust
     page.section("Every explanation method, and how far to trust it", TRUST_NOTE)
     columns = ["model", "method", "ms_per_spectrum", "ms_per_image", "deletion_auc", "random_deletion_auc",
                "deletion_beats_random", "insertion_auc", "random_insertion_auc", "sanity_rho", "stability",
                "truth_mass", "truth_lift", "hbeta_opposite", "defining_mass", "defining_lift", "ig_relative_delta"]
-    rows = read_csv(trust / "trust.csv")
+    rows = run.text_rows(trust.table)
     present = [c for c in columns if rows and c in rows[0]]
-    page.add(table_html(rows, present, trust / "trust.csv", page.root))
-    page.figure(trust / "figures" / "methods_side_by_side.png",
+    page.add(table_html(rows, present, trust.table.with_suffix(".csv"), page.root))
+    page.figure(trust.figure("methods_side_by_side"),
                 "One spectrum explained by every method (rows) for every model (columns).")
-    page.figure(trust / "figures" / "deletion_curves.png",
+    page.figure(trust.figure("deletion_curves"),
                 "Mean deletion (solid) and insertion (dotted) curves; grey: random order.")
 
 
-def write_report(run_dir, name: str = "report.html") -> Path:
-    """Assemble ``run_dir/report.html`` from what ``astroxai run`` wrote (parts that are missing are skipped)."""
-    root = Path(run_dir)
-    record = json.loads((root / "run.json").read_text()) if (root / "run.json").exists() else {}
-    config = record.get("config", {})
-    kind = config.get("kind", "spectra")
-    real = config.get("data") == "first"
-    summary = config.get("summary", {})
-    titles = {"spectra": "astroxai run report", "radio": "astroxai: radio images explained",
-              "galaxy": "astroxai: galaxy images explained"}
-    page = Page(root, "astroxai: real FIRST radio galaxies explained" if real else titles.get(kind, "astroxai run "
-                                                                                                      "report"))
-    source = {"spectra": "Methods follow Peruzzi et al. (2021).",
-              "radio": "Simulated data (Liang et al. 2023: LIME on a radio-galaxy morphology classifier).",
-              "galaxy": "Simulated data (Bhambra et al. 2022: SmoothGrad maps of a barred/unbarred CNN measure bar "
-                        "lengths)."}.get(kind, "")
-    if real:
-        source = (f"Real data: {config.get('data_source', 'FIRST galaxies')}, the literature's train / validation / "
-                  "test split; LIME and SmoothGrad as in Liang et al. (2023).")
-    page.add(f'<p class="note">Run folder: {html.escape(str(root.resolve()))}. {html.escape(source)} Config, seed, '
-             'versions and timings: <a href="run.json">run.json</a>.</p>')
+TITLES = {"spectra": "astroxai run report", "radio": "astroxai: radio images explained",
+          "galaxy": "astroxai: galaxy images explained"}
+SOURCES = {"spectra": "Methods follow Peruzzi et al. (2021).",
+           "radio": "Simulated data (Liang et al. 2023: LIME on a radio-galaxy morphology classifier).",
+           "galaxy": "Simulated data (Bhambra et al. 2022: SmoothGrad maps of a barred/unbarred CNN measure bar "
+                     "lengths)."}
+
+
+def _title(run: RunFolder) -> tuple[str, str]:
+    """The page's title and the sentence saying where its data come from."""
+    record = run.record
+    if record.data == "first":
+        return ("astroxai: real FIRST radio galaxies explained",
+                f"Real data: {record.summary.get('data_source') or 'FIRST galaxies'}, the literature's train / "
+                "validation / test split; LIME and SmoothGrad as in Liang et al. (2023).")
+    if record.data == "user":
+        what = "spectra" if record.kind == "spectra" else "cutouts"
+        study = {"spectra": "Peruzzi et al. (2021)", "radio": "Liang et al. (2023)", "galaxy": "Bhambra et al. (2022)"}
+        return (f"astroxai: the user's {what} explained",
+                f"The user's own labelled {what} ({len(record.summary.get('classes', {}))} classes); the study of "
+                f"{study[record.kind]}, without the paper's numbers (another sample).")
+    return TITLES.get(record.kind, "astroxai run report"), SOURCES.get(record.kind, "")
+
+
+def _data_section(page: Page, run: RunFolder) -> None:
+    summary, layout = run.record.summary, run.layout
     page.section("Data")
-    if summary:
-        counts = summary.get("classes", {})
-        page.add(f"<p>{summary.get('n_kept', '?')} of {summary.get('n_inputs', '?')} spectra kept "
-                 f"({summary.get('n_rejected', 0)} rejected, each with its reason in "
-                 '<a href="dataset.manifest.csv">dataset.manifest.csv</a>); classes: '
-                 + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ".</p>")
-    if real:
-        counts = config.get("counts", {})
-        page.add(f"<p>{sum(counts.values())} FIRST cutouts kept ({config.get('rejected', 0)} rejected, each with its "
-                 'reason in <a href="dataset.manifest.csv">dataset.manifest.csv</a>); classes: '
-                 + ", ".join(f"{html.escape(k)} {v}" for k, v in counts.items()) + ". The image set: "
-                 '<a href="dataset.h5">dataset.h5</a> (train, evaluate and explain take it).</p>')
-    if (root / "simulated" / "catalog.csv").exists() and kind != "spectra":
-        page.add('<p class="note">Every cutout and its true parameters: <a href="simulated/catalog.csv">'
-                 "catalog.csv</a>.</p>")
-    page.figure(root / "figures" / "classes.png", "One reduced spectrum of each class.")
-    page.figure(root / "figures" / "examples.png", "Example cutouts per class (asinh stretch).")
-    _explorer_section(page, root, kind)
-    folders = _model_folders(root)
-    if folders:
-        page.section("Models, their search and their test scores")
-        for folder in folders:
-            model = load_model(folder)
-            if isinstance(model, SVMClassifier):
-                _svm_section(page, folder, model)
-            else:
-                _network_section(page, folder, model)
-        if (root / "peers.csv").exists():
-            page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
-                     "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
-            page.table(root / "peers.csv")
-        if (root / "by_catalogue.csv").exists():
-            page.add("<h3>By the catalogue that gave the label</h3>", '<p class="note">Test recall per class and '
-                     "per literature catalogue behind its label: the data set merges catalogues whose class "
-                     "definitions overlap (a MiraBest FR I can be a Proctor bent tail), and the errors gather "
-                     "there.</p>")
-            page.table(root / "by_catalogue.csv")
-    noise = [(f, load_model(f)) for f in folders if (f / "figures" / "noise.png").exists()]
-    if noise:
-        page.section("Robustness to noise")
-        for folder, model in noise:
-            what = f"{len(model.classes_)}-class {'SVM' if isinstance(model, SVMClassifier) else 'CNN'}"
-            page.figure(folder / "figures" / "noise.png",
-                        f"{what}: macro F against Gaussian noise σ in units of each spectrum's 5100 Å flux.")
-    tsne = root / "embed"
-    if (tsne / "tsne.csv").exists():
-        page.section("t-SNE maps", "openTSNE; perplexities as in the paper's appendix; raw and standardised fluxes; "
-                     "type 1 + type 2 only, and all three classes.")
-        page.table(tsne / "tsne.csv")
-        for png in sorted((tsne / "figures").glob("tsne_*.png")):
-            page.figure(png, png.stem.replace("_", " "))
-    if (root / "explain" / "physics.csv").exists():
-        _spectra_explanations(page, root / "explain")
-    elif (root / "explain" / "overlap.csv").exists():
-        _image_explanations(page, root, real)
-    if (root / "bars" / "bars.csv").exists():
-        _bars_section(page, root / "bars")
-    for trust in (root / "trust", root):
-        if (trust / "trust.csv").exists():
-            _trust_section(page, trust)
-            break
-    if (root / "explanations.h5").exists():
-        page.add('<p class="note">Every map and embedding: <a href="explanations.h5">explanations.h5</a>.</p>')
-    return page.write(name)
+    counts = summary.get("classes", {})
+    noun = "spectra" if run.kind == "spectra" else "cutouts"
+    kept = sum(counts.values())
+    total = summary.get("n_inputs", kept)
+    manifest = (f' ({total - kept} rejected, each with its reason in <a href="{html.escape(layout.manifest.name)}">'
+                f"{html.escape(layout.manifest.name)}</a>)" if layout.manifest.is_file() else "")
+    page.add(f"<p>{kept} of {total} {noun} kept{manifest}; classes: "
+             + ", ".join(f"{html.escape(str(k))} {v}" for k, v in counts.items()) + ". The data set: "
+             f'<a href="{html.escape(layout.dataset.name)}">{html.escape(layout.dataset.name)}</a> (train, evaluate '
+             "and explain take it).</p>")
+    if layout.truth.is_file():
+        truth = layout.truth.relative_to(layout.root).as_posix()
+        page.add(f'<p class="note">Every simulated input and its true parameters: <a href="{html.escape(truth)}">'
+                 f"{html.escape(layout.truth.name)}</a>.</p>")
+    skipped = [s for s in run.record.skipped()]
+    if skipped:
+        page.add('<p class="note">Stages skipped: ' + "; ".join(
+            f"<b>{html.escape(s.name)}</b> ({html.escape(s.reason)})" for s in skipped) + ".</p>")
+    page.figure(layout.examples, "One reduced spectrum of each class." if run.kind == "spectra"
+                else "Example cutouts per class (asinh stretch).")
+
+
+def write_report(run_dir) -> Path:
+    """Draw ``report.html`` of a run folder from what the run wrote (:class:`~astroxai.report.folder.RunFolder`);
+    sections whose stage did not run are left out, or say why they were skipped."""
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    layout = run.layout
+    title, source = _title(run)
+    page = Page(layout.root, title)
+    page.add(f'<p class="note">Run folder: {html.escape(str(layout.root.resolve()))}. {html.escape(source)} Config, '
+             f'seed, versions and timings: <a href="{html.escape(layout.record.name)}">'
+             f"{html.escape(layout.record.name)}</a>.</p>")
+    _data_section(page, run)
+    _explorer_section(page, run)
+    _models_section(page, run)
+    _tsne_section(page, run)
+    if run.ran("saliency"):
+        _spectra_explanations(page, run)
+    elif any(s.name.startswith("explain-") and s.status == "done" for s in run.record.stages):
+        _image_explanations(page, run)
+    if run.ran("bars"):
+        _bars_section(page, run)
+    if run.has_table(layout.trust.table):
+        _trust_section(page, run)
+    if layout.explanations.is_file():
+        name = html.escape(layout.explanations.name)
+        page.add(f'<p class="note">Every map and embedding: <a href="{name}">{name}</a>.</p>')
+    return page.write(layout.report)
 
 
 def check_report(path) -> list[str]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from astroxai.data import atomic_path
 from astroxai.models import load_model
 from astroxai.report import paper
-from astroxai.report.tables import read_table
+from astroxai.report.layout import ModelFiles, RunLayout
+from astroxai.report.tables import read_table, read_table_meta
 
 
 def format_value(value, digits: int = 3) -> str:
@@ -27,10 +27,11 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def _model_section(folder: Path, n_classes: int) -> list[str]:
-    kernels = read_table(folder / "kernels")
-    chosen = json.loads((folder / "kernels.json").read_text())["chosen"]
-    by_kernel = read_table(folder / "test_metrics_by_kernel")
+    files = ModelFiles(folder)
+    kernels = read_table(files.table("kernels"))
     model = load_model(folder)
+    chosen = model.kernel_
+    by_kernel = read_table(files.table("test_metrics_by_kernel"))
     table = "3" if n_classes == 3 else "4"
     lines = [f"## {n_classes}-class problem ({', '.join(model.classes_)})", "",
              f"Model folder: `{folder}`; chosen kernel **{chosen}** (best validation F); features "
@@ -59,7 +60,7 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
                 rows.append([row["kernel"], row["class"], row["precision"], row["recall"], row["f1"],
                              row["support"], *p])
         lines += _table(["kernel", "class", "precision", "recall", "F", "n", "paper P", "paper R", "paper F"], rows)
-        matrices = json.loads((folder / "confusion.json").read_text())["matrices"]
+        matrices = read_table_meta(files.table("confusion"))["matrices"]
         lines += ["### Confusion on the test set (paper Figs. 2–3)", ""]
         for kernel in dict.fromkeys(("linear", chosen)):
             if kernel not in matrices:
@@ -75,7 +76,7 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
         lines += [f"- paper: {paper.CONFUSION_NOTES}.", "",
                   f"![confusion]({folder.name}/figures/confusion.png)",
                   f"![normalised confusion]({folder.name}/figures/confusion_normalised.png)", ""]
-        noise = read_table(folder / "noise")
+        noise = read_table(files.table("noise"))
         lines += ["### Added Gaussian noise on the test set (paper Table 5, Fig. 1: linear kernel)", "",
                   "σ in units of each spectrum's flux at 5100 Å; ours is the mean over noise draws (± their std).", ""]
         for kernel in dict.fromkeys(("linear", chosen)):
@@ -103,22 +104,23 @@ def _model_section(folder: Path, n_classes: int) -> list[str]:
     return lines
 
 
-def write_results_markdown(run_dir, name: str = "results.md") -> Path:
-    """Write ``run_dir/results.md`` from the model folders under ``run_dir/models``; return its path."""
-    run_dir = Path(run_dir)
-    models = run_dir / "models"
+def write_results_markdown(run_dir) -> Path:
+    """Write a run's ``results.md`` (:attr:`~astroxai.report.layout.RunLayout.results`) from its model folders: the
+    paper's three- and two-class SVMs and the CNN beside them; return its path."""
+    layout = run_dir if isinstance(run_dir, RunLayout) else RunLayout(run_dir)
     lines = ["# Classification results next to Peruzzi et al. (2021)", "",
-             f"Run folder `{run_dir}`; regenerate with `astroxai run --out {run_dir}`.", ""]
+             f"Run folder `{layout.root}`; regenerate with `astroxai run --out {layout.root}`.", ""]
+    folders = {folder.name: folder for folder in layout.model_folders()}
     for n_classes in (3, 2):
-        folder = models / f"svm-{n_classes}class"
-        if (folder / "kernels.json").is_file():
+        folder = folders.get(f"svm-{n_classes}class")
+        if folder is not None:
             section = _model_section(folder, n_classes)
             # Figure links are relative to the models folder; make them relative to the run folder.
             lines += [line.replace(f"]({folder.name}/", f"](models/{folder.name}/") for line in section]
-    cnn = models / "cnn-3class"
-    if (cnn / "model.json").is_file():
-        lines += [line.replace(f"]({cnn.name}/", f"](models/{cnn.name}/") for line in cnn_section(cnn, models)]
-    path = run_dir / name
+    cnn = folders.get("cnn-3class")
+    if cnn is not None:
+        lines += [line.replace(f"]({cnn.name}/", f"](models/{cnn.name}/") for line in cnn_section(cnn, layout.models)]
+    path = layout.results
     with atomic_path(path) as temporary:
         temporary.write_text("\n".join(lines))
     return path
@@ -132,21 +134,21 @@ def cnn_section(folder: Path, models: Path | None = None) -> list[str]:
              f"epochs in {model.metadata_['timings']['fit_s']} s (best epoch {model.training_['best_epoch']} by "
              "validation loss); "
              "trained on the SVM's train part, early stopping on its validation part, same test part.", ""]
-    svm = (models / "svm-3class") if models is not None else None
+    svm = RunLayout(models.parent).model("svm-3class") if models is not None else None
     svm_rows = {}
-    if svm is not None and (svm / "test_metrics_by_kernel.json").is_file():
-        chosen = json.loads((svm / "kernels.json").read_text())["chosen"]
-        svm_rows = {r["class"]: r for r in read_table(svm / "test_metrics_by_kernel") if r["kernel"] == chosen}
+    if svm is not None and svm.folder.is_dir():
+        chosen = load_model(svm.folder).kernel_
+        svm_rows = {r["class"]: r for r in read_table(svm.table("test_metrics_by_kernel")) if r["kernel"] == chosen}
     rows = []
-    for row in read_table(folder / "test_metrics"):
+    for row in read_table(ModelFiles(folder).table("test_metrics")):
         other = svm_rows.get(row["class"], {})
         rows.append([row["class"], row["precision"], row["recall"], row["f1"], other.get("precision"),
                      other.get("recall"), other.get("f1")])
     lines += _table(["class", "CNN precision", "CNN recall", "CNN F", "SVM precision", "SVM recall", "SVM F"], rows)
-    noise = read_table(folder / "noise")
+    noise = read_table(ModelFiles(folder).table("noise"))
     svm_noise = {}
     if svm_rows:
-        svm_noise = {r["sigma"]: r for r in read_table(svm / "noise") if r["kernel"] == chosen}
+        svm_noise = {r["sigma"]: r for r in read_table(svm.table("noise")) if r["kernel"] == chosen}
     rows = [[r["sigma"], f"{r['f1_mean']:.3f} ± {r['f1_mean_std']:.3f}",
              (f"{svm_noise[r['sigma']]['f1_mean']:.3f} ± {svm_noise[r['sigma']]['f1_mean_std']:.3f}"
               if r["sigma"] in svm_noise else None)] for r in noise]

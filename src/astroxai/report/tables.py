@@ -37,3 +37,17 @@ def read_table(path: str | Path) -> list[dict]:
     """Rows of a table written by :func:`write_table` (from its JSON file)."""
     path = Path(path)
     return json.loads(path.with_suffix(".json").read_text())["rows"]
+
+
+def read_table_meta(path: str | Path) -> dict:
+    """What a table written by :func:`write_table` records beside its rows (its ``extra``: units, the chosen
+    kernel, the seed…)."""
+    state = json.loads(Path(path).with_suffix(".json").read_text())
+    return {k: v for k, v in state.items() if k not in ("columns", "rows")}
+
+
+def read_csv_rows(path: str | Path) -> list[dict]:
+    """A table's rows as text, as its CSV file holds them (what a page shows)."""
+    with open(Path(path).with_suffix(".csv"), newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+

@@ -9,6 +9,7 @@ import numpy as np
 
 from astroxai.models.evaluate import confusion_rows, metrics_rows
 from astroxai.report.figures import save_figure
+from astroxai.report.layout import BarFiles, EmbedFiles, EvaluationFiles, ModelFiles, RunLayout
 from astroxai.report.tables import write_table
 
 NOISE_UNITS = {"units": "sigma in units of each spectrum's flux at 5100 Å"}
@@ -18,53 +19,50 @@ def _figure(fig, stem: Path, formats=("png", "pdf")) -> list[Path]:
     return save_figure(fig, stem, formats=formats)
 
 
-def _classification_figures(folder: Path, title: str, cm: dict, noise_rows, classes, name: str) -> list[Path]:
-    """The confusion matrix, its row-normalised version and the noise curve of one model."""
+def _classification_figures(files, matrices: dict, noise: dict, classes, name: str) -> list[Path]:
+    """The confusion matrices (title → matrix), their row-normalised versions and the noise curves (name → rows)
+    of a model, ``name`` the one the noise figure marks."""
     from astroxai.report.figures.classification import plot_confusions, plot_noise
 
-    figures = _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
-    figures += _figure(plot_confusions({title: cm}, normalised=True), folder / "figures" / "confusion_normalised")
-    return figures + _figure(plot_noise({name: noise_rows}, classes, name), folder / "figures" / "noise")
+    figures = _figure(plot_confusions(matrices), files.figure("confusion"))
+    figures += _figure(plot_confusions(matrices, normalised=True), files.figure("confusion_normalised"))
+    return figures + _figure(plot_noise(noise, list(classes), name), files.figure("noise"))
 
 
 def write_svm_study(folder, model, study) -> list[Path]:
     """An :class:`~astroxai.models.SVMClassifier`'s search and its kernel comparison (:func:`astroxai.models.
-    kernel_study`): the tables ``search``, ``kernels``, ``test_metrics`` (the chosen kernel),
+    kernel_study`) into its model folder: the tables ``search``, ``kernels``, ``test_metrics`` (the chosen kernel),
     ``test_metrics_by_kernel``, ``confusion``, ``noise`` and the figures ``search``, ``confusion``,
     ``confusion_normalised``, ``noise``."""
-    from astroxai.report.figures.classification import plot_confusions, plot_noise, plot_search
+    from astroxai.report.figures.classification import plot_search
 
-    folder = Path(folder)
+    files = ModelFiles(folder)
     chosen = study.chosen
     test = study.test[chosen]
-    write_table(model.search_.rows, folder / "search", {"space": model.space().to_dict(), "seed": model.seed})
-    write_table(study.rows, folder / "kernels", {"chosen": chosen})
-    write_table(metrics_rows(test), folder / "test_metrics", {"kernel": chosen, "accuracy": test["accuracy"]})
+    write_table(model.search_.rows, files.table("search"), {"space": model.space().to_dict(), "seed": model.seed})
+    write_table(study.rows, files.table("kernels"), {"chosen": chosen})
+    write_table(metrics_rows(test), files.table("test_metrics"), {"kernel": chosen, "accuracy": test["accuracy"]})
     write_table([row for k, metrics in study.test.items() for row in metrics_rows(metrics, kernel=k)],
-                folder / "test_metrics_by_kernel")
+                files.table("test_metrics_by_kernel"))
     write_table([row for k, cm in study.confusions.items() for row in confusion_rows(cm, kernel=k)],
-                folder / "confusion", {"matrices": study.confusions})
-    write_table([{"kernel": k, **row} for k, curve in study.noise.items() for row in curve.rows], folder / "noise",
-                NOISE_UNITS)
+                files.table("confusion"), {"matrices": study.confusions})
+    write_table([{"kernel": k, **row} for k, curve in study.noise.items() for row in curve.rows],
+                files.table("noise"), NOISE_UNITS)
     titles = {f"{k} (test F = {study.test[k]['macro']['f1']:.3f})": cm for k, cm in study.confusions.items()}
-    classes = study.test[chosen]["per_class"].keys()
-    figures = _figure(plot_confusions(titles), folder / "figures" / "confusion")
-    figures += _figure(plot_confusions(titles, normalised=True), folder / "figures" / "confusion_normalised")
-    figures += _figure(plot_noise({k: c.rows for k, c in study.noise.items()}, list(classes), chosen),
-                       folder / "figures" / "noise")
-    figures += _figure(plot_search(model.search_.rows, model.search_.best), folder / "figures" / "search")
-    return figures
+    classes = list(study.test[chosen]["per_class"].keys())
+    figures = _classification_figures(files, titles, {k: c.rows for k, c in study.noise.items()}, classes, chosen)
+    return figures + _figure(plot_search(model.search_.rows, model.search_.best), files.figure("search"))
 
 
 def write_history(folder, model, extra: dict | None = None) -> list[Path]:
     """A network's training history (table and figure)."""
     from astroxai.report.figures.classification import plot_training_history
 
-    folder = Path(folder)
-    write_table(model.history_, folder / "history", extra)
+    files = ModelFiles(folder)
+    write_table(model.history_, files.table("history"), extra)
     history = [{**h, "val_f1": h.get("val_f1", h.get("val_score") if model.task == "classify" else np.nan)}
                for h in model.history_]
-    return _figure(plot_training_history(history), folder / "figures" / "history")
+    return _figure(plot_training_history(history), files.figure("history"))
 
 
 def write_test_tables(folder, evaluation, name: str, pixel_arcsec=None, column: str | None = None) -> list[Path]:
@@ -73,22 +71,22 @@ def write_test_tables(folder, evaluation, name: str, pixel_arcsec=None, column: 
     from astroxai.report.figures.classification import plot_confusions
     from astroxai.report.figures.images import plot_bar_scatter
 
-    folder = Path(folder)
+    files = ModelFiles(folder)
     if evaluation.task == "regress":
-        write_table(evaluation.prediction_rows(), folder / "test_predictions", {"column": column})
+        write_table(evaluation.prediction_rows(), files.table("test_predictions"), {"column": column})
         write_table([{k: round(v, 4) if isinstance(v, float) else v for k, v in evaluation.metrics.items()}],
-                    folder / "test_metrics", {"model": name, "column": column})
+                    files.table("test_metrics"), {"model": name, "column": column})
         return _figure(plot_bar_scatter(evaluation.true, {"direct regression CNN": evaluation.predicted},
-                                        pixel_arcsec), folder / "figures" / "test_scatter")
+                                        pixel_arcsec), files.figure("test_scatter"))
     metrics, cm = evaluation.metrics, evaluation.confusion
-    write_table(metrics_rows(metrics), folder / "test_metrics", {"model": name, "accuracy": metrics["accuracy"]})
-    write_table(confusion_rows(cm, model=name), folder / "confusion", {"matrices": {name: cm}})
+    write_table(metrics_rows(metrics), files.table("test_metrics"), {"model": name, "accuracy": metrics["accuracy"]})
+    write_table(confusion_rows(cm, model=name), files.table("confusion"), {"matrices": {name: cm}})
     if evaluation.noise is None:
         title = f"image CNN (test accuracy {metrics['accuracy']:.3f})"
-        return _figure(plot_confusions({title: cm}), folder / "figures" / "confusion")
-    write_table([{"model": name, **row} for row in evaluation.noise.rows], folder / "noise", NOISE_UNITS)
-    return _classification_figures(folder, f"CNN (test F = {metrics['macro']['f1']:.3f})", cm, evaluation.noise.rows,
-                                   evaluation.classes, name)
+        return _figure(plot_confusions({title: cm}), files.figure("confusion"))
+    write_table([{"model": name, **row} for row in evaluation.noise.rows], files.table("noise"), NOISE_UNITS)
+    return _classification_figures(files, {f"CNN (test F = {metrics['macro']['f1']:.3f})": cm},
+                                   {name: evaluation.noise.rows}, evaluation.classes, name)
 
 
 def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str | None = None,
@@ -97,51 +95,52 @@ def write_evaluation(out, evaluation, *, model_name: str, source: str, part: str
     from astroxai.report.figures.classification import plot_confusions
     from astroxai.report.figures.images import plot_bar_scatter
 
-    out = Path(out)
+    files = EvaluationFiles(out)
     if evaluation.task == "regress":
-        write_table(evaluation.prediction_rows(), out / "predictions", {"column": column})
-        write_table([evaluation.metrics], out / "metrics", {"model": source, "part": part, "column": column})
+        write_table(evaluation.prediction_rows(), files.table("predictions"), {"column": column})
+        write_table([evaluation.metrics], files.table("metrics"), {"model": source, "part": part, "column": column})
         return _figure(plot_bar_scatter(evaluation.true, {"regression CNN": evaluation.predicted}, pixel_arcsec),
-                       out / "figures" / "scatter")
+                       files.figure("scatter"))
     metrics, cm = evaluation.metrics, evaluation.confusion
-    write_table(metrics_rows(metrics, digits=None), out / "metrics",
+    write_table(metrics_rows(metrics, digits=None), files.table("metrics"),
                 {"accuracy": metrics["accuracy"], "model": source, "part": part})
-    write_table(confusion_rows(cm), out / "confusion", {"matrix": cm})
+    write_table(confusion_rows(cm), files.table("confusion"), {"matrix": cm})
     if evaluation.noise is not None:
-        write_table(evaluation.noise.rows, out / "noise", NOISE_UNITS)
-    write_table(evaluation.prediction_rows(), out / "predictions")
+        write_table(evaluation.noise.rows, files.table("noise"), NOISE_UNITS)
+    write_table(evaluation.prediction_rows(), files.table("predictions"))
     if evaluation.noise is None:
         return _figure(plot_confusions({f"image CNN (accuracy {metrics['accuracy']:.3f})": cm}),
-                       out / "figures" / "confusion")
-    return _classification_figures(out, f"{model_name} (F = {metrics['macro']['f1']:.3f})", cm,
-                                   evaluation.noise.rows, evaluation.classes, model_name)
+                       files.figure("confusion"))
+    return _classification_figures(files, {f"{model_name} (F = {metrics['macro']['f1']:.3f})": cm},
+                                   {model_name: evaluation.noise.rows}, evaluation.classes, model_name)
 
 
-def write_trust(out, table, *, ids, labels, extra: dict | None = None, side_by_side=None) -> list[Path]:
-    """A :class:`~astroxai.explain.trust.TrustTable`: ``trust.csv/json``, every map in ``trust.h5`` (an
-    :class:`~astroxai.explain.Explanation` per key ``<model>/<method>``; the report's method switch reads them), the
-    deletion curves and (spectra) one input explained by every method for every model (``side_by_side``: its row
-    number and title)."""
+def write_trust(files, table, *, ids, labels, extra: dict | None = None, side_by_side=None) -> list[Path]:
+    """A :class:`~astroxai.explain.trust.TrustTable` into a trust folder (a :class:`~astroxai.report.layout.
+    TrustFiles`, or a run's layout): the table, every map (an :class:`~astroxai.explain.Explanation` per key
+    ``<model>/<method>``; the report's method switch reads them), the deletion curves and (spectra) one input
+    explained by every method for every model (``side_by_side``: its row number and title)."""
     from astroxai.report.figures.explain import plot_deletion_curves, plot_methods_grid
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / "trust.h5.partial"  # every map first, then one rename: an interrupted run leaves no short file
+    files = files.trust if isinstance(files, RunLayout) else files
+    files.folder.mkdir(parents=True, exist_ok=True)
+    # every map first, then one rename: an interrupted run leaves no short file
+    partial = files.maps.with_name(files.maps.name + ".partial")
     partial.unlink(missing_ok=True)
     for (model, method), explanation in table.explanations.items():
         explanation.save(partial, key=f"{model}/{method}")
-    partial.replace(out / "trust.h5")
+    partial.replace(files.maps)
     methods = sorted({row["method"] for row in table.rows}, key=[r["method"] for r in table.rows].index)
-    write_table(table.rows, out / "trust", {"baseline": table.baseline, "seed": table.seed,
-                                            "ids": [str(i) for i in ids], "methods": methods,
-                                            "models": list(table.curves), **(extra or {})})
-    figures = save_figure(plot_deletion_curves(table.curves), out / "figures" / "deletion_curves")
+    write_table(table.rows, files.table, {"baseline": table.baseline, "seed": table.seed,
+                                          "ids": [str(i) for i in ids], "methods": methods,
+                                          "models": list(table.curves), **(extra or {})})
+    figures = save_figure(plot_deletion_curves(table.curves), files.figure("deletion_curves"))
     if side_by_side is not None:
         pick, title = side_by_side
         first = next(iter(table.explanations.values()))
         maps = {key: explanation.maps[pick] for key, explanation in table.explanations.items()}
         figures += save_figure(plot_methods_grid(first.grid, first.inputs[pick], maps, title),
-                               out / "figures" / "methods_side_by_side")
+                               files.figure("methods_side_by_side"))
     return figures
 
 
@@ -152,19 +151,19 @@ def write_bar_study(out, study, data, n_figures: int = 6, n_failures: int = 3) -
     from astroxai.explain.bars import BAR_METHODS, MAIN_ROUTE, MAP_ROUTES
     from astroxai.report.figures.images import plot_bar_failures, plot_bar_measurements, plot_bar_scatter
 
-    out = Path(out)
-    write_table(study.rows, out / "bars", {"column": "bar_length_px", "calibration": study.calibration,
+    files = out.bars if isinstance(out, RunLayout) else BarFiles(out)
+    write_table(study.rows, files.table, {"column": study.column, "calibration": study.calibration,
                                            "n_train": study.n_train, "main_route": MAIN_ROUTE,
                                            "explain_ms_per_image": round(study.explain_ms_per_image, 2),
                                            "paper": "Bhambra et al. (2022): r and RMSE against human measurements "
                                                     "(other data, units)"})
-    write_table(study.predictions, out / "bar_predictions")
+    write_table(study.predictions, files.predictions)
     used = {row["method"]: row["lengths_used"] for row in study.rows}
     everything = max(used.values())
     shown = {k: v for k, v in study.estimates.items()
              if used[k] == everything and not k.startswith((MAP_ROUTES["threshold"], MAP_ROUTES["profile"]))}
     figures = save_figure(plot_bar_scatter(study.true, shown, data.attrs.get("pixel_arcsec")),
-                          out / "figures" / "bar_scatter")
+                          files.figure("bar_scatter"))
     centre = ((data.shape[2] - 1) / 2, (data.shape[1] - 1) / 2)
     routes = {key: f"{name} ({everything} lengths)" for key, name in MAP_ROUTES.items()}
 
@@ -182,7 +181,7 @@ def write_bar_study(out, study, data, n_figures: int = 6, n_failures: int = 3) -
         length, pa, mask = measured("blue", j)
         entries.append({**base(j), "mask": mask, "length": length, "pa": pa})
     if entries:
-        figures += save_figure(plot_bar_measurements(entries, MAIN_ROUTE), out / "figures" / "bar_measurements")
+        figures += save_figure(plot_bar_measurements(entries, MAIN_ROUTE), files.figure("bar_measurements"))
     # the failure cases before and after: the worst galaxies of the earlier route (moments of |map|) and of today's
     failures = []
     for key, why in (("moments", "worst for moments"), ("blue", "worst for blue profile")):
@@ -193,7 +192,7 @@ def write_bar_study(out, study, data, n_figures: int = 6, n_failures: int = 3) -
                                  "after": measured("blue", j)[:2]})
     if failures:
         figures += save_figure(plot_bar_failures(failures, MAP_ROUTES["moments"], MAIN_ROUTE),
-                               out / "figures" / "bar_failures")
+                               files.figure("bar_failures"))
     return figures
 
 
@@ -202,10 +201,10 @@ def write_maps(out, maps, *, seed: int) -> list[Path]:
     scaling, and its largest-perplexity map on its own."""
     from astroxai.report.figures.explain import plot_tsne, plot_tsne_grid
 
-    out = Path(out)
+    files = out if isinstance(out, EmbedFiles) else EmbedFiles(out)
     rows = [{"subset": m.spec.subset, "features": m.spec.features, "perplexity": m.spec.perplexity, "n": len(m.ids),
              "kl_divergence": round(m.kl, 4), "seconds": round(m.seconds, 2)} for m in maps]
-    write_table(rows, out / "tsne", {"library": "openTSNE", "seed": seed})
+    write_table(rows, files.table, {"library": "openTSNE", "seed": seed})
     figures = []
     for subset in dict.fromkeys(m.spec.subset for m in maps):
         for feature in dict.fromkeys(m.spec.features for m in maps):
@@ -213,9 +212,9 @@ def write_maps(out, maps, *, seed: int) -> list[Path]:
             if not group:
                 continue
             title = f"t-SNE of {subset.replace('+', ' + ')} spectra, {feature} fluxes"
-            figures += save_figure(plot_tsne_grid(group, title=title), out / "figures" / f"tsne_{subset}_{feature}")
+            figures += save_figure(plot_tsne_grid(group, title=title), files.figure(f"tsne_{subset}_{feature}"))
             main = max(group, key=lambda m: m.spec.perplexity)
             figures += save_figure(plot_tsne(main.coords, main.labels,
                                              title=f"{title}, perplexity {main.spec.perplexity:g}"),
-                                   out / "figures" / f"tsne_{subset}_{feature}_main")
+                                   files.figure(f"tsne_{subset}_{feature}_main"))
     return figures

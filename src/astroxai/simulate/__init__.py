@@ -147,9 +147,12 @@ def image_set(kind: str, counts: dict[str, int] | None = None, seed: int | None 
 def read_truth(catalog, ids) -> dict | None:
     """The simulator's per-spectrum truth (label, broad Hβ, its FWHM, R_FeII) in the order of ``ids``, from a
     simulated sample's ``catalog.csv``; None when the catalogue does not list every id (real data)."""
-    with open(catalog, newline="") as handle:
-        rows = {row["id"]: row for row in csv.DictReader(handle)}
-    if not all(i in rows for i in ids) or "has_broad_hb" not in next(iter(rows.values()), {}):
+    with open(catalog, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        reader = csv.DictReader(handle)
+        if not {"id", "has_broad_hb"} <= set(reader.fieldnames or ()):  # not a simulated sample's catalogue
+            return None
+        rows = {row["id"]: row for row in reader}
+    if not all(i in rows for i in ids):
         return None
 
     def number(value):

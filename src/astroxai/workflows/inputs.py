@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import ImageSet, LabelledSet, SpectraSet, fate
-from astroxai.io import IMAGE_SUFFIXES, collect_inputs, read_images
+from astroxai.io import collect_inputs, read_image_inputs
 from astroxai.models.persist import GridMismatchError
 from astroxai.parallel import ordered_map
 from astroxai.progress import track
@@ -168,13 +168,12 @@ def gather_spectra(model, inputs, catalog=None, *, workers: int | None = None, p
 
 
 def gather_images(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
-    """Images for an image model: image sets as they are (shape checked), FITS/PNG/JPEG files and folders of them
-    read and checked against the model's image shape.  Returns ``(fates, ImageSet or None)``."""
+    """Images for an image model: image sets as they are (shape checked), FITS/PNG/JPEG files, folders of them and
+    catalogues naming them read and checked against the model's image shape, with their labels (and other columns)
+    from ``catalog``.  Returns ``(fates, ImageSet or None)``."""
     fates, sets, files = [], [], []
     for path in map(Path, inputs):
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
-        elif path.suffix.lower() in SET_SUFFIXES:
+        if path.suffix.lower() in SET_SUFFIXES:
             kept = _usable_set(model, path, fates)
             if kept is not None:
                 sets.append(kept)
@@ -182,8 +181,8 @@ def gather_images(model, inputs, catalog=None, *, workers: int | None = None, pr
             files.append(path)
     if files:
         channels, height, width = model.grid_
-        found, file_fates = read_images(files, shape=(height, width), channels=channels)
-        fates += [{**row, "label": ""} for row in file_fates]
+        found, file_fates = read_image_inputs(files, catalog, shape=(height, width), channels=channels)
+        fates += file_fates
         if found is not None:
             sets.append(found)
     return fates, (ImageSet.concatenate(sets) if sets else None)

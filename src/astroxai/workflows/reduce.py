@@ -42,6 +42,12 @@ def write_manifest(path: str | Path, rows: list[dict]) -> Path:
     return path
 
 
+def read_manifest(path: str | Path) -> list[dict]:
+    """The rows of a manifest written by :func:`write_manifest`."""
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        return list(csv.DictReader(handle))
+
+
 def manifest_path_for(output: str | Path) -> Path:
     """Where the manifest of a run writing ``output`` goes: ``<output name without its last suffix>.manifest.csv``
     beside it (``run.v1.h5`` and ``run.v2.h5`` get one each)."""
@@ -71,48 +77,70 @@ def reduce_inputs(
     workers: int | None = None,
     progress=None,
     extra_attrs: dict | None = None,
+    rejected: list[dict] | None = None,
 ) -> dict:
     """Reduce many files into a SpectraSet on disk, streaming, and write the manifest beside it.
 
     With no ``wave_range`` the grid spans the overlap of all spectra that pass the checks (a first
     pass reads each file to learn its rest-frame coverage; only two floats per file are kept).
     The second pass reduces ``chunk_size`` spectra at a time on ``workers`` processes and appends them
-    to the HDF5 file, so memory does not grow with the number of files.  Returns a summary dict
+    to the HDF5 file, so memory does not grow with the number of files.  ``rejected``: fate rows of inputs the
+    caller already turned down, written into the manifest after those of ``items``.  Returns a summary dict
     (counts, grid, manifest path).  Raises :class:`SpectrumError` if no input survives.
     """
     out = Path(out)
     check_outputs(items, out)
     fate: dict[int, dict] = {}
     candidates = list(range(len(items)))
+    pass_settings = (bad_mask, workers, chunk_size, progress)
+    manifest = manifest_path_for(out)
     if wave_range is None:
-        coverage = {}
-        results = ordered_map(coverage_task, [(items[i], bad_mask) for i in candidates], workers, chunk_size)
-        for i, (cover, rejection) in zip(candidates, track(progress, results, "checking coverage", len(items)),
-                                         strict=True):
-            if cover is None:
-                fate[i] = rejection
-            else:
-                coverage[i] = cover
-        if not coverage:
-            write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
+        wave_range, candidates = _overlap(items, fate, *pass_settings)
+        if wave_range is None:
+            write_manifest(manifest, [fate[i] for i in range(len(items))] + list(rejected or []))
             out.unlink(missing_ok=True)  # no older data set beside this run's manifest
-            raise SpectrumError(f"no input could be read and normalised; see {manifest_path_for(out)}")
-        wave_range = overlap_range(coverage.values())
-        candidates = sorted(coverage)
+            raise SpectrumError(f"no input could be read and normalised; see {manifest}")
     grid = wavelength_grid(*wave_range, n_wave)
-    attrs = {
-        "reduction": {
-            "steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
-            "wave_range": list(wave_range), "n_wave": n_wave, "method": method,
-            "norm_wavelength": NORM_WAVELENGTH, "norm_half_width": NORM_HALF_WIDTH,
-            "bad_mask": bad_mask, "max_bad_fraction": max_bad_fraction,
-        },
-        "n_inputs": len(items),
-        "versions": versions(),
-        **(extra_attrs or {}),
-    }
-    kept = 0
+    attrs = reduction_attrs(wave_range, n_wave, method, bad_mask, max_bad_fraction)
+    attrs.update(n_inputs=len(items) + len(rejected or []), versions=versions(), **(extra_attrs or {}))
     tasks = [(items[i], grid, method, bad_mask, max_bad_fraction) for i in candidates]
+    kept = _write_reduced(out, grid, attrs, tasks, candidates, fate, workers, chunk_size, progress)
+    manifest = write_manifest(manifest, [fate[i] for i in range(len(items))] + list(rejected or []))
+    if kept == 0:
+        raise SpectrumError(f"no input survived the reduction; see {manifest}")
+    log.info("reduced: kept %d of %d on %d points %.2f–%.2f Å", kept, attrs["n_inputs"], n_wave, *wave_range)
+    return {"n_inputs": attrs["n_inputs"], "n_kept": kept, "n_rejected": attrs["n_inputs"] - kept,
+            "wave_range": wave_range, "n_wave": n_wave, "manifest": str(manifest), "out": str(out)}
+
+
+def reduction_attrs(wave_range, n_wave: int, method: str, bad_mask: int, max_bad_fraction: float) -> dict:
+    """How a set was reduced, as its ``attrs['reduction']`` records it (what a model later reduces new inputs by)."""
+    return {"reduction": {"steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
+                          "wave_range": list(wave_range), "n_wave": n_wave, "method": method,
+                          "norm_wavelength": NORM_WAVELENGTH, "norm_half_width": NORM_HALF_WIDTH,
+                          "bad_mask": bad_mask, "max_bad_fraction": max_bad_fraction}}
+
+
+def _overlap(items, fate: dict, bad_mask: int, workers, chunk_size: int, progress):
+    """The first pass: every input's rest-frame coverage; returns their overlap (None when no input could be read,
+    each with its rejection in ``fate``) and the inputs that passed."""
+    coverage = {}
+    results = ordered_map(coverage_task, [(item, bad_mask) for item in items], workers, chunk_size)
+    for i, (cover, rejection) in enumerate(track(progress, results, "checking coverage", len(items))):
+        if cover is None:
+            fate[i] = rejection
+        else:
+            coverage[i] = cover
+    if not coverage:
+        return None, []
+    return overlap_range(coverage.values()), sorted(coverage)
+
+
+def _write_reduced(out: Path, grid, attrs: dict, tasks, candidates, fate: dict, workers, chunk_size: int,
+                   progress) -> int:
+    """The second pass: reduce ``tasks`` in chunks and append the kept spectra to the data set ``out`` (abandoned
+    when none is kept); every input's row goes into ``fate``.  Returns how many were kept."""
+    kept = 0
     results = ordered_map(reduce_item, tasks, workers, chunk_size)
     with SpectraSetWriter(out, grid, attrs, chunk_rows=chunk_size) as writer:
         fluxes, rows, metas = [], [], []
@@ -141,14 +169,9 @@ def reduce_inputs(
                 flush()
         flush()
         attrs["n_kept"] = kept
-        attrs["n_rejected"] = len(items) - kept
+        attrs["n_rejected"] = attrs["n_inputs"] - kept
         writer.set_attrs(attrs)
         if kept == 0:
             writer.abandon()  # no empty data set under the final name
             out.unlink(missing_ok=True)  # nor an older one beside this run's manifest
-    manifest = write_manifest(manifest_path_for(out), [fate[i] for i in range(len(items))])
-    if kept == 0:
-        raise SpectrumError(f"no input survived the reduction; see {manifest}")
-    log.info("reduced: kept %d of %d on %d points %.2f–%.2f Å", kept, len(items), n_wave, *wave_range)
-    return {"n_inputs": len(items), "n_kept": kept, "n_rejected": len(items) - kept,
-            "wave_range": wave_range, "n_wave": n_wave, "manifest": str(manifest), "out": str(out)}
+    return kept

@@ -83,6 +83,13 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
             results[task.name], seconds[task.name] = _timed(*call(task))
             next(bar, None)
         return results, seconds
+    _run_in_pool(pending, workers, results, seconds, ready, call, bar)
+    return results, seconds
+
+
+def _run_in_pool(pending: list, workers: int, results: dict, seconds: dict, ready, call, bar) -> None:
+    """Run the ``pending`` tasks on ``workers`` spawned processes, each as soon as it is ``ready``, filling
+    ``results`` and ``seconds``; a task's failure is raised once the tasks already running have finished."""
     context = multiprocessing.get_context("spawn")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by the workers' OpenMP when they start
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker,
@@ -108,4 +115,4 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
                 log.debug("finished %s", name)
         if failure is not None:
             raise failure
-    return results, seconds
+

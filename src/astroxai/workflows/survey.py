@@ -317,58 +317,17 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
     """
     started = time.perf_counter()
     out = Path(out)
-    model = load_model(model_dir)
-    if model.modality != "spectra" or model.task != "classify":
-        raise ValueError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
-                         f"{model.task} model")
-    chosen = get_method(method)
-    embedding = None
-    if place_on is not None:  # checked here, once, so that a wrong map fails before any partition runs
-        embedding = reference_map(place_on, map_data, map_key)
-        model.check_grid_of(embedding.wavelength)
-    settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
-                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps),
-                              str(out.absolute()), batch_size,
-                              None if embedding is None else {"file": str(Path(place_on).resolve()),
-                                                              "data": str(Path(embedding.source).resolve()),
-                                                              "key": embedding.spec.key})
-    Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
+    model, settings, embedding = _settings(model_dir, out, method, options, target, baseline, seed, maps, batch_size,
+                                           place_on, map_data, map_key)
     partitions = plan_partitions(model, inputs, catalog, partition_size)
     n_inputs = sum(len(p) for p in partitions)
     if not n_inputs:
         raise ValueError("no input: the folders, catalogues and stores given hold no spectrum file or spectrum")
-    digest = plan_digest(partitions)
-    record = _read_record(out)
-    same = record is not None and record.get("plan") == digest and record.get("settings") == settings.key() \
-        and record.get("partition_size") == partition_size
-    if record is not None and not same and not restart:
-        raise ValueError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
-                         "to start this one there (its results are replaced)")
-    if restart or not same:
-        shutil.rmtree(out / PARTS, ignore_errors=True)
-        shutil.rmtree(out / MAPS, ignore_errors=True)
-    done = finished_partitions(out, partitions)
+    record, done = _resume(out, partitions, settings, partition_size, restart)
     todo = [p for p in partitions if p.number not in done]
-    record = {"command": "survey", "model": settings.model_dir, "settings": settings.key(), "plan": digest,
-              "partition_size": partition_size, "n_inputs": n_inputs, "n_partitions": len(partitions),
-              "status": "running", "versions": versions()}
-    _write_record(out, record)
-    if done:
-        log.info("%s: %d of %d partitions already done, running the other %d", out, len(done), len(partitions),
-                 len(todo))
     failed, reports = [], []
     if todo:
-        client, cluster = _client(scheduler, workers)
-        try:
-            n_workers = len(client.scheduler_info()["workers"])
-            log.info("surveying %d inputs in %d partitions of %d on %d Dask workers (%s)", n_inputs, len(todo),
-                     partition_size, n_workers, scheduler or "local cluster")
-            futures = client.map(run_partition, todo, settings=settings, pure=False)
-            failed, reports = _collect(futures, todo, progress)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        failed, reports = _run_partitions(todo, settings, scheduler, workers, progress, n_inputs, partition_size)
     summary = _summarise(out, partitions, model)
     seconds = time.perf_counter() - started
     workers_seen = {r["worker"] for r in reports}
@@ -388,6 +347,69 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
     log.info("surveyed %d inputs (%d kept, %d rejected) in %.1f s → %s", n_inputs, summary["n_kept"],
              summary["n_rejected"], seconds, out)
     return {**record, "out": str(out), "inputs_per_second": run_inputs / seconds if seconds else float("nan")}
+
+
+def _settings(model_dir, out: Path, method, options, target, baseline, seed, maps, batch_size, place_on, map_data,
+              map_key):
+    """The model, the survey's settings (checked: a wrong method, option or map fails before any partition runs)
+    and the reference map to place the spectra on (or None)."""
+    model = load_model(model_dir)
+    if model.modality != "spectra" or model.task != "classify":
+        raise ValueError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
+                         f"{model.task} model")
+    chosen = get_method(method)
+    embedding = None
+    if place_on is not None:
+        embedding = reference_map(place_on, map_data, map_key)
+        model.check_grid_of(embedding.wavelength)
+    settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
+                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps),
+                              str(out.absolute()), batch_size,
+                              None if embedding is None else {"file": str(Path(place_on).resolve()),
+                                                              "data": str(Path(embedding.source).resolve()),
+                                                              "key": embedding.spec.key})
+    Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
+    return model, settings, embedding
+
+
+def _resume(out: Path, partitions, settings, partition_size: int, restart: bool) -> tuple[dict, set]:
+    """The survey's record, written as running, and the partitions already done by an earlier run of the same
+    survey (none after a restart); refuses a folder holding another survey."""
+    digest = plan_digest(partitions)
+    record = _read_record(out)
+    same = record is not None and record.get("plan") == digest and record.get("settings") == settings.key() \
+        and record.get("partition_size") == partition_size
+    if record is not None and not same and not restart:
+        raise ValueError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
+                         "to start this one there (its results are replaced)")
+    if restart or not same:
+        shutil.rmtree(out / PARTS, ignore_errors=True)
+        shutil.rmtree(out / MAPS, ignore_errors=True)
+    done = finished_partitions(out, partitions)
+    record = {"command": "survey", "model": settings.model_dir, "settings": settings.key(), "plan": digest,
+              "partition_size": partition_size, "n_inputs": sum(len(p) for p in partitions),
+              "n_partitions": len(partitions), "status": "running", "versions": versions()}
+    _write_record(out, record)
+    if done:
+        log.info("%s: %d of %d partitions already done, running the other %d", out, len(done), len(partitions),
+                 len(partitions) - len(done))
+    return record, done
+
+
+def _run_partitions(todo, settings, scheduler, workers, progress, n_inputs: int, partition_size: int):
+    """The partitions left, on the Dask cluster (a local one unless ``scheduler`` names another); returns the failed
+    partitions and the reports of those that ran."""
+    client, cluster = _client(scheduler, workers)
+    try:
+        n_workers = len(client.scheduler_info()["workers"])
+        log.info("surveying %d inputs in %d partitions of %d on %d Dask workers (%s)", n_inputs, len(todo),
+                 partition_size, n_workers, scheduler or "local cluster")
+        futures = client.map(run_partition, todo, settings=settings, pure=False)
+        return _collect(futures, todo, progress)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _collect(futures, todo: list[Partition], progress) -> tuple[list, list]:

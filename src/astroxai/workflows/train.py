@@ -187,21 +187,7 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
         writer = csv.DictWriter(handle, fieldnames=prediction_columns(model), extrasaction="ignore")
         writer.writeheader()
         for fates, data in batches():
-            values = iter(())
-            if data is not None and len(data):
-                if model.task == "regress":
-                    outputs = [{"predicted": f"{v:.6f}"} for v in model.predict(data)]
-                else:
-                    labels, probabilities = model.predict(data), model.predict_proba(data)
-                    outputs = [{"predicted": str(label),
-                                **{f"p_{c}": f"{p:.6f}" for c, p in zip(model.classes_, row, strict=True)}}
-                               for label, row in zip(labels, probabilities, strict=True)]
-                novelty = model.novelty(data)
-                if novelty is not None:
-                    counts["outside"] += int(novelty["outside"].sum())
-                    for output, score, outside in zip(outputs, novelty["score"], novelty["outside"], strict=True):
-                        output.update(ood_score=f"{score:.4g}", out_of_distribution=str(bool(outside)))
-                values = iter(outputs)
+            values = iter(_outputs(model, data, counts))
             for row in fates:
                 counts[row["status"]] += 1
                 if row["status"] == "kept":
@@ -212,6 +198,25 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
     return {"n_inputs": counts["kept"] + counts["rejected"], "n_classified": counts["kept"],
             "n_rejected": counts["rejected"], "n_out_of_distribution": counts["outside"],
             "predicted": predicted_counts, "out": str(out_csv)}
+
+
+def _outputs(model, data, counts: dict) -> list[dict]:
+    """One row of outputs per input of ``data`` (none for no data): the decision, the probabilities and the
+    out-of-distribution score, as the predictions table writes them; ``counts['outside']`` counts the flagged."""
+    if data is None or not len(data):
+        return []
+    if model.task == "regress":
+        outputs = [{"predicted": f"{v:.6f}"} for v in model.predict(data)]
+    else:
+        labels, probabilities = model.predict(data), model.predict_proba(data)
+        outputs = [{"predicted": str(label), **{f"p_{c}": f"{p:.6f}" for c, p in zip(model.classes_, row, strict=True)}}
+                   for label, row in zip(labels, probabilities, strict=True)]
+    novelty = model.novelty(data)
+    if novelty is not None:
+        counts["outside"] += int(novelty["outside"].sum())
+        for output, score, outside in zip(outputs, novelty["score"], novelty["outside"], strict=True):
+            output.update(ood_score=f"{score:.4g}", out_of_distribution=str(bool(outside)))
+    return outputs
 
 
 def estimator_for(data, *, model: str | None = None, task: str = "classify", classes=3, kernels=None,

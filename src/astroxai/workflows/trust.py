@@ -14,6 +14,7 @@ from astroxai.explain.trust import TRUST_METHODS, trust_table
 from astroxai.models import SVMClassifier, load_model
 from astroxai.report.figures import save_figure
 from astroxai.report.figures.explain import plot_tsne, saliency_title
+from astroxai.report.layout import EmbedFiles, TrustFiles
 from astroxai.report.tables import write_table
 from astroxai.report.writers import write_maps, write_trust
 from astroxai.simulate import read_truth
@@ -107,10 +108,12 @@ def merge_tables(tables: list):
 
 
 def write_trust_folder(out, table, data, inputs: dict) -> dict:
-    """Write a merged trust table (and, for spectra, the spectrum every method explains for every model)."""
+    """Write a merged trust table into ``out`` (a folder or its :class:`~astroxai.report.layout.TrustFiles`; and,
+    for spectra, the spectrum every method explains for every model)."""
     rows, models = inputs["rows"], list(table.curves)
     side = _side_by_side(table, models, data, rows, inputs["truth"]) if data.modality == "spectra" else None
-    figures = write_trust(out, table, ids=data.ids[rows], labels=data.labels[rows], side_by_side=side)
+    files = out if isinstance(out, TrustFiles) else TrustFiles(out)
+    figures = write_trust(files, table, ids=data.ids[rows], labels=data.labels[rows], side_by_side=side)
     return {"rows": table.rows, "figures": [str(f) for f in figures], "table": table,
             "example": None if side is None else str(data.ids[rows][side[0]])}
 
@@ -131,23 +134,24 @@ def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n
 
 
 def embed_maps(data, out, specs, *, seed: int = 0, data_file=None, dataset=None, progress=None) -> dict:
-    """Every map of ``specs`` (:func:`astroxai.embed.paper_specs`): the maps in ``data_file`` (default
-    ``out/embeddings.h5``), the KL/time table and the figures; ``dataset``: the file ``data`` came from."""
+    """Every map of ``specs`` (:func:`astroxai.embed.paper_specs`): the maps in ``data_file`` (default: ``out``'s
+    :attr:`~astroxai.report.layout.EmbedFiles.maps`), the KL/time table and the figures; ``dataset``: the file
+    ``data`` came from."""
     maps = fit_maps(data, specs, seed=seed, progress=progress)
     return {"maps": maps, **write_embedding(out, maps, seed=seed, data_file=data_file, dataset=dataset)}
 
 
 def write_embedding(out, maps, *, seed: int = 0, data_file=None, dataset=None) -> dict:
-    """Fitted maps into ``data_file`` (default ``out/embeddings.h5``), with the KL/time table and the figures.
+    """Fitted maps into ``data_file`` (default: ``out``'s maps file), with the KL/time table and the figures.
     ``dataset``: the data set the maps were made from, recorded relative to ``data_file`` so that new spectra can
     be placed on them later (:func:`astroxai.embed.tsne.reference_map`)."""
-    out = Path(out)
-    data_file = Path(data_file) if data_file else out / "embeddings.h5"
+    files = out if isinstance(out, EmbedFiles) else EmbedFiles(out)
+    data_file = Path(data_file) if data_file else files.maps
     record = {"seed": seed, "library": "openTSNE", "perplexities": sorted({m.spec.perplexity for m in maps})}
     if dataset is not None:
         record["dataset"] = os.path.relpath(Path(dataset).absolute(), data_file.absolute().parent)
     data_file = save_maps(data_file, maps, {"tsne": record})
-    figures = write_maps(out, maps, seed=seed)
+    figures = write_maps(files, maps, seed=seed)
     log.info("%d t-SNE maps (%.0f s of fitting) → %s", len(maps), sum(m.seconds for m in maps), data_file)
     return {"data_file": str(data_file), "figures": [str(f) for f in figures]}
 
@@ -155,7 +159,7 @@ def write_embedding(out, maps, *, seed: int = 0, data_file=None, dataset=None) -
 def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
     """Put the spectra of another data set on the largest-perplexity map(s) without refitting them (openTSNE
     ``transform``): ``placed.csv/json`` and a figure per map."""
-    out = Path(out)
+    files = EmbedFiles(out)
     rows = []
     top = max(m.spec.perplexity for m in maps)
     for fitted in [m for m in maps if m.spec.perplexity == top]:
@@ -167,8 +171,8 @@ def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
         marked = [{"position": c, "number": k + 1, "correct": None} for k, c in enumerate(coords[:50])]
         save_figure(plot_tsne(fitted.coords, fitted.labels, marked=marked,
                               title=f"{Path(source).name} placed on {fitted.spec.key}"),
-                    out / "figures" / f"placed_{fitted.spec.subset}_{fitted.spec.features}")
-    write_table(rows, out / "placed", {"source": str(source), "method": "openTSNE transform (map held fixed)"})
+                    files.figure(f"placed_{fitted.spec.subset}_{fitted.spec.features}"))
+    write_table(rows, files.placed, {"source": str(source), "method": "openTSNE transform (map held fixed)"})
     return {"rows": rows}
 
 

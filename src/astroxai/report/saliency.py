@@ -1,0 +1,136 @@
+"""Writers of explanations of spectra: the saliency study (:class:`~astroxai.explain.study.SaliencyStudy`) into its
+tables and figures, and the small helpers every writer of a spectrum's map shares (captions, file names made from
+ids, probability columns).  They write and compute nothing else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.report.figures import save_figure
+from astroxai.report.figures.explain import (
+    plot_class_saliency,
+    plot_gallery,
+    plot_saliency,
+    plot_saliency_with_map,
+    plot_tsne,
+    saliency_title,
+)
+from astroxai.report.tables import write_table
+
+ZERO_MAP_NOTE = "p at libsvm's clip (1 − 10⁻⁷): small changes cannot move it, the map is zero"
+PHYSICS_DESCRIPTION = ("Hβ core (|v|<500 km/s) vs wings (1000–4000 km/s) sign test on spectra with a broad Hβ, and "
+                       "the share of |saliency| within ±2000 km/s of the marked lines")
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name part made from data (an id): letters, digits, ``.-_+`` only, at most ``limit`` characters, never
+    empty or a path."""
+    cleaned = re.sub(r"[^A-Za-z0-9.+_-]", "_", str(text)).strip("._") or "input"
+    return cleaned[:limit]
+
+
+def probability_columns(explanation, j: int, digits: int = 6) -> dict:
+    return {f"p_{c}": round(float(p), digits) for c, p in zip(explanation.classes, explanation.probabilities[j],
+                                                              strict=True)}
+
+
+def maps_by_target(explanation) -> dict:
+    """The non-zero maps of each explained class (classes without any left out), for the per-class curves."""
+    by_class = {c: explanation.maps[(explanation.targets == c) & ~explanation.zero_map] for c in explanation.classes}
+    return {c: maps for c, maps in by_class.items() if len(maps)}
+
+
+def caption(explanation, j: int, label) -> tuple[str, str]:
+    """Title (id, true and predicted class, probabilities, the target when it is not the prediction) and the note of
+    a zero map, for input ``j``."""
+    probs = dict(zip(explanation.classes, explanation.probabilities[j], strict=True))
+    title = saliency_title(explanation.ids[j], label, explanation.predicted[j], probs, explanation.targets[j])
+    return title, ZERO_MAP_NOTE if explanation.zero_map[j] else ""
+
+
+def _gallery_rows(study, numbers, index) -> list[dict]:
+    """The paper's Tables 10–11: each gallery spectrum's probabilities and Hβ core/wing means."""
+    e = study.explanation
+    return [{"number": int(number), "id": str(e.ids[i]), "label": str(study.labels[i]),
+             "predicted": str(e.predicted[i]), **probability_columns(e, i, digits=4), "zero_map": bool(e.zero_map[i]),
+             "hbeta_core_mean": study.science[i]["hbeta_core_mean"],
+             "hbeta_wing_mean": study.science[i]["hbeta_wing_mean"]}
+            for number, i in zip(numbers, index, strict=True)]
+
+
+def spectrum_rows(study) -> list[dict]:
+    """Every explained spectrum: its classes, probabilities and science columns (what the report's explorer shows
+    and filters by, read back instead of recomputed)."""
+    e = study.explanation
+    return [{"id": str(e.ids[j]), "label": str(study.labels[j]), "predicted": str(e.predicted[j]),
+             "target": str(e.targets[j]), **probability_columns(e, j), "zero_map": bool(e.zero_map[j]),
+             **study.science[j], "broad": "" if study.broad is None else bool(study.broad[j])}
+            for j in range(len(e))]
+
+
+def write_saliency_study(layout, study, data, embedding=None) -> list[Path]:
+    """The saliency study's tables (``misclassified``, ``correct_sample``, ``physics`` unless skipped, ``spectra``)
+    and figures (per-class curves, one figure per gallery spectrum — beside its place on ``embedding``, an
+    :class:`~astroxai.embed.EmbeddingMap`, when given —, the explained spectra on the map, gallery pages)."""
+    numbers = np.arange(1, len(study.gallery) + 1)
+    n_wrong = len(study.wrong)
+    write_table(_gallery_rows(study, numbers[:n_wrong], study.wrong), layout.explain.table("misclassified"),
+                {"table": "Table 10 analogue: probabilities of misclassified test spectra"})
+    write_table(_gallery_rows(study, numbers[n_wrong:], study.correct), layout.explain.table("correct_sample"),
+                {"table": "Table 11 analogue: a seeded random sample of correct spectra", "seed": study.seed})
+    if not study.skipped:
+        write_table([{"quantity": k, "value": v} for k, v in study.physics.items()], layout.explain.table("physics"),
+                    {"description": PHYSICS_DESCRIPTION})
+    write_table(spectrum_rows(study), layout.explain.table("spectra"), {"skipped": study.skipped,
+                                                                         "model": study.model})
+    figures = save_figure(plot_class_saliency(data.wavelength, maps_by_target(study.explanation),
+                                              title="Saliency of the test spectra by explained class (median, "
+                                                    "16–84 %)"), layout.explain.figure("class_saliency"))
+    gallery, more = _gallery_figures(layout, study, data, embedding, numbers)
+    return figures + more + _gallery_pages(layout, data.wavelength, gallery)
+
+
+def _gallery_figures(layout, study, data, embedding, numbers) -> tuple[list[dict], list[Path]]:
+    """One PNG per gallery spectrum (the report lists them; the gallery pages hold every map as PDF) and the
+    explained spectra marked on the map."""
+    e, figures, gallery = study.explanation, [], []
+    position = {} if embedding is None else {str(i): k for k, i in enumerate(embedding.ids)}
+    for number, i in zip(numbers, study.gallery, strict=True):
+        title, note = caption(e, i, study.labels[i])
+        title = f"{number}.  {title}"
+        stem = layout.explain.gallery / f"{number:02d}_{safe_name(data.ids[i])}"
+        correct = bool(study.labels[i] == e.predicted[i])
+        if str(data.ids[i]) in position:
+            fig = plot_saliency_with_map(data.wavelength, data.flux[i], e.maps[i], title, embedding.coords,
+                                         embedding.labels, embedding.coords[position[str(data.ids[i])]], number,
+                                         correct, note=note)
+        else:
+            fig = plot_saliency(data.wavelength, data.flux[i], e.maps[i], title, note=note)
+        figures += save_figure(fig, stem, formats=("png",))
+        gallery.append({"number": int(number), "id": str(data.ids[i]), "correct": correct, "flux": data.flux[i],
+                        "saliency": e.maps[i], "title": title, "note": note})
+    if embedding is not None:
+        marked = [{"position": embedding.coords[position[g["id"]]], "number": g["number"], "correct": g["correct"]}
+                  for g in gallery if g["id"] in position]
+        figures += save_figure(plot_tsne(embedding.coords, embedding.labels, marked=marked,
+                                         title="Explained spectra on the t-SNE map (green: correct, red: "
+                                               f"misclassified)\n{embedding.spec.key}"),
+                               layout.explain.figure("tsne_explained"))
+    return gallery, figures
+
+
+def _gallery_pages(layout, wavelength, gallery: list[dict]) -> list[Path]:
+    figures = []
+    for name, part in (("misclassified", [g for g in gallery if not g["correct"]]),
+                       ("correct", [g for g in gallery if g["correct"]])):
+        for page in range(0, len(part), 12):
+            figures += save_figure(plot_gallery(wavelength, part[page:page + 12]),
+                                   layout.explain.figure(f"gallery_{name}_{page // 12 + 1}"))
+    return figures
+
+
+__all__ = ["ZERO_MAP_NOTE", "caption", "maps_by_target", "probability_columns", "safe_name", "spectrum_rows",
+           "write_saliency_study"]
