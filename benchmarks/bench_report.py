@@ -45,16 +45,15 @@ def main() -> None:
         print(f"{page}: {parts['total'] / 1e6:.2f} MB  (JavaScript: Bokeh + glue {parts['library'] / 1e6:.2f}; "
               f"Bokeh document {parts['document'] / 1e6:.2f}; packed arrays {parts['packed_arrays'] / 1e6:.2f}; "
               f"PNG figures {parts['png_figures'] / 1e6:.2f}; other {parts['rest'] / 1e6:.2f})")
-        loads = []
+        loads, errors = [], []
         for _ in range(args.repeats):
             driver = browser.start()
             try:
                 loads.append(browser.open_report(driver, page))
-                errors = browser.console_errors(driver)
+                errors += browser.console_errors(driver)
             finally:
                 driver.quit()
-            if errors:
-                print(f"  console errors: {errors[:3]}")
+        print(f"  console errors over {args.repeats} loads: {len(errors)}" + (f" {errors[:3]}" if errors else ""))
         for key in ("dom_ready_ms", "load_ms", "explorer_ready_ms"):
             values = [load[key] for load in loads]
             print(f"  {key:18s} median {statistics.median(values):7.0f} ms   slowest {max(values):7.0f} ms   "
@@ -64,19 +63,19 @@ def main() -> None:
 
 
 def click_through(page: Path, screenshot: Path) -> str:
-    """As a user would: tick "misclassified only", leave only the intermediates, click the first such point on the
-    map, and photograph the explorer.  Returns the id shown."""
+    """As a user would: tick "misclassified only", leave only the intermediates (on a sample without them: every
+    class), click the first such point on the map, and photograph the explorer.  Returns the id shown."""
     driver = browser.start(1440, 980)
     try:
         browser.open_report(driver, page)
         browser.widget_elements(driver, "filter-wrong", "input")[0].click()
         names = browser.model_value(driver, "filter-true", "labels")
         for k, name in enumerate(names):
-            if name != "intermediate":
+            if name != "intermediate" and "intermediate" in names:
                 browser.widget_elements(driver, "filter-true", "input")[k].click()
         shown = browser.model_value(driver, "astroxai-filter", "indices")
         if not shown:
-            raise SystemExit("no misclassified intermediate on this run's map")
+            raise SystemExit("no misclassified spectrum of the chosen classes on this run's map")
         xs, ys = browser.column(driver, "astroxai-points", "x"), browser.column(driver, "astroxai-points", "y")
         ids = browser.column(driver, "astroxai-points", "id")
         pick = shown[0]

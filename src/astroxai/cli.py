@@ -581,6 +581,57 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     click.echo(f"{len(result['rows'])} method × model rows → {TrustFiles(out).table.with_suffix('.csv')}")
 
 
+#: Catalogues shipped with astroxai for ``fetch --example``.
+EXAMPLES = {"vaona2012": "the 2 153 Seyfert 2 and 521 intermediate spectra of Vaona et al. (2012), Peruzzi et al. "
+                         "(2021)'s sample of them"}
+
+
+@main.command()
+@click.argument("catalog", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the spectra (spec-PPPP-MMMMM-FFFF.fits), catalog.csv and fetch.manifest.csv.")
+@click.option("--example", type=click.Choice(sorted(EXAMPLES)), default=None,
+              help="A catalogue shipped with astroxai instead of CATALOG: "
+                   + "; ".join(f"{k}: {v}" for k, v in EXAMPLES.items()) + ".")
+@click.option("--base-url", default=None, help="The archive (default: the SDSS DR17 Science Archive Server, "
+                                                "https://data.sdss.org/sas/dr17), a mirror, or file:// a local copy.")
+@click.option("--jobs", type=click.IntRange(min=1, max=16), default=4, show_default=True,
+              help="Connections at once (4 is polite to the archive).")
+@click.option("--plates", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The archive's plates-dr17.fits: the reduction (run2d) of every plate, instead of trying each.")
+@_reports_errors
+def fetch(catalog: Path | None, out: Path, example: str | None, base_url: str | None, jobs: int,
+          plates: Path | None):
+    """Download the SDSS spectra a catalogue names by plate, MJD and fibre, checked before they are kept.
+
+    CATALOG is a CSV or Parquet file with columns plate,mjd,fiber (optional run2d, label, z; every other column is
+    kept).  Each spectrum is streamed to a temporary name and kept only when it is FITS, complete, readable and the
+    spectrum asked for; 429 and 5xx answers are retried with backoff.  Run the same command again to resume: files
+    already there are checked, not fetched again.  Then:
+
+    \b
+      astroxai fetch --example vaona2012 --out real/
+      astroxai run --data real/catalog.csv --out runs/real
+    """
+    from importlib import resources
+
+    from astroxai.workflows.fetch import DEFAULT_BASE_URL, FetchError
+    from astroxai.workflows.fetch import fetch as fetch_spectra
+
+    if (catalog is None) == (example is None):
+        raise click.UsageError("give a CATALOG or --example NAME (one of them)")
+    if example is not None:
+        catalog = Path(str(resources.files("astroxai").joinpath("examples", f"{example}.csv")))
+    try:
+        summary = fetch_spectra(catalog, out, base_url=base_url or DEFAULT_BASE_URL, jobs=jobs, plates=plates,
+                                progress=_progress)
+    except FetchError as error:
+        raise _fail(error) from None
+    click.echo(f"{summary['fetched']} fetched, {summary['present']} present, {summary['failed']} failed, "
+               f"{summary['rejected']} rejected ({summary['bytes'] / 1e6:.1f} MB in {summary['seconds']:.0f} s) → "
+               f"{summary['catalog']} (every row's fate: {summary['manifest']})")
+
+
 def _names(text: str | None) -> list[str] | None:
     """``A,B,C`` → ``["A", "B", "C"]`` (None stays None)."""
     if text is None:

@@ -134,3 +134,14 @@ def test_collect_inputs_applies_catalogue(small_sample):
     direct = {i.path.resolve(): i.label for i in collect_inputs([small_sample])}
     assert direct == {i.path.resolve(): i.label for i in items}
     assert len(read_catalog(small_sample)) == 18
+
+
+def test_a_catalogue_may_name_the_fibre_of_a_one_spectrum_file(write_spec, tmp_path):
+    """``fetch`` writes catalogues with ``plate,mjd,fiber`` beside each spec file: its own fibre is accepted, another
+    one is refused with both numbers."""
+    from astroxai.io import read_spectrum
+
+    path = write_spec()  # fibre 1
+    assert read_spectrum(path, member="1").id.endswith("-0001")
+    with pytest.raises(SpectrumError, match="fibre 1\\), but member '7' was asked for"):
+        read_spectrum(path, member="7")

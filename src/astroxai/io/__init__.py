@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,10 +146,14 @@ def _read_by_format(path: Path, member: str | None) -> Spectrum:
             raise SpectrumError(f"holds several spectra ({reader.name}): name one (catalogue column 'fiber' or "
                                 "'targetid')", path)
         spectrum = reader.read(path, str(member))
-    elif member is not None:
-        raise SpectrumError(f"holds one spectrum ({reader.name}), but member {member!r} was asked for", path)
     else:
         spectrum = reader.read(path)
+        # a catalogue may name the fibre of a one-spectrum SDSS file (fetch's catalogues do): fine when it is its own
+        own = re.fullmatch(r"\d+-\d+-(\d+)", spectrum.id or "")
+        if member is not None and (own is None or _float_or_none(member) != float(own.group(1))):
+            fibre = f", fibre {int(own.group(1))}" if own else ""
+            raise SpectrumError(f"holds one spectrum ({reader.name}{fibre}), but member {member!r} was asked for",
+                                path)
     return spectrum
 
 

@@ -139,6 +139,22 @@ class BarFiles(_Folder):
         return self.folder / "bar_predictions"
 
 
+class FetchFiles(_Folder):
+    """``astroxai fetch``'s folder: the spectra by their archive names, ``catalog.csv`` (ready for ``reduce`` and
+    ``run --data``) and ``fetch.manifest.csv`` (every catalogue row's fate)."""
+
+    def spectrum(self, name: str) -> Path:
+        return self.folder / name
+
+    @property
+    def catalog(self) -> Path:
+        return self.folder / "catalog.csv"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "fetch.manifest.csv"
+
+
 @dataclass(frozen=True)
 class RunLayout:
     """Every path of a run folder.
@@ -349,5 +365,5 @@ def _older_record(state: dict) -> RunRecord:
                      finished=state.get("finished", ""), schema=1)
 
 
-__all__ = ["STUDY_KINDS", "BarFiles", "EmbedFiles", "EvaluationFiles", "ExplainFiles", "ModelFiles", "RunLayout",
-           "RunRecord", "SaliencyFiles", "StageRecord", "TrustFiles", "file_sha256"]
+__all__ = ["STUDY_KINDS", "BarFiles", "EmbedFiles", "EvaluationFiles", "ExplainFiles", "FetchFiles", "ModelFiles",
+           "RunLayout", "RunRecord", "SaliencyFiles", "StageRecord", "TrustFiles", "file_sha256"]

@@ -81,6 +81,7 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
             task = next(t for t in pending if ready(t))
             pending.remove(task)
             results[task.name], seconds[task.name] = _timed(*call(task))
+            log.info("stage %s: %.1f s", task.name, seconds[task.name])
             next(bar, None)
         return results, seconds
     _run_in_pool(pending, workers, results, seconds, ready, call, bar)
@@ -109,10 +110,11 @@ def _run_in_pool(pending: list, workers: int, results: dict, seconds: dict, read
                 name = running.pop(future)
                 try:
                     results[name], seconds[name] = future.result()
+                    log.info("stage %s: %.1f s", name, seconds[name])
                 except Exception as error:  # noqa: BLE001 - re-raised below, once the running tasks are done
                     failure = failure or error
+                    log.info("stage %s failed: %s", name, error)
                 next(bar, None)
-                log.debug("finished %s", name)
         if failure is not None:
             raise failure
 
