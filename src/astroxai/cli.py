@@ -726,7 +726,8 @@ def run(inputs: tuple, data: tuple, catalog: Path | None, classes: str | None, b
                           data=_run_data(data, inputs), **settings)
     for name, model in result.record.summary.get("models", {}).items():
         what = f"{model['kernel']} kernel" if "kernel" in model else model["model"]
-        click.echo(f"{name}: {what}, test macro F {model['test_macro_f1']:.3f} → {model['model_dir']}")
+        score = f"test r {model['test_r']:.3f}" if "test_r" in model else f"test macro F {model['test_macro_f1']:.3f}"
+        click.echo(f"{name}: {what}, {score} → {model['model_dir']}")
     for stage in result.record.skipped():
         click.echo(f"skipped {stage.name}: {stage.reason}")
     if result.layout.results.is_file():

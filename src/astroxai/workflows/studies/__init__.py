@@ -99,10 +99,14 @@ class Stages:
 
 
 def model_summary(trained) -> dict:
-    """A trained model in ``run.json``: its folder, kind, test macro F (or r) and timings; an SVM's kernel, C, γ."""
+    """A trained model in ``run.json``: its folder, kind, test macro F (a regressor's r) and timings; an SVM's
+    kernel, C, γ."""
     model = trained.model
-    summary = {"model_dir": str(trained.folder), "model": type(model).__name__,
-               "test_macro_f1": round(trained.test_f1, 4), "timings": trained.timings}
+    summary = {"model_dir": str(trained.folder), "model": type(model).__name__, "timings": trained.timings}
+    if model.task == "regress":
+        summary["test_r"] = round(float(trained.test.get("r", float("nan"))), 4)
+    else:
+        summary["test_macro_f1"] = round(trained.test_f1, 4)
     if hasattr(model, "kernel_"):
         summary.update(kernel=model.kernel_, C=model.params_["C"], gamma=model.params_["gamma"])
     return summary
