@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 
 #: Public name → the module that defines it.
 _EXPORTS = {
+    "AstroxaiError": "astroxai.errors", "InputError": "astroxai.errors",
     "Spectrum": "astroxai.spectrum", "SpectrumError": "astroxai.spectrum",
     "LabelledSet": "astroxai.data", "SpectraSet": "astroxai.data", "ImageSet": "astroxai.data",
     "load_set": "astroxai.data",

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import click
 
+from astroxai.errors import AstroxaiError, InputError
+
 log = logging.getLogger("astroxai")
 UNITS = {"CNN epochs": "epoch", "SVM search": "task", "t-SNE maps": "map", "kernels": "kernel", "predicting": "chunk"}
 
@@ -54,7 +56,10 @@ def _fail(error: Exception):
     return _Failure(str(error))
 
 
-LIBRARY_ERRORS = (ValueError, OSError)
+#: What a command shows as one line: astroxai's own errors (something given cannot be used, a model cannot be loaded,
+#: a data carrier is missing) and the operating system's (a file that cannot be read or written).  Anything else is a
+#: bug, shown with its traceback.
+LIBRARY_ERRORS = (AstroxaiError, OSError)
 #: Arguments and options several commands share.
 MODEL_DIR = click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 #: Inputs are not checked for existence here: a missing one costs its own row ("file not found"), not the call.
@@ -541,7 +546,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
         new = load_dataset(place, SpectraSet, finite=True)
         if not (new.wavelength.shape == data.wavelength.shape
                 and abs(new.wavelength - data.wavelength).max() < 1e-6):
-            raise ValueError(f"{place} is on another wavelength grid than {dataset}")
+            raise InputError(f"{place} is on another wavelength grid than {dataset}")
         placed = place_spectra(result["maps"], new, out, seed=seed, source=str(place))
         click.echo(f"placed {len(new)} spectra of {place} on {len(placed['rows']) // max(1, len(new))} map(s) → "
                    f"{EmbedFiles(out).placed.with_suffix('.csv')}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import SpectraSet, fate
+from astroxai.errors import InputError
 from astroxai.io import InputItem, read_spectrum
 from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH, PAPER_RANGE
 from astroxai.spectrum import DEFAULT_BAD_MASK, Spectrum, SpectrumError
@@ -83,9 +84,9 @@ def normalise_at(wavelength, flux, good=None, at=NORM_WAVELENGTH, half_width=NOR
 def wavelength_grid(lo: float, hi: float, n_wave: int = 1000) -> np.ndarray:
     """``n_wave`` equally spaced rest wavelengths from ``lo`` to ``hi`` Å inclusive."""
     if not hi > lo:
-        raise ValueError(f"empty wavelength range {lo:g}–{hi:g} Å")
+        raise InputError(f"empty wavelength range {lo:g}–{hi:g} Å")
     if n_wave < 2:
-        raise ValueError("a grid needs at least two wavelengths")
+        raise InputError("a grid needs at least two wavelengths")
     return np.linspace(lo, hi, n_wave)
 
 
@@ -93,10 +94,10 @@ def overlap_range(ranges: Iterable[tuple[float, float]]) -> tuple[float, float]:
     """The paper's common range: from the largest of the minima to the smallest of the maxima."""
     ranges = np.asarray(list(ranges), dtype=np.float64).reshape(-1, 2)
     if ranges.size == 0:
-        raise ValueError("no spectra to take the overlap of")
+        raise InputError("no spectra to take the overlap of")
     lo, hi = float(ranges[:, 0].max()), float(ranges[:, 1].min())
     if not hi > lo:
-        raise ValueError(f"the spectra share no wavelength range (max of minima {lo:.1f} ≥ min of maxima {hi:.1f})")
+        raise InputError(f"the spectra share no wavelength range (max of minima {lo:.1f} ≥ min of maxima {hi:.1f})")
     return lo, hi
 
 
@@ -133,7 +134,7 @@ def resample_to_grid(wavelength, flux, good, grid, method: str = "linear", sourc
                                 [wavelength[-1] + (wavelength[-1] - wavelength[-2])]])
         result = spectres(grid, edges, np.concatenate([[filled[0]], filled, [filled[-1]]]), verbose=False)
     else:
-        raise ValueError(f"unknown resampling method {method!r} (use 'linear' or 'flux-conserving')")
+        raise InputError(f"unknown resampling method {method!r} (use 'linear' or 'flux-conserving')")
     return result, frac_bad
 
 
@@ -233,7 +234,15 @@ def read_item(item: InputItem) -> Spectrum:
     (a catalogue row that could not be parsed)."""
     if item.problem:
         raise SpectrumError(item.problem, item.name)
-    return read_spectrum(item.path, z=item.z, member=item.member)
+    try:
+        return read_spectrum(item.path, z=item.z, member=item.member)
+    except SpectrumError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a reader's failure costs its own input, never the batch
+        # the type only: a message may quote the file's content, which a reason never does
+        log.debug("reading %s failed", item.name, exc_info=error)
+        raise SpectrumError(f"the reader failed on this file ({type(error).__name__}; -v shows the traceback)",
+                            item.name) from None
 
 
 def coverage_task(task) -> tuple[tuple[float, float] | None, dict | None]:

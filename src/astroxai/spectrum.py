@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from astroxai.errors import AstroxaiError
+
 #: SDSS spectroscopic pixel-mask bits (``and_mask``) that mark data astroxai does not trust.
 #: Bit numbers from the SDSS SPPIXMASK definition.  Sky-related warnings (BRIGHTSKY, ...) are
 #: not included: they flag noisier pixels whose ``ivar`` already says so.
@@ -26,7 +28,7 @@ SDSS_BAD_BITS: dict[str, int] = {
 DEFAULT_BAD_MASK = sum(1 << bit for bit in SDSS_BAD_BITS.values())
 
 
-class SpectrumError(ValueError):
+class SpectrumError(AstroxaiError, ValueError):
     """A spectrum (or the file holding it) cannot be used; ``reason`` says why, ``source`` which file.
 
     Examples

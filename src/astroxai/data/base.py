@@ -19,6 +19,8 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
+from astroxai.errors import InputError
+
 #: HDF5 type of every text column (UTF-8, variable length).
 STRING = h5py.string_dtype(encoding="utf-8")
 #: Columns every table of input fates starts with; ``input`` is the path (or name) the user gave.
@@ -28,7 +30,7 @@ FATE_COLUMNS = ("input", "id", "status", "reason")
 def fate(input_name, input_id, status: str, reason: str = "", **extra) -> dict:
     """One row of an input-fate table: ``status`` is ``'kept'`` or ``'rejected'`` (then ``reason`` says why)."""
     if status not in ("kept", "rejected"):
-        raise ValueError(f"status must be 'kept' or 'rejected', not {status!r}")
+        raise InputError(f"status must be 'kept' or 'rejected', not {status!r}")
     return {"input": str(input_name), "id": str(input_id), "status": status, "reason": reason, **extra}
 
 
@@ -45,7 +47,7 @@ def meta_columns(meta: dict, n: int, what: str) -> dict:
     columns = {key: value if isinstance(value, np.ndarray) else as_column(value) for key, value in meta.items()}
     for key, column in columns.items():
         if len(column) != n:
-            raise ValueError(f"meta column {key!r} has {len(column)} entries for {n} {what}")
+            raise InputError(f"meta column {key!r} has {len(column)} entries for {n} {what}")
     return columns
 
 
@@ -188,15 +190,15 @@ def open_hdf5(path: str | Path, format_name: str | None = None):
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        raise ValueError(f"{path}: not an astroxai {what} HDF5 file ({error})") from None
+        raise InputError(f"{path}: not an astroxai {what} HDF5 file ({error})") from None
     found = handle.attrs.get("format")
     if (format_name is None and found not in LabelledSet.FORMATS) or (format_name and found != format_name):
         handle.close()
-        raise ValueError(f"{path}: HDF5 file is not an astroxai {what}")
+        raise InputError(f"{path}: HDF5 file is not an astroxai {what}")
     problems = hostile_datasets(handle)
     if problems:
         handle.close()
-        raise ValueError(f"{path}: refused: {problems[0]}" + (f" (and {len(problems) - 1} more)"
+        raise InputError(f"{path}: refused: {problems[0]}" + (f" (and {len(problems) - 1} more)"
                                                              if len(problems) > 1 else ""))
     return handle
 
@@ -247,7 +249,7 @@ class LabelledSet:
         self.labels = np.asarray(self.labels, dtype=object).astype(str)
         self.ids = np.asarray(self.ids, dtype=object).astype(str)
         if self.labels.shape != (n,) or self.ids.shape != (n,):
-            raise ValueError(f"labels and ids need one entry per {self.NOUN[:-1] if self.NOUN.endswith('s') else 'row'}"
+            raise InputError(f"labels and ids need one entry per {self.NOUN[:-1] if self.NOUN.endswith('s') else 'row'}"
                              f" ({n}), got {self.labels.shape} and {self.ids.shape}")
         self.meta = meta_columns(self.meta, n, self.NOUN)
 
@@ -304,7 +306,7 @@ class LabelledSet:
             try:
                 return kind._read(handle)
             except (KeyError, TypeError, json.JSONDecodeError) as error:
-                raise ValueError(f"{path}: damaged astroxai {kind.__name__} "
+                raise InputError(f"{path}: damaged astroxai {kind.__name__} "
                                  f"({type(error).__name__}: {error})") from None
 
 

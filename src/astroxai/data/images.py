@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astroxai.data.base import STRING, LabelledSet, read_meta_group, utf8_texts, write_meta_group
+from astroxai.errors import InputError
 
 
 @dataclass
@@ -53,7 +54,7 @@ class ImageSet(LabelledSet):
         if self.images.ndim == 3:  # N × H × W: one channel
             self.images = self.images[:, None]
         if self.images.ndim != 4:
-            raise ValueError(f"images must be N × C × H × W, got shape {self.images.shape}")
+            raise InputError(f"images must be N × C × H × W, got shape {self.images.shape}")
         n, _, h, w = self.images.shape
         self._check_rows(n)
         self.wcs = (np.full(n, "", dtype=object) if self.wcs is None
@@ -61,7 +62,7 @@ class ImageSet(LabelledSet):
         self.masks = {k: np.asarray(v, dtype=bool) for k, v in self.masks.items()}
         for key, mask in self.masks.items():
             if mask.shape != (n, h, w):
-                raise ValueError(f"mask {key!r} must be {(n, h, w)}, got {mask.shape}")
+                raise InputError(f"mask {key!r} must be {(n, h, w)}, got {mask.shape}")
 
     @property
     def inputs(self) -> np.ndarray:

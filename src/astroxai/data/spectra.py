@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from astroxai.data.base import STRING, LabelledSet, as_column, open_hdf5, read_meta_group, utf8_texts
+from astroxai.errors import InputError
 
 
 @dataclass
@@ -58,11 +59,11 @@ class SpectraSet(LabelledSet):
         self.flux = np.asarray(self.flux, dtype=np.float32)
         self.wavelength = np.asarray(self.wavelength, dtype=np.float64)
         if self.flux.ndim != 2 or self.flux.shape[1] != self.wavelength.size:
-            raise ValueError(f"flux must be N × {self.wavelength.size}, got {self.flux.shape}")
+            raise InputError(f"flux must be N × {self.wavelength.size}, got {self.flux.shape}")
         if self.wavelength.ndim != 1 or not np.isfinite(self.wavelength).all() or (
                 self.wavelength.size > 1 and not (np.diff(self.wavelength) > 0).all()):
             # every model, map and figure reads the grid as increasing wavelength
-            raise ValueError("the wavelength grid must be finite and strictly increasing")
+            raise InputError("the wavelength grid must be finite and strictly increasing")
         self._check_rows(self.flux.shape[0])
 
     @property
@@ -151,7 +152,7 @@ class SpectraSet(LabelledSet):
                 return (int(handle["flux"].shape[0]), handle["wavelength"][()],
                         json.loads(handle.attrs["attrs_json"]))
             except (KeyError, TypeError, json.JSONDecodeError) as error:
-                raise ValueError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
+                raise InputError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
 
     @classmethod
     def read_rows(cls, path: str | Path, start: int, stop: int) -> SpectraSet:
@@ -164,7 +165,7 @@ class SpectraSet(LabelledSet):
                            meta=read_meta_group(handle["meta"], slice(start, stop)),
                            attrs=json.loads(handle.attrs["attrs_json"]))
             except (KeyError, TypeError, json.JSONDecodeError) as error:
-                raise ValueError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
+                raise InputError(f"{path}: damaged astroxai SpectraSet ({type(error).__name__}: {error})") from None
 
     @classmethod
     def _read(cls, handle) -> SpectraSet:
@@ -229,7 +230,7 @@ class SpectraSetWriter:
                 dtype = STRING if column.dtype == object else np.float64
                 self._meta.create_dataset(key, shape=(0,), maxshape=(None,), dtype=dtype, chunks=(1024,))
         if set(meta) != set(self._meta):
-            raise ValueError(f"metadata keys changed between chunks: {sorted(meta)} vs {sorted(self._meta)}")
+            raise InputError(f"metadata keys changed between chunks: {sorted(meta)} vs {sorted(self._meta)}")
         for key, values in meta.items():
             column = as_column(values)
             data = self._meta[key]

@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from astroxai.data.base import atomic_path
+from astroxai.errors import InputError
 from astroxai.progress import track
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,11 @@ class MapSpec:
 
     def __post_init__(self):
         if self.subset not in SUBSETS:
-            raise ValueError(f"unknown class set {self.subset!r}; choose from {list(SUBSETS)}")
+            raise InputError(f"unknown class set {self.subset!r}; choose from {list(SUBSETS)}")
         if self.features not in FEATURES:
-            raise ValueError(f"features must be one of {FEATURES}")
+            raise InputError(f"features must be one of {FEATURES}")
         if not self.perplexity > 0:
-            raise ValueError("the perplexity must be positive")
+            raise InputError("the perplexity must be positive")
 
     @property
     def key(self) -> str:
@@ -163,7 +164,7 @@ class EmbeddingMap:
         from openTSNE.affinity import PerplexityBasedNN
 
         if self.reference is None:
-            raise ValueError(f"map {self.spec.key} was read without its spectra: load it with the data set it was "
+            raise InputError(f"map {self.spec.key} was read without its spectra: load it with the data set it was "
                              "made from to place new points")
         affinities = self._affinities
         if affinities is None:
@@ -186,7 +187,7 @@ def fit_maps(data, specs, *, seed: int = 0, n_jobs: int = -1, progress=None) -> 
         classes = SUBSETS[spec.subset]
         rows = np.arange(len(data)) if classes is None else np.flatnonzero(np.isin(data.labels, classes))
         if len(rows) < 4:
-            raise ValueError(f"{spec.key}: {len(rows)} spectra of the classes {classes or data.classes}, t-SNE needs "
+            raise InputError(f"{spec.key}: {len(rows)} spectra of the classes {classes or data.classes}, t-SNE needs "
                              "≥ 4")
         fitted = EmbeddingMap.fit(data.flux[rows], spec, data.ids[rows], data.labels[rows], seed=seed, n_jobs=n_jobs)
         log.info("t-SNE %s: KL %.4f in %.1f s", spec.key, fitted.kl, fitted.seconds)
@@ -223,7 +224,7 @@ def save_maps(path, maps: list[EmbeddingMap], attrs: dict | None = None) -> Path
 def _map_groups(handle, path) -> list:
     """The HDF5 groups of a maps file that hold one map each."""
     if "embeddings" not in handle:
-        raise ValueError(f"{path} holds no t-SNE maps")
+        raise InputError(f"{path} holds no t-SNE maps")
     groups = []
     handle["embeddings"].visititems(
         lambda name, item: groups.append(item) if isinstance(item, h5py.Group) and "coords" in item else None)
@@ -255,7 +256,7 @@ def load_maps(path, data=None, specs=None) -> list[EmbeddingMap]:
                 position = {i: row for row, i in enumerate(data.ids)}
                 missing = [i for i in ids if i not in position]
                 if missing:
-                    raise ValueError(f"map {spec.key}: {len(missing)} of its spectra are not in the data set")
+                    raise InputError(f"map {spec.key}: {len(missing)} of its spectra are not in the data set")
                 reference = data.flux[[position[i] for i in ids]].astype(np.float64)
             found.append(EmbeddingMap(spec, group["coords"][()].astype(np.float64), ids,
                                       group["labels"][()].astype(str), float(group.attrs["kl_divergence"]),
@@ -280,21 +281,21 @@ def reference_map(path, data_path=None, key: str | None = None) -> EmbeddingMap:
     path = Path(path)
     with h5py.File(path, "r") as handle:
         if "embeddings" not in handle:
-            raise ValueError(f"{path} holds no t-SNE maps (make them with astroxai embed or astroxai run)")
+            raise InputError(f"{path} holds no t-SNE maps (make them with astroxai embed or astroxai run)")
         recorded = json.loads(handle.attrs.get("tsne", "{}")).get("dataset")
     if data_path is None:
         if not recorded:
-            raise ValueError(f"{path} does not record the data set its maps were made from: name it")
+            raise InputError(f"{path} does not record the data set its maps were made from: name it")
         data_path = path.parent / recorded
     data_path = Path(data_path)
     if not data_path.is_file():
-        raise ValueError(f"the maps of {path} were made from {data_path}, which is not there: name the data set")
+        raise InputError(f"the maps of {path} were made from {data_path}, which is not there: name the data set")
     stored = map_specs(path)  # attributes only: the chosen map's coordinates are read once, below
     if key is None:
         key = max(stored, key=lambda s: (s.subset == "all", s.features == "raw", s.perplexity)).key
     chosen = [s for s in stored if s.key == key]
     if not chosen:
-        raise ValueError(f"{path} has no map {key!r}; it has {', '.join(s.key for s in stored)}")
+        raise InputError(f"{path} has no map {key!r}; it has {', '.join(s.key for s in stored)}")
     fitted = load_maps(path, SpectraSet.load(data_path), chosen)[0]
     fitted.source = str(data_path)
     return fitted

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.explain.explainer import Explainer
 from astroxai.models.evaluate import regression_metrics
 
@@ -376,7 +377,7 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
     train, test = (split.rows(data.ids, part) for part in ("train", "test"))
     train, test = train[barred[train]], test[barred[test]]
     if train.size < 3 or test.size < 3:
-        raise ValueError("too few barred galaxies in the training or test part for the bar-length study")
+        raise InputError("too few barred galaxies in the training or test part for the bar-length study")
     explainer = Explainer(classifier, "smoothgrad", seed=seed)
     start = time.perf_counter()
     maps = {part: explainer.explain(data.subset(rows), target=barred_class).maps

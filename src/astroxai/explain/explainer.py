@@ -26,6 +26,7 @@ import numpy as np
 
 from astroxai.data import LabelledSet
 from astroxai.data.base import STRING, atomic_path
+from astroxai.errors import InputError
 from astroxai.explain.methods import Attribution, attribute, continuum, get_method, wavelength_segments
 from astroxai.explain.saliency import resolve_targets
 
@@ -164,10 +165,10 @@ class Explanation:
         """An explanation stored by :meth:`save` (``key``: which one, when the file holds several)."""
         with h5py.File(path, "r") as handle:
             if GROUP not in handle or not len(handle[GROUP]):
-                raise ValueError(f"{path} holds no explanations")
+                raise InputError(f"{path} holds no explanations")
             keys = list(handle[GROUP])
             if key is None and len(keys) > 1:
-                raise ValueError(f"{path} holds several explanations ({', '.join(keys)}): name one")
+                raise InputError(f"{path} holds several explanations ({', '.join(keys)}): name one")
             group = handle[f"{GROUP}/{key or keys[0]}"]
             attrs = {name: json.loads(group.attrs[name]) for name in group.attrs}
             predicted = group["predicted"]
@@ -223,21 +224,21 @@ class Explainer:
         self.method_class = get_method(method)
         self.method = self.method_class.name
         if self.method_class.spectra_only and model.modality != "spectra":
-            raise ValueError(f"{self.method} is defined for spectra only")
+            raise InputError(f"{self.method} is defined for spectra only")
         if isinstance(baseline, str):
             if baseline not in BASELINES:
-                raise ValueError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)} or an array")
+                raise InputError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)} or an array")
             if baseline == "continuum" and model.modality != "spectra":
-                raise ValueError("the continuum baseline is defined for spectra, not images")
+                raise InputError("the continuum baseline is defined for spectra, not images")
             self.baseline = "model" if baseline == "median" else baseline
         else:
             self.baseline = np.asarray(baseline, dtype=np.float64)
             if self.baseline.shape != model.input_shape():
-                raise ValueError(f"a baseline array must be shaped like one input {model.input_shape()}, "
+                raise InputError(f"a baseline array must be shaped like one input {model.input_shape()}, "
                                  f"not {self.baseline.shape}")
         self.options = self.method_class.settings(model.modality, options)
         if self.options.get("lines") and model.modality != "spectra":
-            raise ValueError("segments around lines are defined for spectra")
+            raise InputError("segments around lines are defined for spectra")
         self.seed = int(seed)
         self.batch_size = int(batch_size or (model.single_pass_batch if self.method_class.single_pass
                                              else model.explain_batch))

@@ -43,6 +43,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from astroxai.errors import InputError
 from astroxai.explain.physics import LINE_WINDOW_KMS, velocity
 from astroxai.explain.saliency import PAPER_EPSILON, finite_difference_saliency, module_dtype, row_gradients
 from astroxai.lines import DIAGNOSTIC_LINES
@@ -90,7 +91,7 @@ class Method:
         base = cls.image_defaults if modality == "images" else cls.defaults
         unknown = set(options) - set(base)
         if unknown:
-            raise ValueError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(base) or 'none'})")
+            raise InputError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(base) or 'none'})")
         return {**base, **options}
 
     @staticmethod
@@ -115,7 +116,7 @@ def get_method(name: str) -> type[Method]:
     """The registered method called ``name`` (or one of its aliases)."""
     key = ALIASES.get(name, name)
     if key not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose from {', '.join(method_names())}")
+        raise InputError(f"unknown method {name!r}; choose from {', '.join(method_names())}")
     return METHODS[key]
 
 
@@ -307,7 +308,7 @@ def default_features(X, opts: dict) -> np.ndarray:
 
         return np.broadcast_to(superpixels(X, opts["n_segments"])[:, None], X.shape)
     if opts.get("lines"):
-        raise ValueError("segments around lines need the wavelength grid: give the features (wavelength_segments)")
+        raise InputError("segments around lines need the wavelength grid: give the features (wavelength_segments)")
     return wavelength_segments(np.arange(X.shape[1]), opts["n_segments"])[None, :]
 
 
@@ -358,7 +359,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
     X = _batch(X)
     image = X.ndim == 4
     if image and cls.spectra_only:
-        raise ValueError(f"{cls.name} is defined for spectra only")
+        raise InputError(f"{cls.name} is defined for spectra only")
     opts = cls.settings("images" if image else "spectra", options)
     target = None if target is None else np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
     start_time = time.perf_counter()
@@ -366,7 +367,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
     base = None
     if cls.uses_baseline:
         if baseline is None:
-            raise ValueError(f"{cls.name} needs a baseline input")
+            raise InputError(f"{cls.name} needs a baseline input")
         base = np.broadcast_to(np.asarray(baseline, dtype=np.float64), X.shape)
     mask = None
     if cls.uses_features:
@@ -375,7 +376,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
         mask = np.asarray(feature_mask, dtype=np.int64)
         mask = np.broadcast_to(mask, X.shape) if mask.shape == X.shape[1:] else mask
         if mask.shape[1:] != X.shape[1:] or mask.shape[0] not in (1, len(X)):
-            raise ValueError(f"feature_mask has shape {mask.shape}, the inputs {X.shape}")
+            raise InputError(f"feature_mask has shape {mask.shape}, the inputs {X.shape}")
         opts["n_features"] = int(mask.max()) + 1
 
     def tensor(a):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.lines import BALMER, C_KMS, DIAGNOSTIC_LINES
 
 HBETA = BALMER["Hβ"]
@@ -38,7 +39,7 @@ def core_wing_signs(wavelength, maps, line: float = HBETA, core_kms: float = COR
     core = v < core_kms
     wings = (v > wing_kms[0]) & (v < wing_kms[1])
     if not core.any() or not wings.any():
-        raise ValueError(f"the grid does not cover the core and wings of the line at {line} Å")
+        raise InputError(f"the grid does not cover the core and wings of the line at {line} Å")
     maps = np.atleast_2d(maps)
     core_mean = maps[:, core].mean(axis=1)
     wing_mean = maps[:, wings].mean(axis=1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from astroxai.errors import InputError
 from astroxai.progress import track
 
 #: The paper's relative perturbation: e_i = 0.01 f_i.
@@ -41,10 +42,10 @@ def resolve_targets(target, classes, predicted) -> np.ndarray:
     def index(value):
         if isinstance(value, (int, np.integer)):
             if not 0 <= int(value) < len(classes):
-                raise ValueError(f"class index {value} is outside 0…{len(classes) - 1}")
+                raise InputError(f"class index {value} is outside 0…{len(classes) - 1}")
             return int(value)
         if str(value) not in lookup:
-            raise ValueError(f"unknown class {value!r}; the model's classes are {classes}")
+            raise InputError(f"unknown class {value!r}; the model's classes are {classes}")
         return lookup[str(value)]
 
     if target is None or (isinstance(target, str) and target == "predicted"):
@@ -54,7 +55,7 @@ def resolve_targets(target, classes, predicted) -> np.ndarray:
         return np.full(n, index(target), dtype=np.int64)
     target = target.tolist() if isinstance(target, np.ndarray) else list(target)
     if len(target) != n:
-        raise ValueError(f"{len(target)} targets for {n} spectra")
+        raise InputError(f"{len(target)} targets for {n} spectra")
     return np.array([index(t) for t in target], dtype=np.int64)
 
 
@@ -89,7 +90,7 @@ def finite_difference_saliency(predict_proba, X, target, *, eps: float = PAPER_E
     Returns the (N, F) map in units of probability (or log-probability) per unit of normalised flux.
     """
     if scheme not in ("forward", "central"):
-        raise ValueError("scheme must be 'forward' or 'central'")
+        raise InputError("scheme must be 'forward' or 'central'")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     target = np.asarray(target, dtype=np.int64)
     n, f = X.shape

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.explain import metrics
 from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.explainer import Explainer, Explanation
@@ -40,7 +41,7 @@ COUNT_COLUMNS = {"spectra": ("n_spectra", "ms_per_spectrum"), "images": ("n_imag
 def _targets(explanation: Explanation) -> np.ndarray:
     index = explanation.target_index()
     if index is None:
-        raise ValueError("the trust scores need a classifier's explanation (a class probability to follow)")
+        raise InputError("the trust scores need a classifier's explanation (a class probability to follow)")
     return index
 
 
@@ -148,7 +149,7 @@ def trust_table(models: dict, data, rows=None, *, methods=None, baseline="model"
     methods = list(methods or TRUST_METHODS)
     unknown = [m for m in methods if m not in method_names(modality) and m != "exact"]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; choose from {', '.join(method_names(modality))}")
+        raise InputError(f"unknown methods {unknown}; choose from {', '.join(method_names(modality))}")
     count, per = COUNT_COLUMNS[modality]
     regions = None
     if truth is not None and modality == "spectra":

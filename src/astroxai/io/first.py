@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import ImageSet, fate
+from astroxai.errors import AstroxaiError, InputError
 
 PACKAGE, VERSION = "firstgalaxydata", "0.2.1"
 INSTALL = f"python3 -m pip install --no-deps {PACKAGE}=={VERSION}"
@@ -49,7 +50,7 @@ PEERS = (
 _NAME = re.compile(r"^(?P<ra>-?\d+(?:\.\d+)?)_(?P<dec>-?\d+(?:\.\d+)?)_(?P<code>\d)_(?P<catalogue>.+)\.png$")
 
 
-class MissingDataError(RuntimeError):
+class MissingDataError(AstroxaiError, RuntimeError):
     """The package that carries a real data set is not installed."""
 
 
@@ -133,11 +134,11 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
     from PIL import Image as PILImage
 
     if crop % 2 or not 0 < crop <= SIZE or crop % binning or binning < 1:
-        raise ValueError(f"crop must be even, at most {SIZE} and a multiple of binning (got {crop}, {binning})")
+        raise InputError(f"crop must be even, at most {SIZE} and a multiple of binning (got {crop}, {binning})")
     wanted = set(parts)
     unknown = wanted - set(PARTS.values())
     if unknown:
-        raise ValueError(f"unknown parts {sorted(unknown)}; choose from {sorted(PARTS.values())}")
+        raise InputError(f"unknown parts {sorted(unknown)}; choose from {sorted(PARTS.values())}")
     path = archive_path()
     images, masks, labels, ids, fates = [], {"source": [], "brightest": []}, [], [], []
     meta = {"split": [], "ra": [], "dec": [], "catalogue": [], "file": []}
@@ -154,7 +155,7 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
             try:
                 with PILImage.open(io.BytesIO(archive.read(name))) as handle:
                     if handle.size != (SIZE, SIZE):
-                        raise ValueError(f"{handle.size[0]} × {handle.size[1]} pixels, not {SIZE} × {SIZE}")
+                        raise InputError(f"{handle.size[0]} × {handle.size[1]} pixels, not {SIZE} × {SIZE}")
                     pixels = np.asarray(handle.convert("L"), dtype=np.float32)
             except (OSError, ValueError, zipfile.BadZipFile) as error:
                 fates.append(fate(name, image_id, "rejected", f"unreadable cutout ({error})"))
@@ -176,7 +177,7 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
             meta["file"].append(name)
             fates.append(fate(name, image_id, "kept"))
     if not images:
-        raise ValueError(f"{path}: no usable cutout")
+        raise InputError(f"{path}: no usable cutout")
     attrs = {"kind": "radio", "survey": "FIRST", "pixel_arcsec": PIXEL_ARCSEC * binning,
              "beam_fwhm_arcsec": BEAM_FWHM_ARCSEC, "unit": "PNG grey level above the 3σ noise threshold",
              "source": f"{PACKAGE} {importlib.metadata.version(PACKAGE)} ({ARCHIVE}; Griese et al. 2023, "

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import ImageSet, fate
+from astroxai.errors import AstroxaiError
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -23,7 +24,7 @@ MAX_NAN_FRACTION = 0.1
 MAX_PIXELS = 50_000_000
 
 
-class ImageError(ValueError):
+class ImageError(AstroxaiError, ValueError):
     """An image file that cannot be used; the message names the file and the reason."""
 
 
@@ -168,6 +169,10 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
             image = read_image(path)
         except ImageError as error:
             fates.append(fate(path, image_id, "rejected", str(error)))
+            continue
+        except Exception as error:  # noqa: BLE001 - a reader's failure costs its own input, never the batch
+            fates.append(fate(path, image_id, "rejected", f"{path}: the reader failed on this file "
+                                                          f"({type(error).__name__})"))
             continue
         data = image.data
         bad = ~np.isfinite(data)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from astroxai.errors import InputError
 from astroxai.spectrum import Spectrum, SpectrumError
 
 COADD_REQUIRED = ("flux", "loglam", "ivar")
@@ -341,7 +342,7 @@ def write_sdss_spec(
             handle.write(specobj, extname="SPECOBJ")
         return path
     if engine != "astropy":
-        raise ValueError(f"engine must be 'fitsio' or 'astropy', not {engine!r}")
+        raise InputError(f"engine must be 'fitsio' or 'astropy', not {engine!r}")
     primary = fits.PrimaryHDU()
     for key, value in cards.items():
         primary.header[key] = value

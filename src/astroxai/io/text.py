@@ -57,6 +57,8 @@ def read_sdss_csv(path: str | Path) -> Spectrum:
             rows = [row for row in csv.reader(handle) if row and not row[0].lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as error:
         raise SpectrumError(f"cannot read CSV ({error})", path) from None
+    except csv.Error as error:  # e.g. a field over the csv module's limit (131 072 characters)
+        raise SpectrumError(f"not a readable CSV table ({_where(error)})", path) from None
     if len(rows) < 3:
         raise SpectrumError("CSV holds fewer than two data rows", path)
     header, body = rows[0], rows[1:]

@@ -24,6 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from astroxai.data import LabelledSet
+from astroxai.errors import AstroxaiError, InputError
 from astroxai.models.persist import (
     META_FILE,
     SPLIT_FILE,
@@ -40,7 +41,7 @@ from astroxai.models.split import Split
 log = logging.getLogger(__name__)
 
 
-class NotFittedError(RuntimeError):
+class NotFittedError(AstroxaiError, RuntimeError):
     """A model used before ``fit`` (or ``load``)."""
 
 
@@ -134,7 +135,7 @@ class Estimator:
         self.check_fitted()
         if isinstance(data, LabelledSet):
             if data.modality != self.modality:
-                raise ValueError(f"a {type(self).__name__} takes {self.modality}, not {data.modality}")
+                raise InputError(f"a {type(self).__name__} takes {self.modality}, not {data.modality}")
             self.check_grid_of(data.grid)
             X = data.inputs
         else:
@@ -147,7 +148,7 @@ class Estimator:
                                         f"{expected}")
         bad = ~np.isfinite(X.reshape(len(X), -1)).all(axis=1)
         if bad.any():
-            raise ValueError(f"{int(bad.sum())} of {len(X)} inputs hold NaN or infinite values (first: row "
+            raise InputError(f"{int(bad.sum())} of {len(X)} inputs hold NaN or infinite values (first: row "
                              f"{int(np.flatnonzero(bad)[0])}); remove them first")
         return X
 

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from astroxai.errors import InputError
+
 MIN_PROB = 1e-7
 
 
@@ -78,18 +80,18 @@ class SVCProbability(nn.Module):
     def __init__(self, pipeline, prob_a=None, prob_b=None, coupling: str = "libsvm"):
         super().__init__()
         if coupling not in ("libsvm", "exact"):
-            raise ValueError("coupling must be 'libsvm' or 'exact'")
+            raise InputError("coupling must be 'libsvm' or 'exact'")
         scaler, svc = _svc_parts(pipeline)
         if prob_a is None or prob_b is None:
             prob_a, prob_b = libsvm_sigmoids(svc)
         if np.size(prob_a) == 0:
-            raise ValueError("the SVC was fitted without probability=True and no Platt sigmoids were given")
+            raise InputError("the SVC was fitted without probability=True and no Platt sigmoids were given")
         k = len(svc.classes_)
         if np.size(prob_a) != k * (k - 1) // 2 or np.size(prob_b) != np.size(prob_a):
-            raise ValueError(f"{k} classes need {k * (k - 1) // 2} Platt sigmoids, got {np.size(prob_a)} and "
+            raise InputError(f"{k} classes need {k * (k - 1) // 2} Platt sigmoids, got {np.size(prob_a)} and "
                              f"{np.size(prob_b)}")
         if svc.kernel not in ("linear", "rbf", "poly", "sigmoid"):
-            raise ValueError(f"kernel {svc.kernel!r} cannot be converted (precomputed or callable)")
+            raise InputError(f"kernel {svc.kernel!r} cannot be converted (precomputed or callable)")
         self.classes = [str(c) for c in svc.classes_]
         self.coupling = coupling
         self.kernel = svc.kernel

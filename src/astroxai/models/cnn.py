@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from astroxai.errors import InputError
 from astroxai.models.base import Estimator
 from astroxai.models.persist import (
     META_FILE,
@@ -81,13 +82,13 @@ class CNNConfig:
     def __post_init__(self):
         self.channels = tuple(int(c) for c in self.channels)
         if not self.channels or min(self.channels) < 1:
-            raise ValueError(f"channels must be positive numbers of filters, not {self.channels}")
+            raise InputError(f"channels must be positive numbers of filters, not {self.channels}")
         if self.kernel_size < 1 or self.hidden < 1 or self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
-            raise ValueError("kernel_size, hidden, batch_size, max_epochs and patience must be at least 1")
+            raise InputError("kernel_size, hidden, batch_size, max_epochs and patience must be at least 1")
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+            raise InputError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.learning_rate <= 0 or self.weight_decay < 0:
-            raise ValueError("learning_rate must be positive and weight_decay not negative")
+            raise InputError("learning_rate must be positive and weight_decay not negative")
 
 
 class SpectrumCNN(nn.Module):
@@ -97,7 +98,7 @@ class SpectrumCNN(nn.Module):
                  dropout: float = 0.3, centre=None, scale: float = 1.0):
         super().__init__()
         if kernel_size % 2 == 0:
-            raise ValueError("kernel_size must be odd (symmetric 'same' padding)")
+            raise InputError("kernel_size must be odd (symmetric 'same' padding)")
         self.register_buffer("centre", torch.as_tensor(np.zeros(n_wave) if centre is None else centre,
                                                        dtype=torch.float32).reshape(n_wave))
         self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float32))
@@ -106,7 +107,7 @@ class SpectrumCNN(nn.Module):
             layers += [nn.Conv1d(width, out, kernel_size, padding=kernel_size // 2), nn.ReLU(), nn.MaxPool1d(2)]
             width, size = out, size // 2
         if size < 1:
-            raise ValueError(f"{n_wave} fluxes are too few for {len(channels)} pooling blocks")
+            raise InputError(f"{n_wave} fluxes are too few for {len(channels)} pooling blocks")
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * size, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, n_classes))
@@ -170,7 +171,7 @@ def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, 
             if since_best >= cfg.patience:
                 break
     if best is None:  # never a finite validation loss: non-finite inputs or a diverged fit
-        raise ValueError(f"training failed: the validation loss was never finite in {len(history)} epochs "
+        raise InputError(f"training failed: the validation loss was never finite in {len(history)} epochs "
                          "(non-finite inputs, or a learning rate too high)")
     module.load_state_dict(best)
     module.eval()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from astroxai.errors import InputError
 from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
 
 #: The paper's noise levels (Sect. 3.1), in units of each spectrum's flux at 5100 Å.
@@ -64,7 +65,7 @@ def continuum_at_5100(wavelength, flux) -> np.ndarray:
     """Each reduced spectrum's flux at 5100 Å: the median over the same ±20 Å window the reduction uses."""
     window = np.abs(np.asarray(wavelength) - NORM_WAVELENGTH) <= NORM_HALF_WIDTH
     if not window.any():
-        raise ValueError("the grid does not reach 5100 Å: the noise levels are defined relative to it")
+        raise InputError("the grid does not reach 5100 Å: the noise levels are defined relative to it")
     return np.median(np.asarray(flux)[:, window], axis=1)
 
 
@@ -200,11 +201,11 @@ def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAP
     if model.task == "regress":
         column = model.target
         if column not in data.meta:
-            raise ValueError(f"the set has no column {column!r}, which the model predicts")
+            raise InputError(f"the set has no column {column!r}, which the model predicts")
         values = data.meta[column].astype(np.float64)
         rows = rows[np.isfinite(values[rows]) & (values[rows] > 0)]
         if rows.size == 0:
-            raise ValueError(f"no input of the set has a positive {column!r}")
+            raise InputError(f"no input of the set has a positive {column!r}")
         predicted = model.predict(inputs[rows])
         true = values[rows]
         return Evaluation("regress", data.ids[rows], true, predicted, regression_metrics(true, predicted),
@@ -212,7 +213,7 @@ def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAP
     classes = [str(c) for c in model.classes_]
     rows = rows[np.isin(data.labels[rows], classes)]
     if rows.size == 0:
-        raise ValueError(f"no input of the set is labelled with the model's classes {classes}")
+        raise InputError(f"no input of the set is labelled with the model's classes {classes}")
     X, y = inputs[rows], data.labels[rows]
     if data.modality == "spectra":
         X = X.astype(np.float64)

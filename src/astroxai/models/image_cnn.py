@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from astroxai.errors import InputError
 from astroxai.models.cnn import CNNConfig, TorchModel, check_network_folder, class_weights, train_loop
 from astroxai.models.persist import require
 from astroxai.models.reference import TrainingReference
@@ -54,13 +55,13 @@ class ImageCNN(nn.Module):
                  target_offset: float = 0.0, target_scale: float = 1.0):
         super().__init__()
         if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}")
+            raise InputError(f"task must be one of {TASKS}")
         if stretch not in STRETCHES:
-            raise ValueError(f"stretch must be one of {STRETCHES}")
+            raise InputError(f"stretch must be one of {STRETCHES}")
         c, h, w = shape
         self.task, self.stretch, self.softening = task, stretch, float(softening)
         if not (np.isfinite(target_offset) and np.isfinite(target_scale) and target_scale > 0):
-            raise ValueError(f"target scaling must be finite with a positive scale: {target_offset}, {target_scale}")
+            raise InputError(f"target scaling must be finite with a positive scale: {target_offset}, {target_scale}")
         # regress: the last layer predicts (value − offset) / scale, so that it starts near the targets' mean and
         # Adam's steps are in units of their spread (a bar length of ~19 ± 6 px from an output initialised at 0 took
         # hundreds of epochs to reach: r = 0.54 after 100 epochs, 0.91 with the scaling; docs/images.md)
@@ -70,7 +71,7 @@ class ImageCNN(nn.Module):
             layers += [nn.Conv2d(width, out, kernel_size, padding=kernel_size // 2), nn.ReLU(), nn.MaxPool2d(2)]
             width, h, w = out, h // 2, w // 2
         if h < 1 or w < 1:
-            raise ValueError(f"{shape} images are too small for {len(channels)} pooling blocks")
+            raise InputError(f"{shape} images are too small for {len(channels)} pooling blocks")
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * h * w, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, n_outputs if task == "classify" else 1))
@@ -158,7 +159,7 @@ class ImageCNNModel(TorchModel):
                  stretch: str = "asinh", augment: bool = False, max_epochs: int = 100, patience: int = 10,
                  learning_rate: float = 1e-3, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED):
         if stretch not in STRETCHES:
-            raise ValueError(f"stretch must be one of {STRETCHES}, not {stretch!r}")
+            raise InputError(f"stretch must be one of {STRETCHES}, not {stretch!r}")
         self.channels = tuple(channels)
         self.kernel_size = kernel_size
         self.hidden = hidden
@@ -190,9 +191,9 @@ class ImageCNNModel(TorchModel):
         split = split or labelled_split(data, self.seed)
         train, validation = self._rows(data, split)
         if min(train.size, validation.size) < 2:
-            raise ValueError(f"too few images to train on ({train.size} train, {validation.size} validation)")
+            raise InputError(f"too few images to train on ({train.size} train, {validation.size} validation)")
         if self.augment and data.shape[1] != data.shape[2]:
-            raise ValueError("augmentation by quarter turns needs square images")
+            raise InputError("augmentation by quarter turns needs square images")
         cfg = self.network_config()
         X = data.images
         yt, yv = self._targets(data, train), self._targets(data, validation)
@@ -313,7 +314,7 @@ class ImageCNNClassifier(ImageCNNModel):
     def _check_data(self, data) -> None:
         super()._check_data(data)
         if len(data.classes) < 2:
-            raise ValueError(f"a classifier needs at least two labelled classes; the set has {data.classes}")
+            raise InputError(f"a classifier needs at least two labelled classes; the set has {data.classes}")
 
     def _classes(self, data) -> list:
         return list(data.classes)
@@ -363,9 +364,9 @@ class ImageCNNRegressor(ImageCNNModel):
 
     def __init__(self, target: str = "bar_length_px", max_measured: int | None = None, **kwargs):
         if not isinstance(target, str) or not target:
-            raise ValueError("target must name a metadata column")
+            raise InputError("target must name a metadata column")
         if max_measured is not None and int(max_measured) < 2:
-            raise ValueError("max_measured must be at least 2")
+            raise InputError("max_measured must be at least 2")
         self.target = target
         self.max_measured = None if max_measured is None else int(max_measured)
         super().__init__(**kwargs)
@@ -376,7 +377,7 @@ class ImageCNNRegressor(ImageCNNModel):
     def _check_data(self, data) -> None:
         super()._check_data(data)
         if self.target not in data.meta:
-            raise ValueError(f"the set has no column {self.target!r} to regress (columns: {sorted(data.meta)})")
+            raise InputError(f"the set has no column {self.target!r} to regress (columns: {sorted(data.meta)})")
 
     def measured(self, data, rows) -> np.ndarray:
         """The rows among ``rows`` whose target value is finite and positive (e.g. the barred galaxies)."""

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data.base import atomic_path
+from astroxai.errors import AstroxaiError
 from astroxai.provenance import versions
 
 SKOPS_FILE = "model.skops"
@@ -38,11 +39,11 @@ SPLIT_FILE = "split.json"
 FORMAT = "astroxai.model"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(AstroxaiError, ValueError):
     """A model folder that cannot be loaded safely; the message says which file and why."""
 
 
-class GridMismatchError(ValueError):
+class GridMismatchError(AstroxaiError, ValueError):
     """Inputs on another grid (wavelengths or image shape) than the one a model was trained on."""
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from astroxai.errors import InputError
+
 DEFAULT_COMPONENTS = 10
 DEFAULT_QUANTILE = 0.995
 
@@ -74,11 +76,11 @@ class TrainingReference:
 
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         if len(X) < 3:
-            raise ValueError(f"a training reference needs at least 3 inputs, got {len(X)}")
+            raise InputError(f"a training reference needs at least 3 inputs, got {len(X)}")
         if not np.all(np.isfinite(X)):
-            raise ValueError("a training reference needs finite inputs")
+            raise InputError("a training reference needs finite inputs")
         if np.all(X == X[0]):
-            raise ValueError(f"the {len(X)} training inputs are identical: no reference to measure novelty against")
+            raise InputError(f"the {len(X)} training inputs are identical: no reference to measure novelty against")
         pca = PCA(n_components=None, svd_solver="full").fit(X)
         singular = pca.singular_values_
         tolerance = rank_tolerance(singular, X.shape)
@@ -122,11 +124,11 @@ class TrainingReference:
         components = np.asarray(state["components"], dtype=np.float64)
         variances = np.asarray(state["variances"], dtype=np.float64)
         if components.ndim != 2 or components.shape[1] != mean.size or variances.size != components.shape[0]:
-            raise ValueError(f"training reference: inconsistent shapes (mean {mean.shape}, components "
+            raise InputError(f"training reference: inconsistent shapes (mean {mean.shape}, components "
                              f"{components.shape}, variances {variances.shape})")
         values = np.concatenate([mean, components.ravel(), variances, [state["t2_limit"], state["q_limit"]]])
         if not np.all(np.isfinite(values)) or np.any(variances <= 0):
-            raise ValueError("training reference: non-finite or non-positive values")
+            raise InputError("training reference: non-finite or non-positive values")
         return cls(mean, np.ascontiguousarray(components), variances, float(state["t2_limit"]),
                    float(state["q_limit"]), float(state.get("quantile", DEFAULT_QUANTILE)),
                    int(state.get("n_train", 0)), int(state.get("n_kept", len(variances))), int(state.get("rank", 0)))

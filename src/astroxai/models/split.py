@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from astroxai.errors import InputError
+
 PARTS = ("train", "validation", "test")
 
 
@@ -61,7 +63,7 @@ class Split:
 
     def part(self, name: str) -> np.ndarray:
         if name not in PARTS:
-            raise ValueError(f"unknown part {name!r}; choose from {PARTS}")
+            raise InputError(f"unknown part {name!r}; choose from {PARTS}")
         return getattr(self, name)
 
     def rows(self, ids, part: str) -> np.ndarray:
@@ -70,7 +72,7 @@ class Split:
         wanted = self.part(part)
         missing = [i for i in wanted if i not in position]
         if missing:
-            raise ValueError(f"{len(missing)} ids of the {part} part are not in the data set (first: {missing[0]})")
+            raise InputError(f"{len(missing)} ids of the {part} part are not in the data set (first: {missing[0]})")
         return np.array([position[i] for i in wanted], dtype=np.int64)
 
     def contains(self, ids, part: str) -> np.ndarray:
@@ -85,7 +87,7 @@ class Split:
     def from_dict(cls, saved: dict) -> Split:
         missing = [key for key in (*PARTS, "seed", "stratified") if key not in saved]
         if missing:
-            raise ValueError(f"a split needs {', '.join(missing)}")
+            raise InputError(f"a split needs {', '.join(missing)}")
         return cls(*(saved[part] for part in PARTS), int(saved["seed"]), bool(saved["stratified"]),
                    str(saved.get("origin", "paper")))
 
@@ -99,7 +101,7 @@ class Split:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError, ValueError, TypeError) as error:
-            raise ValueError(f"{path}: not a split ({error})") from None
+            raise InputError(f"{path}: not a split ({error})") from None
 
 
 def paper_split(labels, seed: int, test_size: float = 0.2, validation_size: float = 0.2,
@@ -134,7 +136,7 @@ def declared_split(data) -> list[np.ndarray] | None:
     column = np.asarray(column).astype(str)
     if not np.isin(column, [*PARTS, ""]).all():
         odd = sorted(set(column) - {*PARTS, ""})[:3]
-        raise ValueError(f"the data set's {SPLIT_COLUMN!r} column holds {odd}; expected {', '.join(PARTS)}")
+        raise InputError(f"the data set's {SPLIT_COLUMN!r} column holds {odd}; expected {', '.join(PARTS)}")
     labelled = data.labels != ""
     return [np.flatnonzero((column == part) & labelled) for part in PARTS]
 

@@ -38,6 +38,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from astroxai.errors import InputError
 from astroxai.models.base import Estimator
 from astroxai.models.bridge import SVCProbability
 from astroxai.models.evaluate import (
@@ -84,7 +85,7 @@ def svm_gamma(kernel: str, gamma: float | None, n_features: int) -> float | str:
     """The γ passed to SVC: the searched value for RBF, 1/n_features for poly, unused for linear."""
     if kernel == "rbf":
         if gamma is None:
-            raise ValueError("the RBF kernel needs a γ")
+            raise InputError("the RBF kernel needs a γ")
         return float(gamma)
     if kernel.startswith("poly"):
         return 1.0 / n_features
@@ -103,7 +104,7 @@ def make_svm(kernel: str, C: float, gamma: float | None = None, *, n_features: i
     reference while scikit-learn still offers it (deprecated in 1.9, removed in 1.11).
     """
     if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose from {sorted(KERNELS)}")
+        raise InputError(f"unknown kernel {kernel!r}; choose from {sorted(KERNELS)}")
     # ``probability`` is passed only when wanted: scikit-learn ≥ 1.9 warns whenever it is given at all.
     extra = {"probability": True} if probability else {}
     svc = SVC(C=float(C), gamma=svm_gamma(kernel, gamma, n_features), class_weight="balanced",
@@ -211,7 +212,7 @@ def search_svm(X, y, space: SearchSpace | None = None, *, seed: int = 0, n_jobs:
     y = np.asarray(y)
     n, n_features = X.shape
     if n * (space.folds - 1) / space.folds > MAX_GRAM_SAMPLES:
-        raise ValueError(f"{n} training spectra: too many for the cached-kernel search (limit "
+        raise InputError(f"{n} training spectra: too many for the cached-kernel search (limit "
                          f"{MAX_GRAM_SAMPLES} per fold); train on a random subsample")
     n_jobs = default_workers() if n_jobs is None else n_jobs
     start = time.perf_counter()
@@ -311,10 +312,10 @@ def problem_classes(classes) -> tuple[str, ...]:
     """The class names of a problem: 3 (type 1 / type 2 / intermediate), 2 (type 1 / type 2) or explicit names."""
     if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
         if int(classes) not in PROBLEMS:
-            raise ValueError(f"classes must be 2, 3 or a list of class names, not {classes}")
+            raise InputError(f"classes must be 2, 3 or a list of class names, not {classes}")
         return PROBLEMS[int(classes)]
     if isinstance(classes, str) or len(classes) < 2 or len(set(map(str, classes))) != len(classes):
-        raise ValueError(f"classes must be 2, 3 or a list of at least two distinct names, not {classes!r}")
+        raise InputError(f"classes must be 2, 3 or a list of at least two distinct names, not {classes!r}")
     return tuple(str(c) for c in classes)
 
 
@@ -322,12 +323,12 @@ def check_classes(data, classes, folds: int) -> None:
     """Refuse a data set without enough spectra of each class for a ``folds``-fold search on the 64 % train part."""
     missing = [c for c in classes if c not in data.classes]
     if missing:
-        raise ValueError(f"the data set has no spectra labelled {missing}; this model needs {list(classes)} (labels "
+        raise InputError(f"the data set has no spectra labelled {missing}; this model needs {list(classes)} (labels "
                          "come from the catalogue given to `astroxai reduce`)")
     counts = {c: int((data.labels == c).sum()) for c in classes}
     needed = int(np.ceil(folds / 0.64)) + 1  # every CV fold of the 64 % train part needs each class
     if min(counts.values()) < needed:
-        raise ValueError(f"too few spectra for a {folds}-fold search: {counts}; each class needs at least {needed}")
+        raise InputError(f"too few spectra for a {folds}-fold search: {counts}; each class needs at least {needed}")
 
 
 def training_hash(flux, labels, ids) -> str:
@@ -409,11 +410,11 @@ class SVMClassifier(Estimator):
         kernels = tuple(kernels)
         unknown = [k for k in kernels if k not in KERNELS]
         if unknown or not kernels:
-            raise ValueError(f"unknown kernels {unknown or '(none given)'}; choose from {', '.join(KERNELS)}")
+            raise InputError(f"unknown kernels {unknown or '(none given)'}; choose from {', '.join(KERNELS)}")
         if search is not None and not isinstance(search, SearchSpace):
             raise TypeError(f"search must be a SearchSpace, not {type(search).__name__}")
         if n_jobs is not None and int(n_jobs) < 1:
-            raise ValueError("n_jobs must be at least 1")
+            raise InputError("n_jobs must be at least 1")
         self.classes = classes
         self.kernels = kernels
         self.quick = bool(quick)
@@ -494,7 +495,7 @@ class SVMClassifier(Estimator):
         side.  ``data`` must hold the model's train and validation spectra."""
         self.check_fitted()
         if kernel not in self.validation_:
-            raise ValueError(f"the search has no {kernel!r} kernel (it has {sorted(self.validation_)})")
+            raise InputError(f"the search has no {kernel!r} kernel (it has {sorted(self.validation_)})")
         if kernel == self.kernel_:
             return self
         self.check_grid_of(data.wavelength)
@@ -577,7 +578,7 @@ class SVMClassifier(Estimator):
         model.params_ = meta.get("params_fitted") or meta.get("params") or {}
         model.classes_ = np.asarray([str(c) for c in svc.classes_], dtype=object)
         if model.classes_.tolist() != [str(c) for c in meta["classes"]]:
-            raise ValueError(f"the pipeline's classes {model.classes_.tolist()} differ from model.json's "
+            raise InputError(f"the pipeline's classes {model.classes_.tolist()} differ from model.json's "
                              f"{meta['classes']}")
         model.grid_ = np.asarray(meta["wavelength"], dtype=np.float64)
         model.reduction_ = dict(meta.get("reduction") or {})

@@ -31,6 +31,7 @@ from importlib import resources
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.figures import CLASS_NAMES
 
@@ -145,7 +146,7 @@ def _rows_of(data, ids) -> np.ndarray:
     lookup = {str(i): k for k, i in enumerate(data.ids)}
     missing = [str(i) for i in ids if str(i) not in lookup]
     if missing:
-        raise ValueError(f"{len(missing)} explained ids are not in the run's data set (first: {missing[0]})")
+        raise InputError(f"{len(missing)} explained ids are not in the run's data set (first: {missing[0]})")
     return np.array([lookup[str(i)] for i in ids], dtype=np.int64)
 
 

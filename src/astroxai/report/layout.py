@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from astroxai.data import atomic_path
+from astroxai.errors import InputError
 from astroxai.provenance import versions
 
 #: The kinds of study a run folder can hold (``astroxai run --kind``).
@@ -338,9 +339,9 @@ class RunRecord:
         try:
             state = json.loads(layout.record.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"{layout.record}: not a readable run record ({error})") from None
+            raise InputError(f"{layout.record}: not a readable run record ({error})") from None
         if not isinstance(state, dict):
-            raise ValueError(f"{layout.record}: not a run record")
+            raise InputError(f"{layout.record}: not a run record")
         if state.get("schema") == 2:
             stages = [StageRecord(**s) for s in state.pop("stages", [])]
             known = {k: v for k, v in state.items() if k in cls.__dataclass_fields__}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.io.sdss import write_sdss_spec
 from astroxai.progress import track
 from astroxai.provenance import write_run_record
@@ -61,7 +62,7 @@ def seeded_labels(counts: dict, classes, seed: int, what: str = "") -> tuple[lis
     uses child *i* of ``SeedSequence(seed)``, so it does not depend on how many others are made."""
     unknown = set(counts) - set(classes)
     if unknown:
-        raise ValueError(f"unknown {what + ' ' if what else ''}classes {sorted(unknown)}; choose from {tuple(classes)}")
+        raise InputError(f"unknown {what + ' ' if what else ''}classes {sorted(unknown)}; choose from {tuple(classes)}")
     labels = [label for label in classes for _ in range(counts.get(label, 0))]
     return labels, np.random.SeedSequence(seed).spawn(len(labels))
 

@@ -37,6 +37,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import erf
 
+from astroxai.errors import InputError
 from astroxai.lines import BALMER, C_KMS
 from astroxai.simulate.distributions import (
     correlated_normals,
@@ -350,7 +351,7 @@ def _broad_balmer(grid, hb_flux, fwhm, ebv, names=("Hα", "Hβ", "Hγ", "Hδ", "
 def draw_parameters(label: str, rng: np.random.Generator) -> dict:
     """Draw every physical parameter of one spectrum of class ``label``."""
     if label not in CLASSES:
-        raise ValueError(f"unknown class {label!r}; choose from {CLASSES}")
+        raise InputError(f"unknown class {label!r}; choose from {CLASSES}")
     p: dict = {"label": label, "subtype": {"type1": "1.0", "type2": "2.0"}.get(label, "")}
     g_hb, g_oiii = correlated_normals(rng, 0.7)  # narrow Balmer and [O III] widths go together
     p["fwhm_hb_narrow"] = quantile_from_normal(g_hb, *Q_FWHM_HB_NARROW)

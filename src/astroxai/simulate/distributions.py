@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from astroxai.errors import InputError
+
 Z95 = float(ndtri(0.95))  # 1.6449
 
 
@@ -16,7 +18,7 @@ def split_lognormal(rng: np.random.Generator, q05: float, q50: float, q95: float
     points.  All three quantiles must be positive and increasing.
     """
     if not 0 < q05 < q50 < q95:
-        raise ValueError("need 0 < q05 < q50 < q95")
+        raise InputError("need 0 < q05 < q50 < q95")
     lo = np.log(q50 / q05) / Z95
     hi = np.log(q95 / q50) / Z95
     g = rng.standard_normal(size)

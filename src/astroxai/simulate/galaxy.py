@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import gammaincinv
 
+from astroxai.errors import InputError
+
 GALAXY_CLASSES = ("unbarred", "barred")
 PIXEL_ARCSEC = 0.792
 SIZE = 64
@@ -54,7 +56,7 @@ class GalaxyImage:
 
 def draw_galaxy_parameters(label: str, rng: np.random.Generator, size: int = SIZE) -> dict:
     if label not in GALAXY_CLASSES:
-        raise ValueError(f"unknown galaxy class {label!r}; choose from {GALAXY_CLASSES}")
+        raise InputError(f"unknown galaxy class {label!r}; choose from {GALAXY_CLASSES}")
     h = float(rng.uniform(4.0, 8.0))
     p = {"label": label, "x0": float(size / 2 - 0.5 + rng.normal(0, 0.7)),
          "y0": float(size / 2 - 0.5 + rng.normal(0, 0.7)), "disc_scale_px": h,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from astroxai.errors import InputError
 from astroxai.provenance import write_run_record
 
 DEFAULT_IMAGE_SEED = 20230707
@@ -40,7 +41,7 @@ def _simulators(kind: str):
 
         return GALAXY_CLASSES, ("bar",), simulate_galaxy, {"pixel_arcsec": PIXEL_ARCSEC,
                                                           "unit": "peak brightness", "survey": "SDSS-like"}
-    raise ValueError(f"unknown image kind {kind!r}; choose 'radio' or 'galaxy'")
+    raise InputError(f"unknown image kind {kind!r}; choose 'radio' or 'galaxy'")
 
 
 def _wcs_header(rng: np.random.Generator, size: int, pixel_arcsec: float, dec_range=(0.0, 60.0)):

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from astroxai.errors import InputError
+
 RADIO_CLASSES = ("compact", "FRI", "FRII", "bent")
 COMPONENTS = ("core", "jets", "lobes", "hotspots")
 PIXEL_ARCSEC = 1.8
@@ -85,7 +87,7 @@ def _correlated_noise(rng, size: int, beam_sigma_px: float, rms: float) -> np.nd
 def draw_radio_parameters(label: str, rng: np.random.Generator, size: int = SIZE) -> dict:
     """Position angle, size, S/N and shape parameters of one source of class ``label``."""
     if label not in RADIO_CLASSES:
-        raise ValueError(f"unknown radio class {label!r}; choose from {RADIO_CLASSES}")
+        raise InputError(f"unknown radio class {label!r}; choose from {RADIO_CLASSES}")
     p = {"label": label, "angle": float(rng.uniform(0, np.pi)), "peak_snr": float(np.exp(rng.uniform(np.log(10),
                                                                                                           np.log(300)))),
          "x0": float(size / 2 - 0.5 + rng.normal(0, 1.0)), "y0": float(size / 2 - 0.5 + rng.normal(0, 1.0)),

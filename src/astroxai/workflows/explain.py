@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from astroxai.data import fate
+from astroxai.errors import InputError
 from astroxai.explain import Explainer, Explanation
 from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.physics import physics_checks
@@ -126,7 +127,7 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "saliency", target="
     if data is None:
         write_table([{c: row.get(c, "") for c in ("id", "input", "status", "label", "reason")} for row in fates],
                     files.table, {"model": str(model_dir), "method": method})
-        raise ValueError(f"no usable input among the {len(fates)} given (reasons in "
+        raise InputError(f"no usable input among the {len(fates)} given (reasons in "
                          f"{files.table.with_suffix('.csv')})")
     result = explain_set(model, data, out, method=method, target=target, baseline=baseline, seed=seed,
                          options=options, max_figures=max_figures, fates=fates, progress=progress)

@@ -43,6 +43,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from astroxai.data import atomic_path, csv_safe
+from astroxai.errors import AstroxaiError, InputError
 from astroxai.progress import track
 from astroxai.report.layout import FetchFiles
 
@@ -62,7 +63,7 @@ MANIFEST_COLUMNS = ("row", "plate", "mjd", "fiber", "run2d", "file", "status", "
 FITS_MAGIC = b"SIMPLE  ="
 
 
-class FetchError(RuntimeError):
+class FetchError(AstroxaiError, RuntimeError):
     """Nothing could be fetched: the archive cannot be reached, or no row of the catalogue gave a spectrum."""
 
 
@@ -220,7 +221,7 @@ class Archive:
         parsed = urlparse(self.base_url)
         self.local = Path(url2pathname(parsed.path)) if parsed.scheme == "file" else None
         if parsed.scheme not in ("http", "https", "file"):
-            raise ValueError(f"--base-url {base_url!r}: give an http(s):// or file:// address")
+            raise InputError(f"--base-url {base_url!r}: give an http(s):// or file:// address")
         self.timeout = timeout
         self.session = None if self.local is not None else make_session(jobs, backoff)
         self.transferred = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import ImageSet, LabelledSet, SpectraSet, fate
+from astroxai.errors import InputError
 from astroxai.io import collect_inputs, read_image_inputs
 from astroxai.models.persist import GridMismatchError
 from astroxai.parallel import ordered_map
@@ -37,7 +38,7 @@ def load_dataset(path, kind: type | None = None, finite: bool = False) -> Labell
         data = kind.load(path)
     except (OSError, ValueError, KeyError) as error:
         message = str(error)
-        raise ValueError(message if str(path) in message else f"{path}: not an astroxai data set ({message})") from None
+        raise InputError(message if str(path) in message else f"{path}: not an astroxai data set ({message})") from None
     if finite:
         good = data.finite()
         if not good.all():
@@ -47,7 +48,7 @@ def load_dataset(path, kind: type | None = None, finite: bool = False) -> Labell
             data = data.subset(np.flatnonzero(good))
             data.attrs["left_out_non_finite"] = left
             if not len(data):
-                raise ValueError(f"{path}: every input holds non-finite values")
+                raise InputError(f"{path}: every input holds non-finite values")
     return data
 
 
@@ -69,7 +70,7 @@ def _load_set(model, path: Path) -> tuple[LabelledSet | None, dict | None]:
     try:
         data = load_dataset(path)
         if data.modality != model.modality:
-            raise ValueError(f"{path} holds {data.modality}, the model takes {model.modality}")
+            raise InputError(f"{path} holds {data.modality}, the model takes {model.modality}")
         model.check_grid_of(data.grid)
     except (ValueError, GridMismatchError) as error:
         return None, _reject(path, path.stem, str(error))

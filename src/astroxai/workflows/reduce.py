@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import SpectraSetWriter, atomic_path, csv_safe
+from astroxai.errors import InputError
 from astroxai.io import InputItem
 from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
 from astroxai.parallel import ordered_map
@@ -61,7 +62,7 @@ def check_outputs(items: list[InputItem], out: Path) -> None:
     for item in items:
         what = targets.get(item.path.resolve())
         if what is not None:
-            raise ValueError(f"{what} ({item.path}) would overwrite an input: choose another --out")
+            raise InputError(f"{what} ({item.path}) would overwrite an input: choose another --out")
 
 
 def reduce_inputs(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from astroxai.errors import InputError
 from astroxai.parallel import default_workers
 from astroxai.report.layout import RunLayout
 from astroxai.workflows.studies import STUDIES, StudyResult, run_study
@@ -85,7 +86,7 @@ def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None
         The run folder's layout, its record, the data set and every stage's result by name.
     """
     if kind not in STUDIES:
-        raise ValueError(f"unknown study {kind!r}; choose from {sorted(STUDIES)}")
+        raise InputError(f"unknown study {kind!r}; choose from {sorted(STUDIES)}")
     out = Path(out or default_out(kind, data if isinstance(data, (str, type(None))) else "user"))
     layout = RunLayout(out)
     if data is not None and not isinstance(data, (str, list, tuple)):  # a data set built in Python

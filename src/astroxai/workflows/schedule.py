@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from astroxai.errors import InputError
 from astroxai.parallel import default_workers, ignore_interrupts
 from astroxai.progress import track
 
@@ -64,7 +65,7 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
     names = [t.name for t in tasks]
     unknown = {d for t in tasks for d in (*t.after, *t.inputs.values())} - set(names)
     if unknown or len(set(names)) != len(names):
-        raise ValueError(f"tasks need unknown or repeated names: {sorted(unknown) or names}")
+        raise InputError(f"tasks need unknown or repeated names: {sorted(unknown) or names}")
     workers = default_workers() if workers is None else max(1, int(workers))
     results, seconds, pending = {}, {}, list(tasks)
 

@@ -30,6 +30,7 @@ import numpy as np
 from astroxai.data import SpectraSet, fate
 from astroxai.data.base import atomic_path, cut_text
 from astroxai.embed.tsne import reference_map
+from astroxai.errors import InputError
 from astroxai.explain import Explainer
 from astroxai.explain.methods import get_method
 from astroxai.io import collect_inputs
@@ -163,7 +164,7 @@ def _model(settings: SurveySettings):
         _MODELS.clear()
         model = load_model(settings.model_dir)
         if model.metadata_.get("sha256") != settings.model_sha:
-            raise ValueError(f"{settings.model_dir} changed while the survey ran (its checksum differs)")
+            raise InputError(f"{settings.model_dir} changed while the survey ran (its checksum differs)")
         _MODELS[key] = model
     return _MODELS[key]
 
@@ -322,7 +323,7 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
     partitions = plan_partitions(model, inputs, catalog, partition_size)
     n_inputs = sum(len(p) for p in partitions)
     if not n_inputs:
-        raise ValueError("no input: the folders, catalogues and stores given hold no spectrum file or spectrum")
+        raise InputError("no input: the folders, catalogues and stores given hold no spectrum file or spectrum")
     record, done = _resume(out, partitions, settings, partition_size, restart)
     todo = [p for p in partitions if p.number not in done]
     failed, reports = [], []
@@ -338,7 +339,7 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
                   failed=[{"partition": number, "error": error} for number, error in failed])
     _write_record(out, record)
     if failed:
-        raise ValueError(f"{len(failed)} of {len(partitions)} partitions failed (first: {failed[0][1]}); the others "
+        raise InputError(f"{len(failed)} of {len(partitions)} partitions failed (first: {failed[0][1]}); the others "
                          f"are kept in {out / PARTS}: run the same command again to retry them")
     if embedding is not None:
         record["map_figure"] = str(draw_survey_map(out, embedding))
@@ -355,7 +356,7 @@ def _settings(model_dir, out: Path, method, options, target, baseline, seed, map
     and the reference map to place the spectra on (or None)."""
     model = load_model(model_dir)
     if model.modality != "spectra" or model.task != "classify":
-        raise ValueError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
+        raise InputError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
                          f"{model.task} model")
     chosen = get_method(method)
     embedding = None
@@ -380,7 +381,7 @@ def _resume(out: Path, partitions, settings, partition_size: int, restart: bool)
     same = record is not None and record.get("plan") == digest and record.get("settings") == settings.key() \
         and record.get("partition_size") == partition_size
     if record is not None and not same and not restart:
-        raise ValueError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
+        raise InputError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
                          "to start this one there (its results are replaced)")
     if restart or not same:
         shutil.rmtree(out / PARTS, ignore_errors=True)
@@ -453,7 +454,7 @@ def _summarise(out: Path, partitions: list[Partition], model) -> dict:
     kept = table.filter(pc.equal(table["status"], "kept"))  # in Arrow: no Python string per row
     expected = sum(len(p) for p in partitions if (folder / f"{p.name}.parquet").is_file())
     if len(np.unique(index)) != len(index) or len(index) != expected:
-        raise ValueError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
+        raise InputError(f"{folder}: {len(index)} rows for {expected} inputs, {len(index) - len(np.unique(index))} "
                          "twice: the parts are inconsistent (run again with --restart)")
     return {"n_rows": int(len(index)), "n_kept": kept.num_rows, "n_rejected": int(len(index)) - kept.num_rows,
             "classes": [str(c) for c in model.classes_], "n_ids_kept_twice": _repeated_ids(out, kept)}
@@ -541,5 +542,5 @@ def open_maps(out):
         if array.shape[0]:
             arrays.append(da.from_zarr(array))
     if not arrays:
-        raise ValueError(f"{out}: no maps stored (run the survey with --maps)")
+        raise InputError(f"{out}: no maps stored (run the survey with --maps)")
     return da.concatenate(arrays, axis=0), np.asarray(ids, dtype=object)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.data import atomic_folder, atomic_path, csv_safe
+from astroxai.errors import InputError
 from astroxai.models import Estimator, SVMClassifier, evaluate, kernel_study, load_model
 from astroxai.models.evaluate import PAPER_NOISE_LEVELS
 from astroxai.models.persist import SPLIT_FILE
@@ -129,10 +130,10 @@ def evaluate_folder(model_dir, data, out, *, part: str | None = None, noise_repe
     rows = np.arange(len(data))
     if part is not None:
         if model.split_ is None:
-            raise ValueError(f"{model_dir} has no {SPLIT_FILE}: cannot select its {part} part")
+            raise InputError(f"{model_dir} has no {SPLIT_FILE}: cannot select its {part} part")
         rows = rows[model.split_.contains(data.ids, part)]
         if rows.size == 0:
-            raise ValueError(f"no input of the data set is in the {part} part of {model_dir}'s split")
+            raise InputError(f"no input of the data set is in the {part} part of {model_dir}'s split")
     evaluation = evaluate(model, data, rows, noise_repeats=noise_repeats, seed=seed)
     if model.task == "classify":  # the spectra of the set the model cannot score, whatever the part
         evaluation.skipped = int((~np.isin(data.labels, model.classes_)).sum())
@@ -230,17 +231,17 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
     from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
 
     if task not in ("classify", "regress"):
-        raise ValueError(f"task must be 'classify' or 'regress', not {task!r}")
+        raise InputError(f"task must be 'classify' or 'regress', not {task!r}")
     if data.modality == "images":
         if model not in (None, "cnn"):
-            raise ValueError(f"images are learned by a CNN, not {model!r}")
+            raise InputError(f"images are learned by a CNN, not {model!r}")
         settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment}
         if task == "classify":
             return ImageCNNClassifier(max_epochs=max_epochs or 100, **settings)
         return ImageCNNRegressor(target=target, **{**REGRESSOR_TRAINING, **settings,
                                                    "max_epochs": max_epochs or REGRESSOR_TRAINING["max_epochs"]})
     if task != "classify":
-        raise ValueError("spectra models classify (--task regress is for image sets)")
+        raise InputError("spectra models classify (--task regress is for image sets)")
     seed = DEFAULT_TRAIN_SEED if seed is None else seed
     if model in (None, "svm"):
         return SVMClassifier(classes=classes, kernels=tuple(kernels or KERNELS), quick=quick, seed=seed,
@@ -248,4 +249,4 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
     if model == "cnn":
         return SpectrumCNNClassifier(classes=classes, config=CNNConfig(max_epochs=max_epochs or 200), seed=seed,
                                      stratify=stratify)
-    raise ValueError(f"model must be 'svm' or 'cnn', not {model!r}")
+    raise InputError(f"model must be 'svm' or 'cnn', not {model!r}")

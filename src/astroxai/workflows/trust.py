@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.embed import MapSpec, fit_maps, save_maps
+from astroxai.errors import InputError
 from astroxai.explain.trust import TRUST_METHODS, trust_table
 from astroxai.models import SVMClassifier, load_model
 from astroxai.report.figures import save_figure
@@ -79,7 +80,7 @@ def trust_inputs(data, first_model, *, n_inputs: int = 100, catalog=None, seed: 
     if first_model.split_ is not None:
         rows = rows[first_model.split_.contains(data.ids[rows], "test")]
     if rows.size == 0:
-        raise ValueError("no test input of the first model is in the data set")
+        raise InputError("no test input of the first model is in the data set")
     rows = np.sort(np.random.default_rng(seed).choice(rows, min(n_inputs, rows.size), replace=False))
     truth, sigma = None, None
     if data.modality == "spectra":
@@ -164,7 +165,7 @@ def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
     top = max(m.spec.perplexity for m in maps)
     for fitted in [m for m in maps if m.spec.perplexity == top]:
         if new.flux.shape[1] != fitted.reference.shape[1]:
-            raise ValueError(f"{source} is on another wavelength grid than the mapped spectra")
+            raise InputError(f"{source} is on another wavelength grid than the mapped spectra")
         coords = fitted.place(new.flux, seed=seed)
         rows += [{"map": fitted.spec.key, "id": i, "label": label, "x": float(x), "y": float(y)}
                  for i, label, (x, y) in zip(new.ids, new.labels, coords, strict=True)]

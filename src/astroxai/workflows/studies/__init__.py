@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from astroxai.errors import InputError
 from astroxai.report.layout import RunLayout, RunRecord, StageRecord, file_sha256
 from astroxai.workflows.schedule import Task, run_tasks
 
@@ -42,12 +43,12 @@ class RunConfig:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: not a readable JSON config ({error})") from None
+            raise InputError(f"{path}: not a readable JSON config ({error})") from None
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: a config is a JSON object of settings")
+            raise InputError(f"{path}: a config is a JSON object of settings")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"{path}: unknown config keys {sorted(unknown)} (known: "
+            raise InputError(f"{path}: unknown config keys {sorted(unknown)} (known: "
                              f"{', '.join(sorted(cls.__dataclass_fields__))})")
         return cls(**{**data, **fixed})
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from astroxai.data import SpectraSet, fate
 from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, fit_maps, paper_specs
+from astroxai.errors import InputError
 from astroxai.explain.study import DEFAULT_N_CORRECT, PAPER_BROAD, broad_rows, saliency_study
 from astroxai.explain.trust import TRUST_METHODS
 from astroxai.io import collect_inputs
@@ -69,15 +70,15 @@ class SpectraRunConfig(RunConfig):
     def __post_init__(self):
         unknown = [p for p in self.problems if p not in (2, 3)]
         if unknown or not self.problems:
-            raise ValueError(f"problems must be 3 and/or 2, not {self.problems}")
+            raise InputError(f"problems must be 3 and/or 2, not {self.problems}")
         SVMClassifier(kernels=self.kernels)  # checks the kernel names
         missing = [k for k in self.trust_kernels if k not in self.kernels]
         if missing:
-            raise ValueError(f"trust_kernels {missing} are not among the searched kernels {self.kernels}")
+            raise InputError(f"trust_kernels {missing} are not among the searched kernels {self.kernels}")
         if isinstance(self.range, str) and self.range not in RANGE_PRESETS:
-            raise ValueError(f"range must be a [min, max] pair or one of {sorted(RANGE_PRESETS)}")
+            raise InputError(f"range must be a [min, max] pair or one of {sorted(RANGE_PRESETS)}")
         if self.classes is not None and len(set(map(str, self.classes))) < 2:
-            raise ValueError(f"classes must name at least two distinct classes, not {self.classes}")
+            raise InputError(f"classes must name at least two distinct classes, not {self.classes}")
         self.data = None if self.data is None else [str(p) for p in self.data]
 
     def wave_range(self):
@@ -107,12 +108,12 @@ def check_sample(counts: dict, where: str) -> None:
     """Refuse, before the work it would waste, a sample with fewer than two classes or a class too small for the
     cross-validated search (counts by class name)."""
     if len(counts) < 2:
-        raise ValueError(f"{where}: a classifier needs at least two classes, the sample has {len(counts)} "
+        raise InputError(f"{where}: a classifier needs at least two classes, the sample has {len(counts)} "
                          f"({', '.join(f'{c!r}: {n}' for c, n in counts.items()) or 'no labelled input'})")
     small = {c: n for c, n in counts.items() if n < _needed()}
     if small:
         listed = ", ".join(f"{c!r} has {n}" for c, n in small.items())
-        raise ValueError(f"{where}: too few spectra for the {SEARCH_FOLDS}-fold search: {listed}; each class needs "
+        raise InputError(f"{where}: too few spectra for the {SEARCH_FOLDS}-fold search: {listed}; each class needs "
                          f"at least {_needed()} (add spectra, or leave the class out with --classes)")
 
 
@@ -124,7 +125,7 @@ def check_split(data, seed: int, stratify: bool, classes) -> None:
         missing = [c for c in classes if c not in found]
         if missing:
             counts = {c: int((data.labels == c).sum()) for c in missing}
-            raise ValueError(f"no {part} spectrum of {', '.join(map(repr, missing))} (spectra per class: {counts}); "
+            raise InputError(f"no {part} spectrum of {', '.join(map(repr, missing))} (spectra per class: {counts}); "
                              "every class needs spectra in each part of the split")
 
 

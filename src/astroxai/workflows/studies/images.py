@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from astroxai.data import ImageSet
+from astroxai.errors import InputError
 from astroxai.explain.components import defining_components, overlap_summary
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, labelled_split, load_model
 from astroxai.models.evaluate import recall_by_group
@@ -65,11 +66,11 @@ class ImageRunConfig(RunConfig):
 
     def __post_init__(self):
         if self.kind not in STUDY_METHODS:
-            raise ValueError(f"unknown image study {self.kind!r}; choose from {sorted(STUDY_METHODS)}")
+            raise InputError(f"unknown image study {self.kind!r}; choose from {sorted(STUDY_METHODS)}")
         if isinstance(self.data, str) and self.data not in IMAGE_DATA:
-            raise ValueError(f"unknown image data {self.data!r}; choose from {sorted(IMAGE_DATA)} or give files")
+            raise InputError(f"unknown image data {self.data!r}; choose from {sorted(IMAGE_DATA)} or give files")
         if self.data == "first" and self.kind != "radio":
-            raise ValueError("the real FIRST galaxies (data 'first') are radio images: use them with kind 'radio'")
+            raise InputError("the real FIRST galaxies (data 'first') are radio images: use them with kind 'radio'")
         if not isinstance(self.data, str):
             self.data = [str(p) for p in self.data]
         self.trust_methods = tuple(self.trust_methods)
@@ -95,18 +96,18 @@ def check_images(data, seed: int) -> None:
     """Refuse, before any training, a set with fewer than two classes or a class missing from a part of the split."""
     counts = {c: int((data.labels == c).sum()) for c in data.classes}
     if len(counts) < 2:
-        raise ValueError(f"a classifier needs at least two classes, the images have {len(counts)} ({counts}; labels "
+        raise InputError(f"a classifier needs at least two classes, the images have {len(counts)} ({counts}; labels "
                          "come from the catalogue: --catalog)")
     try:
         split = labelled_split(data, seed)
     except ValueError as error:  # scikit-learn's stratified split refuses a class of one image
-        raise ValueError(f"the images cannot be split into train, validation and test parts ({error}); images per "
+        raise InputError(f"the images cannot be split into train, validation and test parts ({error}); images per "
                          f"class: {counts}") from None
     for part in ("train", "validation", "test"):
         found = set(data.labels[split.rows(data.ids, part)])
         missing = [c for c in counts if c not in found]
         if missing:
-            raise ValueError(f"no {part} image of {', '.join(map(repr, missing))} (images per class: {counts}); "
+            raise InputError(f"no {part} image of {', '.join(map(repr, missing))} (images per class: {counts}); "
                              "every class needs images in each part of the split")
 
 
@@ -182,7 +183,7 @@ class ImageStudy(Study):
                 data = data.subset(np.flatnonzero(~unlabelled)) if unlabelled.any() else data
             write_manifest(self.layout.manifest, fates)
             if data is None or not len(data):
-                raise ValueError(f"no labelled image among the {len(fates)} inputs (reasons in "
+                raise InputError(f"no labelled image among the {len(fates)} inputs (reasons in "
                                  f"{self.layout.manifest})")
             data.save(self.layout.dataset)
         return data
@@ -193,7 +194,7 @@ class ImageStudy(Study):
 
         missing = [c for c in classes if c not in data.classes]
         if missing:
-            raise ValueError(f"--classes {','.join(missing)}: no such class among {data.classes}")
+            raise InputError(f"--classes {','.join(missing)}: no such class among {data.classes}")
         keep = np.isin(data.labels, classes)
         if self.layout.manifest.is_file():
             fates = read_manifest(self.layout.manifest)
