@@ -1,5 +1,6 @@
-"""A seeded corpus of malformed and hostile inputs, written at test time (issue 18): spectrum files, catalogues, HDF5
-data sets, image files and model folders, each with the fate a careful reader must give it.
+"""A seeded corpus of malformed and hostile inputs, written at test time (what a hostile or careless input can be):
+spectrum files, catalogues, HDF5 data sets, image files and model folders, each with the fate a careful reader must give
+it.
 
 Nothing here is committed as a binary: every file is made from a good input (a simulated spectrum, a trained model)
 by a small, named damage, so the corpus follows the formats when they change.  ``expect`` is ``"kept"`` for inputs a

@@ -115,3 +115,19 @@ def test_a_run_config_is_checked_before_any_work(tmp_path):
     config.write_text(json.dumps({"kernal": ["linear"]}))
     result = CliRunner().invoke(main, ["run", "--config", str(config)])
     assert result.exit_code == 1 and "unknown config keys ['kernal']" in result.output
+
+
+def test_the_command_line_offers_what_the_registries_hold():
+    """The choices of --method, --baseline and trust's --methods come from astroxai.vocabulary (no torch at start-up);
+    the method registry must hold exactly those names, so that a method registered is a method offered."""
+    from astroxai.explain import BASELINES, method_names
+    from astroxai.explain.methods import ALIASES
+    from astroxai.vocabulary import METHOD_ALIASES, METHOD_NAMES, TRUST_METHODS
+
+    assert tuple(method_names()) == METHOD_NAMES and ALIASES == METHOD_ALIASES
+    options = {p.name: p for p in main.commands["explain"].params}
+    assert list(options["method"].type.choices) == [*ALIASES, *method_names()]
+    assert tuple(options["baseline"].type.choices) == tuple(BASELINES)
+    trust = {p.name: p for p in main.commands["trust"].params}
+    assert trust["methods"].default.split(",") == list(TRUST_METHODS) and set(TRUST_METHODS) <= set(method_names())
+    assert tuple(trust["baseline"].type.choices) == tuple(BASELINES)

@@ -12,7 +12,9 @@ import astroxai
 
 ROOT = Path(__file__).parents[1]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(astroxai.__path__, "astroxai.") if name != "astroxai.cli")
+#: Every module of the package, the package itself (its docstring's example) included.
+MODULES = ["astroxai", *sorted(name for _, name, _ in pkgutil.walk_packages(astroxai.__path__, "astroxai.")
+                               if name != "astroxai.cli" and not name.endswith(".__main__"))]
 
 
 def _run(tests) -> doctest.TestResults:

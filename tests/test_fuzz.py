@@ -1,4 +1,5 @@
-"""The fuzz corpus of ``tests/fuzz.py`` through every command that takes each kind of input (issue 18).
+"""The fuzz corpus of ``tests/fuzz.py`` through every command that takes each kind of input (each input costs its own
+row, never the command).
 
 For every call: no traceback; exit code 0 whenever one input was good; every input in the output table exactly once,
 kept or rejected as the corpus expects, with a reason; no line of a file the corpus points at in any output; no

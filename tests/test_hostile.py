@@ -1,7 +1,7 @@
-"""Hostile inputs that cost nothing (issue 18, first part): HDF5 sets that point at other files (external or virtual
-datasets) or declare far more data than they hold, images whose header claims billions of pixels, and table cells
-that a spreadsheet would run as formulas.  Each is refused (or neutralised) with a reason, and the good inputs of
-the same call go on."""
+"""Hostile inputs that cost nothing (they are refused, never followed or read whole): HDF5 sets that point at other
+files (external or virtual datasets) or declare far more data than they hold, images whose header claims billions of
+pixels, and table cells that a spreadsheet would run as formulas. Each is refused (or neutralised) with a reason, and
+the good inputs of the same call go on."""
 
 from __future__ import annotations
 

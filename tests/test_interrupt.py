@@ -1,7 +1,7 @@
-"""Ctrl-C in the middle of a command (issue 18, item 6): SIGINT to the command's process group, as a terminal sends
-it, while ``reduce`` writes its data set and while ``train`` fits or writes its model folder.  The command stops
-without a traceback, leaves no temporary file, and the next command finds the previous complete output, byte for
-byte, never half of the new one."""
+"""Ctrl-C in the middle of a command (an interrupted command leaves no half-written output): SIGINT to the command's
+process group, as a terminal sends it, while ``reduce`` writes its data set and while ``train`` fits or writes its model
+folder. The command stops without a traceback, leaves no temporary file, and the next command finds the previous
+complete output, byte for byte, never half of the new one."""
 
 from __future__ import annotations
 
@@ -106,11 +106,11 @@ class _HalfBuilt:
 
 
 def test_a_finaliser_broken_by_the_interrupt_prints_no_traceback(monkeypatch):
-    from astroxai.cli import _noting_interrupts
+    from astroxai.cli import noting_interrupts
 
     shown = []  # what would be printed as "Exception ignored in ...", with its traceback
     monkeypatch.setattr(sys, "unraisablehook", shown.append)
-    with _noting_interrupts():
+    with noting_interrupts():
         _HalfBuilt()  # before any interrupt: Python's own report, as always
         assert len(shown) == 1 and isinstance(shown[0].exc_value, AttributeError)
         with pytest.raises(KeyboardInterrupt):

@@ -1,7 +1,7 @@
-"""Property-based tests (Hypothesis) for the readers and the reducer (issue 18): whatever bytes a file holds, a reader
-returns a spectrum or raises SpectrumError naming the file, never anything else; a catalogue gives one input per
-row; the reduction is invariant to the flux scale, normalises to 1 at 5100 Å, undoes the redshift, and turns any
-array it is handed into a finite spectrum or a SpectrumError."""
+"""Property-based tests (Hypothesis) for the readers and the reducer (whatever a file holds): whatever bytes a file
+holds, a reader returns a spectrum or raises SpectrumError naming the file, never anything else; a catalogue gives one
+input per row; the reduction is invariant to the flux scale, normalises to 1 at 5100 Å, undoes the redshift, and turns
+any array it is handed into a finite spectrum or a SpectrumError."""
 
 from __future__ import annotations
 

@@ -1,13 +1,17 @@
 """astroxai: classify astronomical spectra and images, and show why the classifier decides what it decides.
 
-A notebook's vocabulary, from reading survey files to trusting an explanation::
+A notebook's vocabulary, from reading survey files to trusting an explanation (a small sample and a coarse search
+here; ``SVMClassifier()`` alone runs the paper's whole search):
 
-    from astroxai import SpectraSet, SVMClassifier, Explainer, simulate
-
-    data = simulate.spectra_set(seed=1)                 # or reduce_spectra([...]), SpectraSet.load("data.h5")
-    model = SVMClassifier().fit(data)                   # the paper's SVM study (Peruzzi et al. 2021)
-    why = Explainer(model, "saliency").explain(data)    # maps, predictions, probabilities
-    table = trust_table({"SVM": model}, data)           # faithfulness, sanity, stability
+>>> from astroxai import Explainer, SVMClassifier, simulate, trust_table
+>>> data = simulate.spectra_set({"type1": 20, "type2": 20}, seed=1, n_wave=200)  # or SpectraSet.load("data.h5")
+>>> model = SVMClassifier(classes=2, kernels=["linear"], quick=True).fit(data)  # the paper's SVM (Peruzzi+ 2021)
+>>> why = Explainer(model, "saliency").explain(data.subset([0, 1]))              # maps, predictions, probabilities
+>>> why.maps.shape, why.method
+((2, 200), 'saliency')
+>>> table = trust_table({"SVM": model}, data, range(4), methods=["saliency"])   # faithfulness, sanity, stability
+>>> table.rows[0]["model"], table.rows[0]["n_spectra"]
+('SVM', 4)
 
 The package is layered (a lower layer never imports a higher one): ``data`` → ``io`` → ``reduce`` → ``simulate`` →
 ``models`` → ``explain``, ``embed`` → ``report`` → ``workflows`` → ``cli``.  Names are imported on first use, so

@@ -3,24 +3,12 @@ and the trust metrics on (N, C, H, W) inputs."""
 
 import numpy as np
 import pytest
-import torch
 
 from astroxai.explain.methods import attribute
 from astroxai.explain.metrics import deletion_insertion, mass_in_mask, predictor, rank_correlation, stability
 from astroxai.explain.segments import superpixels
 from astroxai.simulate.radio import simulate_radio
-
-
-class AdditiveImage(torch.nn.Module):
-    """p_0 = 0.5 + Σ w (x − c) over all pixels, p_1 = 1 − p_0."""
-
-    def __init__(self, w):
-        super().__init__()
-        self.register_buffer("w", torch.as_tensor(w, dtype=torch.float64))
-
-    def forward(self, x):
-        p0 = 0.5 + ((x.to(torch.float64) - 1.0) * self.w).flatten(1).sum(dim=1)
-        return torch.stack([p0, 1 - p0], dim=1)
+from tests.helpers import AdditiveImage
 
 
 @pytest.fixture

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from astroxai import simulate
-from astroxai.explain import Explainer, faithfulness, metrics, sanity, stability, trust_table, truth_mass
+from astroxai.explain import (
+    Explainer,
+    TrustSettings,
+    faithfulness,
+    metrics,
+    sanity,
+    stability,
+    trust_table,
+    truth_mass,
+)
 from astroxai.models import SVMClassifier
 
 
@@ -49,7 +58,7 @@ def test_trust_table_for_spectra_and_for_images(fitted, radio_model, radio):
     truth = {"label": data.labels[:8], "broad": np.isin(data.labels[:8], ("type1", "intermediate")),
              "fwhm": np.full(8, 4000.0), "r_feii": np.zeros(8)}
     table = trust_table({"SVM": model}, data, np.arange(8), methods=["saliency", "integrated-gradients"],
-                        truth=truth, sigma=np.full(8, 0.05), seed=1)
+                        truth=truth, sigma=np.full(8, 0.05), settings=TrustSettings(seed=1))
     assert [r["method"] for r in table.rows] == ["saliency", "integrated-gradients"]
     row = table.rows[1]
     for key in ("n_spectra", "ms_per_spectrum", "deletion_auc", "sanity_rho", "stability", "truth_mass",
@@ -57,8 +66,53 @@ def test_trust_table_for_spectra_and_for_images(fitted, radio_model, radio):
         assert key in row, key
     assert row["deletion_auc"] < row["random_deletion_auc"]  # IG is faithful on an SVM
     images = ImageSet.load(radio)
-    table = trust_table({"radio": load_model(radio_model)}, images, np.arange(6), methods=["saliency"], seed=1)
+    table = trust_table({"radio": load_model(radio_model)}, images, np.arange(6), methods=["saliency"],
+                        settings=TrustSettings(seed=1))
     (row,) = table.rows
     assert row["n_images"] == 6 and "defining_mass" in row and 0 <= row["defining_mass"] <= 1
     with pytest.raises(ValueError, match="unknown methods"):
         trust_table({"radio": load_model(radio_model)}, images, np.arange(2), methods=["finite-difference"])
+
+
+def test_all_zero_maps_are_left_out_of_the_faithfulness_scores(fitted):
+    """A map that is exactly zero (a probability at libsvm's clip) has no order: the stable sort hands it the input's
+    own order, which "beats random" on most spectra.  The medians and shares are taken over the other maps."""
+    from astroxai.explain.trust import faithfulness_columns
+
+    model, data = fitted
+    explainer = Explainer(model, "saliency")
+    why = explainer.explain(data.subset(np.arange(10)))
+    why.maps[:4] = 0.0
+    why.zero_map[:4] = True
+    faith = faithfulness(explainer, why, n_random=2, seed=3)
+    columns = faithfulness_columns(faith, ~why.zero_map)
+    rest = slice(4, None)
+    assert columns["deletion_auc"] == pytest.approx(np.median(faith["deletion_auc"][rest]))
+    assert columns["random_deletion_auc"] == pytest.approx(np.median(faith["random_deletion_auc"][rest]))
+    assert columns["deletion_beats_random"] == pytest.approx(np.mean(faith["deletion_auc"][rest]
+                                                                     < faith["random_deletion_auc"][rest]))
+    assert columns["insertion_beats_random"] == pytest.approx(np.mean(faith["insertion_auc"][rest]
+                                                                      > faith["random_insertion_auc"][rest]))
+    nothing = faithfulness_columns(faith, np.zeros(10, bool))
+    assert np.isnan(nothing["deletion_auc"]) and np.isnan(nothing["deletion_beats_random"])
+
+
+def test_faithfulness_under_a_baseline_no_method_starts_from(fitted):
+    """The second set of columns removes inputs to each spectrum's own minimum, not to the baseline integrated
+    gradients integrates from: checked against the metric called by hand with that baseline."""
+    model, data = fitted
+    subset = data.subset(np.arange(6))
+    table = trust_table({"SVM": model}, data, np.arange(6), methods=["integrated-gradients"],
+                        settings=TrustSettings(seed=2, random_orders=2))
+    (row,) = table.rows
+    explanation = table.explanations[("SVM", "integrated-gradients")]
+    flux = subset.flux.astype(np.float64)
+    by_hand = metrics.deletion_insertion(metrics.predictor(model.as_module()), flux, explanation.maps,
+                                         explanation.target_index(), flux.min(axis=1, keepdims=True), n_random=2,
+                                         seed=2)
+    usable = ~explanation.zero_map
+    assert row["deletion_auc_min"] == pytest.approx(np.median(by_hand["deletion_auc"][usable]))
+    assert row["insertion_auc_min"] == pytest.approx(np.median(by_hand["insertion_auc"][usable]))
+    assert row["deletion_auc_min"] != pytest.approx(row["deletion_auc"])  # another baseline, another score
+    with pytest.raises(ValueError, match="'explainer' or 'minimum'"):
+        faithfulness(Explainer(model, "saliency"), explanation, baseline="mean")

@@ -6,7 +6,7 @@ from sklearn.datasets import make_circles
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from astroxai.data import SpectraSet
-from astroxai.models import GridMismatchError, NotFittedError, SVMClassifier, svm
+from astroxai.models import GridMismatchError, NotFittedError, SVMClassifier, svm, svm_search
 from astroxai.models.svm import KERNELS, SearchSpace, fit_quietly, make_svm, search_svm
 from tests.helpers import libsvm_probability_svm
 from tests.helpers import three_classes as _three_classes
@@ -79,7 +79,7 @@ def test_search_is_reproducible_and_seeded():
 
 
 def test_too_many_spectra_for_cached_kernels(monkeypatch):
-    monkeypatch.setattr(svm, "MAX_GRAM_SAMPLES", 50)
+    monkeypatch.setattr(svm_search, "MAX_GRAM_SAMPLES", 50)
     X, y = _three_classes()
     with pytest.raises(ValueError, match="subsample"):
         search_svm(X, y, SearchSpace.quick(("linear",)))

@@ -1,5 +1,6 @@
-"""Tampered model folders (issue 18, item 2): a swapped estimator with a recomputed checksum, a grid shifted by
-500 Å, NaN parameters and NaN network weights are refused on load with a reason; the untouched folder loads."""
+"""Tampered model folders (a folder changed by hand or by an attacker): a swapped estimator with a recomputed checksum,
+a grid shifted by 500 Å, NaN parameters and NaN network weights are refused on load with a reason; the untouched folder
+loads."""
 
 from __future__ import annotations
 

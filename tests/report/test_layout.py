@@ -16,7 +16,8 @@ PACKAGE = Path(astroxai.__file__).parent
 #: Modules that name the files of *other* folders: a model folder (persist), the simulator's sample, a survey's
 #: folder, the reduction's manifest beside any data set, the simulator's record, ``simulate --store``.
 OTHER_FOLDERS = {"report/layout.py", "models/persist.py", "simulate/__init__.py", "simulate/images.py",
-                 "workflows/survey.py", "workflows/reduce.py", "provenance.py", "cli.py"}
+                 "workflows/survey.py", "workflows/survey_outputs.py", "workflows/reduce.py", "provenance.py",
+                 "cli/data.py"}
 FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.(csv|json|h5|html|md|png|pdf)$")
 
 

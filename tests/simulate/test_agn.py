@@ -56,7 +56,7 @@ def test_all_lines_at_once_equal_each_line_integrated_over_each_pixel():
 def test_remembered_extinction_is_ccm89():
     from dust_extinction.parameter_averages import CCM89
 
-    from astroxai.simulate.agn import _transmission
+    from astroxai.simulate.dust import transmission as _transmission
 
     for wave in (np.array([4862.68]), np.linspace(3500, 9000, 50)):
         expected = 10.0 ** (-0.4 * 3.1 * 0.3 * CCM89.evaluate(1e4 / wave, 3.1))

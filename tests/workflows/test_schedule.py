@@ -3,6 +3,7 @@ failing task reported."""
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +18,15 @@ def _add(a, b=0):
     return a + b
 
 
-def _pid(_=None):
-    time.sleep(1.0)  # long enough that the second task is taken by the other worker
-    return os.getpid()
+def _rendezvous(folder):
+    """Arrive, then wait until two tasks have arrived: two workers must hold one each at the same time (one worker
+    taking both in turn would wait here alone, and time out)."""
+    folder = Path(folder)
+    (folder / str(os.getpid())).touch()
+    deadline = time.monotonic() + 60
+    while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid(), len(list(folder.iterdir()))
 
 
 def _fail():
@@ -37,9 +44,11 @@ def test_dependencies_and_results(workers):
     assert results == {"square": 16, "sum": 17, "again": 27} and set(seconds) == set(results)
 
 
-def test_two_workers_run_side_by_side():
-    results, _ = run_tasks([Task("a", _pid), Task("b", _pid)], workers=2)
-    assert len({results["a"], results["b"], os.getpid()}) == 3  # two worker processes, not this one
+def test_two_workers_run_side_by_side(tmp_path):
+    results, _ = run_tasks([Task("a", _rendezvous, (tmp_path,)), Task("b", _rendezvous, (tmp_path,))], workers=2)
+    (pid_a, met_a), (pid_b, met_b) = results["a"], results["b"]
+    assert met_a == met_b == 2  # each met the other while it ran
+    assert len({pid_a, pid_b, os.getpid()}) == 3  # two worker processes, not this one
 
 
 def test_failures_and_unknown_names():

@@ -233,6 +233,8 @@ class LabelledSet:
     #: What one input is called in messages ("spectra", "images").
     NOUN: ClassVar[str] = "inputs"
     modality: ClassVar[str] = ""
+    #: The units of added-noise robustness curves (``""``: the inputs have none, e.g. images of any brightness).
+    NOISE_UNITS: ClassVar[str] = ""
 
     labels: np.ndarray
     ids: np.ndarray

@@ -54,6 +54,8 @@ class SpectraSet(LabelledSet):
     attrs: dict = field(default_factory=dict)
 
     FORMAT, NOUN, modality = "astroxai.SpectraSet", "spectra", "spectra"
+    #: Added noise is measured against the normalisation: σ in units of each spectrum's flux at 5100 Å.
+    NOISE_UNITS = "each spectrum's flux at 5100 Å"
 
     def __post_init__(self):
         self.flux = np.asarray(self.flux, dtype=np.float32)

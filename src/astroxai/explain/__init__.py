@@ -6,7 +6,9 @@ shares for spectra (:mod:`~astroxai.explain.physics`), class-defining components
 
 from astroxai.explain.explainer import BASELINES, Explainer, Explanation
 from astroxai.explain.methods import METHODS, Attribution, attribute, get_method, method_names, register
-from astroxai.explain.trust import TrustTable, faithfulness, sanity, stability, trust_table, truth_mass
+from astroxai.explain.modality import MODALITIES, Modality, modality_of, register_modality
+from astroxai.explain.trust import TrustSettings, TrustTable, faithfulness, sanity, stability, trust_table, truth_mass
 
-__all__ = ["BASELINES", "METHODS", "Attribution", "Explainer", "Explanation", "TrustTable", "attribute", "faithfulness",
-           "get_method", "method_names", "register", "sanity", "stability", "trust_table", "truth_mass"]
+__all__ = ["BASELINES", "METHODS", "MODALITIES", "Attribution", "Explainer", "Explanation", "Modality",
+           "TrustSettings", "TrustTable", "attribute", "faithfulness", "get_method", "method_names", "modality_of",
+           "register", "register_modality", "sanity", "stability", "trust_table", "truth_mass"]

@@ -27,12 +27,13 @@ import numpy as np
 from astroxai.data import LabelledSet
 from astroxai.data.base import STRING, atomic_path
 from astroxai.errors import InputError
-from astroxai.explain.methods import Attribution, attribute, continuum, get_method, wavelength_segments
+from astroxai.explain.methods import Attribution, attribute, get_method
+from astroxai.explain.modality import modality_of
 from astroxai.explain.saliency import resolve_targets
+from astroxai.vocabulary import BASELINES
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("model", "median", "continuum", "zero")
 #: HDF5 group that holds explanations.
 GROUP = "explanations"
 
@@ -141,11 +142,10 @@ class Explanation:
                 group["zero_map"] = self.zero_map
                 if self.delta is not None:
                     group["convergence_delta"] = self.delta
-                if self.modality == "spectra" and self.grid is not None:
-                    group["wavelength"] = np.asarray(self.grid, dtype=np.float64)
+                if self.grid is not None:
+                    group["grid"] = modality_of(self.modality).stored_grid(self.grid)
                 attrs = {"method": self.method, "options": self.options, "baseline": self.baseline,
-                         "seconds": self.seconds, "classes": list(self.classes), "modality": self.modality,
-                         "image_shape": list(self.grid) if self.modality == "images" else None}
+                         "seconds": self.seconds, "classes": list(self.classes), "modality": self.modality}
                 for attr, value in attrs.items():
                     group.attrs[attr] = json.dumps(value, default=str)
         return path
@@ -173,8 +173,7 @@ class Explanation:
             attrs = {name: json.loads(group.attrs[name]) for name in group.attrs}
             predicted = group["predicted"]
             modality = attrs.get("modality", "spectra")
-            grid = (group["wavelength"][()] if "wavelength" in group else
-                    tuple(attrs["image_shape"]) if attrs.get("image_shape") else None)
+            grid = _stored_grid(group, attrs, modality)
             return cls(maps=group["maps"][()].astype(np.float64), ids=group["ids"].asstr()[()],
                        targets=group["targets"].asstr()[()],
                        predicted=predicted.asstr()[()] if predicted.dtype.kind == "O" else predicted[()],
@@ -184,6 +183,16 @@ class Explanation:
                        seconds=attrs.get("seconds", 0.0),
                        delta=group["convergence_delta"][()] if "convergence_delta" in group else None,
                        modality=modality, grid=grid)
+
+
+def _stored_grid(group, attrs: dict, modality: str):
+    """An explanation's grid from its file: the ``grid`` array, or what files written before it kept (a spectrum's
+    ``wavelength`` array, an image's ``image_shape``)."""
+    if "grid" in group:
+        return modality_of(modality).read_grid(group["grid"][()])
+    if "wavelength" in group:
+        return group["wavelength"][()]
+    return tuple(attrs["image_shape"]) if attrs.get("image_shape") else None
 
 
 class Explainer:
@@ -223,22 +232,20 @@ class Explainer:
         self.model = model
         self.method_class = get_method(method)
         self.method = self.method_class.name
-        if self.method_class.spectra_only and model.modality != "spectra":
-            raise InputError(f"{self.method} is defined for spectra only")
+        self.modality = modality_of(model)
+        if not self.modality.accepts(self.method_class):
+            raise InputError(f"{self.method} does not explain {self.modality.noun} (it is defined for spectra only)")
         if isinstance(baseline, str):
             if baseline not in BASELINES:
                 raise InputError(f"unknown baseline {baseline!r}; choose from {', '.join(BASELINES)} or an array")
-            if baseline == "continuum" and model.modality != "spectra":
-                raise InputError("the continuum baseline is defined for spectra, not images")
+            self.modality.check_baseline(baseline)
             self.baseline = "model" if baseline == "median" else baseline
         else:
             self.baseline = np.asarray(baseline, dtype=np.float64)
             if self.baseline.shape != model.input_shape():
                 raise InputError(f"a baseline array must be shaped like one input {model.input_shape()}, "
                                  f"not {self.baseline.shape}")
-        self.options = self.method_class.settings(model.modality, options)
-        if self.options.get("lines") and model.modality != "spectra":
-            raise InputError("segments around lines are defined for spectra")
+        self.options = self.modality.settings(self.method_class, options)
         self.seed = int(seed)
         self.batch_size = int(batch_size or (model.single_pass_batch if self.method_class.single_pass
                                              else model.explain_batch))
@@ -260,21 +267,13 @@ class Explainer:
         Z = np.asarray(Z, dtype=np.float64)
         if not isinstance(self.baseline, str):
             return np.broadcast_to(self.baseline, Z.shape).copy()
-        if self.baseline == "model":
-            return np.broadcast_to(np.asarray(self.model.baseline_, dtype=np.float64), Z.shape).copy()
-        if self.baseline == "continuum":
-            return continuum(Z)
-        return np.zeros_like(Z)
+        return self.modality.reference(self.baseline, self.model, Z)
 
     def features(self, raw) -> np.ndarray | None:
         """LIME's and KernelSHAP's interpretable features for the raw inputs ``raw`` (None for other methods)."""
         if not self.method_class.uses_features:
             return None
-        if self.model.modality == "images":
-            from astroxai.explain.segments import superpixels
-
-            return np.broadcast_to(superpixels(raw, self.options["n_segments"])[:, None], np.shape(raw)).copy()
-        return wavelength_segments(self.model.grid_, self.options["n_segments"], self.options.get("lines", False))[None]
+        return self.modality.features(self.model, raw, self.options)
 
     def attribute(self, Z, targets, *, features=None, module=None) -> Attribution:
         """Maps of prepared inputs ``Z`` for given target indices: the step :meth:`explain` and the trust scores
@@ -296,8 +295,7 @@ class Explainer:
         """
         X = self.model.check_inputs(data)
         Z = self.model.prepare(X)  # what the attribution sees (float64)
-        # spectra are explained as they are: the classifier takes the prepared (converted) copy, not another one
-        inputs = Z if self.model.modality == "spectra" else X
+        inputs = self.modality.decision_inputs(X, Z)
         if ids is None:
             ids = data.ids if isinstance(data, LabelledSet) else np.arange(len(X)).astype(str)
         classes = [str(c) for c in self.model.classes_]
@@ -321,6 +319,5 @@ class Explainer:
                            probabilities=probabilities, classes=classes,
                            zero_map=~np.any(maps.reshape(len(maps), -1) != 0, axis=1), method=self.method,
                            options=result.options, baseline=self.baseline_name, seconds=result.seconds,
-                           delta=result.delta, modality=self.model.modality,
-                           grid=self.model.grid_ if self.model.modality == "spectra" else tuple(self.model.grid_),
+                           delta=result.delta, modality=self.model.modality, grid=self.modality.grid(self.model),
                            inputs=Z, features=features)

@@ -86,14 +86,6 @@ class Method:
     #: :attr:`astroxai.models.base.Estimator.single_pass_batch`).
     single_pass: ClassVar[bool] = False
 
-    @classmethod
-    def settings(cls, modality: str, options: dict) -> dict:
-        base = cls.image_defaults if modality == "images" else cls.defaults
-        unknown = set(options) - set(base)
-        if unknown:
-            raise InputError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(base) or 'none'})")
-        return {**base, **options}
-
     @staticmethod
     def run(module, inputs, target, baseline, mask, opts: dict, image: bool):
         """Maps (and the convergence delta, or None) of one batch; tensors in, tensors out."""
@@ -112,6 +104,14 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
+def method_settings(cls: type[Method], defaults: dict, options: dict) -> dict:
+    """A method's settings: ``defaults`` (one of its tables) with ``options`` over them; unknown options refused."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise InputError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(defaults) or 'none'})")
+    return {**defaults, **options}
+
+
 def get_method(name: str) -> type[Method]:
     """The registered method called ``name`` (or one of its aliases)."""
     key = ALIASES.get(name, name)
@@ -121,8 +121,13 @@ def get_method(name: str) -> type[Method]:
 
 
 def method_names(modality: str | None = None) -> list[str]:
-    """Registered method names (for one modality when given), in registration order."""
-    return [name for name, cls in METHODS.items() if not (modality == "images" and cls.spectra_only)]
+    """Registered method names (those that explain one modality's inputs, when given), in registration order."""
+    if modality is None:
+        return list(METHODS)
+    from astroxai.explain.modality import modality_of  # the modalities know the methods, not the other way round
+
+    kind = modality_of(modality)
+    return [name for name, cls in METHODS.items() if kind.accepts(cls)]
 
 
 @register
@@ -360,7 +365,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
     image = X.ndim == 4
     if image and cls.spectra_only:
         raise InputError(f"{cls.name} is defined for spectra only")
-    opts = cls.settings("images" if image else "spectra", options)
+    opts = method_settings(cls, cls.image_defaults if image else cls.defaults, options)
     target = None if target is None else np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
     start_time = time.perf_counter()
     dtype = module_dtype(module)

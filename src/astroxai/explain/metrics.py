@@ -249,10 +249,9 @@ def mass_in_region(wavelength, maps, regions) -> dict:
 def mass_in_mask(maps, masks) -> dict:
     """Image version of :func:`mass_in_region`: the share of each map's |attribution| (summed over channels) inside
     its ground-truth mask (N, H, W), the mask's share of the image, and their ratio (lift)."""
-    weight = np.abs(np.asarray(maps, dtype=np.float64))
-    if weight.ndim == 4:
-        weight = weight.sum(axis=1)
     masks = np.asarray(masks, dtype=bool)
+    # (N, H, W) or (N, C, H, W) maps: the channels (if any) summed onto the masks' (H, W)
+    weight = np.abs(np.asarray(maps, dtype=np.float64)).reshape(len(masks), -1, *masks.shape[1:]).sum(axis=1)
     total = weight.reshape(len(weight), -1).sum(axis=1)
     inside = (weight * masks).reshape(len(weight), -1).sum(axis=1)
     area = masks.reshape(len(masks), -1).mean(axis=1)

@@ -9,7 +9,8 @@ from astroxai.models.evaluate import Evaluation, NoiseCurve, evaluate
 from astroxai.models.image_cnn import ImageCNNClassifier, ImageCNNRegressor
 from astroxai.models.persist import GridMismatchError, ModelLoadError
 from astroxai.models.split import Split, labelled_split, paper_split
-from astroxai.models.svm import KernelStudy, SearchSpace, SVMClassifier, kernel_study
+from astroxai.models.svm import SearchSpace, SVMClassifier
+from astroxai.models.svm_study import KernelStudy, kernel_study
 
 __all__ = ["CNNConfig", "Estimator", "Evaluation", "GridMismatchError", "ImageCNNClassifier", "ImageCNNRegressor",
            "KernelStudy", "ModelLoadError", "NoiseCurve", "NotFittedError", "SVMClassifier", "SearchSpace", "Split",

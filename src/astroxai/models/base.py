@@ -81,6 +81,8 @@ class Estimator:
     explain_batch: ClassVar[int] = 256
     #: The batch size of methods with one forward and one backward pass per input (exact saliency).
     single_pass_batch: ClassVar[int] = 256
+    #: Whether the model reduces raw files itself, a chunk at a time (spectra: with its own grid and settings).
+    reduces_raw_files: ClassVar[bool] = False
     _KINDS: ClassVar[dict[tuple[str, str], type]] = {}
     #: Kinds written by earlier versions of astroxai, and what they are now.
     _ALIASES: ClassVar[dict[str, str]] = {"sklearn": "svm"}
@@ -154,15 +156,17 @@ class Estimator:
 
     def check_grid_of(self, grid) -> None:
         """:class:`~astroxai.models.persist.GridMismatchError` unless ``grid`` (wavelengths, or an image shape) is the
-        model's, with a message that says how to get there."""
-        if self.modality == "spectra":
-            check_grid(self.grid_, grid, self.reduction_)
-        else:
-            check_shape(self.grid_, grid)
+        model's, with a message that says how to get there (each family of inputs: :class:`SpectraModel`,
+        :class:`ImageModel`)."""
+        raise NotImplementedError
 
     def input_shape(self) -> tuple:
         """The shape of one input: ``(F,)`` for spectra, ``(C, H, W)`` for images."""
-        return (len(self.grid_),) if self.modality == "spectra" else tuple(self.grid_)
+        raise NotImplementedError
+
+    def check_loaded(self, where) -> None:
+        """Refuse a loaded model whose learned state is not sound for its inputs (``where``: the ``model.json`` to
+        name); nothing to check by default."""
 
     # -- what the explainers need ---------------------------------------------------------------------------------
     def as_module(self, prepared: bool = False):
@@ -246,6 +250,42 @@ class Estimator:
             model.reference_ = None
         model.metadata_ = meta
         return model
+
+
+class SpectraModel:
+    """Mixin of the models of spectra on a rest-frame wavelength grid (put before :class:`Estimator`)."""
+
+    modality: ClassVar[str] = "spectra"
+    reduces_raw_files: ClassVar[bool] = True
+
+    def check_grid_of(self, grid) -> None:
+        check_grid(self.grid_, grid, self.reduction_)
+
+    def input_shape(self) -> tuple:
+        return (len(self.grid_),)
+
+    def check_loaded(self, where) -> None:
+        """A finite baseline and a strictly increasing grid on which the baseline is ≈ 1 at the normalisation
+        wavelength (old folders may lack the baseline)."""
+        from astroxai.models.persist import ModelLoadError, check_spectral_grid
+
+        baseline = np.asarray(self.baseline_, dtype=np.float64)
+        if not np.all(np.isfinite(baseline)):
+            raise ModelLoadError(f"{where}: non-finite baseline")
+        usable = baseline.size == np.asarray(self.grid_).size and np.any(baseline)
+        check_spectral_grid(self.grid_, baseline if usable else None, self.reduction_, where)
+
+
+class ImageModel:
+    """Mixin of the models of image cutouts of one (C, H, W) shape (put before :class:`Estimator`)."""
+
+    modality: ClassVar[str] = "images"
+
+    def check_grid_of(self, grid) -> None:
+        check_shape(self.grid_, grid)
+
+    def input_shape(self) -> tuple:
+        return tuple(self.grid_)
 
 
 def _same(a, b) -> bool:

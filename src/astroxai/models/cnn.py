@@ -32,13 +32,14 @@ import logging
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from astroxai.errors import InputError
-from astroxai.models.base import Estimator
+from astroxai.models.base import Estimator, SpectraModel
 from astroxai.models.persist import (
     META_FILE,
     TORCH_FILE,
@@ -184,6 +185,12 @@ class TorchModel(Estimator):
 
     #: Inputs per forward pass at inference.
     inference_batch: int = 1024
+    #: The model's name in its test tables.
+    table_name: ClassVar[str] = "network"
+
+    def history_extra(self) -> dict:
+        """What the training history's table records beside the epochs: the network's settings."""
+        return {"config": self.network_config().to_dict()}
 
     def _outputs(self, X) -> np.ndarray:
         X = np.ascontiguousarray(self.check_inputs(X), dtype=np.float32)
@@ -204,7 +211,7 @@ class TorchModel(Estimator):
         self.module_.eval()
 
 
-class SpectrumCNNClassifier(TorchModel):
+class SpectrumCNNClassifier(SpectraModel, TorchModel):
     """The 1-D CNN (:class:`SpectrumCNN`) as a classifier of reduced spectra, trained on the paper's split.
 
     Parameters
@@ -238,6 +245,8 @@ class SpectrumCNNClassifier(TorchModel):
     """
 
     kind = "torch-cnn"
+    table_name = "cnn"
+    report_title = "1-D CNN on the same split"
     modality = "spectra"
 
     def __init__(self, classes=3, config: CNNConfig | None = None, *, seed: int = DEFAULT_TRAIN_SEED,
@@ -352,16 +361,9 @@ def check_network_folder(model, folder: Path) -> None:
     increasing or whose baseline is not ≈ 1 at the normalisation wavelength (see ``svm.check_svm_folder``)."""
     import torch
 
-    from astroxai.models.persist import ModelLoadError, check_spectral_grid
+    from astroxai.models.persist import ModelLoadError
 
-    where = folder / META_FILE
     for name, tensor in model.module_.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelLoadError(f"{folder}: non-finite weights in {name}")
-    if model.modality != "spectra":
-        return
-    baseline = np.asarray(model.baseline_, dtype=np.float64)
-    if not np.all(np.isfinite(baseline)):
-        raise ModelLoadError(f"{where}: non-finite baseline")
-    usable = baseline.size == np.asarray(model.grid_).size and np.any(baseline)  # old folders may lack it
-    check_spectral_grid(model.grid_, baseline if usable else None, model.reduction_, where)
+    model.check_loaded(folder / META_FILE)

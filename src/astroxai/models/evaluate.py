@@ -215,12 +215,12 @@ def evaluate(model, data, rows=None, *, noise_repeats: int = 5, noise_levels=PAP
     if rows.size == 0:
         raise InputError(f"no input of the set is labelled with the model's classes {classes}")
     X, y = inputs[rows], data.labels[rows]
-    if data.modality == "spectra":
+    if data.NOISE_UNITS:  # normalised inputs (spectra): scored in float64, as the noise curve perturbs them
         X = X.astype(np.float64)
     probabilities = model.predict_proba(X)
     predicted = model.predict(X)
     curve = None
-    if noise and data.modality == "spectra":
+    if noise and data.NOISE_UNITS:
         curve = NoiseCurve(noise_robustness(model, X, y, data.wavelength, classes, noise_levels, noise_repeats, seed))
     return Evaluation("classify", data.ids[rows], y, predicted, classification_metrics(y, predicted, classes), classes,
                       probabilities, confusion(y, predicted, classes), curve, skipped=int(total - rows.size))

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from astroxai.errors import InputError
+from astroxai.models.base import ImageModel
 from astroxai.models.cnn import CNNConfig, TorchModel, check_network_folder, class_weights, train_loop
 from astroxai.models.persist import require
 from astroxai.models.reference import TrainingReference
@@ -131,7 +132,7 @@ def dihedral(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return torch.flip(out, dims=(3,)) if rng.random() < 0.5 else out
 
 
-class ImageCNNModel(TorchModel):
+class ImageCNNModel(ImageModel, TorchModel):
     """What the image classifier and regressor share: the :class:`ImageCNN` network, its training on the paper's
     64/16/20 split of every labelled image (so that a classifier and a regressor share their test images), and the
     prepared-image space the explainers work in.
@@ -152,6 +153,7 @@ class ImageCNNModel(TorchModel):
 
     kind = "torch-image-cnn"
     modality = "images"
+    table_name = "image-cnn"
     explain_batch = 64
     inference_batch = 512
 
@@ -227,8 +229,11 @@ class ImageCNNModel(TorchModel):
         log.info("image CNN: %d epochs in %.1f s (best epoch %d)", len(history), self.fit_seconds_, best["epoch"])
         return self
 
+    def history_extra(self) -> dict:
+        return {**super().history_extra(), "stretch": self.stretch, "augment": self.augment}
+
     def _check_data(self, data) -> None:
-        if getattr(data, "modality", None) != "images":
+        if getattr(data, "modality", None) != self.modality:
             raise TypeError(f"an image CNN trains on an ImageSet, not {type(data).__name__}")
 
     def _classes(self, data) -> list:

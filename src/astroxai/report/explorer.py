@@ -384,7 +384,7 @@ def image_explorer(run) -> str:
     for k, (name, explanation) in enumerate(methods):
         keep = np.array([str(i) in index for i in explanation.ids], dtype=bool)
         maps = np.asarray(explanation.maps)[keep]
-        maps = maps.sum(axis=1) if maps.ndim == 4 else maps  # one map per image: channels summed
+        maps = maps.reshape(len(maps), -1, *shape).sum(axis=1)  # one map per image: its channels (if any) summed
         pack.add(f"map{k}", maps.reshape(len(maps), -1), bits=8, label=name,
                  rows=[index[str(i)] for i in explanation.ids[keep]],
                  targets=[str(t) for t in np.asarray(explanation.targets)[keep]])
@@ -468,3 +468,7 @@ def _image_layout(table: dict, classes: list, shape: tuple, meta_columns: list):
     controls = column(bm.Div(text="<b>true class</b>"), true, correctness, count, opacity, method, width=280)
     layout = row(column(controls, viewer, info), gallery, name="astroxai-images-explorer")
     return layout, ready
+
+
+#: Modality → the explorer of a run's test set (a modality without one gets none).
+EXPLORERS = {"spectra": spectra_explorer, "images": image_explorer}

@@ -32,6 +32,11 @@ class RunFolder:
         return self.record.kind
 
     @property
+    def modality(self) -> str:
+        """The kind of input the run studied (its data set's)."""
+        return self.dataset.modality
+
+    @property
     def paper_sample(self) -> bool:
         """The embedded simulation of Peruzzi et al.'s sample with its classes: the paper's numbers apply."""
         return self.kind == "spectra" and self.record.data == "simulated" and not self.record.config.get("classes")

@@ -131,12 +131,25 @@ EXPLORE_IMAGES = ("Every test image; green frame: classified correctly, red: mis
                   "map's opacity) and switch between the run's methods. Filter by true class and correctness.")
 
 
+#: What the page says of each kind of input: its noun, the caption of the examples figure, the explorer's note.
+PAGE_TEXTS = {"spectra": {"noun": "spectra", "examples": "One reduced spectrum of each class.",
+                          "explore": EXPLORE_SPECTRA},
+              "images": {"noun": "cutouts", "examples": "Example cutouts per class (asinh stretch).",
+                         "explore": EXPLORE_IMAGES}}
+GENERIC_TEXTS = {"noun": "inputs", "examples": "Examples of each class.", "explore": ""}
+
+
+def _texts(run: RunFolder) -> dict:
+    return PAGE_TEXTS.get(run.modality, GENERIC_TEXTS)
+
+
 def _explorer_section(page: Page, run: RunFolder) -> None:
-    """The linked, explorable view of the run's test set, when the run explained one."""
-    spectra = run.kind == "spectra"
-    fragment = explorer.spectra_explorer(run) if spectra else explorer.image_explorer(run)
+    """The linked, explorable view of the run's test set, when the run explained one and its kind of input has an
+    explorer (:data:`astroxai.report.explorer.EXPLORERS`)."""
+    draw = explorer.EXPLORERS.get(run.modality)
+    fragment = draw(run) if draw is not None else ""
     if fragment:
-        page.section("Explore the test set", EXPLORE_SPECTRA if spectra else EXPLORE_IMAGES)
+        page.section("Explore the test set", _texts(run)["explore"])
         page.explorer(fragment)
 
 
@@ -162,7 +175,7 @@ def _svm_section(page: Page, run: RunFolder, name: str, model) -> None:
 
 def _network_section(page: Page, run: RunFolder, name: str, model) -> None:
     files, meta = run.layout.model(name), model.metadata_
-    what = f"1-D CNN on the same split ({name})" if model.modality == "spectra" else name
+    what = f"{model.report_title} ({name})" if getattr(model, "report_title", "") else name
     page.add(f"<h3>{html.escape(what)}</h3>",
              f'<p class="note">{meta.get("n_parameters", 0):,} parameters; {model.training_.get("epochs")} epochs in '
              f'{meta.get("timings", {}).get("fit_s", float("nan")):.0f} s (best epoch '
@@ -173,14 +186,18 @@ def _network_section(page: Page, run: RunFolder, name: str, model) -> None:
         page.figure(files.figure(stem), caption)
 
 
-def _models_section(page: Page, run: RunFolder) -> None:
-    from astroxai.models import SVMClassifier
+#: A model family's section (the SVM's search and kernels); other models get :func:`_network_section`.
+MODEL_SECTIONS = {"svm": _svm_section}
+#: How the noise figures name a model family.
+MODEL_NAMES = {"svm": "SVM", "torch-cnn": "CNN"}
 
+
+def _models_section(page: Page, run: RunFolder) -> None:
     if not run.models:
         return
     page.section("Models, their search and their test scores")
     for name, model in run.models.items():
-        (_svm_section if isinstance(model, SVMClassifier) else _network_section)(page, run, name, model)
+        MODEL_SECTIONS.get(model.kind, _network_section)(page, run, name, model)
     if run.has_table(run.layout.peers):
         page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
                  "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
@@ -195,7 +212,7 @@ def _models_section(page: Page, run: RunFolder) -> None:
     if noise:
         page.section("Robustness to noise")
         for name, model in noise:
-            what = f"{len(model.classes_)}-class {'SVM' if isinstance(model, SVMClassifier) else 'CNN'}"
+            what = f"{len(model.classes_)}-class {MODEL_NAMES.get(model.kind, type(model).__name__)}"
             page.figure(run.layout.model(name).figure("noise"),
                         f"{what}: macro F against Gaussian noise σ in units of each spectrum's 5100 Å flux.")
 
@@ -329,7 +346,7 @@ def _title(run: RunFolder) -> tuple[str, str]:
                 f"Real data: {record.summary.get('data_source') or 'FIRST galaxies'}, the literature's train / "
                 "validation / test split; LIME and SmoothGrad as in Liang et al. (2023).")
     if record.data == "user":
-        what = "spectra" if record.kind == "spectra" else "cutouts"
+        what = _texts(run)["noun"]
         study = {"spectra": "Peruzzi et al. (2021)", "radio": "Liang et al. (2023)", "galaxy": "Bhambra et al. (2022)"}
         return (f"astroxai: the user's {what} explained",
                 f"The user's own labelled {what} ({len(record.summary.get('classes', {}))} classes); the study of "
@@ -341,7 +358,7 @@ def _data_section(page: Page, run: RunFolder) -> None:
     summary, layout = run.record.summary, run.layout
     page.section("Data")
     counts = summary.get("classes", {})
-    noun = "spectra" if run.kind == "spectra" else "cutouts"
+    noun = _texts(run)["noun"]
     kept = sum(counts.values())
     total = summary.get("n_inputs", kept)
     manifest = (f' ({total - kept} rejected, each with its reason in <a href="{html.escape(layout.manifest.name)}">'
@@ -358,8 +375,7 @@ def _data_section(page: Page, run: RunFolder) -> None:
     if skipped:
         page.add('<p class="note">Stages skipped: ' + "; ".join(
             f"<b>{html.escape(s.name)}</b> ({html.escape(s.reason)})" for s in skipped) + ".</p>")
-    page.figure(layout.examples, "One reduced spectrum of each class." if run.kind == "spectra"
-                else "Example cutouts per class (asinh stretch).")
+    page.figure(layout.examples, _texts(run)["examples"])
 
 
 def write_report(run_dir) -> Path:

@@ -29,5 +29,3 @@ NOISE = {
 }
 #: Table 9: mean of 10 training runs on train + validation (2677 spectra), Intel i7-6700HQ, seconds.
 TRAINING_TIME = {"linear": 15.13, "rbf": 13.34, "poly2": 12.94, "poly3": 12.96}
-#: Table 2: class counts in the paper's (unstratified) split.
-SPLIT_COUNTS = {"train": (441, 1370, 330), "validation": (107, 352, 76), "test": (132, 423, 115)}

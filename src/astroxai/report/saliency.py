@@ -1,6 +1,7 @@
-"""Writers of explanations of spectra: the saliency study (:class:`~astroxai.explain.study.SaliencyStudy`) into its
-tables and figures, and the small helpers every writer of a spectrum's map shares (captions, file names made from
-ids, probability columns).  They write and compute nothing else."""
+"""Writers of explanations: the saliency study (:class:`~astroxai.explain.study.SaliencyStudy`) into its tables and
+figures, the figures of one explained set for each kind of input (:func:`write_explanation_figures`, with a registry
+a new modality adds its drawing to), and the small helpers every writer of a map shares (captions, file names made
+from ids, probability columns).  They write and compute nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from astroxai.report.figures import save_figure
+from astroxai.report.figures import class_name, plain, save_figure
 from astroxai.report.figures.explain import (
     plot_class_saliency,
     plot_gallery,
@@ -132,5 +133,60 @@ def _gallery_pages(layout, wavelength, gallery: list[dict]) -> list[Path]:
     return figures
 
 
-__all__ = ["ZERO_MAP_NOTE", "caption", "maps_by_target", "probability_columns", "safe_name", "spectrum_rows",
-           "write_saliency_study"]
+
+
+
+def _spectra_figures(files, explanation, data, rows: list[dict], count: int) -> list[Path]:
+    """A colour-coded spectrum for each of the first ``count`` inputs, and the per-class curves."""
+    figures = []
+    for j, row in enumerate(rows[:count]):
+        title, note = caption(explanation, j, row.get("label") or "unknown")
+        figures += save_figure(plot_saliency(data.wavelength, data.flux[j], explanation.maps[j], title, note=note),
+                               files.figure(f"saliency_{j + 1:04d}_{safe_name(row['id'])}"))
+    by_class = maps_by_target(explanation)
+    if by_class:
+        figures += save_figure(plot_class_saliency(data.wavelength, by_class), files.figure("class_saliency"))
+    return figures
+
+
+def image_gallery(explanation, data, rows: list[dict], count: int) -> list[dict]:
+    """Entries of the image gallery figure for the first ``count`` images."""
+    entries = []
+    for j in range(min(count, len(explanation))):
+        row = rows[j]
+        note = ""
+        if "defining" in row:
+            note = (f"{row['defining_mass']:.0%} of |map| on the {row['defining']} "
+                    f"(×{row['defining_lift']:.1f} its area)")
+        p = dict(zip(explanation.classes, explanation.probabilities[j], strict=True))[explanation.targets[j]]
+        entries.append({"image": data.images[j], "map": explanation.maps[j], "note": note,
+                        "title": f"{plain(data.ids[j])}: {class_name(data.labels[j] or '?')} → "
+                                 f"{class_name(explanation.predicted[j])} (p = {p:.2f})",
+                        "masks": {name: mask[j] for name, mask in data.masks.items()}})
+    return entries
+
+
+def _image_figures(files, explanation, data, rows: list[dict], count: int) -> list[Path]:
+    """One gallery of the first ``count`` images: image, map, strongest 10 %."""
+    from astroxai.report.figures.images import plot_image_gallery
+
+    shown = min(count, len(explanation))
+    if not shown:
+        return []
+    return save_figure(plot_image_gallery(image_gallery(explanation, data, rows, shown), explanation.method),
+                       files.figure(f"gallery_{explanation.method}"))
+
+
+#: Modality name → the figures of one explained set (a modality without an entry gets its tables only).
+EXPLANATION_FIGURES = {"spectra": _spectra_figures, "images": _image_figures}
+
+
+def write_explanation_figures(files, explanation, data, rows: list[dict], count: int) -> list[Path]:
+    """The figures of an explained set (:class:`~astroxai.report.layout.ExplainFiles`): each kind of input draws
+    its own (:data:`EXPLANATION_FIGURES`)."""
+    draw = EXPLANATION_FIGURES.get(explanation.modality)
+    return [] if draw is None else draw(files, explanation, data, rows, count)
+
+
+__all__ = ["EXPLANATION_FIGURES", "ZERO_MAP_NOTE", "caption", "image_gallery", "maps_by_target", "probability_columns",
+           "safe_name", "spectrum_rows", "write_explanation_figures", "write_saliency_study"]

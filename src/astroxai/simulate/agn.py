@@ -45,6 +45,7 @@ from astroxai.simulate.distributions import (
     split_lognormal,
     split_normal,
 )
+from astroxai.simulate.dust import transmission
 
 CLASSES = ("type1", "type2", "intermediate")
 
@@ -168,36 +169,6 @@ _SKY_OH = np.column_stack([np.sort(_oh.uniform(6800, 9250, 70)), _oh.uniform(15,
 SKY_LINES = np.vstack([_SKY_FIXED, _SKY_OH])
 
 
-R_V = 3.1
-
-
-def _transmission(wave: np.ndarray, ebv: float) -> np.ndarray:
-    """Fraction of flux transmitted through dust with E(B−V) = ``ebv`` (CCM89, R_V = 3.1)."""
-    if ebv <= 0:
-        return np.ones_like(wave)
-    return 10.0 ** (-0.4 * R_V * ebv * _ccm89(np.asarray(wave, dtype=float)))
-
-
-def _ccm89(wave: np.ndarray) -> np.ndarray:
-    """A(λ)/A(V) of CCM89 at R_V = 3.1.  Single wavelengths (the lines, 5100 Å: most calls) are remembered, which
-    halves the simulator's time; the numbers are those of one ``CCM89.evaluate`` call."""
-    if wave.shape == (1,):
-        return np.array([_ccm89_at(float(wave[0]))])
-    return _ccm89_evaluate(wave)
-
-
-@lru_cache(maxsize=256)
-def _ccm89_at(wave: float) -> float:
-    return float(_ccm89_evaluate(np.array([wave]))[0])
-
-
-def _ccm89_evaluate(wave: np.ndarray) -> np.ndarray:
-    from dust_extinction.parameter_averages import CCM89
-
-    # CCM89 is defined for 1000 Å–3.3 µm; clip so far-red pixels of low-z spectra stay in range.
-    return CCM89.evaluate(1e4 / np.clip(wave, 1100.0, 33000.0), R_V)
-
-
 def _planck_shape(wave: np.ndarray, temperature: float) -> np.ndarray:
     """Black-body B_λ shape normalised to 1 at 5100 Å."""
     hc_k = 1.438777e8  # h c / k in Å·K
@@ -293,11 +264,11 @@ def d4000(wave: np.ndarray, flux: np.ndarray) -> float:
 def _continuum(grid, host_fraction, alpha, ebv_gas, sigma_star, young_fraction):
     """Host + AGN power law, each reddened, mixed so the host has ``host_fraction`` of the 5100 Å flux."""
     at = np.array([5100.0])
-    power = (grid.wave / 5100.0) ** alpha * _transmission(grid.wave, ebv_gas) / _transmission(at, ebv_gas)
+    power = (grid.wave / 5100.0) ** alpha * transmission(grid.wave, ebv_gas) / transmission(at, ebv_gas)
     if host_fraction > 0:
         host = host_galaxy(grid, young_fraction, sigma_star)
         ebv_star = 0.44 * ebv_gas
-        host = host * _transmission(grid.wave, ebv_star) / _transmission(at, ebv_star)
+        host = host * transmission(grid.wave, ebv_star) / transmission(at, ebv_star)
     else:
         host = 0.0
     return host_fraction * host + (1 - host_fraction) * power
@@ -306,7 +277,7 @@ def _continuum(grid, host_fraction, alpha, ebv_gas, sigma_star, young_fraction):
 def _narrow_lines(grid, cont_at, p, ebv):
     """Narrow emission lines with the drawn ratios; Balmer lines from Case B through the reddening."""
     hb = p["ew_hb_narrow"] * cont_at(BALMER["Hβ"])
-    t_hb = _transmission(np.array([BALMER["Hβ"]]), ebv)[0]
+    t_hb = transmission(np.array([BALMER["Hβ"]]), ebv)[0]
     sig_b, sig_f = _sigma(p["fwhm_hb_narrow"]), _sigma(p["fwhm_oiii"])
     centres, sigmas, fluxes = [], [], []
 
@@ -316,7 +287,7 @@ def _narrow_lines(grid, cont_at, p, ebv):
         fluxes.append(flux)
 
     for name in ("Hα", "Hγ", "Hδ", "Hε", "H8", "H9"):
-        ratio = CASE_B[name] * _transmission(np.array([BALMER[name]]), ebv)[0] / t_hb
+        ratio = CASE_B[name] * transmission(np.array([BALMER[name]]), ebv)[0] / t_hb
         add(BALMER[name], hb * ratio, sig_b)
     add(BALMER["Hβ"], hb, sig_b)
     oiii = p["oiii_hb"] * hb
@@ -336,10 +307,10 @@ def _narrow_lines(grid, cont_at, p, ebv):
 def _broad_balmer(grid, hb_flux, fwhm, ebv, names=("Hα", "Hβ", "Hγ", "Hδ", "Hε", "H8"), ha_flux=None,
                   fwhm_ha=None):
     """Broad Balmer lines with the BLR decrement, reddened relative to Hβ."""
-    t_hb = _transmission(np.array([BALMER["Hβ"]]), ebv)[0]
+    t_hb = transmission(np.array([BALMER["Hβ"]]), ebv)[0]
     centres, sigmas, fluxes = [], [], []
     for name in names:
-        flux = hb_flux * BLR_DECREMENT[name] * _transmission(np.array([BALMER[name]]), ebv)[0] / t_hb
+        flux = hb_flux * BLR_DECREMENT[name] * transmission(np.array([BALMER[name]]), ebv)[0] / t_hb
         if name == "Hα" and ha_flux is not None:
             flux = ha_flux
         centres.append(BALMER[name])
@@ -476,7 +447,7 @@ def model_spectrum(p: dict) -> tuple[PixelGrid, np.ndarray, np.ndarray]:
             lines += _broad_balmer(grid, p["broad_narrow_hb"] * hb_narrow, p["fwhm_hb_broad"], p["ebv"],
                                    fwhm_ha=p["fwhm_ha_broad"])
         elif label == "intermediate":  # type 1.9: broad Hα only
-            t = _transmission(np.array([BALMER["Hα"], BALMER["Hβ"]]), p["ebv"])
+            t = transmission(np.array([BALMER["Hα"], BALMER["Hβ"]]), p["ebv"])
             ha_narrow = hb_narrow * CASE_B["Hα"] * t[0] / t[1]
             lines += grid.gaussians([BALMER["Hα"]], _sigma(p["fwhm_ha_broad"]),
                                     [p["broad_narrow_ha"] * ha_narrow])

@@ -29,18 +29,28 @@ DEFAULT_IMAGE_COUNTS = {
 }
 
 
+def _radio():
+    from astroxai.simulate.radio import BEAM_FWHM_ARCSEC, COMPONENTS, PIXEL_ARCSEC, RADIO_CLASSES, simulate_radio
+
+    info = {"pixel_arcsec": PIXEL_ARCSEC, "beam_fwhm_arcsec": BEAM_FWHM_ARCSEC, "unit": "mJy/beam",
+            "survey": "FIRST-like"}
+    return RADIO_CLASSES, COMPONENTS, simulate_radio, info
+
+
+def _galaxy():
+    from astroxai.simulate.galaxy import GALAXY_CLASSES, PIXEL_ARCSEC, simulate_galaxy
+
+    return GALAXY_CLASSES, ("bar",), simulate_galaxy, {"pixel_arcsec": PIXEL_ARCSEC, "unit": "peak brightness",
+                                                      "survey": "SDSS-like"}
+
+
+#: Kind of image → its simulator's classes, components, function and description.
+SIMULATORS = {"radio": _radio, "galaxy": _galaxy}
+
+
 def _simulators(kind: str):
-    if kind == "radio":
-        from astroxai.simulate.radio import BEAM_FWHM_ARCSEC, COMPONENTS, PIXEL_ARCSEC, RADIO_CLASSES, simulate_radio
-
-        info = {"pixel_arcsec": PIXEL_ARCSEC, "beam_fwhm_arcsec": BEAM_FWHM_ARCSEC, "unit": "mJy/beam",
-                "survey": "FIRST-like"}
-        return RADIO_CLASSES, COMPONENTS, simulate_radio, info
-    if kind == "galaxy":
-        from astroxai.simulate.galaxy import GALAXY_CLASSES, PIXEL_ARCSEC, simulate_galaxy
-
-        return GALAXY_CLASSES, ("bar",), simulate_galaxy, {"pixel_arcsec": PIXEL_ARCSEC,
-                                                          "unit": "peak brightness", "survey": "SDSS-like"}
+    if kind in SIMULATORS:
+        return SIMULATORS[kind]()
     raise InputError(f"unknown image kind {kind!r}; choose 'radio' or 'galaxy'")
 
 

@@ -14,13 +14,10 @@ import logging
 from astroxai.data import fate
 from astroxai.errors import InputError
 from astroxai.explain import Explainer, Explanation
-from astroxai.explain.components import component_scores, defining_components
-from astroxai.explain.physics import physics_checks
+from astroxai.explain.modality import modality_of
 from astroxai.models import load_model
-from astroxai.report.figures import class_name, plain, save_figure
-from astroxai.report.figures.explain import plot_class_saliency, plot_saliency
 from astroxai.report.layout import ExplainFiles
-from astroxai.report.saliency import caption, maps_by_target, probability_columns, safe_name
+from astroxai.report.saliency import probability_columns, write_explanation_figures
 from astroxai.report.tables import write_table
 from astroxai.workflows.inputs import gather
 
@@ -28,40 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def science_rows(explanation: Explanation, data) -> list[dict]:
-    """Per input, what the modality's science check measures on its map: spectra — the mean map in the Hβ core and
-    wings and the share of |map| near the diagnostic lines; images with ground-truth masks — the share of |map| on
-    each true component and its lift (:func:`astroxai.explain.components.component_scores`)."""
-    if explanation.modality == "images":
-        if not data.masks:
-            return [{} for _ in range(len(explanation))]
-        return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
-                for row in component_scores(explanation.maps, data.masks, data.labels, defining_components(data))]
-    checks = physics_checks(explanation.grid, explanation.maps)
-    signs, share = checks["signs"], checks["share"]["saliency_share"]
-    return [{"hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",
-             "hbeta_wing_mean": float(signs["wings"][j]) if signs is not None else "",
-             "line_saliency_share": float(share[j])} for j in range(len(explanation))]
-
-
-
-
-
-
-def image_gallery(explanation: Explanation, data, rows: list[dict], count: int) -> list[dict]:
-    """Entries of the image gallery figure for the first ``count`` images."""
-    entries = []
-    for j in range(min(count, len(explanation))):
-        row = rows[j]
-        note = ""
-        if "defining" in row:
-            note = (f"{row['defining_mass']:.0%} of |map| on the {row['defining']} "
-                    f"(×{row['defining_lift']:.1f} its area)")
-        p = dict(zip(explanation.classes, explanation.probabilities[j], strict=True))[explanation.targets[j]]
-        entries.append({"image": data.images[j], "map": explanation.maps[j], "note": note,
-                        "title": f"{plain(data.ids[j])}: {class_name(data.labels[j] or '?')} → "
-                                 f"{class_name(explanation.predicted[j])} (p = {p:.2f})",
-                        "masks": {name: mask[j] for name, mask in data.masks.items()}})
-    return entries
+    """Per input, what its modality's science check measures on its map
+    (:meth:`astroxai.explain.modality.Modality.science_rows`)."""
+    return modality_of(explanation).science_rows(explanation, data)
 
 
 def explain_set(model, data, out, *, method: str = "saliency", target="predicted", baseline="model", seed: int = 0,
@@ -70,8 +36,6 @@ def explain_set(model, data, out, *, method: str = "saliency", target="predicted
     """Explain every input of ``data`` and write ``out/explanations.csv`` (one row per input of ``fates``, or per
     input of ``data``), ``out/explanations.h5`` (the :class:`~astroxai.explain.Explanation`) and figures: a colour-
     coded spectrum for each of the first ``max_figures`` spectra and the per-class curves, or an image gallery."""
-    from astroxai.report.figures.images import plot_image_gallery
-
     files = out if isinstance(out, ExplainFiles) else ExplainFiles(out)
     explainer = Explainer(model, method, baseline, seed=seed, progress=progress, **(options or {}))
     explanation = explainer.explain(data, target=target)
@@ -90,23 +54,9 @@ def explain_set(model, data, out, *, method: str = "saliency", target="predicted
     write_table([{c: row.get(c, "") for c in columns} for row in fates], files.table,
                 {"method": explanation.method, "options": explanation.options, "baseline": explanation.baseline,
                  "target": str(target), "seed": seed, "seconds": round(explanation.seconds, 3),
-                 "inputs": "prepared images (peak-scaled, stretched)" if model.modality == "images" else "spectra"})
+                 "inputs": modality_of(model).explained_as})
     explanation.save(files.maps)
-    figures = []
-    if model.modality == "images":
-        shown = min(max_figures, len(explanation))
-        if shown:
-            figures = save_figure(plot_image_gallery(image_gallery(explanation, data, kept, shown), explanation.method),
-                                  files.figure(f"gallery_{explanation.method}"))
-    else:
-        for j, row in enumerate(kept[:max_figures]):
-            title, note = caption(explanation, j, row.get("label") or "unknown")
-            stem = files.figure(f"saliency_{j + 1:04d}_{safe_name(row['id'])}")
-            figures += save_figure(plot_saliency(data.wavelength, data.flux[j], explanation.maps[j], title,
-                                                 note=note), stem)
-        by_class = maps_by_target(explanation)
-        if by_class:
-            figures += save_figure(plot_class_saliency(data.wavelength, by_class), files.figure("class_saliency"))
+    figures = write_explanation_figures(files, explanation, data, kept, max_figures)
     log.info("explained %d %s with %s in %.1f s (%.0f ms each) → %s", len(explanation), model.modality,
              explanation.method, explanation.seconds, 1e3 * explanation.seconds / max(1, len(explanation)),
              files.folder)

@@ -191,5 +191,11 @@ def gather_images(model, inputs, catalog=None, *, workers: int | None = None, pr
 
 def gather(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
     """:func:`gather_spectra` or :func:`gather_images`, whichever the model takes."""
-    how = gather_spectra if model.modality == "spectra" else gather_images
+    how = GATHERERS.get(model.modality)
+    if how is None:
+        raise InputError(f"no reader of {model.modality} inputs is known (known: {', '.join(GATHERERS)})")
     return how(model, inputs, catalog, workers=workers, progress=progress)
+
+
+#: Modality → how the inputs of a command become the data set a model of that modality takes.
+GATHERERS = {"spectra": gather_spectra, "images": gather_images}

@@ -34,22 +34,18 @@ def default_out(kind: str, data) -> Path:
     ``runs/first`` for the real FIRST galaxies and ``runs/<kind>-data`` for a user's own sample."""
     if data not in (None, "simulated", "first"):
         return Path("runs") / f"{kind}-data"
-    if kind == "spectra":
-        return Path("runs/default")
-    return Path("runs") / ("first" if data == "first" else kind)
+    return Path("runs") / ("first" if data == "first" else STUDIES[kind].default_folder(kind))
 
 
 def make_config(kind: str, config=None, *, seed: int | None = None, data=None, **settings):
     """The study's config: from a JSON file (``config``), then ``seed``, ``data`` and any other ``settings`` given
     (those left ``None`` keep the file's or the default)."""
+    study = STUDIES[kind]
     chosen = {k: v for k, v in settings.items() if v is not None}
     if data is not None:
         chosen["data"] = data
-    if kind == "spectra":
-        cfg = SpectraRunConfig.from_file(config, **chosen) if config else SpectraRunConfig(**chosen)
-    else:
-        chosen["kind"] = kind
-        cfg = ImageRunConfig.from_file(config, **chosen) if config else ImageRunConfig(**chosen)
+    chosen.update(study.fixed_settings(kind))
+    cfg = study.config_class.from_file(config, **chosen) if config else study.config_class(**chosen)
     if seed is not None:
         cfg.seed = seed
     return cfg
@@ -92,9 +88,8 @@ def run(kind: str = "spectra", out=None, *, config=None, seed: int | None = None
     if data is not None and not isinstance(data, (str, list, tuple)):  # a data set built in Python
         layout.root.mkdir(parents=True, exist_ok=True)
         data = [str(data.save(layout.dataset))]
-    elif isinstance(data, str) and kind == "spectra":
-        data = None if data == "simulated" else [data]
-    cfg = make_config(kind, config, seed=seed, data=list(data) if isinstance(data, tuple) else data, **settings)
+    data = STUDIES[kind].given_data(data)
+    cfg = make_config(kind, config, seed=seed, data=data, **settings)
     study = STUDIES[kind](cfg, layout, progress)
     workers = default_workers() if workers is None else max(1, int(workers))
     return run_study(study, workers, progress, report=report)

@@ -63,7 +63,7 @@ def train(data, model: Estimator, out, *, dataset_path: str | None = None, timin
     model.fit(data, progress=progress)
     timings = {"fit_s": round(time.perf_counter() - start, 2)}
     with atomic_folder(out) as folder:
-        if isinstance(model, SVMClassifier):
+        if model.kind == SVMClassifier.kind:  # the paper's study: every kernel refitted, timed and scored
             result = _svm_tables(model, data, folder, timing_repeats, noise_repeats, noise_levels, progress)
         else:
             result = _network_tables(model, data, folder, noise_repeats, noise_levels)
@@ -100,13 +100,10 @@ def _svm_tables(model, data, folder, timing_repeats, noise_repeats, noise_levels
 
 
 def _network_tables(model, data, folder, noise_repeats, noise_levels) -> TrainResult:
-    name = "cnn" if model.modality == "spectra" else "image-cnn"
+    name = model.table_name
     evaluation = evaluate(model, data, _test_rows(model, data), noise_repeats=noise_repeats, noise_levels=noise_levels,
                           seed=model.seed)
-    extra = {"config": model.network_config().to_dict()}
-    if model.modality == "images":
-        extra.update(stretch=model.stretch, augment=model.augment)
-    figures = write_history(folder, model, extra)
+    figures = write_history(folder, model, model.history_extra())
     figures += write_test_tables(folder, evaluation, name, data.attrs.get("pixel_arcsec"),
                                  column=getattr(model, "target", None))
     epochs = [h["seconds"] for h in model.history_]
@@ -173,14 +170,14 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
     inputs = [Path(p) for p in inputs]
 
     def batches():
-        if model.modality != "spectra":
+        if not model.reduces_raw_files:  # images: read whole, as gather reads them
             yield gather(model, inputs, catalog, workers=workers)
             return
         sets = [p for p in inputs if p.suffix.lower() in SET_SUFFIXES]
         if sets:
             yield gather(model, sets, workers=workers)
         raw = [p for p in inputs if p.suffix.lower() not in SET_SUFFIXES]
-        if raw:
+        if raw:  # spectra: reduced a chunk at a time, so memory does not grow with the number of files
             yield from reduced_chunks(model, collect_inputs(raw, catalog), workers=workers, chunk_size=chunk_size,
                                       progress=progress)
 
@@ -226,20 +223,34 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
                   augment: bool = False) -> Estimator:
     """The estimator ``astroxai train`` fits on ``data``: the data set decides the family (spectra: the paper's SVM,
     or the 1-D CNN with ``model='cnn'``; images: the 2-D CNN, classifier or regressor of ``target``)."""
-    from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier
-    from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
-    from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
-
     if task not in ("classify", "regress"):
         raise InputError(f"task must be 'classify' or 'regress', not {task!r}")
-    if data.modality == "images":
-        if model not in (None, "cnn"):
-            raise InputError(f"images are learned by a CNN, not {model!r}")
-        settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment}
-        if task == "classify":
-            return ImageCNNClassifier(max_epochs=max_epochs or 100, **settings)
-        return ImageCNNRegressor(target=target, **{**REGRESSOR_TRAINING, **settings,
-                                                   "max_epochs": max_epochs or REGRESSOR_TRAINING["max_epochs"]})
+    make = ESTIMATORS_BY_MODALITY.get(data.modality)
+    if make is None:
+        raise InputError(f"astroxai train has no model of {data.NOUN} (it trains on "
+                         f"{', '.join(ESTIMATORS_BY_MODALITY)})")
+    return make(model=model, task=task, classes=classes, kernels=kernels, quick=quick, seed=seed, stratify=stratify,
+                standardise=standardise, n_jobs=n_jobs, max_epochs=max_epochs, target=target, augment=augment)
+
+
+def _image_estimator(*, model, task, seed, max_epochs, target, augment, **_) -> Estimator:
+    from astroxai.models import ImageCNNClassifier, ImageCNNRegressor
+    from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
+
+    if model not in (None, "cnn"):
+        raise InputError(f"images are learned by a CNN, not {model!r}")
+    settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment}
+    if task == "classify":
+        return ImageCNNClassifier(max_epochs=max_epochs or 100, **settings)
+    return ImageCNNRegressor(target=target, **{**REGRESSOR_TRAINING, **settings,
+                                               "max_epochs": max_epochs or REGRESSOR_TRAINING["max_epochs"]})
+
+
+def _spectra_estimator(*, model, task, classes, kernels, quick, seed, stratify, standardise, n_jobs, max_epochs,
+                       **_) -> Estimator:
+    from astroxai.models import CNNConfig, SpectrumCNNClassifier
+    from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
+
     if task != "classify":
         raise InputError("spectra models classify (--task regress is for image sets)")
     seed = DEFAULT_TRAIN_SEED if seed is None else seed
@@ -250,3 +261,7 @@ def estimator_for(data, *, model: str | None = None, task: str = "classify", cla
         return SpectrumCNNClassifier(classes=classes, config=CNNConfig(max_epochs=max_epochs or 200), seed=seed,
                                      stratify=stratify)
     raise InputError(f"model must be 'svm' or 'cnn', not {model!r}")
+
+
+#: Modality → the estimators ``astroxai train`` makes for it.
+ESTIMATORS_BY_MODALITY = {"spectra": _spectra_estimator, "images": _image_estimator}

@@ -11,8 +11,9 @@ import numpy as np
 
 from astroxai.embed import MapSpec, fit_maps, save_maps
 from astroxai.errors import InputError
-from astroxai.explain.trust import TRUST_METHODS, trust_table
-from astroxai.models import SVMClassifier, load_model
+from astroxai.explain.modality import modality_of
+from astroxai.explain.trust import TRUST_METHODS, TrustSettings, trust_table
+from astroxai.models import load_model
 from astroxai.report.figures import save_figure
 from astroxai.report.figures.explain import plot_tsne, saliency_title
 from astroxai.report.layout import EmbedFiles, TrustFiles
@@ -23,20 +24,6 @@ from astroxai.simulate import read_truth
 log = logging.getLogger(__name__)
 
 
-def noise_sigma(X, snr=None) -> np.ndarray:
-    """Per-spectrum noise level in normalised flux units: 1 / (S/N at 5100 Å) when the S/N is known (the reduction
-    normalises the flux at 5100 Å to 1), else a robust estimate from pixel-to-pixel differences (1.4826 · MAD of
-    f[i+1] − f[i], divided by √2)."""
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    diff = np.diff(X, axis=1)
-    mad = np.median(np.abs(diff - np.median(diff, axis=1, keepdims=True)), axis=1)
-    estimate = 1.4826 * mad / np.sqrt(2)
-    if snr is None:
-        return estimate
-    snr = np.asarray(snr, dtype=np.float64)
-    return np.where(np.isfinite(snr) & (snr > 0), 1.0 / np.where(snr > 0, snr, 1.0), estimate)
-
-
 def load_models(data, model_dirs, kernels=()) -> dict:
     """Name → fitted model for every model folder, plus the SVM folders' other ``kernels`` refitted
     (:meth:`SVMClassifier.with_kernel`).  Names: ``SVM <kernel>``, ``CNN``, or the folder's name for image models."""
@@ -44,10 +31,10 @@ def load_models(data, model_dirs, kernels=()) -> dict:
     for folder in map(Path, model_dirs):
         model = load_model(folder)
         model.check_grid_of(data.grid)
-        if isinstance(model, SVMClassifier):
+        if hasattr(model, "with_kernel"):  # an SVM: its other kernels refitted on the same search
             for kernel in [model.kernel_, *[k for k in kernels if k != model.kernel_]]:
                 models[f"SVM {kernel}"] = model.with_kernel(data, kernel)
-        elif model.modality == "spectra":
+        elif model.kind == "torch-cnn":
             models["CNN" if "CNN" not in models else f"CNN ({folder.name})"] = model
         else:
             models[folder.name] = model
@@ -75,27 +62,25 @@ def _side_by_side(table, models, data, rows, truth) -> tuple[int, str]:
 
 def trust_inputs(data, first_model, *, n_inputs: int = 100, catalog=None, seed: int = 0) -> dict:
     """What a trust table is computed on: ``n_inputs`` test inputs of the first model (a seeded draw from its split),
-    and for spectra the simulator's truth (when ``catalog`` describes them) and each spectrum's noise level."""
+    the simulator's truth (when ``catalog`` describes them) and each input's noise level (where its modality knows
+    one: spectra)."""
     rows = np.flatnonzero(np.isin(data.labels, list(first_model.classes_)))
     if first_model.split_ is not None:
         rows = rows[first_model.split_.contains(data.ids[rows], "test")]
     if rows.size == 0:
         raise InputError("no test input of the first model is in the data set")
     rows = np.sort(np.random.default_rng(seed).choice(rows, min(n_inputs, rows.size), replace=False))
-    truth, sigma = None, None
-    if data.modality == "spectra":
-        truth = read_truth(catalog, data.ids[rows]) if catalog else None
-        if catalog and truth is None:
-            log.warning("%s does not describe these spectra: no ground-truth scores", catalog)
-        sigma = noise_sigma(data.flux[rows], data.meta.get("snr_5100", np.full(len(data), np.nan))[rows])
-    return {"rows": rows, "truth": truth, "sigma": sigma}
+    truth = read_truth(catalog, data.ids[rows]) if catalog else None
+    if catalog and truth is None:
+        log.warning("%s does not describe these inputs: no ground-truth scores", catalog)
+    return {"rows": rows, "truth": truth, "sigma": modality_of(data).noise_level(data.subset(rows))}
 
 
 def model_trust(data, model, name: str, inputs: dict, *, methods=TRUST_METHODS, baseline: str = "model",
                 seed: int = 0, progress=None):
     """The trust table rows of one model (every method) on :func:`trust_inputs`."""
-    return trust_table({name: model}, data, inputs["rows"], methods=methods, baseline=baseline, truth=inputs["truth"],
-                       sigma=inputs["sigma"], seed=seed, progress=progress)
+    return trust_table({name: model}, data, inputs["rows"], methods=methods, truth=inputs["truth"],
+                       sigma=inputs["sigma"], settings=TrustSettings(baseline=baseline, seed=seed), progress=progress)
 
 
 def merge_tables(tables: list):
@@ -112,7 +97,7 @@ def write_trust_folder(out, table, data, inputs: dict) -> dict:
     """Write a merged trust table into ``out`` (a folder or its :class:`~astroxai.report.layout.TrustFiles`; and,
     for spectra, the spectrum every method explains for every model)."""
     rows, models = inputs["rows"], list(table.curves)
-    side = _side_by_side(table, models, data, rows, inputs["truth"]) if data.modality == "spectra" else None
+    side = _side_by_side(table, models, data, rows, inputs["truth"]) if modality_of(data).side_by_side else None
     files = out if isinstance(out, TrustFiles) else TrustFiles(out)
     figures = write_trust(files, table, ids=data.ids[rows], labels=data.labels[rows], side_by_side=side)
     return {"rows": table.rows, "figures": [str(f) for f in figures], "table": table,
@@ -177,5 +162,5 @@ def place_spectra(maps, new, out, *, seed: int = 0, source: str = "") -> dict:
     return {"rows": rows}
 
 
-__all__ = ["MapSpec", "embed_maps", "load_models", "merge_tables", "model_trust", "noise_sigma", "place_spectra",
+__all__ = ["MapSpec", "embed_maps", "load_models", "merge_tables", "model_trust", "place_spectra",
            "trust_folders", "trust_inputs", "write_embedding", "write_trust_folder"]

@@ -134,6 +134,25 @@ class Study:
     :meth:`tasks`, :meth:`collect` and :meth:`summary`."""
 
     kind = ""
+    #: The study's settings (a :class:`RunConfig` dataclass).
+    config_class: type = RunConfig
+
+    @classmethod
+    def default_folder(cls, kind: str) -> str:
+        """The run folder's name under ``runs/`` on the embedded data."""
+        return kind
+
+    @classmethod
+    def fixed_settings(cls, kind: str) -> dict:
+        """Settings ``astroxai run --kind`` fixes in the config (an image study's kind)."""
+        return {}
+
+    @classmethod
+    def given_data(cls, data):
+        """``data`` as the config takes it: ``None`` or a built-in sample's name, or a list of the user's inputs."""
+        if isinstance(data, tuple):
+            return list(data)
+        return data
 
     def __init__(self, config, layout: RunLayout, progress=None):
         self.config, self.layout, self.progress = config, layout, progress

@@ -134,6 +134,18 @@ class AgnStudy(Study):
     """The AGN spectra study (see the module doc)."""
 
     kind = "spectra"
+    config_class = SpectraRunConfig
+
+    @classmethod
+    def default_folder(cls, kind: str) -> str:
+        return "default"
+
+    @classmethod
+    def given_data(cls, data):
+        """A path alone is a list of one input; ``"simulated"`` is the embedded sample (``None``)."""
+        if isinstance(data, str):
+            return None if data == "simulated" else [data]
+        return super().given_data(data)
 
     def __init__(self, config: SpectraRunConfig, layout, progress=None):
         super().__init__(config, layout, progress)

@@ -115,6 +115,19 @@ def check_images(data, seed: int) -> None:
 class ImageStudy(Study):
     """An image study (see the module doc)."""
 
+    config_class = ImageRunConfig
+
+    @classmethod
+    def fixed_settings(cls, kind: str) -> dict:
+        return {"kind": kind}
+
+    @classmethod
+    def given_data(cls, data):
+        """A built-in sample's name (``simulated``, ``first``) as it is; a path alone is a list of one input."""
+        if isinstance(data, str) and data not in IMAGE_DATA:
+            return [data]
+        return super().given_data(data)
+
     @property
     def kind(self) -> str:
         return self.config.kind
@@ -365,14 +378,14 @@ def explain_task(dataset, model_dir, root, method: str, seed: int, per_class: in
 
 def trust_task(dataset, model_dir, root, kind: str, n_images: int, methods, seed: int):
     """The trust table of the classifier on a seeded draw of test images, written into the run's ``trust``."""
-    from astroxai.explain.trust import trust_table
+    from astroxai.explain.trust import TrustSettings, trust_table
     from astroxai.report.layout import RunLayout
     from astroxai.report.writers import write_trust
 
     data, model = ImageSet.load(dataset), load_model(model_dir)
     test_rows = model.split_.rows(data.ids, "test")
     rows = np.sort(np.random.default_rng(seed).choice(test_rows, size=min(n_images, test_rows.size), replace=False))
-    table = trust_table({f"{kind} CNN": model}, data, rows, methods=methods, seed=seed)
+    table = trust_table({f"{kind} CNN": model}, data, rows, methods=methods, settings=TrustSettings(seed=seed))
     write_trust(RunLayout(root), table, ids=data.ids[rows], labels=data.labels[rows],
                 extra={"baseline_meaning": "0 (empty sky) in the prepared image"})
     for explanation in table.explanations.values():
