@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,17 @@ import pytest
 from astroxai.io.sdss import write_sdss_spec
 from astroxai.simulate import simulate_sample
 from tests.helpers import flat_spectrum
+
+
+@pytest.fixture(autouse=True)
+def _package_logger_restored():
+    """The command line, run in-process by some tests, gives the ``astroxai`` logger its own stderr handler and
+    stops propagation; put the logger back after each test so ``caplog`` (a handler on the root logger) sees the
+    package's warnings in every later test, whatever pytest version."""
+    package = logging.getLogger("astroxai")
+    saved = package.handlers[:], package.level, package.propagate
+    yield
+    package.handlers[:], package.level, package.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture(scope="session")
