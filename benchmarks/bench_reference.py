@@ -18,11 +18,11 @@ import platform
 import numpy as np
 
 from astroxai import simulate
-from astroxai.models import CNNConfig, ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
+from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, SpectrumCNNClassifier, SVMClassifier
 
 ESTIMATORS = {
     "svm": (lambda: SVMClassifier(kernels=("linear", "rbf"), quick=True, seed=1), "spectra"),
-    "spectrum-cnn": (lambda: SpectrumCNNClassifier(config=CNNConfig(max_epochs=2, batch_size=16), seed=1), "spectra"),
+    "spectrum-cnn": (lambda: SpectrumCNNClassifier(max_epochs=2, batch_size=16, seed=1), "spectra"),
     "image-classifier": (lambda: ImageCNNClassifier(max_epochs=2, seed=1), "images"),
     "image-regressor": (lambda: ImageCNNRegressor(max_epochs=2, seed=1), "images"),
 }

@@ -124,12 +124,12 @@ def reading(folder: Path, n_files: int, repeats: int) -> dict:
 
 def models(folder: Path):
     from astroxai import simulate
-    from astroxai.models import CNNConfig, SpectrumCNNClassifier, SVMClassifier
+    from astroxai.models import SpectrumCNNClassifier, SVMClassifier
 
     data = simulate.spectra_set({"type1": 150, "type2": 300, "intermediate": 150}, seed=5)
     linear = SVMClassifier(kernels=("linear",), quick=True, seed=1).fit(data)
     rbf = SVMClassifier(kernels=("rbf",), quick=True, seed=1).fit(data)
-    cnn = SpectrumCNNClassifier(config=CNNConfig(max_epochs=3), seed=1).fit(data)
+    cnn = SpectrumCNNClassifier(max_epochs=3, seed=1).fit(data)
     paths = {}
     for name, model in (("linear", linear), ("rbf", rbf), ("cnn", cnn)):
         paths[name] = model.save(folder / f"model-{name}")

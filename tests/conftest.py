@@ -88,11 +88,11 @@ def trained_model(tmp_path_factory, reduced_sample) -> Path:
 def cnn_model(tmp_path_factory, reduced_sample) -> Path:
     """A few epochs of the 1-D CNN on :func:`reduced_sample`, on the same split as :func:`trained_model`."""
     from astroxai.data import SpectraSet
-    from astroxai.models import CNNConfig, SpectrumCNNClassifier
+    from astroxai.models import SpectrumCNNClassifier
     from astroxai.workflows.train import train
 
     out = tmp_path_factory.mktemp("cnn") / "cnn"
-    model = SpectrumCNNClassifier(config=CNNConfig(max_epochs=25), seed=5)
+    model = SpectrumCNNClassifier(max_epochs=25, seed=5)
     train(SpectraSet.load(reduced_sample), model, out, dataset_path=str(reduced_sample), noise_repeats=2)
     return out
 

@@ -10,7 +10,6 @@ import torch
 from astroxai import simulate
 from astroxai.explain import Explainer, method_names
 from astroxai.models import (
-    CNNConfig,
     Estimator,
     GridMismatchError,
     ImageCNNClassifier,
@@ -41,7 +40,7 @@ BAD_PARAMETERS = {
 
 ESTIMATORS = {
     "svm": (lambda: SVMClassifier(kernels=("linear", "rbf"), quick=True, seed=1), "spectra"),
-    "spectrum-cnn": (lambda: SpectrumCNNClassifier(config=CNNConfig(max_epochs=2, batch_size=16), seed=1), "spectra"),
+    "spectrum-cnn": (lambda: SpectrumCNNClassifier(max_epochs=2, batch_size=16, seed=1), "spectra"),
     "image-classifier": (lambda: ImageCNNClassifier(max_epochs=2, seed=1), "images"),
     "image-regressor": (lambda: ImageCNNRegressor(max_epochs=2, seed=1), "images"),
 }

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+
+from astroxai.results import json_text
 
 #: Every library whose version can change a number, a map or a page a run writes: the arrays and fits, the
 #: attributions (captum), the maps (openTSNE), the model files (skops), the survey's scheduler and tables (dask,
@@ -41,6 +42,6 @@ def write_run_record(folder: str | Path, config: dict, name: str) -> Path:
     }
     path = folder / name
     temporary = path.with_name(path.name + ".partial")  # then one rename: never a half-written record
-    temporary.write_text(json.dumps(record, indent=2, default=str))
+    temporary.write_text(json_text(record, indent=2))
     temporary.replace(path)
     return path

@@ -15,7 +15,7 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.explain import Explanation
 from astroxai.explain.methods import wavelength_segments
-from astroxai.models import CNNConfig, ModelLoadError, SpectrumCNNClassifier, load_model
+from astroxai.models import ModelLoadError, SpectrumCNNClassifier, load_model
 from astroxai.models.cnn import SpectrumCNN
 
 
@@ -32,7 +32,7 @@ def test_architecture_shapes_and_probabilities():
 def test_training_restores_the_best_epoch_and_is_seeded(reduced_sample):
     data = SpectraSet.load(reduced_sample)
     X, y = data.flux, data.labels
-    model = SpectrumCNNClassifier(config=CNNConfig(max_epochs=12, patience=3), seed=3).fit(data)
+    model = SpectrumCNNClassifier(max_epochs=12, patience=3, seed=3).fit(data)
     train, val = model.split_.rows(data.ids, "train"), model.split_.rows(data.ids, "validation")
     history = model.history_
     best = min(h["val_loss"] for h in history)
@@ -43,7 +43,7 @@ def test_training_restores_the_best_epoch_and_is_seeded(reduced_sample):
     target = torch.as_tensor([["type1", "type2", "intermediate"].index(c) for c in y[val]])
     assert float(torch.nn.functional.cross_entropy(logits, target, weight=weights)) == pytest.approx(best, abs=1e-5)
     assert len(history) <= 12
-    again = SpectrumCNNClassifier(config=CNNConfig(max_epochs=12, patience=3), seed=3).fit(data)
+    again = SpectrumCNNClassifier(max_epochs=12, patience=3, seed=3).fit(data)
     np.testing.assert_array_equal(model.predict_proba(X), again.predict_proba(X))
     assert model.classes_.tolist() == ["type1", "type2", "intermediate"]  # the paper's order, as the SVM study
 

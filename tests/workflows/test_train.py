@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -50,11 +51,12 @@ def test_model_metadata_describes_what_it_was_trained_on(trained_model, reduced_
     assert meta["metrics"]["test"]["macro"]["f1"] > 0.5  # far better than chance (1/3) even on 48 spectra
 
 
-def _flat(nested: dict, prefix: str = "") -> dict:
-    """A nested dict of numbers as one flat dict (``a/b`` keys), for pytest.approx."""
+def _flat(nested: Mapping, prefix: str = "") -> dict:
+    """A nested mapping of numbers (dicts read from JSON, or typed results) as one flat dict (``a/b`` keys), for
+    pytest.approx."""
     flat = {}
     for key, value in nested.items():
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             flat.update(_flat(value, f"{prefix}{key}/"))
         else:
             flat[f"{prefix}{key}"] = value

@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from astroxai.errors import InputError
+from astroxai.results import json_text
 
 #: HDF5 type of every text column (UTF-8, variable length).
 STRING = h5py.string_dtype(encoding="utf-8")
@@ -290,7 +291,7 @@ class LabelledSet:
         with atomic_path(path) as temporary, h5py.File(temporary, "w") as handle:
             handle.attrs["format"] = self.FORMAT
             handle.attrs["format_version"] = self.FORMAT_VERSION
-            handle.attrs["attrs_json"] = json.dumps(self.attrs, default=str)
+            handle.attrs["attrs_json"] = json_text(self.attrs, indent=None)
             self._write(handle)
         return path
 

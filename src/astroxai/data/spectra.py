@@ -16,6 +16,7 @@ import numpy as np
 
 from astroxai.data.base import STRING, LabelledSet, as_column, open_hdf5, read_meta_group, utf8_texts
 from astroxai.errors import InputError
+from astroxai.results import json_text
 
 
 @dataclass
@@ -200,7 +201,7 @@ class SpectraSetWriter:
         self._file = h5py.File(self._temporary, "w")
         self._file.attrs["format"] = SpectraSet.FORMAT
         self._file.attrs["format_version"] = SpectraSet.FORMAT_VERSION
-        self._file.attrs["attrs_json"] = json.dumps(attrs or {}, default=str)
+        self._file.attrs["attrs_json"] = json_text(attrs or {}, indent=None)
         self._file.create_dataset("wavelength", data=self.wavelength)
         m = self.wavelength.size
         self._file.create_dataset(
@@ -214,7 +215,7 @@ class SpectraSetWriter:
 
     def set_attrs(self, attrs: dict) -> None:
         """Replace the stored description (e.g. with final counts once the run is over)."""
-        self._file.attrs["attrs_json"] = json.dumps(attrs, default=str)
+        self._file.attrs["attrs_json"] = json_text(attrs, indent=None)
 
     def append(self, flux, labels, ids, meta: dict) -> None:
         flux = np.asarray(flux, dtype=np.float32).reshape(-1, self.wavelength.size)

@@ -26,6 +26,7 @@ import numpy as np
 from astroxai.data.base import atomic_path
 from astroxai.errors import InputError
 from astroxai.progress import track
+from astroxai.results import json_text
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def save_maps(path, maps: list[EmbeddingMap], attrs: dict | None = None) -> Path
             temporary.write_bytes(path.read_bytes())
         with h5py.File(temporary, "a") as handle:
             for name, value in (attrs or {}).items():
-                handle.attrs[name] = json.dumps(value) if isinstance(value, (dict, list)) else value
+                handle.attrs[name] = json_text(value, indent=None) if isinstance(value, (dict, list)) else value
             for fitted in maps:
                 key = "embeddings/" + fitted.spec.key
                 if key in handle:

@@ -52,12 +52,35 @@ import numpy as np
 from astroxai.errors import InputError
 from astroxai.explain.explainer import Explainer
 from astroxai.models.evaluate import regression_metrics
+from astroxai.results import Result
 
 log = logging.getLogger(__name__)
 
 #: Bhambra et al. (2022)'s bar lengths against human measurements (Galaxy Zoo images; a different data set and unit,
 #: so only the ordering of the two methods is comparable): r and RMSE.
 PAPER_BARS = {"smoothgrad": {"r": 0.76, "rmse": 1.69}, "direct": {"r": 0.59, "rmse": 2.10}}
+
+
+@dataclass(eq=False)
+class BarMeasurement(Result):
+    """A bar measured on one map or image: the full ``length_px``, the position angle ``pa`` (radians from +x, modulo
+    π) and, where the route gives them, the axis ratio, the isophote's ellipticity, the two half-lengths
+    (``sides``) and the region it used (``mask``).  Its columns leave out what the route does not give."""
+
+    length_px: float
+    pa: float = float("nan")
+    axis_ratio: float | None = None
+    mask: np.ndarray | None = None
+    sides: tuple | None = None
+    ellipticity: float | None = None
+
+    def columns(self) -> dict:
+        return {k: v for k, v in super().columns().items() if v is not None}
+
+
+def _nothing(shape) -> BarMeasurement:
+    """A map with nothing to measure: no length, no angle, an empty region."""
+    return BarMeasurement(0.0, float("nan"), float("nan"), np.zeros(shape, bool))
 
 
 def component_moments(mask: np.ndarray) -> tuple[float, float, float]:
@@ -89,7 +112,7 @@ def _magnitude(saliency, centre) -> tuple[np.ndarray, tuple[float, float]]:
 
 
 def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: float = 1.0,
-                 search_radius: float | None = None) -> dict:
+                 search_radius: float | None = None) -> BarMeasurement:
     """Measure a bar in one attribution map (``(H, W)`` or ``(C, H, W)``); see the module doc for the steps.
 
     ``centre`` is the galaxy's (x, y) in pixels (default: the image centre); ``search_radius`` (default: a quarter
@@ -104,7 +127,7 @@ def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: floa
     radius = np.hypot(xx - cx, yy - cy)
     within = radius <= (search_radius if search_radius is not None else min(h, w) / 4)
     peak = smoothed[within].max() if within.any() else 0.0
-    empty = {"length_px": 0.0, "pa": float("nan"), "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
+    empty = _nothing((h, w))
     if peak <= 0:
         return empty
     above = smoothed >= threshold * peak
@@ -117,10 +140,10 @@ def bar_from_map(saliency, centre=None, *, threshold: float = 0.35, smooth: floa
         at_centre = labels.flat[int(np.argmin(distances))]
     mask = labels == at_centre
     length, pa, ratio = component_moments(mask)
-    return {"length_px": length, "pa": pa, "axis_ratio": ratio, "mask": mask}
+    return BarMeasurement(length, pa, ratio, mask)
 
 
-def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0) -> dict:
+def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0) -> BarMeasurement:
     """Measure a bar in one attribution map (``(H, W)`` or ``(C, H, W)``) from the anisotropy of its second moments
     within ``radius`` pixels of ``centre`` (default: the image centre); see the module doc.  Returns the length
     ``4 √(λ_max − λ_min)`` in pixels, the position angle (radians from +x, modulo π), the axis ratio √(λ_min/λ_max)
@@ -137,20 +160,20 @@ def bar_from_moments(saliency, centre=None, *, radius: float = 10.0, smooth: flo
     weight = np.where(region, weight, 0.0)
     total = weight.sum()
     if total <= 0:
-        return {"length_px": 0.0, "pa": float("nan"), "axis_ratio": float("nan"), "mask": region}
+        return BarMeasurement(0.0, float("nan"), float("nan"), region)
     mx, my = (weight * dx).sum() / total, (weight * dy).sum() / total
     ux, uy = dx - mx, dy - my
     cov = np.array([[(weight * ux * ux).sum(), (weight * ux * uy).sum()],
                     [(weight * ux * uy).sum(), (weight * uy * uy).sum()]]) / total
     values, vectors = np.linalg.eigh(cov)
     major = vectors[:, 1]
-    return {"length_px": float(4.0 * np.sqrt(max(values[1] - values[0], 0.0))),
-            "pa": float(np.arctan2(major[1], major[0]) % np.pi),
-            "axis_ratio": float(np.sqrt(max(values[0], 0.0) / values[1])) if values[1] > 0 else float("nan"),
-            "mask": region}
+    return BarMeasurement(float(4.0 * np.sqrt(max(values[1] - values[0], 0.0))),
+                          float(np.arctan2(major[1], major[0]) % np.pi),
+                          float(np.sqrt(max(values[0], 0.0) / values[1])) if values[1] > 0 else float("nan"), region)
 
 
-def _smoothed_direction(weight: np.ndarray, centre, smooth: float, radius: float) -> tuple[np.ndarray, dict]:
+def _smoothed_direction(weight: np.ndarray, centre, smooth: float, radius: float
+                        ) -> tuple[np.ndarray, BarMeasurement]:
     """A map plane smoothed by ``smooth`` pixels, and the direction of its second moments within ``radius`` of the
     centre (:func:`bar_from_moments`), where the profile routes follow the bar."""
     from scipy.ndimage import gaussian_filter
@@ -161,7 +184,7 @@ def _smoothed_direction(weight: np.ndarray, centre, smooth: float, radius: float
 
 
 def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.0, level: float = 0.25,
-                     max_radius: float | None = None) -> dict:
+                     max_radius: float | None = None) -> BarMeasurement:
     """Follow the bar out to its end along the map's principal axis.
 
     1. the direction: the major axis of :func:`bar_from_moments` (the anisotropy within ``radius`` of the centre,
@@ -180,9 +203,9 @@ def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: flo
     weight, (cx, cy) = _magnitude(saliency, centre)
     weight, direction = _smoothed_direction(weight, (cx, cy), smooth, radius)
     h, w = weight.shape
-    pa = direction["pa"]
+    pa = direction.pa
     if not np.isfinite(pa):
-        return {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "mask": np.zeros((h, w), bool)}
+        return _nothing((h, w))
     t = np.arange(0.0, max_radius if max_radius is not None else min(h, w) / 2, 0.25)
     ends = []
     for sign in (1.0, -1.0):
@@ -196,12 +219,11 @@ def bar_from_profile(saliency, centre=None, *, radius: float = 10.0, smooth: flo
             continue
         below = np.nonzero(anisotropy[top:] < level * anisotropy[top])[0]
         ends.append(float(t[top + below[0]]) if below.size else float(t[-1]))
-    return {"length_px": float(sum(ends)), "pa": pa, "axis_ratio": direction["axis_ratio"],
-            "mask": direction["mask"]}
+    return BarMeasurement(float(sum(ends)), pa, direction.axis_ratio, direction.mask)
 
 
 def bar_from_blue_profile(saliency, centre=None, *, radius: float = 10.0, smooth: float = 1.5, level: float = 0.2,
-                          search: float = 20.0, max_radius: float | None = None) -> dict:
+                          search: float = 20.0, max_radius: float | None = None) -> BarMeasurement:
     """Measure a bar on the *blue* part of a signed map: where more light raises the explained output.
 
     A classifier's SmoothGrad map of the barred class is blue along the bar (more light there makes the galaxy look
@@ -225,10 +247,11 @@ def bar_from_blue_profile(saliency, centre=None, *, radius: float = 10.0, smooth
     weight, (cx, cy) = _plane(np.clip(np.asarray(saliency, dtype=np.float64), 0.0, None), centre)
     weight, direction = _smoothed_direction(weight, (cx, cy), smooth, radius)
     h, w = weight.shape
-    pa = direction["pa"]
+    pa = direction.pa
     if not np.isfinite(pa):
-        return {"length_px": 0.0, "pa": pa, "axis_ratio": float("nan"), "sides": (0.0, 0.0),
-                "mask": np.zeros((h, w), bool)}
+        nothing = _nothing((h, w))
+        nothing.sides = (0.0, 0.0)
+        return nothing
     step = 0.25
     t = np.arange(0.0, max_radius if max_radius is not None else min(h, w) / 2, step)
     sides = []
@@ -240,12 +263,12 @@ def bar_from_blue_profile(saliency, centre=None, *, radius: float = 10.0, smooth
             continue
         below = np.nonzero(along[top:] < level * along[top])[0]
         sides.append(float(t[top + below[0]]) if below.size else float(t[-1]))
-    return {"length_px": 2.0 * min(sides), "pa": pa, "axis_ratio": direction["axis_ratio"], "sides": tuple(sides),
-            "mask": direction["mask"]}
+    return BarMeasurement(2.0 * min(sides), pa, direction.axis_ratio, direction.mask, tuple(sides))
 
 
 def bar_from_isophotes(image, centre=None, *, smooth: float = 1.0, min_sma: float = 2.0, max_sma: float | None = None,
-                       min_ellipticity: float = 0.15, drop: float = 0.1, pa_swing: float = np.radians(10.0)) -> dict:
+                       min_ellipticity: float = 0.15, drop: float = 0.1, pa_swing: float = np.radians(10.0)
+                       ) -> BarMeasurement:
     """The astronomers' measurement: isophotes fitted by photutils (``photutils.isophote.Ellipse``, Jedrzejewski's
     method, centre held fixed, on the image smoothed by ``smooth`` pixels so that the outer isophotes converge) and
     the usual bar criteria (e.g. Jogee et al. 2004; Menéndez-Delmestre et al. 2007): walking outwards, the
@@ -265,7 +288,7 @@ def bar_from_isophotes(image, centre=None, *, smooth: float = 1.0, min_sma: floa
         data = gaussian_filter(data, smooth)
     h, w = data.shape
     max_sma = max_sma if max_sma is not None else 0.47 * min(h, w)
-    failed = {"length_px": float("nan"), "pa": float("nan"), "ellipticity": float("nan")}
+    failed = BarMeasurement(float("nan"), float("nan"), ellipticity=float("nan"))
     isophotes = None
     for start in (6.0, 4.0, 10.0):  # the fit can fail to converge from one first ellipse and not from another
         with warnings.catch_warnings():
@@ -305,7 +328,7 @@ def bar_from_isophotes(image, centre=None, *, smooth: float = 1.0, min_sma: floa
     if best is None:  # no maximum followed by a drop: the most elongated isophote that is not the disc
         candidates = np.nonzero(~disc)[0] if (~disc).any() else np.arange(sma.size)
         best = int(candidates[np.argmax(eps[candidates])])
-    return {"length_px": float(2 * sma[best]), "pa": float(pa[best] % np.pi), "ellipticity": float(eps[best])}
+    return BarMeasurement(float(2 * sma[best]), float(pa[best] % np.pi), ellipticity=float(eps[best]))
 
 
 BAR_METHODS = {"blue": bar_from_blue_profile, "moments": bar_from_moments, "threshold": bar_from_map,
@@ -322,7 +345,7 @@ ISOPHOTE_CALIBRATION = 64
 
 def isophote_lengths(images) -> np.ndarray:
     """:func:`bar_from_isophotes` over a stack of (C, H, W) images centred on their galaxy; NaN where it failed."""
-    return np.array([bar_from_isophotes(image)["length_px"] for image in np.asarray(images)])
+    return np.array([bar_from_isophotes(image).length_px for image in np.asarray(images)])
 
 
 def bar_lengths(maps, centres=None, method: str = "blue", **options) -> np.ndarray:
@@ -331,7 +354,7 @@ def bar_lengths(maps, centres=None, method: str = "blue", **options) -> np.ndarr
     measure = BAR_METHODS[method]
     maps = np.asarray(maps)
     centres = [None] * len(maps) if centres is None else list(centres)
-    return np.array([measure(m, c, **options)["length_px"] for m, c in zip(maps, centres, strict=True)])
+    return np.array([measure(m, c, **options).length_px for m, c in zip(maps, centres, strict=True)])
 
 
 def calibrate(measured, true) -> tuple[float, float]:
@@ -417,10 +440,10 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
         m = regression_metrics(true["test"], values)
         paper = PAPER_BARS.get("direct" if label.startswith("direct") else
                                "smoothgrad" if label.startswith(MAIN_ROUTE) else "", {"r": None, "rmse": None})
-        rows.append({"method": label, "lengths_used": used[label], "n_test": m["n"], "r": round(m["r"], 3),
-                     "rmse_px": round(m["rmse"], 3), "rmse_arcsec": round(m["rmse"] * pixel, 3),
-                     "bias_px": round(m["bias"], 3), "paper_r": paper["r"], "paper_rmse": paper["rmse"]})
-        log.info("  %s: r %.3f, RMSE %.2f px (%.2f″)", label, m["r"], m["rmse"], m["rmse"] * pixel)
+        rows.append({"method": label, "lengths_used": used[label], "n_test": m.n, "r": round(m.r, 3),
+                     "rmse_px": round(m.rmse, 3), "rmse_arcsec": round(m.rmse * pixel, 3),
+                     "bias_px": round(m.bias, 3), "paper_r": paper["r"], "paper_rmse": paper["rmse"]})
+        log.info("  %s: r %.3f, RMSE %.2f px (%.2f″)", label, m.r, m.rmse, m.rmse * pixel)
     predictions = [{"id": data.ids[i], "true_px": round(float(t), 5),
                     **{label.replace(" ", "_"): round(float(v[j]), 5) for label, v in estimates.items()}}
                    for j, (i, t) in enumerate(zip(test, true["test"], strict=True))]

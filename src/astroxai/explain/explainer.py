@@ -30,6 +30,7 @@ from astroxai.errors import InputError
 from astroxai.explain.methods import Attribution, attribute, get_method
 from astroxai.explain.modality import modality_of
 from astroxai.explain.saliency import resolve_targets
+from astroxai.results import json_text
 from astroxai.vocabulary import BASELINES
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class Explanation:
                 attrs = {"method": self.method, "options": self.options, "baseline": self.baseline,
                          "seconds": self.seconds, "classes": list(self.classes), "modality": self.modality}
                 for attr, value in attrs.items():
-                    group.attrs[attr] = json.dumps(value, default=str)
+                    group.attrs[attr] = json_text(value, indent=None)
         return path
 
     @staticmethod

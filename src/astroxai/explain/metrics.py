@@ -29,6 +29,7 @@ is known, a model-independent "explanation" that must fail the sanity test, brut
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ from scipy.stats import rankdata
 from astroxai.explain.physics import velocity
 from astroxai.explain.saliency import module_dtype
 from astroxai.lines import BALMER
+from astroxai.results import Result
 
 #: A map whose rank correlation with its randomised model's map reaches this value fails the sanity test.
 SANITY_MAX_RHO = 0.5
@@ -45,6 +47,86 @@ SANITY_MAX_RHO = 0.5
 TRUTH_LINES = ("Hβ", "Hγ", "Hδ", "Hε", "H8")
 #: The optical Fe II blends of type 1 spectra measured by R_FeII (Å, rest frame).
 FEII_BAND = (4434.0, 4684.0)
+
+
+@dataclass(eq=False)
+class PerturbationCurves(Result):
+    """:func:`perturbation_curves`: the target probability (N, steps + 1) after removing (``deletion``) or inserting
+    (``insertion``) the first ``fractions`` of each order."""
+
+    fractions: np.ndarray
+    deletion: np.ndarray
+    insertion: np.ndarray
+
+
+@dataclass(eq=False)
+class FaithfulnessScores(Result):
+    """Medians of the deletion and insertion areas of a set of maps and of random orders, and the share of maps that
+    beat the random orders (a lower deletion area, a higher insertion area)."""
+
+    deletion_auc: float
+    random_deletion_auc: float
+    deletion_beats_random: float
+    insertion_auc: float
+    random_insertion_auc: float
+    insertion_beats_random: float
+
+
+@dataclass(eq=False)
+class Faithfulness(Result):
+    """:func:`deletion_insertion`: per input, the deletion and insertion areas of its map and of the random orders
+    (mean over the orders); the mean curves over the inputs, at ``fractions`` of the pixels."""
+
+    fractions: np.ndarray
+    deletion_auc: np.ndarray
+    deletion_curve: np.ndarray
+    insertion_auc: np.ndarray
+    insertion_curve: np.ndarray
+    random_deletion_auc: np.ndarray
+    random_deletion_curve: np.ndarray
+    random_insertion_auc: np.ndarray
+    random_insertion_curve: np.ndarray
+
+    def scores(self, usable=None) -> FaithfulnessScores:
+        """The medians and beats-random shares over the ``usable`` maps (default: all).  A caller leaves out all-zero
+        maps (a probability at libsvm's clip): such a map has no order of its own — the stable sort hands it the
+        input's order, which "beats random" on most spectra."""
+        usable = np.ones(len(self.deletion_auc), bool) if usable is None else np.asarray(usable, dtype=bool)
+        deletion, insertion = self.deletion_auc[usable], self.insertion_auc[usable]
+        random_deletion, random_insertion = self.random_deletion_auc[usable], self.random_insertion_auc[usable]
+        return FaithfulnessScores(nan_median(deletion), nan_median(random_deletion),
+                                  _share(deletion < random_deletion), nan_median(insertion),
+                                  nan_median(random_insertion), _share(insertion > random_insertion))
+
+
+@dataclass(eq=False)
+class Sanity(Result):
+    """:func:`randomisation_sanity`: Spearman ρ per input, its median and the verdict (``passes`` when the median is
+    below :data:`SANITY_MAX_RHO`)."""
+
+    rho: np.ndarray
+    median_rho: float
+    passes: bool
+
+
+@dataclass(eq=False)
+class RelevanceMass(Result):
+    """:func:`mass_in_region` and :func:`mass_in_mask`: per input, the share of |attribution| on the truth
+    (``mass``), the truth's share of the input (``area``) and their ratio (``lift``; 1 = no better than even)."""
+
+    mass: np.ndarray
+    area: np.ndarray
+    lift: np.ndarray
+
+
+def nan_median(values) -> float:
+    """The median of the finite values (NaN when there is none, without numpy's warning)."""
+    values = np.asarray(values, dtype=float)
+    return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+
+
+def _share(better) -> float:
+    return float(np.mean(better)) if np.size(better) else float("nan")
 
 
 def predictor(module: torch.nn.Module, batch_size: int = 4096):
@@ -67,7 +149,7 @@ def _orders(maps: np.ndarray) -> np.ndarray:
     return np.argsort(-maps, axis=1, kind="stable")
 
 
-def perturbation_curves(predict, X, orders, target, baseline, steps: int = 20) -> dict:
+def perturbation_curves(predict, X, orders, target, baseline, steps: int = 20) -> PerturbationCurves:
     """Deletion and insertion curves for given pixel ``orders`` (N, F): the target probability after removing
     (deletion) or inserting (insertion) the first ``round(k/steps · F)`` pixels of each order, k = 0 … steps."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -85,7 +167,7 @@ def perturbation_curves(predict, X, orders, target, baseline, steps: int = 20) -
     pick = np.asarray(target)[rows]
     deletion = predict(deleted)[np.arange(rows.size), pick].reshape(n, steps + 1)
     insertion = predict(inserted)[np.arange(rows.size), pick].reshape(n, steps + 1)
-    return {"fractions": fractions, "deletion": deletion, "insertion": insertion}
+    return PerturbationCurves(fractions, deletion, insertion)
 
 
 def _area(curves: np.ndarray, fractions: np.ndarray) -> np.ndarray:
@@ -93,7 +175,7 @@ def _area(curves: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 
 
 def deletion_insertion(predict, X, maps, target, baseline, *, steps: int = 20, n_random: int = 3, seed: int = 0,
-                       chunk: int = 64) -> dict:
+                       chunk: int = 64) -> Faithfulness:
     """Deletion and insertion areas of each map and of ``n_random`` seeded random orders (mean), per spectrum.
 
     Returns ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``, ``random_insertion_auc`` (N,), the mean
@@ -119,15 +201,15 @@ def deletion_insertion(predict, X, maps, target, baseline, *, steps: int = 20, n
     for start in range(0, len(X), chunk):
         rows = slice(start, start + chunk)
         curves = perturbation_curves(predict, X[rows], _orders(maps[rows]), target[rows], baseline[rows], steps)
-        fractions = curves["fractions"]
-        parts["deletion"].append(curves["deletion"])
-        parts["insertion"].append(curves["insertion"])
+        fractions = curves.fractions
+        parts["deletion"].append(curves.deletion)
+        parts["insertion"].append(curves.insertion)
         random_del, random_ins = [], []
         for _ in range(n_random):
             orders = np.argsort(rng.random(maps[rows].shape), axis=1)
             rc = perturbation_curves(predict, X[rows], orders, target[rows], baseline[rows], steps)
-            random_del.append(rc["deletion"])
-            random_ins.append(rc["insertion"])
+            random_del.append(rc.deletion)
+            random_ins.append(rc.insertion)
         parts["random_deletion"].append(np.mean(random_del, axis=0))
         parts["random_insertion"].append(np.mean(random_ins, axis=0))
     out = {"fractions": fractions}
@@ -135,7 +217,7 @@ def deletion_insertion(predict, X, maps, target, baseline, *, steps: int = 20, n
         curves = np.concatenate(chunks)
         out[f"{key}_auc"] = _area(curves, fractions)
         out[f"{key}_curve"] = curves.mean(axis=0)
-    return out
+    return Faithfulness(**out)
 
 
 def randomised_model(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -181,12 +263,12 @@ def rank_correlation(a, b) -> np.ndarray:
         return np.where(norm > 0, (ra * rb).sum(axis=1) / norm, np.nan)
 
 
-def randomisation_sanity(maps, random_maps) -> dict:
+def randomisation_sanity(maps, random_maps) -> Sanity:
     """Spearman ρ between |maps| of the trained model and |maps| of its randomised copy, per spectrum, and the
     verdict: ``passes`` when the median ρ is below :data:`SANITY_MAX_RHO` (the explanation depends on the model)."""
     rho = rank_correlation(np.abs(maps), np.abs(random_maps))
     median = float(np.nanmedian(rho)) if np.isfinite(rho).any() else float("nan")
-    return {"rho": rho, "median_rho": median, "passes": bool(median < SANITY_MAX_RHO)}
+    return Sanity(rho, median, bool(median < SANITY_MAX_RHO))
 
 
 def stability(explain, X, target, sigma, *, n_draws: int = 5, seed: int = 0, maps=None) -> np.ndarray:
@@ -232,7 +314,7 @@ def truth_regions(wavelength, labels, has_broad_hb, fwhm_broad, r_feii=None, def
     return mask
 
 
-def mass_in_region(wavelength, maps, regions) -> dict:
+def mass_in_region(wavelength, maps, regions) -> RelevanceMass:
     """Share of each map's |attribution| (weighted by pixel width in Å) inside its region, and the share of the
     grid the region covers; ``lift`` = mass share / area share (1 = no better than spreading evenly)."""
     widths = np.gradient(np.asarray(wavelength, dtype=np.float64))
@@ -243,10 +325,10 @@ def mass_in_region(wavelength, maps, regions) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         mass = np.where(total > 0, (weight * regions).sum(axis=1) / total, np.nan)
         lift = np.where(area > 0, mass / area, np.nan)
-    return {"mass": mass, "area": area, "lift": lift}
+    return RelevanceMass(mass, area, lift)
 
 
-def mass_in_mask(maps, masks) -> dict:
+def mass_in_mask(maps, masks) -> RelevanceMass:
     """Image version of :func:`mass_in_region`: the share of each map's |attribution| (summed over channels) inside
     its ground-truth mask (N, H, W), the mask's share of the image, and their ratio (lift)."""
     masks = np.asarray(masks, dtype=bool)
@@ -258,4 +340,4 @@ def mass_in_mask(maps, masks) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         mass = np.where(total > 0, inside / total, np.nan)
         lift = np.where(area > 0, mass / area, np.nan)
-    return {"mass": mass, "area": area, "lift": lift}
+    return RelevanceMass(mass, area, lift)

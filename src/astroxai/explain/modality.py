@@ -18,16 +18,44 @@ one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from astroxai.errors import InputError
 from astroxai.explain import metrics
 from astroxai.explain.components import component_scores, defining_components
 from astroxai.explain.methods import continuum, default_features, method_settings, wavelength_segments
+from astroxai.explain.metrics import nan_median
 from astroxai.explain.physics import physics_checks
+from astroxai.results import Result
 
 #: Named baselines every modality has: the model's own ``baseline_`` (``median`` is the older name) and zero.
 COMMON_BASELINES = ("model", "median", "zero")
+
+
+@dataclass(eq=False)
+class SpectrumTruth(Result):
+    """The trust-table columns of spectra with the simulator's truth: the median share of |map| on the broad-line
+    wavelengths, their share of the grid and the lift; the share of broad-Hβ maps with opposite Hβ core and wing
+    signs (left out on a grid without Hβ)."""
+
+    truth_mass: float
+    truth_area: float
+    truth_lift: float
+    hbeta_opposite: float | None = None
+
+    def columns(self) -> dict:
+        return {k: v for k, v in super().columns().items() if k != "hbeta_opposite" or v is not None}
+
+
+@dataclass(eq=False)
+class ComponentShare(Result):
+    """The trust-table columns of images with component masks: the median share of |map| on each image's
+    class-defining component and its lift over the component's area."""
+
+    defining_mass: float
+    defining_lift: float
 
 
 class Modality:
@@ -100,9 +128,10 @@ class Modality:
         """Per input, what this kind of input's science check measures on its map (none by default)."""
         return [{} for _ in range(len(explanation))]
 
-    def trust_columns(self, explanation, data, truth=None) -> dict:
-        """The trust-table columns of one method on one model beyond the generic scores (none by default)."""
-        return {}
+    def trust_columns(self, explanation, data, truth=None) -> Result | None:
+        """The trust-table columns of one method on one model beyond the generic scores (a result whose columns the
+        table adds; ``None``, the default, adds none)."""
+        return None
 
     def noise_level(self, data) -> np.ndarray | None:
         """Each input's noise level for the stability score, in the units of the explained inputs (None: no
@@ -136,28 +165,22 @@ class Spectra(Modality):
         return Z
 
     def science_rows(self, explanation, data) -> list[dict]:
-        checks = physics_checks(explanation.grid, explanation.maps)
-        signs, share = checks["signs"], checks["share"]["saliency_share"]
-        return [{"hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",
-                 "hbeta_wing_mean": float(signs["wings"][j]) if signs is not None else "",
-                 "line_saliency_share": float(share[j])} for j in range(len(explanation))]
+        return physics_checks(explanation.grid, explanation.maps).rows()
 
-    def trust_columns(self, explanation, data, truth=None) -> dict:
+    def trust_columns(self, explanation, data, truth=None) -> SpectrumTruth | None:
         """With the simulator's truth: the share of |map| on the broad-line wavelengths (and its lift), and the share
         of broad-Hβ maps whose Hβ core and wings take opposite signs."""
         if truth is None:
-            return {}
+            return None
         regions = metrics.truth_regions(explanation.grid, truth["label"], truth["broad"], truth["fwhm"],
                                         truth["r_feii"])
         mass = metrics.mass_in_region(explanation.grid, explanation.maps, regions)
-        columns = {"truth_mass": _median(mass["mass"]), "truth_area": _median(mass["area"]),
-                   "truth_lift": _median(mass["lift"])}
+        columns = SpectrumTruth(nan_median(mass.mass), nan_median(mass.area), nan_median(mass.lift))
         broad = np.asarray(truth["broad"], dtype=bool)
-        checks = physics_checks(explanation.grid, explanation.maps[broad]) if broad.any() else {"signs": None}
-        if checks["signs"] is not None:  # None: the grid does not cover Hβ's core and wings
-            counted = ~checks["signs"]["zero"]
-            columns["hbeta_opposite"] = (float(checks["signs"]["opposite"][counted].mean()) if counted.any()
-                                         else float("nan"))
+        signs = physics_checks(explanation.grid, explanation.maps[broad]).signs if broad.any() else None
+        if signs is not None:  # None: the grid does not cover Hβ's core and wings
+            counted = ~signs.zero
+            columns.hbeta_opposite = float(signs.opposite[counted].mean()) if counted.any() else float("nan")
         return columns
 
     def noise_level(self, data) -> np.ndarray:
@@ -190,20 +213,16 @@ class Images(Modality):
         return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}
                 for row in component_scores(explanation.maps, data.masks, data.labels, defining_components(data))]
 
-    def trust_columns(self, explanation, data, truth=None) -> dict:
+    def trust_columns(self, explanation, data, truth=None) -> ComponentShare | None:
+        """With component masks: the median share of |map| on each image's class-defining component, and its lift."""
         if not data.masks:
-            return {}
+            return None
         scored = [s for s in component_scores(explanation.maps, data.masks, data.labels, defining_components(data))
                   if "defining" in s]
         if not scored:
-            return {}
-        return {"defining_mass": _median([s["defining_mass"] for s in scored]),
-                "defining_lift": _median([s["defining_lift"] for s in scored])}
-
-
-def _median(values) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+            return None
+        return ComponentShare(nan_median([s["defining_mass"] for s in scored]),
+                              nan_median([s["defining_lift"] for s in scored]))
 
 
 MODALITIES: dict[str, Modality] = {}

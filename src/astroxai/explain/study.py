@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from astroxai.explain.explainer import Explainer, Explanation
-from astroxai.explain.physics import physics_checks, physics_summary
+from astroxai.explain.physics import CoreWingSigns, PhysicsSummary, physics_checks, physics_summary
 
 #: Correct spectra drawn at random for the gallery (the paper showed 7 beside its misclassified ones).
 DEFAULT_N_CORRECT = 7
@@ -41,12 +41,12 @@ def gallery_first(labels, predicted, rows, per_class: int, wrong: int) -> tuple[
     return order, len(chosen)
 
 
-def sign_pattern(signs: dict | None, n: int) -> np.ndarray:
+def sign_pattern(signs: CoreWingSigns | None, n: int) -> np.ndarray:
     """Per map, the Hβ core/wing sign pattern as text: ``opposite signs``, ``same sign``, ``zero map`` or ``no Hβ on
     the grid``."""
     if signs is None:
         return np.full(n, "no Hβ on the grid", dtype=object)
-    pattern = np.where(signs["zero"], "zero map", np.where(signs["opposite"], "opposite signs", "same sign"))
+    pattern = np.where(signs.zero, "zero map", np.where(signs.opposite, "opposite signs", "same sign"))
     return pattern.astype(object)
 
 
@@ -65,8 +65,8 @@ class SaliencyStudy:
         then ``physics`` is empty and ``skipped`` says why.
     science : list of dict
         Per spectrum: ``hbeta_core_mean``, ``hbeta_wing_mean``, ``hbeta_signs``, ``line_saliency_share``.
-    physics : dict
-        :func:`~astroxai.explain.physics.physics_summary` over the set.
+    physics : PhysicsSummary
+        :func:`~astroxai.explain.physics.physics_summary` over the set (empty when skipped).
     wrong, correct : ndarray
         Rows of the gallery: every misclassified spectrum, and the seeded sample of correct ones.
     """
@@ -75,7 +75,7 @@ class SaliencyStudy:
     labels: np.ndarray
     broad: np.ndarray | None
     science: list = field(default_factory=list)
-    physics: dict = field(default_factory=dict)
+    physics: PhysicsSummary | dict = field(default_factory=dict)
     wrong: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     correct: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     skipped: str = ""
@@ -101,12 +101,7 @@ def saliency_study(model, data, *, broad=None, n_correct: int = DEFAULT_N_CORREC
     explanation = Explainer(model, method).explain(data)
     labels, wavelength = np.asarray(data.labels), np.asarray(data.wavelength, dtype=np.float64)
     checks = physics_checks(wavelength, explanation.maps)
-    signs, share = checks["signs"], checks["share"]["saliency_share"]
-    pattern = sign_pattern(signs, len(explanation))
-    science = [{"hbeta_core_mean": float(signs["core"][j]) if signs is not None else "",
-                "hbeta_wing_mean": float(signs["wings"][j]) if signs is not None else "",
-                "hbeta_signs": str(pattern[j]), "line_saliency_share": float(share[j])}
-               for j in range(len(explanation))]
+    science = checks.rows(sign_pattern(checks.signs, len(explanation)))
     wrong, correct = select_gallery(labels, explanation.predicted, n_correct, seed)
     name = f"SVM {model.kernel_}" if hasattr(model, "kernel_") else type(model).__name__
     study = SaliencyStudy(explanation, labels, None, science, {}, wrong, correct, seed=seed, model=name)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,10 +28,13 @@ from astroxai.errors import InputError
 from astroxai.explain import metrics
 from astroxai.explain.explainer import Explainer, Explanation
 from astroxai.explain.methods import method_names
+from astroxai.explain.metrics import Faithfulness, FaithfulnessScores, RelevanceMass, Sanity, nan_median
+from astroxai.results import Result
 from astroxai.vocabulary import TRUST_METHODS
 
 log = logging.getLogger(__name__)
-
+#: The values of a removed input in the faithfulness scores (:func:`faithfulness`).
+FAITHFULNESS_BASELINES = ("explainer", "minimum")
 
 
 def _targets(explanation: Explanation) -> np.ndarray:
@@ -41,7 +45,7 @@ def _targets(explanation: Explanation) -> np.ndarray:
 
 
 def faithfulness(explainer: Explainer, explanation: Explanation, *, steps: int = 20, n_random: int = 3,
-                 seed: int = 0, baseline: str = "explainer") -> dict:
+                 seed: int = 0, baseline: str = "explainer") -> Faithfulness:
     """Deletion and insertion areas of each map and of ``n_random`` seeded random orders
     (:func:`astroxai.explain.metrics.deletion_insertion`), in the space the maps were taken in.
 
@@ -56,12 +60,12 @@ def faithfulness(explainer: Explainer, explanation: Explanation, *, steps: int =
     elif baseline == "explainer":
         removed = explainer.reference(Z)
     else:
-        raise InputError(f"baseline must be 'explainer' or 'minimum', not {baseline!r}")
+        raise InputError(f"baseline must be one of {FAITHFULNESS_BASELINES}, not {baseline!r}")
     return metrics.deletion_insertion(predict, Z, explanation.maps, _targets(explanation), removed,
                                       steps=steps, n_random=n_random, seed=seed)
 
 
-def sanity(explainer: Explainer, explanation: Explanation, *, seed: int = 0) -> dict:
+def sanity(explainer: Explainer, explanation: Explanation, *, seed: int = 0) -> Sanity:
     """Spearman ρ between |maps| of the model and of its randomised copy
     (:func:`astroxai.explain.metrics.randomised_model`), per input, and the verdict (passes when the median ρ is below
     :data:`astroxai.explain.metrics.SANITY_MAX_RHO`)."""
@@ -82,7 +86,7 @@ def stability(explainer: Explainer, explanation: Explanation, sigma, *, n_draws:
                              maps=explanation.maps)
 
 
-def truth_mass(explanation: Explanation, truth) -> dict:
+def truth_mass(explanation: Explanation, truth) -> RelevanceMass:
     """Share of |attribution| on the ground truth and its lift over the truth's share of the input.
 
     ``truth`` is an (N, F) boolean mask of wavelengths for spectra (e.g. from
@@ -92,9 +96,18 @@ def truth_mass(explanation: Explanation, truth) -> dict:
     return metrics.mass_in_mask(explanation.maps, truth)
 
 
-def _median(values) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
+def relative_delta(explainer: Explainer, explanation: Explanation) -> float:
+    """Integrated gradients' convergence delta ÷ the change of probability it explains (median; NaN without a
+    delta)."""
+    if explanation.delta is None:
+        return float("nan")
+    predict = metrics.predictor(explainer.model.as_module(prepared=True))
+    index, target = np.arange(len(explanation)), _targets(explanation)
+    p = predict(explanation.inputs)[index, target]
+    p0 = predict(explainer.reference(explanation.inputs))[index, target]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.abs(explanation.delta) / np.abs(p - p0)
+    return nan_median(np.where(np.abs(p - p0) > 1e-6, relative, np.nan))
 
 
 @dataclass
@@ -110,68 +123,75 @@ class TrustSettings:
     steps: int = 20
 
 
+@dataclass(eq=False)
+class TrustRow(Result):
+    """One method on one model: every score of the trust table.
+
+    ``faithfulness`` is scored with the explainer's baseline, ``neutral`` with each input's minimum (columns ending
+    in ``_min``), both over the non-zero maps (``zero_maps`` counts the others); ``checks`` are the modality's
+    columns (:meth:`~astroxai.explain.modality.Modality.trust_columns`).  Its columns name the count and the time
+    after the modality (``n_spectra``, ``ms_per_image``…: ``count_columns``)."""
+
+    model: str
+    method: str
+    n_inputs: int
+    ms_per_input: float
+    faithfulness: FaithfulnessScores
+    neutral: FaithfulnessScores
+    sanity: Sanity
+    zero_maps: int
+    stability: float | None = None
+    checks: Mapping | None = None
+    ig_relative_delta: float | None = None
+    count_columns: tuple[str, str] = ("n_inputs", "ms_per_input")
+
+    def columns(self) -> dict:
+        count, per = self.count_columns
+        out = {"model": self.model, "method": self.method, count: self.n_inputs, per: self.ms_per_input,
+               **self.faithfulness.columns(), **{f"{k}_min": v for k, v in self.neutral.columns().items()},
+               "sanity_rho": self.sanity.median_rho, "sanity_passes": self.sanity.passes, "zero_maps": self.zero_maps}
+        if self.stability is not None:
+            out["stability"] = self.stability
+        out.update(self.checks or {})
+        if self.ig_relative_delta is not None:
+            out["ig_relative_delta"] = self.ig_relative_delta
+        return out
+
+
 @dataclass
 class TrustTable:
-    """One row per (model, method) with every score; the maps, curves and predictions behind them."""
+    """One row per (model, method) with every score; the maps and faithfulness behind them."""
 
-    rows: list[dict]
-    curves: dict = field(default_factory=dict)  # model → method → faithfulness (per input and mean curves)
+    rows: list[TrustRow] = field(default_factory=list)
+    curves: dict[str, dict[str, Faithfulness]] = field(default_factory=dict)  # model → method → faithfulness
     explanations: dict = field(default_factory=dict)  # (model, method) → Explanation
     seed: int = 0
     baseline: str = "model"
 
-
-def _share(better) -> float:
-    return float(np.mean(better)) if np.size(better) else float("nan")
-
-
-def faithfulness_columns(faith: dict, usable, suffix: str = "") -> dict:
-    """Medians of the deletion and insertion areas and the shares of inputs that beat random orders, over the
-    ``usable`` maps only: an all-zero map (a probability at libsvm's clip) has no order of its own — the stable sort
-    would hand it the input's order, which "beats random" on most spectra — so it is left out (and counted in
-    ``zero_maps``)."""
-    usable = np.asarray(usable, dtype=bool)
-    deletion, insertion = faith["deletion_auc"][usable], faith["insertion_auc"][usable]
-    random_deletion, random_insertion = faith["random_deletion_auc"][usable], faith["random_insertion_auc"][usable]
-    return {f"deletion_auc{suffix}": _median(deletion), f"random_deletion_auc{suffix}": _median(random_deletion),
-            f"deletion_beats_random{suffix}": _share(deletion < random_deletion),
-            f"insertion_auc{suffix}": _median(insertion), f"random_insertion_auc{suffix}": _median(random_insertion),
-            f"insertion_beats_random{suffix}": _share(insertion > random_insertion)}
+    def to_rows(self) -> list[dict]:
+        """The rows as a table's columns (what the writers write)."""
+        return [row.columns() for row in self.rows]
 
 
-def _row(name: str, explainer: Explainer, explanation: Explanation, subset, truth, sigma,
-         settings: TrustSettings) -> tuple[dict, dict]:
-    """One trust-table row (the generic scores, then the modality's columns) and the faithfulness behind it."""
+def score(name: str, explainer: Explainer, explanation: Explanation, data, truth=None, sigma=None,
+          settings: TrustSettings | None = None) -> tuple[TrustRow, Faithfulness]:
+    """Every trust score of one explanation (of ``data``, by ``explainer`` of the model called ``name``): its
+    table row and the faithfulness curves behind it."""
+    settings = settings or TrustSettings()
     kind = explainer.modality
-    count, per = kind.count_columns
     usable = ~explanation.zero_map
-    faith = faithfulness(explainer, explanation, steps=settings.steps, n_random=settings.random_orders,
-                         seed=settings.seed)
-    neutral = faithfulness(explainer, explanation, steps=settings.steps, n_random=settings.random_orders,
-                           seed=settings.seed, baseline="minimum")
-    check = sanity(explainer, explanation, seed=settings.seed)
-    row = {"model": name, "method": explainer.method, count: len(subset),
-           per: round(1e3 * explanation.seconds / len(subset), 3), **faithfulness_columns(faith, usable),
-           **faithfulness_columns(neutral, usable, "_min"), "sanity_rho": check["median_rho"],
-           "sanity_passes": check["passes"], "zero_maps": int(explanation.zero_map.sum())}
+    faith, neutral = (faithfulness(explainer, explanation, steps=settings.steps, n_random=settings.random_orders,
+                                   seed=settings.seed, baseline=b) for b in FAITHFULNESS_BASELINES)
+    stable = None
     if sigma is not None and settings.stability_draws:
-        row["stability"] = _median(stability(explainer, explanation, sigma, n_draws=settings.stability_draws,
-                                             seed=settings.seed + 1))
-    row.update(kind.trust_columns(explanation, subset, truth))
-    if explanation.delta is not None:
-        row["ig_relative_delta"] = _relative_delta(explainer, explanation)
+        stable = nan_median(stability(explainer, explanation, sigma, n_draws=settings.stability_draws,
+                                      seed=settings.seed + 1))
+    row = TrustRow(name, explainer.method, len(data), round(1e3 * explanation.seconds / len(data), 3),
+                   faith.scores(usable), neutral.scores(usable), sanity(explainer, explanation, seed=settings.seed),
+                   int(explanation.zero_map.sum()), stable, kind.trust_columns(explanation, data, truth),
+                   relative_delta(explainer, explanation) if explanation.delta is not None else None,
+                   kind.count_columns)
     return row, faith
-
-
-def _relative_delta(explainer: Explainer, explanation: Explanation) -> float:
-    """Integrated gradients' convergence delta ÷ the change of probability it explains (median)."""
-    predict = metrics.predictor(explainer.model.as_module(prepared=True))
-    index, target = np.arange(len(explanation)), _targets(explanation)
-    p = predict(explanation.inputs)[index, target]
-    p0 = predict(explainer.reference(explanation.inputs))[index, target]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        relative = np.abs(explanation.delta) / np.abs(p - p0)
-    return _median(np.where(np.abs(p - p0) > 1e-6, relative, np.nan))
 
 
 def trust_table(models: dict, data, rows=None, *, methods=None, truth: dict | None = None, sigma=None,
@@ -198,11 +218,11 @@ def trust_table(models: dict, data, rows=None, *, methods=None, truth: dict | No
     Returns
     -------
     TrustTable
-        One row per (model, method): time; deletion / insertion areas against random orders and the share of inputs
-        that beat them, with the explainer's baseline and again with each input's minimum (``_min``), over the
-        non-zero maps; the randomisation test's median ρ and verdict; the zero maps; where they apply stability,
-        integrated gradients' convergence and the modality's columns (ground-truth mass, the Hβ sign test, the
-        share on the defining component).
+        One :class:`TrustRow` per (model, method): time; deletion / insertion areas against random orders and the
+        share of inputs that beat them, with the explainer's baseline and again with each input's minimum
+        (``_min``), over the non-zero maps; the randomisation test's median ρ and verdict; the zero maps; where they
+        apply stability, integrated gradients' convergence and the modality's columns (ground-truth mass, the Hβ
+        sign test, the share on the defining component).
 
     Examples
     --------
@@ -210,18 +230,17 @@ def trust_table(models: dict, data, rows=None, *, methods=None, truth: dict | No
     >>> data = simulate.spectra_set({"type1": 20, "type2": 20}, seed=3, n_wave=100)
     >>> model = SVMClassifier(classes=2, kernels=["linear"], quick=True).fit(data)
     >>> table = trust_table({"SVM": model}, data, range(5), methods=["saliency", "occlusion"])
-    >>> [(row["model"], row["method"], row["n_spectra"]) for row in table.rows]
+    >>> [(row.model, row.method, row.n_inputs) for row in table.rows]
     [('SVM', 'saliency', 5), ('SVM', 'occlusion', 5)]
     """
     settings = settings or TrustSettings()
-    rows = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
-    subset = data.subset(rows)
+    subset = data.subset(np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64))
     methods = list(methods or TRUST_METHODS)
     unknown = [m for m in methods if m not in method_names(data.modality) and m != "exact"]
     if unknown:
         raise InputError(f"unknown methods {unknown}; choose from {', '.join(method_names(data.modality))}")
-    table = TrustTable([], seed=settings.seed,
-                       baseline=settings.baseline if isinstance(settings.baseline, str) else "array")
+    table = TrustTable(seed=settings.seed, baseline=settings.baseline if isinstance(settings.baseline, str)
+                       else "array")
     for name, model in models.items():
         probable = model.predict_proba(subset).argmax(axis=1)
         table.curves[name] = {}
@@ -229,11 +248,11 @@ def trust_table(models: dict, data, rows=None, *, methods=None, truth: dict | No
             start = time.perf_counter()
             explainer = Explainer(model, method, settings.baseline, seed=settings.seed, progress=progress)
             explanation = explainer.explain(subset, target=probable)
-            row, faith = _row(name, explainer, explanation, subset, truth, sigma, settings)
+            row, table.curves[name][explainer.method] = score(name, explainer, explanation, subset, truth, sigma,
+                                                              settings)
             table.rows.append(row)
-            table.curves[name][explainer.method] = faith
             table.explanations[(name, explainer.method)] = explanation
             log.info("  %-10s %-21s %9.2f ms per input, deletion AUC %.3f (random %.3f), sanity ρ %.2f  [%.0f s]",
-                     name, explainer.method, row[explainer.modality.count_columns[1]], row["deletion_auc"],
-                     row["random_deletion_auc"], row["sanity_rho"], time.perf_counter() - start)
+                     name, explainer.method, row.ms_per_input, row.faithfulness.deletion_auc,
+                     row.faithfulness.random_deletion_auc, row.sanity.median_rho, time.perf_counter() - start)
     return table

@@ -35,8 +35,9 @@ from astroxai.models.persist import (
     read_meta,
     write_meta,
 )
-from astroxai.models.reference import TrainingReference
+from astroxai.models.reference import Novelty, TrainingReference
 from astroxai.models.split import Split
+from astroxai.results import plain
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +106,27 @@ class Estimator:
                     found.setdefault(name, parameter.default)
         return found
 
-    def get_params(self) -> dict:
-        """The constructor's arguments, as given (scikit-learn's convention)."""
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments, as given (scikit-learn's convention; ``deep`` is accepted for
+        :func:`sklearn.base.clone`, there are no nested estimators)."""
         return {name: getattr(self, name) for name in self._parameters()}
+
+    def set_params(self, **params) -> Estimator:
+        """Change constructor arguments (scikit-learn's convention), checked as the constructor checks them; a
+        fitted model keeps what it learned until it is fitted again.  Returns the model."""
+        known = self._parameters()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise InputError(f"{type(self).__name__} has no parameter {', '.join(unknown)} (it has "
+                             f"{', '.join(known)})")
+        checked = type(self)(**{**self.get_params(), **params})  # the constructor's checks and conversions
+        for name in params:
+            setattr(self, name, getattr(checked, name))
+        return self
+
+    def clone(self) -> Estimator:
+        """An unfitted model with the same constructor arguments."""
+        return type(self)(**self.get_params())
 
     def __repr__(self) -> str:
         defaults = self._parameters()
@@ -124,7 +143,7 @@ class Estimator:
         if not self.fitted:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(data) or load a folder")
 
-    def novelty(self, data) -> dict:
+    def novelty(self, data) -> Novelty | None:
         """How far each input lies from the training inputs (:class:`~astroxai.models.reference.TrainingReference`):
         ``score`` (> 1: outside what the model was trained on) and ``outside``; ``None`` for a model saved without
         a reference."""
@@ -208,7 +227,7 @@ class Estimator:
         if getattr(self, "split_", None) is not None:
             self.split_.save(folder / SPLIT_FILE)
         meta = {**dict(getattr(self, "metadata_", {}) or {}), **(metadata or {})}
-        meta.update(kind=self.kind, task=self.task, modality=self.modality, params=_jsonable(self.get_params()),
+        meta.update(kind=self.kind, task=self.task, modality=self.modality, params=plain(self.get_params()),
                     classes=[str(c) for c in self.classes_], **self._state(), sha256=sha)
         if getattr(self, "reference_", None) is not None:
             meta["reference"] = self.reference_.to_json()
@@ -276,6 +295,15 @@ class SpectraModel:
         check_spectral_grid(self.grid_, baseline if usable else None, self.reduction_, where)
 
 
+class ProbabilityClassifier:
+    """A classifier that decides for its most probable class (the networks; the SVM decides by libsvm's vote)."""
+
+    def predict(self, data) -> np.ndarray:
+        """The most probable class of each input (``NotFittedError`` before ``fit``)."""
+        probabilities = self.predict_proba(data)  # first: it checks that the model is fitted
+        return self.classes_[probabilities.argmax(axis=1)].astype(str)
+
+
 class ImageModel:
     """Mixin of the models of image cutouts of one (C, H, W) shape (put before :class:`Estimator`)."""
 
@@ -293,21 +321,6 @@ def _same(a, b) -> bool:
         return bool(a == b) if not isinstance(a, np.ndarray) else False
     except (TypeError, ValueError):
         return False
-
-
-def _jsonable(value):
-    """Hyper-parameters as JSON (tuples as lists, dataclasses as dicts)."""
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value):
-        return _jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def load_model(folder: str | Path, trusted: tuple[str, ...] = ()) -> Estimator:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from astroxai.errors import InputError
-from astroxai.models.base import Estimator, SpectraModel
+from astroxai.models.base import Estimator, ProbabilityClassifier, SpectraModel
 from astroxai.models.persist import (
     META_FILE,
     TORCH_FILE,
@@ -60,7 +60,8 @@ DEFAULT_CNN_SEED = DEFAULT_TRAIN_SEED
 
 @dataclass
 class CNNConfig:
-    """Architecture and training settings of :class:`SpectrumCNN` (``astroxai train --model cnn``)."""
+    """Architecture and training settings of astroxai's networks, as the estimators' keywords give them (checked
+    here, for both)."""
 
     channels: tuple = (16, 32, 64)
     kernel_size: int = 9
@@ -188,9 +189,9 @@ class TorchModel(Estimator):
     #: The model's name in its test tables.
     table_name: ClassVar[str] = "network"
 
-    def history_extra(self) -> dict:
-        """What the training history's table records beside the epochs: the network's settings."""
-        return {"config": self.network_config().to_dict()}
+    def network_config(self) -> CNNConfig:
+        """The network's architecture and training settings, from the constructor's keywords."""
+        return CNNConfig(**{f.name: getattr(self, f.name) for f in fields(CNNConfig)})
 
     def _outputs(self, X) -> np.ndarray:
         X = np.ascontiguousarray(self.check_inputs(X), dtype=np.float32)
@@ -211,15 +212,17 @@ class TorchModel(Estimator):
         self.module_.eval()
 
 
-class SpectrumCNNClassifier(SpectraModel, TorchModel):
+class SpectrumCNNClassifier(SpectraModel, ProbabilityClassifier, TorchModel):
     """The 1-D CNN (:class:`SpectrumCNN`) as a classifier of reduced spectra, trained on the paper's split.
 
     Parameters
     ----------
     classes : 3, 2 or list of str
         As for :class:`~astroxai.models.SVMClassifier`.
-    config : CNNConfig, optional
-        Architecture and training settings.
+    channels, kernel_size, hidden, dropout :
+        The architecture: filters per convolution block, convolution size (odd), dense width, dropout.
+    learning_rate, weight_decay, batch_size, max_epochs, patience :
+        Adam's settings, mini-batch size, and early stopping (epochs without a better validation loss).
     seed : int
         Seed of the split (the same as the SVM's with the same seed), the initial weights and the batches.
     stratify : bool
@@ -237,11 +240,12 @@ class SpectrumCNNClassifier(SpectraModel, TorchModel):
     Examples
     --------
     >>> from astroxai import SpectrumCNNClassifier, simulate
-    >>> from astroxai.models.cnn import CNNConfig
     >>> data = simulate.spectra_set({"type1": 20, "type2": 20, "intermediate": 20}, seed=2)
-    >>> cnn = SpectrumCNNClassifier(config=CNNConfig(max_epochs=3)).fit(data)
+    >>> cnn = SpectrumCNNClassifier(max_epochs=3).fit(data)
     >>> len(cnn.history_) <= 3, cnn.predict_proba(data).shape
     (True, (60, 3))
+    >>> cnn.set_params(dropout=0.1).get_params()["dropout"]
+    0.1
     """
 
     kind = "torch-cnn"
@@ -249,19 +253,23 @@ class SpectrumCNNClassifier(SpectraModel, TorchModel):
     report_title = "1-D CNN on the same split"
     modality = "spectra"
 
-    def __init__(self, classes=3, config: CNNConfig | None = None, *, seed: int = DEFAULT_TRAIN_SEED,
-                 stratify: bool = True):
+    def __init__(self, classes=3, *, channels=(16, 32, 64), kernel_size: int = 9, hidden: int = 64,
+                 dropout: float = 0.3, learning_rate: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64,
+                 max_epochs: int = 200, patience: int = 15, seed: int = DEFAULT_TRAIN_SEED, stratify: bool = True):
         problem_classes(classes)
-        if config is not None and not isinstance(config, CNNConfig):
-            raise TypeError(f"config must be a CNNConfig, not {type(config).__name__}")
         self.classes = classes
-        self.config = config
+        self.channels = tuple(channels)
+        self.kernel_size = kernel_size
+        self.hidden = hidden
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
         self.seed = int(seed)
         self.stratify = bool(stratify)
-
-    def network_config(self) -> CNNConfig:
-        """The network's architecture and training settings, with this model's seed."""
-        return replace(self.config or CNNConfig(), seed=self.seed)
+        self.network_config()  # checks the numbers
 
     def fit(self, data, split: Split | None = None, progress=None) -> SpectrumCNNClassifier:
         """Train on the train part with early stopping on the validation part (best epoch's weights restored)."""
@@ -313,11 +321,6 @@ class SpectrumCNNClassifier(SpectraModel, TorchModel):
     def predict_proba(self, data) -> np.ndarray:
         return self._outputs(data)
 
-    def predict(self, data) -> np.ndarray:
-        """The most probable class of each input."""
-        index = self.predict_proba(data).argmax(axis=1)
-        return self.classes_[index].astype(str)
-
     def as_module(self, prepared: bool = False) -> nn.Module:
         self.check_fitted()
         return self.module_.eval()
@@ -333,14 +336,17 @@ class SpectrumCNNClassifier(SpectraModel, TorchModel):
     def _from_folder(cls, folder: Path, meta: dict, trusted) -> SpectrumCNNClassifier:
         require(meta, folder, classes=list, wavelength=list, architecture=dict)
         params = dict(meta.get("params") or {})
-        # the constructor's config as given (``params``), or the network of a folder from before the estimator API
-        network = params.get("config") if "config" in params else (meta.get("config") or {}).get("cnn")
-        config = CNNConfig(**{k: (tuple(v) if k == "channels" else v) for k, v in network.items()
-                              if k in CNNConfig.__dataclass_fields__}) if network else None
+        # the network's settings: flat keywords, a ``config`` of an earlier constructor, or the ``config.cnn`` of a
+        # folder from before the estimator API
+        network = params.pop("config", None) or (meta.get("config") or {}).get("cnn") or {}
+        settings = {f.name for f in fields(CNNConfig)} - {"seed"}
+        params.update({k: v for k, v in network.items() if k in settings and k not in params})
         train = (meta.get("config") or {}).get("train") or {}
-        model = cls(classes=params.get("classes", train.get("classes", len(meta["classes"]))), config=config,
-                    seed=params.get("seed", train.get("seed", DEFAULT_TRAIN_SEED)),
-                    stratify=params.get("stratify", train.get("stratify", True)))
+        params.setdefault("classes", train.get("classes", len(meta["classes"])))
+        params.setdefault("seed", train.get("seed", DEFAULT_TRAIN_SEED))
+        params.setdefault("stratify", train.get("stratify", True))
+        known = cls._parameters()
+        model = cls(**{k: v for k, v in params.items() if k in known})
         arch = meta["architecture"]
         model.classes_ = np.asarray([str(c) for c in meta["classes"]], dtype=object)
         model.grid_ = np.asarray(meta["wavelength"], dtype=np.float64)

@@ -12,12 +12,64 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from astroxai.errors import InputError
 from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
+from astroxai.results import Result
 
 #: The paper's noise levels (Sect. 3.1), in units of each spectrum's flux at 5100 Å.
 PAPER_NOISE_LEVELS = (0.1, 0.2, 0.3, 0.4, 1.0, 2.0, 3.0, 4.0)
 
 
-def classification_metrics(y_true, y_pred, classes) -> dict:
+@dataclass(eq=False)
+class ClassScores(Result):
+    """Precision, recall, F and support of one class (or their unweighted means over the classes)."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(eq=False)
+class ClassificationMetrics(Result):
+    """:func:`classification_metrics`: per class, their unweighted means (``macro``, the paper's "mean over the
+    different classes") and the accuracy."""
+
+    per_class: dict[str, ClassScores]
+    macro: ClassScores
+    accuracy: float
+
+
+@dataclass(eq=False)
+class Confusion(Result):
+    """:func:`confusion`: raw counts (rows = true class, columns = predicted) and the row-normalised matrix."""
+
+    classes: list
+    raw: list
+    normalised: list
+
+
+@dataclass(eq=False)
+class RegressionMetrics(Result):
+    """:func:`regression_metrics`: the number of values, Pearson r, RMSE, mean absolute error and mean offset."""
+
+    n: int
+    r: float
+    rmse: float
+    mae: float
+    bias: float
+
+
+@dataclass(eq=False)
+class FitTimes(Result):
+    """:func:`time_fits`: wall time of repeated fits (s)."""
+
+    repeats: int
+    mean_s: float
+    std_s: float
+    median_s: float
+    min_s: float
+
+
+def classification_metrics(y_true, y_pred, classes) -> ClassificationMetrics:
     """Per-class and macro precision, recall, F and support, plus accuracy.
 
     Macro values are the unweighted means over ``classes`` (the paper's "mean over the different classes");
@@ -26,25 +78,21 @@ def classification_metrics(y_true, y_pred, classes) -> dict:
     classes = list(classes)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=classes, zero_division=0)
-    per_class = {c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+    per_class = {c: ClassScores(float(p), float(r), float(f), int(s))
                  for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)}
-    return {
-        "per_class": per_class,
-        "macro": {"precision": float(np.mean(precision)), "recall": float(np.mean(recall)),
-                  "f1": float(np.mean(f1)), "support": int(np.sum(support))},
-        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
-    }
+    macro = ClassScores(float(np.mean(precision)), float(np.mean(recall)), float(np.mean(f1)), int(np.sum(support)))
+    return ClassificationMetrics(per_class, macro, float(np.mean(np.asarray(y_true) == np.asarray(y_pred))))
 
 
-def confusion(y_true, y_pred, classes) -> dict:
+def confusion(y_true, y_pred, classes) -> Confusion:
     """Raw counts (rows = true class, columns = predicted) and the row-normalised matrix."""
     raw = confusion_matrix(y_true, y_pred, labels=list(classes))
     totals = raw.sum(axis=1, keepdims=True)
     normalised = np.divide(raw, totals, out=np.zeros(raw.shape, dtype=float), where=totals > 0)
-    return {"classes": list(classes), "raw": raw.tolist(), "normalised": normalised.round(6).tolist()}
+    return Confusion(list(classes), raw.tolist(), normalised.round(6).tolist())
 
 
-def metrics_rows(metrics: dict, digits: int | None = 4, **fixed) -> list[dict]:
+def metrics_rows(metrics: ClassificationMetrics, digits: int | None = 4, **fixed) -> list[dict]:
     """One table row per class plus a ``macro`` row, from :func:`classification_metrics`; ``fixed`` columns
     (e.g. ``kernel=...``) come first; floats are rounded to ``digits`` (``None`` keeps them exact)."""
     def tidy(value):
@@ -54,7 +102,7 @@ def metrics_rows(metrics: dict, digits: int | None = 4, **fixed) -> list[dict]:
             for c, m in {**metrics["per_class"], "macro": metrics["macro"]}.items()]
 
 
-def confusion_rows(cm: dict, **fixed) -> list[dict]:
+def confusion_rows(cm: Confusion, **fixed) -> list[dict]:
     """One table row per true class of a :func:`confusion` result, with a count column per predicted class."""
     classes = cm["classes"]
     return [{**fixed, "true": t, **{f"predicted_{p}": int(v) for p, v in zip(classes, row, strict=True)}}
@@ -98,7 +146,7 @@ def noise_robustness(model, X, y, wavelength, classes, levels=PAPER_NOISE_LEVELS
     return rows
 
 
-def time_fits(make_model, X, y, repeats: int = 10) -> dict:
+def time_fits(make_model, X, y, repeats: int = 10) -> FitTimes:
     """Wall time of ``repeats`` fits of fresh models from ``make_model()``: mean, std, median, min."""
     X = np.asarray(X, dtype=np.float64)
     times = []
@@ -108,16 +156,16 @@ def time_fits(make_model, X, y, repeats: int = 10) -> dict:
         model.fit(X, y)
         times.append(time.perf_counter() - start)
     times = np.array(times)
-    return {"repeats": repeats, "mean_s": float(times.mean()), "std_s": float(times.std(ddof=1)) if repeats > 1
-            else 0.0, "median_s": float(np.median(times)), "min_s": float(times.min())}
+    return FitTimes(repeats, float(times.mean()), float(times.std(ddof=1)) if repeats > 1 else 0.0,
+                    float(np.median(times)), float(times.min()))
 
 
-def regression_metrics(true, predicted) -> dict:
+def regression_metrics(true, predicted) -> RegressionMetrics:
     """Pearson r, RMSE, mean absolute error and mean offset of a regression."""
     true, predicted = np.asarray(true, dtype=np.float64), np.asarray(predicted, dtype=np.float64)
-    return {"n": int(true.size), "r": float(np.corrcoef(true, predicted)[0, 1]) if true.size > 1 else float("nan"),
-            "rmse": float(np.sqrt(np.mean((predicted - true) ** 2))),
-            "mae": float(np.mean(np.abs(predicted - true))), "bias": float(np.mean(predicted - true))}
+    return RegressionMetrics(int(true.size), float(np.corrcoef(true, predicted)[0, 1]) if true.size > 1
+                             else float("nan"), float(np.sqrt(np.mean((predicted - true) ** 2))),
+                             float(np.mean(np.abs(predicted - true))), float(np.mean(predicted - true)))
 
 
 @dataclass
@@ -125,10 +173,6 @@ class NoiseCurve:
     """Macro and per-class F at each added-noise level (:func:`noise_robustness`), one row per level."""
 
     rows: list[dict]
-
-    def f1_mean(self) -> dict:
-        """σ → mean F."""
-        return {row["sigma"]: row["f1_mean"] for row in self.rows}
 
 
 @dataclass
@@ -143,10 +187,10 @@ class Evaluation:
     ids: np.ndarray
     true: np.ndarray
     predicted: np.ndarray
-    metrics: dict
+    metrics: ClassificationMetrics | RegressionMetrics
     classes: list = field(default_factory=list)
     probabilities: np.ndarray | None = None
-    confusion: dict | None = None
+    confusion: Confusion | None = None
     noise: NoiseCurve | None = None
     skipped: int = 0
 

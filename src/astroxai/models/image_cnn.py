@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from astroxai.errors import InputError
-from astroxai.models.base import ImageModel
-from astroxai.models.cnn import CNNConfig, TorchModel, check_network_folder, class_weights, train_loop
+from astroxai.models.base import ImageModel, ProbabilityClassifier
+from astroxai.models.cnn import TorchModel, check_network_folder, class_weights, train_loop
 from astroxai.models.persist import require
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
@@ -145,8 +145,8 @@ class ImageCNNModel(ImageModel, TorchModel):
         Input stretch after the per-image peak scaling.
     augment : bool
         Turn every training batch by a random quarter turn and flip.
-    max_epochs, patience, learning_rate, batch_size :
-        Training settings (early stopping on the validation loss).
+    max_epochs, patience, learning_rate, weight_decay, batch_size :
+        Training settings (Adam; early stopping on the validation loss).
     seed : int
         Seed of the split, the initial weights, the batches and the augmentation.
     """
@@ -159,7 +159,8 @@ class ImageCNNModel(ImageModel, TorchModel):
 
     def __init__(self, *, channels=(16, 32, 64), kernel_size: int = 3, hidden: int = 64, dropout: float = 0.3,
                  stretch: str = "asinh", augment: bool = False, max_epochs: int = 100, patience: int = 10,
-                 learning_rate: float = 1e-3, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED):
+                 learning_rate: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64,
+                 seed: int = DEFAULT_IMAGE_TRAIN_SEED):
         if stretch not in STRETCHES:
             raise InputError(f"stretch must be one of {STRETCHES}, not {stretch!r}")
         self.channels = tuple(channels)
@@ -171,15 +172,10 @@ class ImageCNNModel(ImageModel, TorchModel):
         self.max_epochs = max_epochs
         self.patience = patience
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.seed = int(seed)
         self.network_config()  # checks the numbers
-
-    def network_config(self) -> CNNConfig:
-        """The network's architecture and training settings as a :class:`~astroxai.models.CNNConfig`."""
-        return CNNConfig(channels=self.channels, kernel_size=self.kernel_size, hidden=self.hidden,
-                         dropout=self.dropout, learning_rate=self.learning_rate, batch_size=self.batch_size,
-                         max_epochs=self.max_epochs, patience=self.patience, seed=self.seed)
 
     def _rows(self, data, split: Split) -> tuple[np.ndarray, np.ndarray]:
         return split.rows(data.ids, "train"), split.rows(data.ids, "validation")
@@ -228,9 +224,6 @@ class ImageCNNModel(ImageModel, TorchModel):
         self.reference_ = TrainingReference.fit(np.asarray(X[train], dtype=np.float64))
         log.info("image CNN: %d epochs in %.1f s (best epoch %d)", len(history), self.fit_seconds_, best["epoch"])
         return self
-
-    def history_extra(self) -> dict:
-        return {**super().history_extra(), "stretch": self.stretch, "augment": self.augment}
 
     def _check_data(self, data) -> None:
         if getattr(data, "modality", None) != self.modality:
@@ -293,14 +286,15 @@ class ImageCNNModel(ImageModel, TorchModel):
         return model
 
 
-class ImageCNNClassifier(ImageCNNModel):
+class ImageCNNClassifier(ProbabilityClassifier, ImageCNNModel):
     """A morphology classifier of image cutouts (radio galaxies, barred discs): :class:`ImageCNN` with class-weighted
     cross-entropy; ``predict_proba`` gives the class probabilities, ``predict`` the most probable class.
 
     Parameters
     ----------
-    **kwargs :
-        As for :class:`ImageCNNModel` (architecture, stretch, augmentation, training settings, seed).
+    channels, kernel_size, hidden, dropout, stretch, augment, max_epochs, patience, learning_rate, weight_decay, \
+batch_size, seed :
+        As for :class:`ImageCNNModel`.
 
     Examples
     --------
@@ -337,11 +331,6 @@ class ImageCNNClassifier(ImageCNNModel):
     def predict_proba(self, data) -> np.ndarray:
         return self._outputs(data)
 
-    def predict(self, data) -> np.ndarray:
-        """The most probable class of each input."""
-        index = self.predict_proba(data).argmax(axis=1)
-        return self.classes_[index].astype(str)
-
 
 class ImageCNNRegressor(ImageCNNModel):
     """A regressor of one catalogue column from image cutouts (e.g. the projected bar length ``bar_length_px``),
@@ -353,7 +342,8 @@ class ImageCNNRegressor(ImageCNNModel):
         The metadata column to predict.
     max_measured : int, optional
         Learn from only the first N training values (and N/4 validation values): a small hand-measured sample.
-    **kwargs :
+    channels, kernel_size, hidden, dropout, stretch, augment, max_epochs, patience, learning_rate, weight_decay, \
+batch_size, seed :
         As for :class:`ImageCNNModel`.
 
     Examples
@@ -367,14 +357,19 @@ class ImageCNNRegressor(ImageCNNModel):
 
     task = "regress"
 
-    def __init__(self, target: str = "bar_length_px", max_measured: int | None = None, **kwargs):
+    def __init__(self, target: str = "bar_length_px", max_measured: int | None = None, *, channels=(16, 32, 64),
+                 kernel_size: int = 3, hidden: int = 64, dropout: float = 0.3, stretch: str = "asinh",
+                 augment: bool = False, max_epochs: int = 100, patience: int = 10, learning_rate: float = 1e-3,
+                 weight_decay: float = 1e-4, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED):
         if not isinstance(target, str) or not target:
             raise InputError("target must name a metadata column")
         if max_measured is not None and int(max_measured) < 2:
             raise InputError("max_measured must be at least 2")
         self.target = target
         self.max_measured = None if max_measured is None else int(max_measured)
-        super().__init__(**kwargs)
+        super().__init__(channels=channels, kernel_size=kernel_size, hidden=hidden, dropout=dropout, stretch=stretch,
+                         augment=augment, max_epochs=max_epochs, patience=patience, learning_rate=learning_rate,
+                         weight_decay=weight_decay, batch_size=batch_size, seed=seed)
 
     def _what(self) -> str:
         return f"regressor of {self.target}"

@@ -31,6 +31,7 @@ import numpy as np
 from astroxai.data.base import atomic_path
 from astroxai.errors import AstroxaiError
 from astroxai.provenance import versions
+from astroxai.results import json_text
 
 SKOPS_FILE = "model.skops"
 TORCH_FILE = "model.pt"
@@ -55,7 +56,7 @@ def write_meta(folder: Path, meta: dict) -> Path:
     """``model.json`` (atomically), with the format tag and the package versions."""
     path = Path(folder) / META_FILE
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps({"format": FORMAT, **meta, "versions": versions()}, indent=2, default=str))
+        temporary.write_text(json_text({"format": FORMAT, **meta, "versions": versions()}, indent=2))
     return path
 
 

@@ -36,9 +36,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from astroxai.errors import InputError
+from astroxai.results import Result
 
 DEFAULT_COMPONENTS = 10
 DEFAULT_QUANTILE = 0.995
+
+
+@dataclass(eq=False)
+class Novelty(Result):
+    """How far each input lies from the training inputs (:meth:`TrainingReference.score`): ``t2`` and ``q``, each ÷
+    its training limit, ``score`` (the larger; > 1: outside what the model was trained on) and ``outside``."""
+
+    t2: np.ndarray
+    q: np.ndarray
+    score: np.ndarray
+    outside: np.ndarray
 
 
 @dataclass
@@ -52,7 +64,7 @@ class TrainingReference:
     >>> rng = np.random.default_rng(0)
     >>> train = rng.normal(size=(500, 20)) @ np.diag(np.linspace(3, 0.1, 20))
     >>> reference = TrainingReference.fit(train, n_components=5)
-    >>> bool(reference.score(train)["outside"].mean() < 0.02), bool(reference.score(train[:3] + 50)["outside"].all())
+    >>> bool(reference.score(train).outside.mean() < 0.02), bool(reference.score(train[:3] + 50).outside.all())
     (True, True)
     """
 
@@ -104,13 +116,12 @@ class TrainingReference:
         q = ((X - scores @ self.components) ** 2).sum(axis=1)
         return t2, q
 
-    def score(self, X) -> dict:
-        """Per input: ``t2`` and ``q`` (each ÷ its training limit), ``score`` (the larger) and ``outside``
-        (score > 1)."""
+    def score(self, X) -> Novelty:
+        """Per input: T² and Q, each ÷ its training limit, the larger of the two and whether it is above 1."""
         t2, q = self._statistics(X)
         t2, q = t2 / self.t2_limit, q / self.q_limit
         score = np.maximum(t2, q)
-        return {"t2": t2, "q": q, "score": score, "outside": score > 1.0}
+        return Novelty(t2, q, score, score > 1.0)
 
     def to_json(self) -> dict:
         return {"method": "PCA Hotelling T² and Q residual", "quantile": self.quantile, "n_train": self.n_train,

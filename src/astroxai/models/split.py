@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from astroxai.errors import InputError
+from astroxai.results import json_text
 
 PARTS = ("train", "validation", "test")
 
@@ -93,7 +94,7 @@ class Split:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
+        path.write_text(json_text(self.to_dict(), indent=1))
         return path
 
     @classmethod

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import zlib
 from importlib import resources
 
@@ -34,6 +33,7 @@ import numpy as np
 from astroxai.errors import InputError
 from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.figures import CLASS_NAMES
+from astroxai.results import json_text
 
 #: Bokeh's JavaScript bundles the explorers need (the WebGL, table and MathJax bundles are left out: 3.9 → 1.6 MB).
 BOKEH_COMPONENTS = ("bokeh", "bokeh-widgets")
@@ -98,7 +98,7 @@ class Pack:
 
 
 def _script_json(element_id: str, payload: dict) -> str:
-    text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+    text = json_text(payload, compact=True).replace("</", "<\\/")
     return f'<script type="application/json" id="{html.escape(element_id)}">{text}</script>'
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from astroxai.data import atomic_path
 from astroxai.errors import InputError
 from astroxai.provenance import versions
+from astroxai.results import json_text
 
 #: The kinds of study a run folder can hold (``astroxai run --kind``).
 STUDY_KINDS = ("spectra", "radio", "galaxy")
@@ -329,7 +330,7 @@ class RunRecord:
         self.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
         layout.root.mkdir(parents=True, exist_ok=True)
         with atomic_path(layout.record) as temporary:
-            temporary.write_text(json.dumps(asdict(self), indent=2, default=str), encoding="utf-8")
+            temporary.write_text(json_text(self, indent=2), encoding="utf-8")
         return layout.record
 
     @classmethod

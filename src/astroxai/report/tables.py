@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from astroxai.data import atomic_path, csv_safe
+from astroxai.results import json_text
 
 
 def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -> list[Path]:
@@ -29,7 +30,7 @@ def write_table(rows: list[dict], stem: str | Path, extra: dict | None = None) -
             writer.writerow(csv_safe({key: " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
                                       for key, value in row.items()}))
     with atomic_path(json_path) as temporary:
-        temporary.write_text(json.dumps({"columns": columns, "rows": rows, **(extra or {})}, indent=1, default=str))
+        temporary.write_text(json_text({"columns": columns, "rows": rows, **(extra or {})}, indent=1))
     return [csv_path, json_path]
 
 

@@ -130,8 +130,8 @@ def write_trust(files, table, *, ids, labels, extra: dict | None = None, side_by
     for (model, method), explanation in table.explanations.items():
         explanation.save(partial, key=f"{model}/{method}")
     partial.replace(files.maps)
-    methods = sorted({row["method"] for row in table.rows}, key=[r["method"] for r in table.rows].index)
-    write_table(table.rows, files.table, {"baseline": table.baseline, "seed": table.seed,
+    methods = sorted({row.method for row in table.rows}, key=[r.method for r in table.rows].index)
+    write_table(table.to_rows(), files.table, {"baseline": table.baseline, "seed": table.seed,
                                           "ids": [str(i) for i in ids], "methods": methods,
                                           "models": list(table.curves), **(extra or {})})
     figures = save_figure(plot_deletion_curves(table.curves), files.figure("deletion_curves"))

@@ -40,6 +40,7 @@ from astroxai.parallel import default_workers
 from astroxai.progress import track
 from astroxai.provenance import versions
 from astroxai.report.arrays import write_parquet_part, write_zarr_maps
+from astroxai.results import json_text
 from astroxai.workflows.explain import science_rows
 from astroxai.workflows.inputs import SET_SUFFIXES, keep_first_of_each_id, reduced_chunks
 from astroxai.workflows.survey_outputs import (  # noqa: F401 - the survey's readers, where they used to be
@@ -239,7 +240,7 @@ def run_partition(part: Partition, settings: SurveySettings) -> dict:
                        **{f"p_{c}": float(p) for c, p in zip(explanation.classes, explanation.probabilities[j],
                                                             strict=True)},
                        **{k: (float(v) if v != "" else None) for k, v in science[j].items()},
-                       novelty=None if novelty is None else float(novelty["score"][j]),
+                       novelty=None if novelty is None else float(novelty.score[j]),
                        **({} if placed is None else {"tsne_x": float(placed[j, 0]), "tsne_y": float(placed[j, 1])}))
         maps = explanation.maps
     if settings.maps:
@@ -305,7 +306,7 @@ def _read_record(out: Path) -> dict | None:
 
 def _write_record(out: Path, record: dict) -> None:
     with atomic_path(out / RECORD) as temporary:
-        temporary.write_text(json.dumps(record, indent=2, default=str))
+        temporary.write_text(json_text(record, indent=2))
 
 
 def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | None = None,

@@ -103,7 +103,7 @@ def _network_tables(model, data, folder, noise_repeats, noise_levels) -> TrainRe
     name = model.table_name
     evaluation = evaluate(model, data, _test_rows(model, data), noise_repeats=noise_repeats, noise_levels=noise_levels,
                           seed=model.seed)
-    figures = write_history(folder, model, model.history_extra())
+    figures = write_history(folder, model, {"params": model.get_params()})
     figures += write_test_tables(folder, evaluation, name, data.attrs.get("pixel_arcsec"),
                                  column=getattr(model, "target", None))
     epochs = [h["seconds"] for h in model.history_]
@@ -211,8 +211,8 @@ def _outputs(model, data, counts: dict) -> list[dict]:
                    for label, row in zip(labels, probabilities, strict=True)]
     novelty = model.novelty(data)
     if novelty is not None:
-        counts["outside"] += int(novelty["outside"].sum())
-        for output, score, outside in zip(outputs, novelty["score"], novelty["outside"], strict=True):
+        counts["outside"] += int(novelty.outside.sum())
+        for output, score, outside in zip(outputs, novelty.score, novelty.outside, strict=True):
             output.update(ood_score=f"{score:.4g}", out_of_distribution=str(bool(outside)))
     return outputs
 
@@ -248,7 +248,7 @@ def _image_estimator(*, model, task, seed, max_epochs, target, augment, **_) -> 
 
 def _spectra_estimator(*, model, task, classes, kernels, quick, seed, stratify, standardise, n_jobs, max_epochs,
                        **_) -> Estimator:
-    from astroxai.models import CNNConfig, SpectrumCNNClassifier
+    from astroxai.models import SpectrumCNNClassifier
     from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
 
     if task != "classify":
@@ -258,7 +258,7 @@ def _spectra_estimator(*, model, task, classes, kernels, quick, seed, stratify, 
         return SVMClassifier(classes=classes, kernels=tuple(kernels or KERNELS), quick=quick, seed=seed,
                              stratify=stratify, standardise=standardise, n_jobs=n_jobs)
     if model == "cnn":
-        return SpectrumCNNClassifier(classes=classes, config=CNNConfig(max_epochs=max_epochs or 200), seed=seed,
+        return SpectrumCNNClassifier(classes=classes, max_epochs=max_epochs or 200, seed=seed,
                                      stratify=stratify)
     raise InputError(f"model must be 'svm' or 'cnn', not {model!r}")
 

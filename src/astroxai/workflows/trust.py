@@ -48,7 +48,7 @@ def _side_by_side(table, models, data, rows, truth) -> tuple[int, str]:
     a gradient to follow."""
     labels = data.labels[rows]
     first = next(iter(models))
-    explained = {name: table.explanations[(name, table.rows[0]["method"])] for name in models}
+    explained = {name: table.explanations[(name, table.rows[0].method)] for name in models}
     correct = np.all([e.targets == labels for e in explained.values()], axis=0)
     candidates = np.flatnonzero(correct & (truth["broad"] if truth is not None else True))
     top = explained[first].probabilities.max(axis=1)
