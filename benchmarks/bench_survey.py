@@ -214,7 +214,7 @@ def reference_maps(folder: Path, data) -> Path:
 def surveying(folder: Path, sizes, model: Path, grid, repeats: int, place_on: Path | None = None,
               scaling: int | None = None) -> dict:
     from astroxai.simulate import survey_store
-    from astroxai.workflows.survey import survey
+    from astroxai.workflows.survey import Placement, SurveyRun, survey
 
     rows = {}
     for n in sizes:
@@ -222,7 +222,8 @@ def surveying(folder: Path, sizes, model: Path, grid, repeats: int, place_on: Pa
         if place_on is not None and n == sizes[0]:
             out = folder / f"survey-out-{n}-placed"
             start = time.perf_counter()
-            summary = survey(model, [store], out, workers=2, partition_size=8192, place_on=place_on)
+            summary = survey(model, [store], out, run=SurveyRun(workers=2, partition_size=8192),
+                             place=Placement(place_on))
             seconds = time.perf_counter() - start
             assert summary["n_kept"] == n
             rows[(n, "placed")] = {"seconds": seconds, "spectra_per_s": n / seconds,
@@ -233,7 +234,7 @@ def surveying(folder: Path, sizes, model: Path, grid, repeats: int, place_on: Pa
                 out = folder / f"survey-out-{n}-{workers}"
                 shutil.rmtree(out, ignore_errors=True)
                 start = time.perf_counter()
-                summary = survey(model, [store], out, workers=workers, partition_size=8192)
+                summary = survey(model, [store], out, run=SurveyRun(workers=workers, partition_size=8192))
                 seconds.append(time.perf_counter() - start)
                 peaks.append(summary["peak_worker_rss_mb"])
                 assert summary["n_rows"] == n and summary["n_kept"] == n

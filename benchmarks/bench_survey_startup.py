@@ -83,7 +83,7 @@ def timed_survey(model: Path, store: Path, out: Path, workers: int) -> dict:
     try:
         shutil.rmtree(out, ignore_errors=True)
         start = time.time()
-        summary = engine.survey(model, [store], out, workers=workers, partition_size=8192)
+        summary = engine.survey(model, [store], out, run=engine.SurveyRun(workers=workers, partition_size=8192))
         end = time.time()
     finally:
         for name, original in saved.items():

@@ -61,11 +61,12 @@ def reduced_sample(tmp_path_factory) -> Path:
     """A 16 + 16 + 16 simulated sample reduced onto 150 points; returns the SpectraSet path (with the
     simulated FITS files in its folder's ``sim`` subfolder)."""
     from astroxai.io import collect_inputs
+    from astroxai.reduce import ReductionSettings
     from astroxai.workflows.reduce import reduce_inputs
 
     out = tmp_path_factory.mktemp("reduced")
     catalog = simulate_sample(out / "sim", {"type1": 16, "type2": 16, "intermediate": 16}, seed=11, workers=1)
-    reduce_inputs(collect_inputs([catalog]), out / "dataset.h5", n_wave=150, workers=1)
+    reduce_inputs(collect_inputs([catalog]), out / "dataset.h5", ReductionSettings(n_wave=150), workers=1)
     return out / "dataset.h5"
 
 

@@ -197,13 +197,14 @@ def test_figure_texts_from_data_are_drawn_plain_and_short(tmp_path):
 
 def test_explaining_images_with_formula_ids_and_huge_labels_writes_every_row(tmp_path, radio_model, radio):
     from astroxai.data import ImageSet
+    from astroxai.explain import ExplainSettings
     from astroxai.workflows.explain import explain_inputs
 
     data = ImageSet.load(radio).subset(np.arange(4))
     data.ids = np.array([r"$\frac{x$", "a" * 240, "=cmd|' /C calc'!A0", "ok"], dtype=object)
     data.labels = np.array(["y" * 1_000_000, "FRI", "", "FRII"], dtype=object)
     data.save(tmp_path / "odd.h5")
-    result = explain_inputs(radio_model, [tmp_path / "odd.h5"], tmp_path / "out", method="saliency")
+    result = explain_inputs(radio_model, [tmp_path / "odd.h5"], tmp_path / "out", ExplainSettings("saliency"))
     assert len(result["rows"]) == 4 and result["figures"]
     limit = csv.field_size_limit(1 << 24)  # the table keeps the whole label (it is the data)
     try:

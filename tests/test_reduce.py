@@ -7,6 +7,7 @@ from astroxai import simulate
 from astroxai.io import collect_inputs
 from astroxai.lines import PAPER_RANGE
 from astroxai.reduce import (
+    ReductionSettings,
     flux_at,
     normalise_at,
     overlap_range,
@@ -93,7 +94,7 @@ def test_in_memory_simulation_and_reduction_equal_the_files_read_back(tmp_path):
 
     counts = {"type1": 3, "type2": 3, "intermediate": 2}
     catalog = simulate.simulate_sample(tmp_path / "sim", counts, seed=9, workers=1)
-    reduce_inputs(collect_inputs([catalog]), tmp_path / "d.h5", n_wave=120, workers=1)
+    reduce_inputs(collect_inputs([catalog]), tmp_path / "d.h5", ReductionSettings(n_wave=120), workers=1)
     from_files = SpectraSet.load(tmp_path / "d.h5")
     in_memory = simulate.spectra_set(counts, seed=9, n_wave=120)
     np.testing.assert_array_equal(in_memory.ids, from_files.ids)

@@ -29,6 +29,39 @@ RANGE_PRESETS = {"paper": PAPER_RANGE}
 MAX_BAD_FRACTION = 0.5
 
 
+@dataclass(frozen=True)
+class ReductionSettings:
+    """How spectra are reduced (rest frame → normalised at 5100 Å → resampled, as Peruzzi et al. 2021 did): the
+    grid's rest-frame range (``None``: the overlap of the inputs) and number of points, the resampling method, the
+    mask bits that mark a pixel bad, and the largest share of bad pixels a kept spectrum may have.
+
+    :meth:`record` is what a data set's ``attrs["reduction"]`` and a model's ``reduction_`` hold (the JSON is written
+    from it in one place); :meth:`from_record` reads one back, so a model reduces new inputs as it was trained."""
+
+    wave_range: tuple[float, float] | None = None
+    n_wave: int = 1000
+    method: str = "linear"
+    bad_mask: int = DEFAULT_BAD_MASK
+    max_bad_fraction: float = MAX_BAD_FRACTION
+
+    def record(self, wave_range=None) -> dict:
+        """The stored form, on ``wave_range`` (the range found for the inputs) or the range of these settings."""
+        low, high = self.wave_range if wave_range is None else wave_range
+        return {"steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"], "wave_range": [low, high],
+                "n_wave": self.n_wave, "method": self.method, "norm_wavelength": NORM_WAVELENGTH,
+                "norm_half_width": NORM_HALF_WIDTH, "bad_mask": self.bad_mask,
+                "max_bad_fraction": self.max_bad_fraction}
+
+    @classmethod
+    def from_record(cls, record) -> ReductionSettings:
+        """Settings from a stored record (missing keys: the defaults; an image model's record has none of them)."""
+        record = record or {}
+        wave = record.get("wave_range")
+        return cls(None if not wave else (float(wave[0]), float(wave[1])), int(record.get("n_wave", 1000)),
+                   str(record.get("method", "linear")), int(record.get("bad_mask", DEFAULT_BAD_MASK)),
+                   float(record.get("max_bad_fraction", MAX_BAD_FRACTION)))
+
+
 def rest_wavelength(wavelength: np.ndarray, z: float | None, source=None) -> np.ndarray:
     """Step 1: λ_rest = λ_obs / (1 + z).
 
@@ -350,9 +383,6 @@ def reduce_spectra(spectra, grid=None, *, labels=None, method: str = "linear", b
     rows = [i for i, _ in kept]
     data = SpectraSet(np.array([r.flux for _, r in kept]).reshape(len(kept), grid.size), grid,
                       [labels[i] for i in rows], [spectra[i].id for i in rows], meta,
-                      {"reduction": {"steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
-                                     "wave_range": [float(grid[0]), float(grid[-1])], "n_wave": int(grid.size),
-                                     "method": method, "norm_wavelength": NORM_WAVELENGTH,
-                                     "norm_half_width": NORM_HALF_WIDTH, "bad_mask": bad_mask,
-                                     "max_bad_fraction": max_bad_fraction}})
+                      {"reduction": ReductionSettings(None, int(grid.size), method, bad_mask,
+                                                      max_bad_fraction).record((float(grid[0]), float(grid[-1])))})
     return data, fates

@@ -133,13 +133,13 @@ def test_train_picks_the_regressor_settings_for_a_regression():
     """``astroxai train --task regress`` (estimator_for) trains the regressor with REGRESSOR_TRAINING, the classifier
     with the estimator's defaults; --max-epochs overrides either."""
     from astroxai.models.image_cnn import REGRESSOR_TRAINING
-    from astroxai.workflows.train import estimator_for
+    from astroxai.workflows.train import ModelChoice, estimator_for
 
     data = ImageSet(np.zeros((4, 1, 16, 16)), ["a", "b"] * 2, [str(i) for i in range(4)])
-    regressor = estimator_for(data, task="regress")
+    regressor = estimator_for(data, ModelChoice(task="regress"))
     assert isinstance(regressor, ImageCNNRegressor)
     assert {k: getattr(regressor, k) for k in REGRESSOR_TRAINING} == REGRESSOR_TRAINING
-    assert estimator_for(data, task="regress", max_epochs=3).max_epochs == 3
+    assert estimator_for(data, ModelChoice(task="regress", max_epochs=3)).max_epochs == 3
     classifier = estimator_for(data)
     assert isinstance(classifier, ImageCNNClassifier)
     assert (classifier.max_epochs, classifier.dropout) == (100, ImageCNNClassifier().dropout)

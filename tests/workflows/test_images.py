@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from astroxai.cli import main
 from astroxai.data import ImageSet
-from astroxai.explain import Explainer, Explanation
+from astroxai.explain import Explainer, ExplainSettings, Explanation
 from astroxai.explain.bars import bar_length_study, bar_lengths, calibrate
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.evaluate import regression_metrics
@@ -52,7 +52,7 @@ def test_explain_images_scores_files_and_rejects_bad_inputs(radio_model, radio, 
     broken.write_bytes(b"not a fits file")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "tiny.png")
     inputs = [small_path, good_fits, broken, tmp_path / "tiny.png"]
-    result = explain_inputs(radio_model, inputs, tmp_path / "ex", method="occlusion")
+    result = explain_inputs(radio_model, inputs, tmp_path / "ex", ExplainSettings("occlusion"))
     rows = rows_of(tmp_path / "ex" / "explanations.csv")
     fates = {r["input"]: r for r in rows if r["input"] != str(small_path)}
     assert fates[str(broken)]["status"] == "rejected" and "broken.fits" in fates[str(broken)]["reason"]

@@ -8,6 +8,7 @@ import pytest
 
 from astroxai.data import SpectraSet, SpectraSetWriter
 from astroxai.io import InputItem, collect_inputs
+from astroxai.reduce import ReductionSettings
 from astroxai.spectrum import SpectrumError
 from astroxai.workflows.reduce import reduce_inputs
 from tests.helpers import flat_spectrum
@@ -33,7 +34,7 @@ def test_reduce_inputs_every_bad_case_gets_its_reason(write_spec, tmp_path):
     all_masked = write_spec(loglam, flux, masked_ivar, z=0.05)
     paths = [*good, nan, negative, no_z, neg_z, short, corrupt, all_masked]
     out = tmp_path / "data.h5"
-    summary = reduce_inputs(_items(paths), out, wave_range=(3800, 5200), n_wave=300, workers=1)
+    summary = reduce_inputs(_items(paths), out, ReductionSettings((3800, 5200), 300), workers=1)
     assert summary["n_kept"] == 3 and summary["n_rejected"] == len(paths) - 3
     with open(summary["manifest"]) as handle:
         rows = list(csv.DictReader(handle))
@@ -54,11 +55,24 @@ def test_reduce_inputs_every_bad_case_gets_its_reason(write_spec, tmp_path):
     np.testing.assert_allclose(data.meta["norm_5100"], [10.0, 20.0, 30.0], rtol=1e-5)
 
 
+def test_a_models_reduction_settings_are_those_its_data_set_was_reduced_with(trained_model, reduced_sample):
+    """The settings go into the data set's record and come back from the model's copy of it unchanged, so new
+    inputs are reduced as the training set was."""
+    from astroxai.models import load_model
+
+    record = SpectraSet.load(reduced_sample).attrs["reduction"]
+    settings = ReductionSettings.from_record(record)
+    assert settings.n_wave == 150 and settings.method == "linear" and settings.wave_range is not None
+    assert ReductionSettings.from_record(load_model(trained_model).reduction_) == settings
+    assert settings.record() == record
+    assert ReductionSettings.from_record({}) == ReductionSettings()  # an image model's record: the defaults
+
+
 def test_spectrum_missing_the_grid_is_rejected(write_spec, tmp_path):
     loglam, flux, ivar = flat_spectrum(z=0.3)  # rest coverage starts at 3800/1.3 ≈ 2923 Å, ends ≈ 5276 Å
     path = write_spec(loglam, flux, ivar, z=0.3)
     ok = write_spec(*flat_spectrum(z=0.05), z=0.05)
-    summary = reduce_inputs(_items([path, ok]), tmp_path / "d.h5", wave_range=(3800, 6000), workers=1)
+    summary = reduce_inputs(_items([path, ok]), tmp_path / "d.h5", ReductionSettings((3800, 6000)), workers=1)
     with open(summary["manifest"]) as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["status"] == "rejected" and "does not cover the grid" in rows[0]["reason"]

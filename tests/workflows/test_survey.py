@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from astroxai.cli import main
 from astroxai.data import SpectraSet
-from astroxai.explain import Explanation
-from astroxai.workflows.survey import PARTS, open_maps, read_survey, survey
+from astroxai.explain import ExplainSettings, Explanation
+from astroxai.workflows.survey import PARTS, SurveyRun, open_maps, read_survey, survey
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,8 @@ def _same_results(a, b, rtol=1e-9):
 
 def test_same_result_whatever_the_workers_and_partitions(trained_model, reduced_sample, survey_inputs, tmp_path):
     inputs = [reduced_sample, *survey_inputs]
-    survey(trained_model, inputs, tmp_path / "a", workers=1, partition_size=100)
-    survey(trained_model, inputs, tmp_path / "b", workers=2, partition_size=5)
+    survey(trained_model, inputs, tmp_path / "a", run=SurveyRun(workers=1, partition_size=100))
+    survey(trained_model, inputs, tmp_path / "b", run=SurveyRun(workers=2, partition_size=5))
     a, b = _table(tmp_path / "a"), _table(tmp_path / "b")
     assert len(a) == 48 + 48 + 5 and sum(r["status"] == "kept" for r in a) == 96
     _same_results(a, b)
@@ -126,20 +126,21 @@ def test_same_result_whatever_the_workers_and_partitions(trained_model, reduced_
 
 def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, tmp_path):
     out = tmp_path / "s"
-    first = survey(trained_model, [reduced_sample], out, workers=1, partition_size=10)
+    first = survey(trained_model, [reduced_sample], out, run=SurveyRun(workers=1, partition_size=10))
     assert first["partitions_run"] == 5 and first["n_kept"] == 48
     before = _table(out)
     parts = sorted((out / PARTS).glob("part-*.parquet"))
     parts[1].unlink(), parts[3].unlink()  # as if the run had died before these two
     (out / PARTS / f".{parts[1].name}.1234.partial").write_bytes(b"half a file")  # a dead writer's leftover
-    again = survey(trained_model, [reduced_sample], out, workers=1, partition_size=10)
+    again = survey(trained_model, [reduced_sample], out, run=SurveyRun(workers=1, partition_size=10))
     assert again["partitions_run"] == 2 and again["partitions_skipped"] == 3
     assert _table(out) == before
     with pytest.raises(ValueError, match="other inputs or settings"):
-        survey(trained_model, [reduced_sample], out, workers=1, partition_size=10, method="smoothgrad")
+        survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad"),
+               run=SurveyRun(workers=1, partition_size=10))
     assert _table(out) == before
-    survey(trained_model, [reduced_sample], out, workers=1, partition_size=10, method="smoothgrad",
-           options={"n_samples": 4}, restart=True)
+    survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad", options={"n_samples": 4}),
+           run=SurveyRun(workers=1, partition_size=10, restart=True))
     assert json.loads((out / "survey.json").read_text())["settings"]["method"] == "smoothgrad"
 
 
@@ -148,7 +149,7 @@ def test_parquet_catalogue(trained_model, reduced_sample, tmp_path):
     catalogue = tmp_path / "cat.parquet"
     pq.write_table(pa.table({"file": [str(p) for p in spectra] + ["", str(spectra[0])],
                              "z": [None, None, 0.1, None, None, None], "label": ["type1"] * 6}), catalogue)
-    survey(trained_model, [catalogue], tmp_path / "s", workers=1)
+    survey(trained_model, [catalogue], tmp_path / "s", run=SurveyRun(workers=1))
     rows = _rows(tmp_path / "s")
     assert [r["status"] for r in rows] == ["kept"] * 4 + ["rejected"] * 2
     assert "names no file" in rows[4]["reason"] and "same spectrum as row 1" in rows[5]["reason"]
@@ -203,7 +204,8 @@ def test_killed_worker_on_an_external_cluster(trained_model, reduced_sample, tmp
     """A real cluster on loopback (``dask scheduler`` + two ``dask worker`` processes); one worker is killed while
     it runs a partition, the scheduler gives its partitions to the other, and nothing is lost or doubled."""
     store = _big_store(reduced_sample, tmp_path / "big.h5", 20)
-    survey(trained_model, [store], tmp_path / "local", workers=2, partition_size=48, method="smoothgrad")
+    survey(trained_model, [store], tmp_path / "local", ExplainSettings("smoothgrad"),
+           run=SurveyRun(workers=2, partition_size=48))
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     address_file = tmp_path / "scheduler.json"
     processes = [_start([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
@@ -221,8 +223,8 @@ def test_killed_worker_on_an_external_cluster(trained_model, reduced_sample, tmp
 
         def run():
             try:
-                error.append(survey(trained_model, [store], out, scheduler=address, partition_size=48,
-                                    method="smoothgrad"))
+                error.append(survey(trained_model, [store], out, ExplainSettings("smoothgrad"),
+                                    run=SurveyRun(scheduler=address, partition_size=48)))
             except Exception as failure:  # noqa: BLE001 - reported by the assertion below
                 error.append(failure)
 
@@ -277,7 +279,7 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp
     for path in spectra:
         shutil.copy(path, folder / path.name)
     shutil.copy(spectra[0], folder / "zz-copy.fits")  # another name, the same spectrum (and id)
-    survey(trained_model, [folder], tmp_path / "s", workers=1)
+    survey(trained_model, [folder], tmp_path / "s", run=SurveyRun(workers=1))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "s")}
     assert rows[spectra[0].name]["status"] == "kept"
     assert rows["zz-copy.fits"]["status"] == "rejected"
@@ -285,7 +287,7 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp
         "reason"]
     assert not (tmp_path / "s" / "duplicates.csv").exists()
     # in two partitions (run apart, each final once written) both copies are kept, and the survey lists them
-    survey(trained_model, [folder], tmp_path / "apart", workers=1, partition_size=2)
+    survey(trained_model, [folder], tmp_path / "apart", run=SurveyRun(workers=1, partition_size=2))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "apart")}
     assert rows[spectra[0].name]["partition"] != rows["zz-copy.fits"]["partition"]
     assert rows[spectra[0].name]["status"] == rows["zz-copy.fits"]["status"] == "kept"

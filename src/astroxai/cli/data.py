@@ -82,7 +82,7 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
     with the reason); the command fails only if no input could be reduced.
     """
     from astroxai.io import collect_inputs
-    from astroxai.reduce import RANGE_PRESETS
+    from astroxai.reduce import RANGE_PRESETS, ReductionSettings
     from astroxai.workflows.reduce import reduce_inputs
 
     if wave_range is not None and preset is not None:
@@ -90,8 +90,8 @@ def reduce(inputs, out, catalog, wave_range, preset, n_wave, method, chunk_size)
     items = collect_inputs(inputs, catalog)
     if not items:
         raise click.ClickException("no spectrum files found in the inputs")
-    summary = reduce_inputs(items, out, wave_range=RANGE_PRESETS[preset] if preset else wave_range,
-                            n_wave=n_wave, method=method, chunk_size=chunk_size, progress=progress_bar)
+    settings = ReductionSettings(RANGE_PRESETS[preset] if preset else wave_range, n_wave, method)
+    summary = reduce_inputs(items, out, settings, chunk_size=chunk_size, progress=progress_bar)
     lo, hi = summary["wave_range"]
     click.echo(f"kept {summary['n_kept']} of {summary['n_inputs']} spectra on {n_wave} points "
                f"{lo:.2f}–{hi:.2f} Å → {out}")

@@ -77,11 +77,11 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
     the lines; simulated images: the share of |map| on each true component).  Blue in every figure: more of this
     raises the explained probability; red: lowers it.
     """
+    from astroxai.explain import ExplainSettings
     from astroxai.workflows.explain import explain_inputs
 
-    options = method_settings(method, log_p, scheme, eps, segments)
-    explain_inputs(model_dir, inputs, out, method=method, target=target, baseline=baseline, options=options,
-                   catalog=catalog, max_figures=max_figures, seed=seed, progress=progress_bar)
+    settings = ExplainSettings(method, target, baseline, seed, method_settings(method, log_p, scheme, eps, segments))
+    explain_inputs(model_dir, inputs, out, settings, catalog=catalog, max_figures=max_figures, progress=progress_bar)
 
 
 @main.command()
@@ -128,13 +128,15 @@ def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, sc
       astroxai survey runs/default/models/svm-3class big.h5 --out s/ --place-on runs/default/explanations.h5
     Read the result with pyarrow (pyarrow.parquet.read_table("survey/survey.parquet")), pandas or Dask.
     """
+    from astroxai.explain import ExplainSettings
+    from astroxai.workflows.survey import Placement, SurveyRun
     from astroxai.workflows.survey import survey as run_survey
 
-    options = method_settings(method, log_p, scheme, eps, segments)
-    summary = run_survey(model_dir, inputs, out, method=method, options=options, target=target, baseline=baseline,
-                         seed=seed, catalog=catalog, partition_size=partition_size, maps=maps, workers=workers,
-                         scheduler=scheduler, restart=restart, place_on=place_on, map_key=map_key,
-                         map_data=map_data, progress=progress_bar)
+    settings = ExplainSettings(method, target, baseline, seed, method_settings(method, log_p, scheme, eps, segments))
+    summary = run_survey(model_dir, inputs, out, settings, catalog=catalog,
+                         run=SurveyRun(partition_size, workers, scheduler, maps=maps, restart=restart),
+                         place=None if place_on is None else Placement(place_on, map_key, map_data),
+                         progress=progress_bar)
     click.echo(f"{summary['n_inputs']} inputs: {summary['n_kept']} classified and explained, {summary['n_rejected']} "
                f"rejected (reasons in the table); {summary['partitions_run']} partitions run, "
                f"{summary['partitions_skipped']} already done; {summary['seconds']:.1f} s → {out}")
@@ -201,12 +203,14 @@ def trust(dataset, model_dirs, out, kernels, methods, n_inputs, baseline, catalo
     each spectrum's own level) and, with ground truth (the simulator's catalogue for spectra, the component masks
     of a simulated image set), the share of attribution on it (and the Hβ core/wing sign test for spectra).
     """
+    from astroxai.explain import TrustSettings
     from astroxai.report.layout import TrustFiles
     from astroxai.workflows.inputs import load_dataset
     from astroxai.workflows.trust import trust_folders
 
     data = load_dataset(dataset, finite=True)
-    result = trust_folders(data, model_dirs, out, kernels=[k.strip() for k in kernels.split(",") if k.strip()],
+    result = trust_folders(data, model_dirs, out, TrustSettings(baseline=baseline, seed=seed),
+                           kernels=[k.strip() for k in kernels.split(",") if k.strip()],
                            methods=[m.strip() for m in methods.split(",") if m.strip()], n_inputs=n_inputs,
-                           baseline=baseline, catalog=catalog, seed=seed, progress=progress_bar)
+                           catalog=catalog, progress=progress_bar)
     click.echo(f"{len(result['rows'])} method × model rows → {TrustFiles(out).table.with_suffix('.csv')}")

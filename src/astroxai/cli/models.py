@@ -50,14 +50,13 @@ def train(dataset, out, n_classes, kernels, quick, seed, unstratified, standardi
     --task regress, a regressor of --target (e.g. the bar length).
     """
     from astroxai.workflows.inputs import load_dataset
-    from astroxai.workflows.train import estimator_for
+    from astroxai.workflows.train import ModelChoice, estimator_for
     from astroxai.workflows.train import train as train_workflow
 
     data = load_dataset(dataset, finite=True)
-    model = estimator_for(data, model=model_kind, task=task, classes=int(n_classes),
-                          kernels=tuple(k.strip() for k in kernels.split(",") if k.strip()), quick=quick,
-                          seed=seed, stratify=not unstratified, standardise=standardise, n_jobs=n_jobs,
-                          max_epochs=max_epochs, target=target, augment=augment)
+    model = estimator_for(data, ModelChoice(model_kind, task, int(n_classes),
+                                            tuple(k.strip() for k in kernels.split(",") if k.strip()), quick, seed,
+                                            not unstratified, standardise, n_jobs, max_epochs, target, augment))
     result = train_workflow(data, model, out, dataset_path=str(dataset), timing_repeats=timing_repeats,
                             progress=progress_bar)
     test = result.test

@@ -196,6 +196,24 @@ def _stored_grid(group, attrs: dict, modality: str):
     return tuple(attrs["image_shape"]) if attrs.get("image_shape") else None
 
 
+@dataclass(frozen=True)
+class ExplainSettings:
+    """How to explain: the method and its options, the output explained (``"predicted"`` or a class), the baseline
+    and the seed.  One object for the workflows that explain (``explain``, ``survey``, ``run``) instead of five
+    keywords each; :meth:`explainer` builds the :class:`Explainer`."""
+
+    method: str = "saliency"
+    target: object = "predicted"
+    baseline: object = "model"
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+
+    def explainer(self, model, *, batch_size: int | None = None, progress=None) -> Explainer:
+        """An :class:`Explainer` of ``model`` with these settings (it checks the method, options and baseline)."""
+        return Explainer(model, self.method, self.baseline, seed=self.seed, batch_size=batch_size,
+                         progress=progress, **dict(self.options))
+
+
 class Explainer:
     """Explain a fitted model's outputs with one attribution method.
 

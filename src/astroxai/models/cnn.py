@@ -129,19 +129,20 @@ def class_weights(y_index: np.ndarray, k: int) -> torch.Tensor:
     return torch.as_tensor(len(y_index) / (k * np.maximum(counts, 1)), dtype=torch.float32)
 
 
-def train_loop(module: nn.Module, raw, X_train, y_train, X_val, y_val, loss_fn, cfg: CNNConfig, *, score=None,
+def train_loop(module: nn.Module, raw, train: tuple, validation: tuple, loss_fn, cfg: CNNConfig, *, score=None,
                progress=None, augment=None) -> list[dict]:
     """The shared training loop of astroxai's networks: Adam with weight decay, seeded mini-batches, early stopping
     on the validation loss with the best epoch's weights restored (in place).
 
-    ``raw(x)`` gives the outputs the loss is computed on (logits, or the regressed value); ``score(outputs, y)`` an
+    ``train`` and ``validation`` are ``(inputs, targets)`` pairs of arrays; ``raw(x)`` gives the outputs the loss
+    is computed on (logits, or the regressed value); ``score(outputs, y)`` an
     extra validation figure recorded per epoch (e.g. macro F); ``augment(batch, rng)`` transforms each training
     batch (e.g. random flips and quarter turns of images).  Returns the per-epoch history.  The caller seeds
     torch (``torch.manual_seed``) before building the module: initial weights and dropout masks follow from it.
     """
     rng = np.random.default_rng(cfg.seed)
     optimiser = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    Xt, Yt, Xv, Yv = (torch.as_tensor(np.ascontiguousarray(a)) for a in (X_train, y_train, X_val, y_val))
+    Xt, Yt, Xv, Yv = (torch.as_tensor(np.ascontiguousarray(a)) for a in (*train, *validation))
     best, best_loss, since_best, history = None, np.inf, 0, []
     epochs = range(1, cfg.max_epochs + 1)
     for epoch in track(progress, epochs, "CNN epochs", len(epochs)):
@@ -297,8 +298,8 @@ class SpectrumCNNClassifier(SpectraModel, ProbabilityClassifier, TorchModel):
                             labels=range(len(classes)), zero_division=0)
 
         start = time.perf_counter()
-        history = train_loop(module, module.logits, X[train], yt, X[validation], yv, loss_fn, cfg, score=macro_f,
-                             progress=progress)
+        history = train_loop(module, module.logits, (X[train], yt), (X[validation], yv), loss_fn, cfg,
+                             score=macro_f, progress=progress)
         self.fit_seconds_ = time.perf_counter() - start
         self.history_ = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_loss": h["val_loss"],
                           "val_f1": h["val_score"], "seconds": h["seconds"]} for h in history]

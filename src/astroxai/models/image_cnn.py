@@ -205,8 +205,8 @@ class ImageCNNModel(ImageModel, TorchModel):
         log.info("image %s: %d train, %d validation (early stopping), %d test images", self._what(), train.size,
                  validation.size, split.test.size)
         start = time.perf_counter()
-        history = train_loop(module, module.raw, np.asarray(X[train], dtype=np.float32), yt,
-                             np.asarray(X[validation], dtype=np.float32), yv, loss_fn, cfg, score=score,
+        history = train_loop(module, module.raw, (np.asarray(X[train], dtype=np.float32), yt),
+                             (np.asarray(X[validation], dtype=np.float32), yv), loss_fn, cfg, score=score,
                              progress=progress, augment=dihedral if self.augment else None)
         self.fit_seconds_ = time.perf_counter() - start
         self.module_ = module.eval()

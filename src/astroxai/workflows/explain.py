@@ -13,7 +13,7 @@ import logging
 
 from astroxai.data import fate
 from astroxai.errors import InputError
-from astroxai.explain import Explainer, Explanation
+from astroxai.explain import ExplainSettings, Explanation
 from astroxai.explain.modality import modality_of
 from astroxai.models import load_model
 from astroxai.report.layout import ExplainFiles
@@ -30,14 +30,16 @@ def science_rows(explanation: Explanation, data) -> list[dict]:
     return modality_of(explanation).science_rows(explanation, data)
 
 
-def explain_set(model, data, out, *, method: str = "saliency", target="predicted", baseline="model", seed: int = 0,
-                options: dict | None = None, max_figures: int = 50, fates: list[dict] | None = None,
-                progress=None) -> dict:
-    """Explain every input of ``data`` and write ``out/explanations.csv`` (one row per input of ``fates``, or per
-    input of ``data``), ``out/explanations.h5`` (the :class:`~astroxai.explain.Explanation`) and figures: a colour-
-    coded spectrum for each of the first ``max_figures`` spectra and the per-class curves, or an image gallery."""
+def explain_set(model, data, out, settings: ExplainSettings | None = None, *, max_figures: int = 50,
+                fates: list[dict] | None = None, progress=None) -> dict:
+    """Explain every input of ``data`` with ``settings`` (default: saliency of the predicted class) and write
+    ``out/explanations.csv`` (one row per input of ``fates``, or per input of ``data``), ``out/explanations.h5``
+    (the :class:`~astroxai.explain.Explanation`) and figures: a colour-coded spectrum for each of the first
+    ``max_figures`` spectra and the per-class curves, or an image gallery."""
+    settings = settings or ExplainSettings()
+    target, seed = settings.target, settings.seed
     files = out if isinstance(out, ExplainFiles) else ExplainFiles(out)
-    explainer = Explainer(model, method, baseline, seed=seed, progress=progress, **(options or {}))
+    explainer = settings.explainer(model, progress=progress)
     explanation = explainer.explain(data, target=target)
     science = science_rows(explanation, data)
     fates = fates if fates is not None else [fate(i, i, "kept", label=label) for i, label in zip(data.ids, data.labels,
@@ -63,9 +65,8 @@ def explain_set(model, data, out, *, method: str = "saliency", target="predicted
     return {"explanation": explanation, "rows": kept, "figures": [str(f) for f in figures]}
 
 
-def explain_inputs(model_dir, inputs, out, *, method: str = "saliency", target="predicted", baseline="model",
-                   options: dict | None = None, catalog=None, max_figures: int = 50, seed: int = 0,
-                   workers: int | None = None, progress=None) -> dict:
+def explain_inputs(model_dir, inputs, out, settings: ExplainSettings | None = None, *, catalog=None,
+                   max_figures: int = 50, workers: int | None = None, progress=None) -> dict:
     """``astroxai explain``: explain a saved model's outputs for files, folders, catalogues or data sets (see the
     module doc).  The command fails only if no input could be used."""
     model = load_model(model_dir)
@@ -76,11 +77,10 @@ def explain_inputs(model_dir, inputs, out, *, method: str = "saliency", target="
         log.warning("rejected %s: %s", row["input"], row["reason"])
     if data is None:
         write_table([{c: row.get(c, "") for c in ("id", "input", "status", "label", "reason")} for row in fates],
-                    files.table, {"model": str(model_dir), "method": method})
+                    files.table, {"model": str(model_dir), "method": (settings or ExplainSettings()).method})
         raise InputError(f"no usable input among the {len(fates)} given (reasons in "
                          f"{files.table.with_suffix('.csv')})")
-    result = explain_set(model, data, out, method=method, target=target, baseline=baseline, seed=seed,
-                         options=options, max_figures=max_figures, fates=fates, progress=progress)
+    result = explain_set(model, data, out, settings, max_figures=max_figures, fates=fates, progress=progress)
     log.info("explained %d of %d inputs (%d rejected, reasons in explanations.csv) → %s", len(data), len(fates),
              len(rejected), out)
     return {"n_inputs": len(fates), "n_explained": len(data), "n_rejected": len(rejected), **result}

@@ -19,7 +19,7 @@ from astroxai.io import collect_inputs, read_image_inputs
 from astroxai.models.persist import GridMismatchError
 from astroxai.parallel import ordered_map
 from astroxai.progress import track
-from astroxai.reduce import DEFAULT_BAD_MASK, MAX_BAD_FRACTION, reduce_item
+from astroxai.reduce import ReductionSettings, reduce_item
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,9 @@ def load_dataset(path, kind: type | None = None, finite: bool = False) -> Labell
 def reduction_tasks(model, items) -> list[tuple]:
     """:func:`astroxai.reduce.reduce_item` tasks that prepare each input exactly as the model's training set was
     prepared (its grid, resampling method and bad-pixel settings)."""
-    reduction = model.reduction_ or {}
-    settings = (reduction.get("method", "linear"), int(reduction.get("bad_mask", DEFAULT_BAD_MASK)),
-                float(reduction.get("max_bad_fraction", MAX_BAD_FRACTION)))
-    return [(item, np.asarray(model.grid_, dtype=float), *settings) for item in items]
+    settings = ReductionSettings.from_record(model.reduction_)
+    return [(item, np.asarray(model.grid_, dtype=float), settings.method, settings.bad_mask, settings.max_bad_fraction)
+            for item in items]
 
 
 def _reject(path, input_id, reason) -> dict:

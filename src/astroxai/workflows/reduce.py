@@ -13,13 +13,11 @@ import numpy as np
 from astroxai.data import SpectraSetWriter, atomic_path, csv_safe
 from astroxai.errors import InputError
 from astroxai.io import InputItem
-from astroxai.lines import NORM_HALF_WIDTH, NORM_WAVELENGTH
 from astroxai.parallel import ordered_map
 from astroxai.progress import track
 from astroxai.provenance import versions
 from astroxai.reduce import (
-    DEFAULT_BAD_MASK,
-    MAX_BAD_FRACTION,
+    ReductionSettings,
     coverage_task,
     overlap_range,
     reduce_item,
@@ -65,21 +63,9 @@ def check_outputs(items: list[InputItem], out: Path) -> None:
             raise InputError(f"{what} ({item.path}) would overwrite an input: choose another --out")
 
 
-def reduce_inputs(
-    items: list[InputItem],
-    out: str | Path,
-    *,
-    wave_range: tuple[float, float] | None = None,
-    n_wave: int = 1000,
-    method: str = "linear",
-    bad_mask: int = DEFAULT_BAD_MASK,
-    max_bad_fraction: float = MAX_BAD_FRACTION,
-    chunk_size: int = 256,
-    workers: int | None = None,
-    progress=None,
-    extra_attrs: dict | None = None,
-    rejected: list[dict] | None = None,
-) -> dict:
+def reduce_inputs(items: list[InputItem], out: str | Path, settings: ReductionSettings | None = None, *,
+                  chunk_size: int = 256, workers: int | None = None, progress=None, extra_attrs: dict | None = None,
+                  rejected: list[dict] | None = None) -> dict:
     """Reduce many files into a SpectraSet on disk, streaming, and write the manifest beside it.
 
     With no ``wave_range`` the grid spans the overlap of all spectra that pass the checks (a first
@@ -90,10 +76,12 @@ def reduce_inputs(
     (counts, grid, manifest path).  Raises :class:`SpectrumError` if no input survives.
     """
     out = Path(out)
+    settings = settings or ReductionSettings()
+    wave_range, n_wave = settings.wave_range, settings.n_wave
     check_outputs(items, out)
     fate: dict[int, dict] = {}
     candidates = list(range(len(items)))
-    pass_settings = (bad_mask, workers, chunk_size, progress)
+    pass_settings = (settings.bad_mask, workers, chunk_size, progress)
     manifest = manifest_path_for(out)
     if wave_range is None:
         wave_range, candidates = _overlap(items, fate, *pass_settings)
@@ -102,9 +90,9 @@ def reduce_inputs(
             out.unlink(missing_ok=True)  # no older data set beside this run's manifest
             raise SpectrumError(f"no input could be read and normalised; see {manifest}")
     grid = wavelength_grid(*wave_range, n_wave)
-    attrs = reduction_attrs(wave_range, n_wave, method, bad_mask, max_bad_fraction)
-    attrs.update(n_inputs=len(items) + len(rejected or []), versions=versions(), **(extra_attrs or {}))
-    tasks = [(items[i], grid, method, bad_mask, max_bad_fraction) for i in candidates]
+    attrs = {"reduction": settings.record(wave_range), "n_inputs": len(items) + len(rejected or []),
+             "versions": versions(), **(extra_attrs or {})}
+    tasks = [(items[i], grid, settings.method, settings.bad_mask, settings.max_bad_fraction) for i in candidates]
     kept = _write_reduced(out, grid, attrs, tasks, candidates, fate, workers, chunk_size, progress)
     manifest = write_manifest(manifest, [fate[i] for i in range(len(items))] + list(rejected or []))
     if kept == 0:
@@ -112,14 +100,6 @@ def reduce_inputs(
     log.info("reduced: kept %d of %d on %d points %.2f–%.2f Å", kept, attrs["n_inputs"], n_wave, *wave_range)
     return {"n_inputs": attrs["n_inputs"], "n_kept": kept, "n_rejected": attrs["n_inputs"] - kept,
             "wave_range": wave_range, "n_wave": n_wave, "manifest": str(manifest), "out": str(out)}
-
-
-def reduction_attrs(wave_range, n_wave: int, method: str, bad_mask: int, max_bad_fraction: float) -> dict:
-    """How a set was reduced, as its ``attrs['reduction']`` records it (what a model later reduces new inputs by)."""
-    return {"reduction": {"steps": ["rest_frame", "normalise_at_5100", "resample_to_grid"],
-                          "wave_range": list(wave_range), "n_wave": n_wave, "method": method,
-                          "norm_wavelength": NORM_WAVELENGTH, "norm_half_width": NORM_HALF_WIDTH,
-                          "bad_mask": bad_mask, "max_bad_fraction": max_bad_fraction}}
 
 
 def _overlap(items, fate: dict, bad_mask: int, workers, chunk_size: int, progress):

@@ -31,7 +31,7 @@ from astroxai.data import SpectraSet, fate
 from astroxai.data.base import atomic_path, cut_text
 from astroxai.embed.tsne import reference_map
 from astroxai.errors import InputError
-from astroxai.explain import Explainer
+from astroxai.explain import Explainer, ExplainSettings
 from astroxai.explain.methods import get_method
 from astroxai.io import collect_inputs
 from astroxai.models import load_model
@@ -63,6 +63,32 @@ DEFAULT_PARTITION = 2048
 SCIENCE = ("hbeta_core_mean", "hbeta_wing_mean", "line_saliency_share")
 #: glibc's trim and mmap thresholds for the local cluster's workers (bytes; see :func:`_client`).
 KEEP_FREED_MEMORY = 4 << 30
+
+
+@dataclass(frozen=True)
+class SurveyRun:
+    """How a survey runs: inputs per partition (each written and resumed as a whole), the Dask cluster (``workers``
+    local processes, or the running cluster at ``scheduler``), inputs per attribution call (None: the model's
+    ``explain_batch``), whether every map is kept (``maps``: Zarr), and ``restart`` to replace a survey of other
+    inputs or settings in the same folder."""
+
+    partition_size: int = DEFAULT_PARTITION
+    workers: int | None = None
+    scheduler: str | None = None
+    batch_size: int | None = None
+    maps: bool = False
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The t-SNE map every kept spectrum is placed on: a maps file (``embeddings.h5`` of ``astroxai embed``,
+    ``explanations.h5`` of ``astroxai run``), its map ``key`` (default: all classes, raw fluxes, the largest
+    perplexity) and the data set of that map (``data``) when the file does not record it."""
+
+    file: str | Path
+    key: str | None = None
+    data: str | Path | None = None
 
 
 @dataclass
@@ -309,36 +335,32 @@ def _write_record(out: Path, record: dict) -> None:
         temporary.write_text(json_text(record, indent=2))
 
 
-def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | None = None,
-           target: str = "predicted", baseline: str = "model", seed: int = 0, catalog=None,
-           partition_size: int = DEFAULT_PARTITION, maps: bool = False, workers: int | None = None,
-           scheduler: str | None = None, restart: bool = False, batch_size: int | None = None,
-           place_on=None, map_data=None, map_key: str | None = None, progress=None) -> dict:
-    """Classify and explain every input with a saved spectra model, partition by partition (see the module doc).
+def survey(model_dir, inputs, out, settings: ExplainSettings | None = None, *, catalog=None,
+           run: SurveyRun | None = None, place: Placement | None = None, progress=None) -> dict:
+    """Classify and explain every input with a saved spectra model, partition by partition (see the module doc);
+    ``settings`` says how to explain (default: saliency of the predicted class), ``run`` how to run
+    (:class:`SurveyRun`), ``place`` the t-SNE map every kept spectrum is placed on (columns ``tsne_x``, ``tsne_y``;
+    drawn as a density image in ``survey_map.png``).
 
     Returns a summary: counts (inputs, kept, rejected, partitions run and skipped), the seconds, the spectra per
     second, and the paths of the Parquet data set and the maps.  Raises ``ValueError`` when ``out`` holds a survey
-    of other inputs or settings (``restart=True`` starts it again) and when a partition failed (the others are kept:
-    the same command goes on from there).
-
-    ``place_on``: a t-SNE maps file (``embeddings.h5`` of ``astroxai embed``, ``explanations.h5`` of ``astroxai
-    run``) whose map ``map_key`` (default: all classes, raw fluxes, the largest perplexity) every kept spectrum is
-    placed on (columns ``tsne_x``, ``tsne_y``), drawn as a density image in ``survey_map.png``; ``map_data``: the
-    data set of that map when the file does not record it.
+    of other inputs or settings (``SurveyRun(restart=True)`` starts it again) and when a partition failed (the
+    others are kept: the same command goes on from there).
     """
     started = time.perf_counter()
     out = Path(out)
-    model, settings, embedding = _settings(model_dir, out, method, options, target, baseline, seed, maps, batch_size,
-                                           place_on, map_data, map_key)
+    run = run or SurveyRun()
+    partition_size = run.partition_size
+    model, settings, embedding = _settings(model_dir, out, settings or ExplainSettings(), run, place)
     partitions = plan_partitions(model, inputs, catalog, partition_size)
     n_inputs = sum(len(p) for p in partitions)
     if not n_inputs:
         raise InputError("no input: the folders, catalogues and stores given hold no spectrum file or spectrum")
-    record, done = _resume(out, partitions, settings, partition_size, restart)
+    record, done = _resume(out, partitions, settings, partition_size, run.restart)
     todo = [p for p in partitions if p.number not in done]
     failed, reports = [], []
     if todo:
-        failed, reports = _run_partitions(todo, settings, scheduler, workers, progress, n_inputs, partition_size)
+        failed, reports = _run_partitions(todo, settings, run, progress, n_inputs)
     summary = summarise(out, partitions, model)
     seconds = time.perf_counter() - started
     workers_seen = {r["worker"] for r in reports}
@@ -360,23 +382,22 @@ def survey(model_dir, inputs, out, *, method: str = "saliency", options: dict | 
     return {**record, "out": str(out), "inputs_per_second": run_inputs / seconds if seconds else float("nan")}
 
 
-def _settings(model_dir, out: Path, method, options, target, baseline, seed, maps, batch_size, place_on, map_data,
-              map_key):
+def _settings(model_dir, out: Path, explain: ExplainSettings, run: SurveyRun, place: Placement | None):
     """The model, the survey's settings (checked: a wrong method, option or map fails before any partition runs)
     and the reference map to place the spectra on (or None)."""
     model = load_model(model_dir)
     if model.modality != "spectra" or model.task != "classify":
         raise InputError(f"{model_dir}: astroxai survey takes a spectra classifier, this is a {model.modality} "
                          f"{model.task} model")
-    chosen = get_method(method)
+    chosen = get_method(explain.method)
     embedding = None
-    if place_on is not None:
-        embedding = reference_map(place_on, map_data, map_key)
+    if place is not None:
+        embedding = reference_map(place.file, place.data, place.key)
         model.check_grid_of(embedding.wavelength)
     settings = SurveySettings(str(Path(model_dir).resolve()), model.metadata_.get("sha256", ""), chosen.name,
-                              dict(options or {}), str(target), str(baseline), int(seed), bool(maps),
-                              str(out.absolute()), batch_size,
-                              None if embedding is None else {"file": str(Path(place_on).resolve()),
+                              dict(explain.options), str(explain.target), str(explain.baseline), int(explain.seed),
+                              bool(run.maps), str(out.absolute()), run.batch_size,
+                              None if embedding is None else {"file": str(Path(place.file).resolve()),
                                                               "data": str(Path(embedding.source).resolve()),
                                                               "key": embedding.spec.key})
     Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
@@ -407,14 +428,14 @@ def _resume(out: Path, partitions, settings, partition_size: int, restart: bool)
     return record, done
 
 
-def _run_partitions(todo, settings, scheduler, workers, progress, n_inputs: int, partition_size: int):
-    """The partitions left, on the Dask cluster (a local one unless ``scheduler`` names another); returns the failed
-    partitions and the reports of those that ran."""
-    client, cluster = _client(scheduler, workers)
+def _run_partitions(todo, settings, run: SurveyRun, progress, n_inputs: int):
+    """The partitions left, on the Dask cluster (a local one unless ``run.scheduler`` names another); returns the
+    failed partitions and the reports of those that ran."""
+    client, cluster = _client(run.scheduler, run.workers)
     try:
         n_workers = len(client.scheduler_info()["workers"])
         log.info("surveying %d inputs in %d partitions of %d on %d Dask workers (%s)", n_inputs, len(todo),
-                 partition_size, n_workers, scheduler or "local cluster")
+                 run.partition_size, n_workers, run.scheduler or "local cluster")
         futures = client.map(run_partition, todo, settings=settings, pure=False)
         return _collect(futures, todo, progress)
     finally:

@@ -217,50 +217,67 @@ def _outputs(model, data, counts: dict) -> list[dict]:
     return outputs
 
 
-def estimator_for(data, *, model: str | None = None, task: str = "classify", classes=3, kernels=None,
-                  quick: bool = False, seed: int | None = None, stratify: bool = True, standardise: bool = False,
-                  n_jobs: int | None = None, max_epochs: int | None = None, target: str = "bar_length_px",
-                  augment: bool = False) -> Estimator:
+@dataclass(frozen=True)
+class ModelChoice:
+    """What ``astroxai train`` fits: the family (``model``: None for the data's default, ``"svm"`` or ``"cnn"``),
+    the ``task`` (``"classify"``, or ``"regress"`` of the image column ``target``) and the settings the CLI exposes;
+    each family reads the ones it has."""
+
+    model: str | None = None
+    task: str = "classify"
+    classes: int | str = 3
+    kernels: tuple | None = None
+    quick: bool = False
+    seed: int | None = None
+    stratify: bool = True
+    standardise: bool = False
+    n_jobs: int | None = None
+    max_epochs: int | None = None
+    target: str = "bar_length_px"
+    augment: bool = False
+
+
+def estimator_for(data, choice: ModelChoice | None = None) -> Estimator:
     """The estimator ``astroxai train`` fits on ``data``: the data set decides the family (spectra: the paper's SVM,
-    or the 1-D CNN with ``model='cnn'``; images: the 2-D CNN, classifier or regressor of ``target``)."""
-    if task not in ("classify", "regress"):
-        raise InputError(f"task must be 'classify' or 'regress', not {task!r}")
+    or the 1-D CNN with ``ModelChoice(model='cnn')``; images: the 2-D CNN, classifier or regressor of ``target``)."""
+    choice = choice or ModelChoice()
+    if choice.task not in ("classify", "regress"):
+        raise InputError(f"task must be 'classify' or 'regress', not {choice.task!r}")
     make = ESTIMATORS_BY_MODALITY.get(data.modality)
     if make is None:
         raise InputError(f"astroxai train has no model of {data.NOUN} (it trains on "
                          f"{', '.join(ESTIMATORS_BY_MODALITY)})")
-    return make(model=model, task=task, classes=classes, kernels=kernels, quick=quick, seed=seed, stratify=stratify,
-                standardise=standardise, n_jobs=n_jobs, max_epochs=max_epochs, target=target, augment=augment)
+    return make(choice)
 
 
-def _image_estimator(*, model, task, seed, max_epochs, target, augment, **_) -> Estimator:
+def _image_estimator(choice: ModelChoice) -> Estimator:
     from astroxai.models import ImageCNNClassifier, ImageCNNRegressor
     from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
 
-    if model not in (None, "cnn"):
-        raise InputError(f"images are learned by a CNN, not {model!r}")
-    settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if seed is None else seed, "augment": augment}
-    if task == "classify":
-        return ImageCNNClassifier(max_epochs=max_epochs or 100, **settings)
-    return ImageCNNRegressor(target=target, **{**REGRESSOR_TRAINING, **settings,
-                                               "max_epochs": max_epochs or REGRESSOR_TRAINING["max_epochs"]})
+    if choice.model not in (None, "cnn"):
+        raise InputError(f"images are learned by a CNN, not {choice.model!r}")
+    settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if choice.seed is None else choice.seed, "augment": choice.augment}
+    if choice.task == "classify":
+        return ImageCNNClassifier(max_epochs=choice.max_epochs or 100, **settings)
+    epochs = choice.max_epochs or REGRESSOR_TRAINING["max_epochs"]
+    return ImageCNNRegressor(target=choice.target, **{**REGRESSOR_TRAINING, **settings, "max_epochs": epochs})
 
 
-def _spectra_estimator(*, model, task, classes, kernels, quick, seed, stratify, standardise, n_jobs, max_epochs,
-                       **_) -> Estimator:
+def _spectra_estimator(choice: ModelChoice) -> Estimator:
     from astroxai.models import SpectrumCNNClassifier
     from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
 
-    if task != "classify":
+    if choice.task != "classify":
         raise InputError("spectra models classify (--task regress is for image sets)")
-    seed = DEFAULT_TRAIN_SEED if seed is None else seed
-    if model in (None, "svm"):
-        return SVMClassifier(classes=classes, kernels=tuple(kernels or KERNELS), quick=quick, seed=seed,
-                             stratify=stratify, standardise=standardise, n_jobs=n_jobs)
-    if model == "cnn":
-        return SpectrumCNNClassifier(classes=classes, max_epochs=max_epochs or 200, seed=seed,
-                                     stratify=stratify)
-    raise InputError(f"model must be 'svm' or 'cnn', not {model!r}")
+    seed = DEFAULT_TRAIN_SEED if choice.seed is None else choice.seed
+    if choice.model in (None, "svm"):
+        return SVMClassifier(classes=choice.classes, kernels=tuple(choice.kernels or KERNELS), quick=choice.quick,
+                             seed=seed, stratify=choice.stratify, standardise=choice.standardise,
+                             n_jobs=choice.n_jobs)
+    if choice.model == "cnn":
+        return SpectrumCNNClassifier(classes=choice.classes, max_epochs=choice.max_epochs or 200, seed=seed,
+                                     stratify=choice.stratify)
+    raise InputError(f"model must be 'svm' or 'cnn', not {choice.model!r}")
 
 
 #: Modality → the estimators ``astroxai train`` makes for it.

@@ -76,11 +76,11 @@ def trust_inputs(data, first_model, *, n_inputs: int = 100, catalog=None, seed: 
     return {"rows": rows, "truth": truth, "sigma": modality_of(data).noise_level(data.subset(rows))}
 
 
-def model_trust(data, model, name: str, inputs: dict, *, methods=TRUST_METHODS, baseline: str = "model",
-                seed: int = 0, progress=None):
+def model_trust(data, model, name: str, inputs: dict, *, methods=TRUST_METHODS,
+                settings: TrustSettings | None = None, progress=None):
     """The trust table rows of one model (every method) on :func:`trust_inputs`."""
     return trust_table({name: model}, data, inputs["rows"], methods=methods, truth=inputs["truth"],
-                       sigma=inputs["sigma"], settings=TrustSettings(baseline=baseline, seed=seed), progress=progress)
+                       sigma=inputs["sigma"], settings=settings or TrustSettings(), progress=progress)
 
 
 def merge_tables(tables: list):
@@ -104,18 +104,19 @@ def write_trust_folder(out, table, data, inputs: dict) -> dict:
             "example": None if side is None else str(data.ids[rows][side[0]])}
 
 
-def trust_folders(data, model_dirs, out, *, kernels=(), methods=TRUST_METHODS, n_inputs: int = 100,
-                  baseline: str = "model", catalog=None, seed: int = 0, progress=None) -> dict:
+def trust_folders(data, model_dirs, out, settings: TrustSettings | None = None, *, kernels=(),
+                  methods=TRUST_METHODS, n_inputs: int = 100, catalog=None, progress=None) -> dict:
     """``astroxai trust``: the trust table on :func:`trust_inputs` for saved model folders (and the SVM folders'
     other ``kernels``): spectra get the stability score at each spectrum's own noise level and, with the simulator's
     ``catalog``, the ground truth; images with component masks the share on the defining component.  Writes
     ``trust.csv/json`` and the figures into ``out``."""
+    settings = settings or TrustSettings()
     models = load_models(data, model_dirs, kernels)
-    inputs = trust_inputs(data, load_model(model_dirs[0]), n_inputs=n_inputs, catalog=catalog, seed=seed)
+    inputs = trust_inputs(data, load_model(model_dirs[0]), n_inputs=n_inputs, catalog=catalog, seed=settings.seed)
     log.info("trust: %d methods × %d models on %d test %s", len(methods), len(models), inputs["rows"].size,
              data.NOUN)
-    tables = [model_trust(data, model, name, inputs, methods=methods, baseline=baseline, seed=seed,
-                          progress=progress) for name, model in models.items()]
+    tables = [model_trust(data, model, name, inputs, methods=methods, settings=settings, progress=progress)
+              for name, model in models.items()]
     return write_trust_folder(out, merge_tables(tables), data, inputs)
 
 

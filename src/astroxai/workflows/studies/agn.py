@@ -19,11 +19,11 @@ from astroxai.data import SpectraSet, fate
 from astroxai.embed import PAPER_PERPLEXITIES, MapSpec, fit_maps, paper_specs
 from astroxai.errors import InputError
 from astroxai.explain.study import DEFAULT_N_CORRECT, PAPER_BROAD, broad_rows, saliency_study
-from astroxai.explain.trust import TRUST_METHODS
+from astroxai.explain.trust import TRUST_METHODS, TrustSettings
 from astroxai.io import collect_inputs
 from astroxai.models import SpectrumCNNClassifier, SVMClassifier, labelled_split, load_model
 from astroxai.models.svm import PROBLEMS
-from astroxai.reduce import RANGE_PRESETS
+from astroxai.reduce import RANGE_PRESETS, ReductionSettings
 from astroxai.report.figures import save_figure
 from astroxai.report.markdown import write_results_markdown
 from astroxai.report.saliency import write_saliency_study
@@ -164,7 +164,7 @@ class AgnStudy(Study):
         else:
             items, rejected = self._items()
             with self.stages.timed("reduce"):
-                reduce_inputs(items, layout.dataset, wave_range=cfg.wave_range(), n_wave=cfg.n_wave,
+                reduce_inputs(items, layout.dataset, ReductionSettings(cfg.wave_range(), cfg.n_wave),
                               progress=self.progress, extra_attrs={"seed": cfg.seed}, rejected=rejected)
             data = SpectraSet.load(layout.dataset)
         self._check(data)
@@ -399,7 +399,7 @@ def model_trust_task(dataset, model_dir, kernel, name: str, methods, seed: int, 
     data, model = SpectraSet.load(dataset), load_model(model_dir)
     if kernel is not None:
         model = model.with_kernel(data, kernel)
-    return model_trust(data, model, name, inputs, methods=methods, seed=seed)
+    return model_trust(data, model, name, inputs, methods=methods, settings=TrustSettings(seed=seed))
 
 
 __all__ = ["AgnStudy", "SpectraRunConfig", "check_sample", "check_split", "problem_names"]

@@ -362,6 +362,7 @@ def train_image_task(dataset, model, out):
 def explain_task(dataset, model_dir, root, method: str, seed: int, per_class: int) -> list[dict]:
     """Every test image explained by ``method``, the gallery first (``per_class`` correct images of each class, then
     as many misclassified ones), written into the run's ``explain/<method>``; returns the per-image rows."""
+    from astroxai.explain import ExplainSettings
     from astroxai.explain.study import gallery_first
     from astroxai.report.layout import RunLayout
     from astroxai.workflows.explain import explain_set
@@ -371,8 +372,8 @@ def explain_task(dataset, model_dir, root, method: str, seed: int, per_class: in
     predicted = np.full(len(data), "", dtype=object)
     predicted[test_rows] = model.predict(data.subset(test_rows))
     order, shown = gallery_first(data.labels, predicted, test_rows, per_class, per_class * len(data.classes))
-    result = explain_set(model, data.subset(order), RunLayout(root).explain.method(method), method=method, seed=seed,
-                         max_figures=shown)
+    result = explain_set(model, data.subset(order), RunLayout(root).explain.method(method),
+                         ExplainSettings(method, seed=seed), max_figures=shown)
     return result["rows"]
 
 
