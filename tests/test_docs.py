@@ -57,3 +57,30 @@ def test_readme_python_flows(tmp_path, monkeypatch):
     assert len(test.examples) >= 6, "the README's Python flows are not written as doctests"
     result = _run([test])
     assert result.failed == 0, f"{result.failed} of {result.attempted} README examples failed (output above)"
+
+
+def test_the_documentation_site_builds_without_a_warning(tmp_path):
+    """docs/ is a Sphinx site (docs/conf.py): the tutorial, the Markdown chapters and an API reference generated from
+    the docstrings.  Any warning (a page missing from the table of contents, a broken link between pages, a
+    docstring Sphinx cannot parse) fails, and every public name of the package has its entry in the reference."""
+    from sphinx.cmd.build import build_main
+
+    html = tmp_path / "html"
+    status = build_main(["-W", "--keep-going", "-q", "-b", "html", "-d", str(tmp_path / "doctrees"),
+                         str(ROOT / "docs"), str(html)])
+    assert status == 0, "sphinx-build -W failed (warnings above)"
+    reference = (html / "api.html").read_text()
+    missing = [name for name in astroxai.__all__ if not name.startswith("_") and name not in astroxai._MODULES
+               and f'id="astroxai.{name}"' not in reference]
+    assert not missing, f"public names without an entry in docs/api.rst: {missing}"
+    assert (html / "tutorial.html").is_file() and "Ten minutes" in (html / "index.html").read_text()
+
+
+def test_the_tutorials_python_runs(tmp_path, monkeypatch):
+    """The tutorial's notebook block runs as written."""
+    monkeypatch.chdir(tmp_path)
+    text = (ROOT / "docs" / "tutorial.md").read_text()
+    blocks = [part.split("```", 1)[0] for part in text.split("```python\n")[1:]]
+    assert blocks, "docs/tutorial.md has no Python block"
+    for block in blocks:
+        exec(compile(block, "docs/tutorial.md", "exec"), {})  # noqa: S102 - the project's own documentation
