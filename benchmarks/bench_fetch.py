@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from astroxai.io.sdss import write_sdss_spec
+from astroxai.io.sdss import SpecObj, write_sdss_spec
 from astroxai.workflows.fetch import Target, fetch, spectrum_path
 
 
@@ -34,8 +34,8 @@ def build_archive(root: Path, n: int) -> Path:
         target = Target(k, 4000 + k // 1000, 55000, k % 1000 + 1)
         path = root / spectrum_path(target, "v5_13_2")
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_sdss_spec(path, loglam, 10 + rng.normal(size=loglam.size), np.full(loglam.size, 4.0),
-                        plate=target.plate, mjd=target.mjd, fiber=target.fiber, z=0.05)
+        columns = {"loglam": loglam, "flux": 10 + rng.normal(size=loglam.size), "ivar": np.full(loglam.size, 4.0)}
+        write_sdss_spec(path, columns, SpecObj(target.plate, target.mjd, target.fiber, 0.05))
         rows.append(f"{target.plate},{target.mjd},{target.fiber},x")
     catalogue = root / "wanted.csv"
     catalogue.write_text("\n".join(rows) + "\n")

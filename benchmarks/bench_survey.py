@@ -56,7 +56,7 @@ def median_rate(count: int, run, repeats: int) -> float:
 def simulating(folder: Path, n_files: int) -> dict:
     """``astroxai simulate`` (:func:`astroxai.simulate.simulate_sample`) of ``n_files`` FITS files on 2 workers, and
     one core's split between making spectra and writing them (fitsio against astropy)."""
-    from astroxai.io.sdss import write_sdss_spec
+    from astroxai.io.sdss import SpecObj, write_sdss_spec
     from astroxai.simulate import CLASSES, seeded_labels, simulate_sample
     from astroxai.simulate.agn import LOGLAM, simulate_spectrum
 
@@ -73,9 +73,9 @@ def simulating(folder: Path, n_files: int) -> dict:
     rates = {}
     for engine in ("fitsio", "astropy"):
         rates[engine] = median_rate(300, lambda e=engine: [write_sdss_spec(
-            folder / "writes" / f"{e}-{i}.fits", LOGLAM, sim.flux, sim.ivar, and_mask=sim.and_mask, sky=sim.sky,
-            model=sim.model, plate=9000, mjd=61000, fiber=i + 1, z=sim.params["z"], engine=e)
-            for i, sim in enumerate(spectra[0])], 1)
+            folder / "writes" / f"{e}-{i}.fits", {"loglam": LOGLAM, "flux": sim.flux, "ivar": sim.ivar,
+                                                  "and_mask": sim.and_mask, "sky": sim.sky, "model": sim.model},
+            SpecObj(9000, 61000, i + 1, sim.params["z"]), engine=e) for i, sim in enumerate(spectra[0])], 1)
     shutil.rmtree(folder / "writes")
     return {"files": n_files, "seconds": seconds, "files_per_s": n_files / seconds, "make_per_s": make,
             "write_fitsio_per_s": rates["fitsio"], "write_astropy_per_s": rates["astropy"]}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from astroxai.io.sdss import write_sdss_spec
+from astroxai.io.sdss import SpecObj, write_sdss_spec
 from astroxai.simulate import simulate_sample
 from tests.helpers import flat_spectrum
 
@@ -40,8 +40,10 @@ def write_spec(tmp_path):
             loglam, flux, ivar = flat_spectrum(z=0.05 if z is None else z)
         fiber = next(counter)
         path = tmp_path / (name or f"spec-9999-61000-{fiber:04d}.fits")
-        return write_sdss_spec(path, loglam, flux, ivar, and_mask=and_mask, plate=9999, mjd=61000,
-                               fiber=fiber, z=z, **kwargs)
+        columns = {"loglam": loglam, "flux": flux, "ivar": ivar, **kwargs}
+        if and_mask is not None:
+            columns["and_mask"] = and_mask
+        return write_sdss_spec(path, columns, SpecObj(9999, 61000, fiber, z))
 
     return make
 

@@ -117,7 +117,7 @@ def user_spectra(folder, counts: dict, seed: int, real=()) -> Path:
     ``labels.csv`` (``file,label,z``, paths relative to it)."""
     import csv
 
-    from astroxai.io.sdss import write_sdss_spec
+    from astroxai.io.sdss import SpecObj, write_sdss_spec
     from astroxai.simulate.agn import LOGLAM, simulate_spectrum
 
     folder = Path(folder)
@@ -134,8 +134,9 @@ def user_spectra(folder, counts: dict, seed: int, real=()) -> Path:
                            header="wavelength flux ivar")
             else:
                 file = f"spectra/obj-{name.replace('.', 'p')}-{k:03d}.fits"
-                write_sdss_spec(folder / file, LOGLAM, sim.flux, sim.ivar, and_mask=sim.and_mask, plate=7000 + k,
-                                mjd=60000, fiber=len(rows) % 1000 + 1, z=z)
+                write_sdss_spec(folder / file, {"loglam": LOGLAM, "flux": sim.flux, "ivar": sim.ivar,
+                                                "and_mask": sim.and_mask},
+                                SpecObj(7000 + k, 60000, len(rows) % 1000 + 1, z))
             rows.append({"file": file, "label": name, "z": f"{z:.6f}"})
     rows += [{"file": str(path), "label": label, "z": "" if z is None else f"{z:.6f}"} for path, label, z in real]
     catalogue = folder / "labels.csv"

@@ -48,7 +48,7 @@ def test_the_two_writers_give_the_same_file_contents(tmp_path):
     values, and the same spectrum through both reading paths."""
     from astropy.io import fits
 
-    from astroxai.io.sdss import write_sdss_spec
+    from astroxai.io.sdss import SpecObj, write_sdss_spec
 
     rng = np.random.default_rng(4)
     n = 500
@@ -59,9 +59,9 @@ def test_the_two_writers_give_the_same_file_contents(tmp_path):
     written = {}
     for engine in ("fitsio", "astropy"):
         (tmp_path / engine).mkdir()
-        written[engine] = write_sdss_spec(tmp_path / engine / "spec-9000-61000-0007.fits", loglam, plate=9000,
-                                          mjd=61000, fiber=7, z=0.123, spec_class="GALAXY", engine=engine,
-                                          header_cards={"SIMULATD": (True, "simulated"), "SIMSEED": 5}, **arrays)
+        written[engine] = write_sdss_spec(tmp_path / engine / "spec-9000-61000-0007.fits",
+                                          {"loglam": loglam, **arrays}, SpecObj(9000, 61000, 7, 0.123, "GALAXY"),
+                                          engine=engine, header_cards={"SIMULATD": (True, "simulated"), "SIMSEED": 5})
     with fits.open(written["fitsio"]) as a, fits.open(written["astropy"]) as b:
         for key in ("TELESCOP", "PLATEID", "MJD", "FIBERID", "SIMULATD", "SIMSEED"):
             assert a[0].header[key] == b[0].header[key], key
@@ -112,3 +112,24 @@ def test_a_spec_file_is_opened_once(small_sample, monkeypatch, tmp_path):
     text.write_text("SIMPLE? no\n")
     with pytest.raises(SpectrumError, match="not a FITS file"):
         read_spectrum(text)
+
+
+def test_the_writer_takes_the_coadd_columns_by_name_and_refuses_others(tmp_path):
+    """A misspelt column (``ivars``) or a missing flux is an error naming the table's columns, not a file written
+    with zeros in their place; ``or_mask`` defaults to ``and_mask``."""
+    from astropy.io import fits
+
+    from astroxai.errors import InputError
+    from astroxai.io.sdss import SpecObj, write_sdss_spec
+
+    loglam = np.log10(3800.0) + 1e-4 * np.arange(50)
+    good = {"loglam": loglam, "flux": np.ones(50), "ivar": np.ones(50), "and_mask": np.full(50, 4)}
+    misspelt = {("ivars" if key == "ivar" else key): value for key, value in good.items()}
+    for columns in (misspelt, {key: value for key, value in good.items() if key != "flux"}):
+        with pytest.raises(InputError, match="needs loglam, flux and ivar"):
+            write_sdss_spec(tmp_path / "a.fits", columns, SpecObj(1, 2, 3, 0.1))
+    assert not (tmp_path / "a.fits").exists()
+    path = write_sdss_spec(tmp_path / "b.fits", good, SpecObj(1, 2, 3, 0.1))
+    with fits.open(path) as hdus:
+        np.testing.assert_array_equal(hdus["COADD"].data["or_mask"], 4)
+        assert hdus["SPECOBJ"].data["FIBERID"][0] == 3

@@ -262,7 +262,7 @@ def test_fetch_then_run_on_the_fetched_folder(server, tmp_path):
 
     import numpy as np
 
-    from astroxai.io.sdss import write_sdss_spec
+    from astroxai.io.sdss import SpecObj, write_sdss_spec
     from astroxai.simulate.agn import LOGLAM, simulate_spectrum
 
     rng = np.random.default_rng(4)
@@ -271,8 +271,8 @@ def test_fetch_then_run_on_the_fetched_folder(server, tmp_path):
         sim = simulate_spectrum(kind, rng)
         target = Target(0, 300 + k // 6, 51600, k % 6 + 1)
         path = tmp_path / "body.fits"
-        write_sdss_spec(path, LOGLAM, sim.flux, sim.ivar, plate=target.plate, mjd=target.mjd, fiber=target.fiber,
-                        z=float(sim.params["z"]))
+        write_sdss_spec(path, {"loglam": LOGLAM, "flux": sim.flux, "ivar": sim.ivar},
+                        SpecObj(target.plate, target.mjd, target.fiber, float(sim.params["z"])))
         server.files["sas/dr17/" + spectrum_path(target, "26")] = path.read_bytes()
         rows.append(f"{target.plate},{target.mjd},{target.fiber},{label}")
     out = tmp_path / "real"

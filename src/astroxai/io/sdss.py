@@ -12,7 +12,9 @@ and the AND mask in HDU 2; it carries no redshifts, which come from a catalogue 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -293,38 +295,42 @@ def read_sdss_fits(path: str | Path) -> Spectrum:
 COADD_COLUMNS = ("flux", "loglam", "ivar", "and_mask", "or_mask", "wdisp", "sky", "model")
 
 
-def write_sdss_spec(
-    path: str | Path,
-    loglam: np.ndarray,
-    flux: np.ndarray,
-    ivar: np.ndarray,
-    *,
-    and_mask: np.ndarray | None = None,
-    sky: np.ndarray | None = None,
-    model: np.ndarray | None = None,
-    wdisp: np.ndarray | None = None,
-    plate: int,
-    mjd: int,
-    fiber: int,
-    z: float | None,
-    spec_class: str = "QSO",
-    header_cards: dict | None = None,
-    engine: str = "fitsio",
-) -> Path:
+@dataclass(frozen=True)
+class SpecObj:
+    """The row of a spec-lite file's SPECOBJ table that the readers use: which fibre of which plate and night, the
+    pipeline's redshift (None: not measured) and class."""
+
+    plate: int
+    mjd: int
+    fiber: int
+    z: float | None
+    spec_class: str = "QSO"
+
+
+def write_sdss_spec(path: str | Path, columns: Mapping[str, np.ndarray], specobj: SpecObj, *,
+                    header_cards: dict | None = None, engine: str = "fitsio") -> Path:
     """Write a spectrum in the DR8+ ``spec-lite`` layout (primary header, COADD, SPECOBJ).
 
-    Used by the simulator so that simulated spectra go through exactly the reader real files use.  ``engine``:
-    ``"fitsio"`` (cfitsio; ~4× faster, what ``astroxai simulate`` uses) or ``"astropy"``; the two files hold the
-    same tables and header values (tested), fitsio's empty primary HDU says BITPIX = 16 where astropy's says 8.
+    ``columns`` are the COADD table's columns by name: ``loglam``, ``flux`` and ``ivar`` are needed; ``and_mask``,
+    ``wdisp``, ``sky`` and ``model`` are zeros when absent, ``or_mask`` is ``and_mask``.  Used by the simulator
+    so that simulated spectra go through exactly the reader real files use.  ``engine``: ``"fitsio"`` (cfitsio;
+    ~4× faster, what ``astroxai simulate`` uses) or ``"astropy"``; the two files hold the same tables and header
+    values (tested), fitsio's empty primary HDU says BITPIX = 16 where astropy's says 8.
     """
+    unknown = set(columns) - set(COADD_COLUMNS)
+    if unknown or not {"loglam", "flux", "ivar"} <= set(columns):
+        raise InputError(f"a spec-lite COADD table has the columns {COADD_COLUMNS} and needs loglam, flux and ivar; "
+                         f"got {sorted(columns)}")
+    loglam = np.asarray(columns["loglam"])
     n = loglam.size
-    zeros = np.zeros(n, np.float32)
-    and_mask = np.zeros(n, np.int32) if and_mask is None else and_mask.astype(np.int32)
     coadd = np.zeros(n, dtype=[(name, ">i4" if name.endswith("_mask") else ">f4") for name in COADD_COLUMNS])
-    for name, values in (("flux", flux), ("loglam", loglam), ("ivar", ivar), ("and_mask", and_mask),
-                         ("or_mask", and_mask), ("wdisp", zeros if wdisp is None else wdisp),
-                         ("sky", zeros if sky is None else sky), ("model", zeros if model is None else model)):
-        coadd[name] = values
+    for name in COADD_COLUMNS:
+        if name in columns:
+            coadd[name] = np.asarray(columns[name])
+    if "or_mask" not in columns:
+        coadd["or_mask"] = coadd["and_mask"]
+    plate, mjd, fiber, z = specobj.plate, specobj.mjd, specobj.fiber, specobj.z
+    spec_class = specobj.spec_class
     wave = 10.0 ** loglam
     specobj = np.array([(plate, mjd, fiber, np.nan if z is None else z, 1e-4, 0, spec_class, wave[0], wave[-1])],
                        dtype=[("PLATE", ">i4"), ("MJD", ">i4"), ("FIBERID", ">i4"), ("Z", ">f4"), ("Z_ERR", ">f4"),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from astroxai.errors import InputError
-from astroxai.io.sdss import write_sdss_spec
+from astroxai.io.sdss import SpecObj, write_sdss_spec
 from astroxai.progress import track
 from astroxai.provenance import write_run_record
 from astroxai.simulate.agn import CLASSES, LOGLAM, SimulatedSpectrum, simulate_spectrum
@@ -46,12 +46,11 @@ def _simulate_task(task) -> dict:
     sim = simulate_spectrum(label, np.random.default_rng(seed_sequence))
     plate, mjd, fiber = _plate_mjd_fiber(index)
     name = f"spec-{plate:04d}-{mjd:05d}-{fiber:04d}.fits"
-    write_sdss_spec(
-        Path(spectra_dir) / name, LOGLAM, sim.flux, sim.ivar, and_mask=sim.and_mask, sky=sim.sky,
-        model=sim.model, wdisp=np.full(LOGLAM.size, 0.93), plate=plate, mjd=mjd, fiber=fiber,
-        z=sim.params["z"], spec_class="QSO" if label == "type1" else "GALAXY",
-        header_cards={"SIMULATD": (True, "astroxai simulated spectrum"), "SIMSEED": seed},
-    )
+    columns = {"loglam": LOGLAM, "flux": sim.flux, "ivar": sim.ivar, "and_mask": sim.and_mask, "sky": sim.sky,
+               "model": sim.model, "wdisp": np.full(LOGLAM.size, 0.93)}
+    write_sdss_spec(Path(spectra_dir) / name, columns,
+                    SpecObj(plate, mjd, fiber, sim.params["z"], "QSO" if label == "type1" else "GALAXY"),
+                    header_cards={"SIMULATD": (True, "astroxai simulated spectrum"), "SIMSEED": seed})
     row = {key: sim.params.get(key, "") for key in CATALOG_COLUMNS}
     row.update(file=f"spectra/{name}", id=f"{plate:04d}-{mjd:05d}-{fiber:04d}")
     return row
