@@ -6,6 +6,8 @@
         --out runs/default/trust100 --kernels linear,rbf --n-spectra 100 --catalog runs/default/simulated/catalog.csv
     python docs/make_results.py runs/default runs/standardised runs/default/trust100
 
+or, to redo only the trust section at the end of the page:  python docs/make_results.py --trust runs/default/trust100
+
 The tables come from the runs (results.md of the run, plus a comparison with the standardised model);
 the figures are copied into docs/figures; the observations at the top are written by hand in NOTES below
 and refer to the default seeds.
@@ -87,12 +89,15 @@ TRUST_NOTES = """## Every explanation method × every model, and how far to trus
 {n} seeded test spectra, each explained for the class its model predicts; the SVMs through the torch bridge, the
 CNN directly; baselines = the model's median training spectrum. Columns: time per spectrum (the method alone);
 faithfulness — area under the target probability as pixels are replaced by the baseline in order of attribution
-(deletion, lower is better) or put back (insertion, higher is better), the same for random orders, and the share
-of spectra whose map beats the random order; sanity — median Spearman ρ between |maps| of the model and of its
-randomised copy (passes below 0.5); stability — median relative change of a map under noise at the spectrum's own
-level; truth — median share of |attribution| on the simulated broad-line wavelengths (they cover {area:.0%} of the
-grid), its lift over that area share, and the share of broad-Hβ spectra whose map has opposite signs in the Hβ core
-and wings; IG δ — integrated gradients' median convergence error relative to p(f) − p(baseline).
+(deletion, lower is better) or put back (insertion, higher is better), the same for random orders, and the share of
+spectra whose map beats the random order, then the same shares with each spectrum's own minimum as the baseline of
+deletion and insertion ("min": a baseline no method integrates from), and the all-zero maps left out of every
+faithfulness score (their pixel order would be the stable sort's, not the map's); sanity — median Spearman ρ
+between |maps| of the model and of its randomised copy (passes below 0.5); stability — median relative change of a
+map under noise at the spectrum's own level; truth — median share of |attribution| on the simulated broad-line
+wavelengths (they cover {area:.0%} of the grid), its lift over that area share, and the share of broad-Hβ spectra
+whose map has opposite signs in the Hβ core and wings; IG δ — integrated gradients' median convergence error
+relative to p(f) − p(baseline).
 
 Regenerate: `astroxai trust runs/default/dataset.h5 runs/default/models/svm-3class runs/default/models/cnn-3class
 --out runs/default/trust100 --kernels linear,rbf --n-spectra 100 --catalog runs/default/simulated/catalog.csv`
@@ -102,15 +107,20 @@ runs/default/models/cnn-3class --model cnn`). Time per spectrum for a batch of 2
 
 ### What the table says (100 test spectra, default seeds)
 
-- **Faithfulness.** Integrated gradients, occlusion, LIME and KernelSHAP beat a random order on 97–100 % of the
-  spectra for all three models (deletion areas 0.04–0.09 against 0.74–0.84 for random orders; insertion 0.98–0.99
-  against 0.73–0.80). **Saliency and SmoothGrad do not** (better than random on only 35–45 % of the spectra,
-  deletion areas 0.95–0.97; the *mean* curves in the figure dip below the random one because on those spectra
-  they win by a lot). That is expected, not a bug: a gradient says what a small *increase* of flux would do, while
+- **Faithfulness, with the explainer's own baseline.** Integrated gradients, occlusion, LIME and KernelSHAP beat a
+  random order on 99–100 % of the spectra for all three models (deletion areas 0.04–0.09 against 0.74–0.85 for
+  random orders; insertion 0.98–0.99 against 0.73–0.81). **Saliency and SmoothGrad do not** (better than random on
+  only 35–43 % of the spectra, deletion areas 0.97; the *mean* curves in the figure dip below the random one
+  because on those spectra they win by a lot). A gradient says what a small *increase* of flux would do, while
   deletion moves every flux to the baseline — up at some pixels, down at others — so the first-order effect of
-  deleting pixel i is −∂p/∂fᵢ·(fᵢ − bᵢ), whose sign the gradient alone does not know. The four methods that
-  attribute the difference from the baseline answer the deletion question; gradients answer "where is the model
-  sensitive".
+  deleting pixel i is −∂p/∂fᵢ·(fᵢ − bᵢ), whose sign the gradient alone does not know.
+- **Faithfulness, with each spectrum's minimum as the baseline: the ranking reverses.** Every flux then moves
+  *down*, the gradient's sign is the right answer, and saliency and SmoothGrad beat random orders on 100 % of the
+  spectra (deletion areas 0.02–0.05), while the four baseline methods fall to 30–42 % (0.86–0.96 against random
+  0.20–0.78). No method is more faithful under both baselines (`docs/explain.md`, "Faithfulness under two
+  baselines"): faithfulness measures a method together with what "removing" means. All-zero maps (3 of 100 for
+  the SVMs' gradients, where the probability sits at libsvm's clip; 4 for the CNN's occlusion) are left out of
+  both and counted.
 - **Sanity.** Every method passes the model-randomisation test on every model (median ρ from −0.02 to 0.46) but
   one: integrated gradients on the RBF SVM sits exactly on the limit (ρ = 0.50), and comes closest on the other
   two models too (0.44, 0.46). Its maps are (f − baseline) × an average gradient, and the first factor does not
@@ -203,7 +213,9 @@ TRUST_COLUMNS = [
     ("model", "model"), ("method", "method"), ("ms_per_spectrum", "ms / spectrum"),
     ("deletion_auc", "deletion AUC ↓"), ("random_deletion_auc", "random"), ("deletion_beats_random", "beats random"),
     ("insertion_auc", "insertion AUC ↑"), ("random_insertion_auc", "random"),
-    ("insertion_beats_random", "beats random"), ("sanity_rho", "sanity ρ ↓"), ("stability", "stability ↓"),
+    ("insertion_beats_random", "beats random"), ("deletion_beats_random_min", "del. beats random (min)"),
+    ("insertion_beats_random_min", "ins. beats random (min)"), ("zero_maps", "zero maps"),
+    ("sanity_rho", "sanity ρ ↓"), ("stability", "stability ↓"),
     ("truth_mass", "truth mass"), ("truth_lift", "lift ↑"), ("hbeta_opposite", "Hβ opposite"),
     ("ig_relative_delta", "IG δ"),
 ]
@@ -229,7 +241,19 @@ def _trust_section(trust_dir: Path) -> list[str]:
     return lines
 
 
+def replace_trust_section(trust_dir: Path) -> None:
+    """Rewrite only the trust section (the end of docs/results.md) from ``trust_dir``."""
+    page = DOCS / "results.md"
+    text = page.read_text()
+    start = text.index("## Every explanation method")
+    page.write_text(text[:start] + "\n".join(_trust_section(trust_dir)).lstrip("\n") + "\n")
+    print(f"rewrote the trust section of {page}")
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--trust":
+        replace_trust_section(Path(sys.argv[2]))
+        return
     run_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")
     raw_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else None
     trust_dir = Path(sys.argv[3]) if len(sys.argv) > 3 else None
