@@ -179,3 +179,31 @@ def test_decide_is_predict_and_predict_proba(trained_model, cnn_model, reduced_s
         predicted, probabilities = model.decide(data)
         np.testing.assert_array_equal(predicted, model.predict(data))
         np.testing.assert_allclose(probabilities, model.predict_proba(data), rtol=1e-12, atol=1e-15)
+
+
+def test_one_pass_saliency_of_a_network_equals_its_decision_and_the_two_pass_map(cnn_model, radio_model, radio,
+                                                                                 reduced_sample, trained_model):
+    """A network decides for its most probable class, so Explainer takes the decision and the saliency map from one
+    forward pass.  Its decisions must be ``predict``'s, its probabilities ``predict_proba``'s and its maps those of
+    the separate attribution at the decided classes (float32 networks: to float32 tolerance).  The SVM, which
+    decides by vote, keeps the two passes."""
+    from astroxai.data import ImageSet
+    from astroxai.explain import Explainer
+
+    spectra = SpectraSet.load(reduced_sample).subset(np.arange(40))
+    images = ImageSet.load(radio).subset(np.arange(12))
+    for folder, data in ((cnn_model, spectra), (radio_model, images)):
+        model = load_model(folder)
+        explainer = Explainer(model, "saliency")
+        assert explainer._one_pass("predicted") and not explainer._one_pass(["type1"] * len(data))
+        one = explainer.explain(data)
+        np.testing.assert_array_equal(one.predicted, model.predict(data))
+        np.testing.assert_array_equal(one.targets, one.predicted)
+        np.testing.assert_allclose(one.probabilities, model.predict_proba(data), rtol=1e-5, atol=1e-6)
+        index = [list(one.classes).index(c) for c in one.predicted]
+        two = explainer.explain(data, target=index)  # explicit targets: the decision and the map apart
+        assert np.abs(one.maps).max() > 0
+        np.testing.assert_allclose(one.maps, two.maps, rtol=1e-4, atol=1e-6 * np.abs(two.maps).max())
+    svm = load_model(trained_model)
+    assert not Explainer(svm, "saliency")._one_pass("predicted")
+    assert not Explainer(load_model(cnn_model), "saliency", log=True)._one_pass("predicted")

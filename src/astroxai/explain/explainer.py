@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from astroxai.data.base import STRING, atomic_path
 from astroxai.errors import InputError
 from astroxai.explain.methods import Attribution, attribute, get_method
 from astroxai.explain.modality import modality_of
-from astroxai.explain.saliency import resolve_targets
+from astroxai.explain.saliency import most_probable_saliency, resolve_targets
 from astroxai.results import json_text
 from astroxai.vocabulary import BASELINES
 
@@ -305,6 +306,12 @@ class Explainer:
                          feature_mask=features, batch_size=self.batch_size, seed=self.seed, progress=self.progress,
                          **options)
 
+    def _one_pass(self, target) -> bool:
+        """Whether the decision and the map come from one forward pass: exact saliency (of p, not log p) of the
+        decided class, for a model that decides for its most probable class (the networks)."""
+        return (self.method == "saliency" and not self.options.get("log") and self.model.decides_by_probability
+                and isinstance(target, str) and target in ("predicted", "probable"))
+
     def explain(self, data, target="predicted", ids=None) -> Explanation:
         """Explain ``data`` (a data set, or an array of inputs on the model's grid).
 
@@ -318,9 +325,18 @@ class Explainer:
         if ids is None:
             ids = data.ids if isinstance(data, LabelledSet) else np.arange(len(X)).astype(str)
         classes = [str(c) for c in self.model.classes_]
+        features = self.features(X)
+        result = None
         if self.model.task == "regress":
             probabilities, predicted = None, np.asarray(self.model.predict(inputs), dtype=np.float64)
             index, targets = None, np.full(len(X), "value")
+        elif self._one_pass(target):
+            start = time.perf_counter()
+            maps, probabilities = most_probable_saliency(self.model.as_module(prepared=True), Z,
+                                                         batch_size=self.batch_size, progress=self.progress)
+            result = Attribution(self.method, maps, time.perf_counter() - start, dict(self.options), None)
+            predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)].astype(str)
+            targets = predicted.copy()
         else:
             predicted, probabilities = self.model.decide(inputs)
             predicted = np.asarray(predicted).astype(str)
@@ -330,8 +346,8 @@ class Explainer:
                 index = resolve_targets(None if isinstance(target, str) and target == "predicted" else target,
                                         classes, predicted)
             targets = np.asarray(classes, dtype=object)[index].astype(str)
-        features = self.features(X)
-        result = self.attribute(Z, index, features=features)
+        if result is None:
+            result = self.attribute(Z, index, features=features)
         maps = result.maps
         log.debug("explained %d %s with %s in %.1f s", len(X), self.model.modality, self.method, result.seconds)
         return Explanation(maps=maps, ids=np.asarray(ids).astype(str), targets=targets, predicted=predicted,

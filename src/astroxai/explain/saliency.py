@@ -179,6 +179,30 @@ def gradient_saliency(model: torch.nn.Module, X, target, *, log: bool = False, b
     return out
 
 
+def most_probable_saliency(model: torch.nn.Module, X, *, batch_size: int = 256,
+                           progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact saliency of each input's most probable class, and every class probability, from one forward pass per
+    batch: ``(maps, probabilities)``, both float64.
+
+    For a classifier that decides for its most probable class the decision and the map need the same forward pass;
+    computing the probabilities separately (``predict_proba``) cost about a third of the time of classify + explain
+    for the 1-D CNN.  The maps equal :func:`gradient_saliency` at those classes (tested)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    dtype = module_dtype(model)
+    maps, probabilities = np.empty_like(X), None
+    starts = range(0, len(X), batch_size)
+    for start in track(progress, starts, "saliency batches", len(starts)):
+        stop = min(len(X), start + batch_size)
+        inputs = torch.as_tensor(X[start:stop], dtype=dtype).requires_grad_(True)
+        outputs = model(inputs)
+        top = outputs.detach().argmax(dim=1, keepdim=True)
+        maps[start:stop] = torch.autograd.grad(outputs.gather(1, top).sum(), inputs)[0].to(torch.float64).numpy()
+        if probabilities is None:
+            probabilities = np.empty((len(X), outputs.shape[1]))
+        probabilities[start:stop] = outputs.detach().to(torch.float64).numpy()
+    return maps, probabilities
+
+
 def cosine_similarity(a, b) -> np.ndarray:
     """Row-wise cosine similarity of two (N, F) maps (NaN where either row is all zero)."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)

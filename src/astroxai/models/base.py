@@ -84,6 +84,9 @@ class Estimator:
     single_pass_batch: ClassVar[int] = 256
     #: Whether the model reduces raw files itself, a chunk at a time (spectra: with its own grid and settings).
     reduces_raw_files: ClassVar[bool] = False
+    #: Whether the model decides for the most probable class of ``as_module(prepared=True)`` (then one forward pass
+    #: gives both the decision and its saliency map).
+    decides_by_probability: ClassVar[bool] = False
     _KINDS: ClassVar[dict[tuple[str, str], type]] = {}
     #: Kinds written by earlier versions of astroxai, and what they are now.
     _ALIASES: ClassVar[dict[str, str]] = {"sklearn": "svm"}
@@ -297,6 +300,8 @@ class SpectraModel:
 
 class ProbabilityClassifier:
     """A classifier that decides for its most probable class (the networks; the SVM decides by libsvm's vote)."""
+
+    decides_by_probability: ClassVar[bool] = True
 
     def predict(self, data) -> np.ndarray:
         """The most probable class of each input (``NotFittedError`` before ``fit``)."""
