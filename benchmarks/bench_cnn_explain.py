@@ -16,21 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 
 FLOP_LIMIT = 1300.0  # spectra/s/core: forward + input gradient at the measured forward rate (docs/survey.md)
-
-
-def median_rate(count: int, run, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return count / statistics.median(times)
 
 
 def main() -> None:
@@ -43,6 +32,7 @@ def main() -> None:
 
     from astroxai import Explainer, SpectrumCNNClassifier, simulate
     from astroxai.data import SpectraSet
+    from bench_survey import median_rate  # this script's folder is on the path when run as a script
 
     torch.set_num_threads(1)
     train = simulate.spectra_set({"type1": 200, "type2": 200, "intermediate": 200}, seed=1)
