@@ -69,6 +69,7 @@ def explain_inputs(model_dir, inputs, out, settings: ExplainSettings | None = No
                    max_figures: int = 50, workers: int | None = None, progress=None) -> dict:
     """``astroxai explain``: explain a saved model's outputs for files, folders, catalogues or data sets (see the
     module doc).  The command fails only if no input could be used."""
+    settings = settings or ExplainSettings()
     model = load_model(model_dir)
     fates, data = gather(model, inputs, catalog, workers=workers, progress=progress)
     files = ExplainFiles(out)
@@ -77,7 +78,7 @@ def explain_inputs(model_dir, inputs, out, settings: ExplainSettings | None = No
         log.warning("rejected %s: %s", row["input"], row["reason"])
     if data is None:
         write_table([{c: row.get(c, "") for c in ("id", "input", "status", "label", "reason")} for row in fates],
-                    files.table, {"model": str(model_dir), "method": (settings or ExplainSettings()).method})
+                    files.table, {"model": str(model_dir), "method": settings.method})
         raise InputError(f"no usable input among the {len(fates)} given (reasons in "
                          f"{files.table.with_suffix('.csv')})")
     result = explain_set(model, data, out, settings, max_figures=max_figures, fates=fates, progress=progress)

@@ -400,7 +400,7 @@ def _settings(model_dir, out: Path, explain: ExplainSettings, run: SurveyRun, pl
                               None if embedding is None else {"file": str(Path(place.file).resolve()),
                                                               "data": str(Path(embedding.source).resolve()),
                                                               "key": embedding.spec.key})
-    Explainer(model, settings.method, settings.baseline, seed=settings.seed, **settings.options)  # check settings
+    explain.explainer(model)  # the method, its options and the baseline are checked before any partition runs
     return model, settings, embedding
 
 
