@@ -17,6 +17,7 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import PurePath
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,9 +26,14 @@ class Result(Mapping):
     """Base of astroxai's result dataclasses: attribute access, plus read-only mapping access over
     :meth:`columns` (the fields by default)."""
 
+    #: Fields that a result has only sometimes (a check that needs Hβ, a bar route that gives no axis ratio): they
+    #: are left out of the columns when they are ``None``, so a table has no column of blanks.
+    optional_columns: ClassVar[tuple[str, ...]] = ()
+
     def columns(self) -> dict:
-        """The result as named columns, in order (by default its fields, ``None`` ones included)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The result as named columns, in order: its fields, less the :attr:`optional_columns` that are ``None``."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: v for k, v in values.items() if v is not None or k not in self.optional_columns}
 
     def __getitem__(self, key: str):
         columns = self.columns()

@@ -73,9 +73,7 @@ class BarMeasurement(Result):
     mask: np.ndarray | None = None
     sides: tuple | None = None
     ellipticity: float | None = None
-
-    def columns(self) -> dict:
-        return {k: v for k, v in super().columns().items() if v is not None}
+    optional_columns = ("axis_ratio", "mask", "sides", "ellipticity")
 
 
 def _nothing(shape) -> BarMeasurement:

@@ -91,6 +91,16 @@ class Method:
         """Maps (and the convergence delta, or None) of one batch; tensors in, tensors out."""
         raise NotImplementedError
 
+    @classmethod
+    def settings(cls, options: dict, table: str = "defaults") -> dict:
+        """This method's settings: one of its tables (``defaults`` for spectra, ``image_defaults`` for images) with
+        ``options`` over it; an option the table does not name is refused."""
+        defaults = getattr(cls, table)
+        unknown = set(options) - set(defaults)
+        if unknown:
+            raise InputError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(defaults) or 'none'})")
+        return {**defaults, **options}
+
 
 METHODS: dict[str, type[Method]] = {}
 ALIASES: dict[str, str] = {}
@@ -102,14 +112,6 @@ def register(cls: type[Method]) -> type[Method]:
     for alias in cls.aliases:
         ALIASES[alias] = cls.name
     return cls
-
-
-def method_settings(cls: type[Method], defaults: dict, options: dict) -> dict:
-    """A method's settings: ``defaults`` (one of its tables) with ``options`` over them; unknown options refused."""
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise InputError(f"{cls.name} takes no options {sorted(unknown)} (it takes {sorted(defaults) or 'none'})")
-    return {**defaults, **options}
 
 
 def get_method(name: str) -> type[Method]:
@@ -365,7 +367,7 @@ def attribute(module: torch.nn.Module, X, target, method: str = "saliency", *, b
     image = X.ndim == 4
     if image and cls.spectra_only:
         raise InputError(f"{cls.name} is defined for spectra only")
-    opts = method_settings(cls, cls.image_defaults if image else cls.defaults, options)
+    opts = cls.settings(options, "image_defaults" if image else "defaults")
     target = None if target is None else np.array(np.broadcast_to(np.asarray(target, dtype=np.int64), (len(X),)))
     start_time = time.perf_counter()
     dtype = module_dtype(module)

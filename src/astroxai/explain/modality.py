@@ -25,7 +25,7 @@ import numpy as np
 from astroxai.errors import InputError
 from astroxai.explain import metrics
 from astroxai.explain.components import component_scores, defining_components
-from astroxai.explain.methods import continuum, default_features, method_settings, wavelength_segments
+from astroxai.explain.methods import continuum, default_features, wavelength_segments
 from astroxai.explain.metrics import nan_median
 from astroxai.explain.physics import physics_checks
 from astroxai.results import Result
@@ -44,9 +44,7 @@ class SpectrumTruth(Result):
     truth_area: float
     truth_lift: float
     hbeta_opposite: float | None = None
-
-    def columns(self) -> dict:
-        return {k: v for k, v in super().columns().items() if k != "hbeta_opposite" or v is not None}
+    optional_columns = ("hbeta_opposite",)
 
 
 @dataclass(eq=False)
@@ -84,7 +82,7 @@ class Modality:
 
     def settings(self, method_class, options: dict) -> dict:
         """The method's settings for this kind of input, ``options`` checked against them."""
-        settings = method_settings(method_class, getattr(method_class, self.method_defaults), options)
+        settings = method_class.settings(options, self.method_defaults)
         foreign = [k for k in ("lines",) if options.get(k) and k not in self.own_options]
         if foreign:
             raise InputError(f"the option {foreign[0]!r} is defined for spectra, not {self.noun}")
