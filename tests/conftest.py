@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-import pytest
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one pytest-xdist worker per core: each runs BLAS, OpenMP and torch on one thread (set before they are loaded),
+    # so the workers do not compete for the cores with threads of their own
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
 
-from astroxai.io.sdss import SpecObj, write_sdss_spec
-from astroxai.simulate import simulate_sample
-from tests.helpers import flat_spectrum
+import pytest  # noqa: E402
+
+from astroxai.io.sdss import SpecObj, write_sdss_spec  # noqa: E402
+from astroxai.simulate import simulate_sample  # noqa: E402
+from tests.helpers import flat_spectrum  # noqa: E402
+
+#: README command 2 runs the suite on two pytest-xdist workers (``pytest -n 2``), which take tests as they finish
+#: others.  The files whose tests take longest go first, so that neither worker is left running a long test at the
+#: end while the other waits (tests within a file keep their order; measured on 2 cores: 538 s against 575 s in
+#: collection order).
+LONGEST_FIRST = ("tests/workflows/test_images.py", "tests/workflows/test_user_sample.py",
+                 "tests/report/test_explorer.py", "tests/workflows/test_survey.py", "tests/test_cli.py",
+                 "tests/models/test_cnn.py", "tests/test_hostile.py", "tests/test_fuzz.py", "tests/test_interrupt.py",
+                 "tests/workflows/test_fetch.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
 
 
 @pytest.fixture(autouse=True)

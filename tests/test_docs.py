@@ -84,3 +84,10 @@ def test_the_tutorials_python_runs(tmp_path, monkeypatch):
     assert blocks, "docs/tutorial.md has no Python block"
     for block in blocks:
         exec(compile(block, "docs/tutorial.md", "exec"), {})  # noqa: S102 - the project's own documentation
+
+
+def test_ci_runs_the_readme_test_command():
+    """CI must test what a newcomer runs: ``.ci/run`` ends with README command 2, word for word."""
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "pytest" in line and "pip install" in line)
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith(command.strip())

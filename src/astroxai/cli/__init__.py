@@ -30,11 +30,27 @@ UNITS = {"CNN epochs": "epoch", "SVM search": "task", "t-SNE maps": "map", "kern
 def progress_bar(iterable, desc: str, total: int | None):
     """A progress bar on stderr (astroxai's progress protocol, :mod:`astroxai.progress`); silent for short loops
     when stderr is not a terminal."""
+    unit = UNITS.get(desc, "img" if "image" in desc else "it" if "batches" in desc else "spec")
+    bar = _bar_class()(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=0.5, leave=False,
+                       disable=None if (total or 0) < 50 else False)
+    return stop_if_interrupted(bar)
+
+
+@functools.cache
+def _bar_class():
     from tqdm.auto import tqdm
 
-    unit = UNITS.get(desc, "img" if "image" in desc else "it" if "batches" in desc else "spec")
-    return stop_if_interrupted(tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=0.5,
-                                     leave=False, disable=None if (total or 0) < 50 else False))
+    class Bar(tqdm):
+        """tqdm, quiet about one case: a Ctrl-C that lands inside tqdm's own constructor leaves a half-built bar,
+        whose ``__del__`` then prints "Exception ignored … has no attribute 'pos'" under the command's "Aborted!"."""
+
+        def __del__(self):
+            try:
+                super().__del__()
+            except AttributeError:
+                pass
+
+    return Bar
 
 
 #: The SIGINTs received while the current command runs (see :func:`noting_interrupts`).
