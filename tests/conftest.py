@@ -11,6 +11,9 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # so the workers do not compete for the cores with threads of their own
     for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_variable, "1")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # and NumPy's BLAS, which a pytest plugin may have loaded before this file
 
 import pytest  # noqa: E402
 
