@@ -145,3 +145,23 @@ def test_a_broken_archive_member_costs_its_own_row(tmp_path, monkeypatch):
     assert "40 × 40 pixels, not 300 × 300" in reasons["11.0_21.0_0_Gendre.png"]
     assert "RA_DEC_LABEL_CATALOGUE" in reasons["no_position.png"]
     assert len(fates) == 5
+
+
+def test_the_literature_table_in_the_docs_is_the_one_the_run_writes():
+    """docs/images.md lists every published score of ``PEERS`` (paper, model, metric, value) and says which are
+    comparable; a peer added to the code and not to the documentation (or the reverse) fails here."""
+    from pathlib import Path
+
+    from astroxai.io.first import PEERS
+
+    text = (Path(__file__).parents[2] / "docs" / "images.md").read_text()
+    table = [line.split(" | ") for line in text.splitlines()
+             if line.startswith("| ") and ("their own" in line or "5 folds;" in line)]
+    assert len(table) == len(PEERS)
+    for row, peer in zip(table, PEERS, strict=True):
+        assert row[0].lstrip("| ").split(" (")[0] == peer.paper.split(" (")[0]
+        assert row[1] == peer.model and row[4] == peer.metric
+        assert float(row[5].split(" ± ")[0]) == peer.value
+        assert (row[6].startswith("no")) == peer.comparable.startswith("no")
+        if peer.spread is not None:
+            assert float(row[5].split(" ± ")[1]) == peer.spread

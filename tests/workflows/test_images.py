@@ -12,6 +12,7 @@ from astroxai.cli import main
 from astroxai.data import ImageSet
 from astroxai.explain import Explainer, ExplainSettings, Explanation
 from astroxai.explain.bars import bar_length_study, bar_lengths, calibrate
+from astroxai.io.first import PEERS
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.evaluate import regression_metrics
 from astroxai.simulate.images import simulate_image_sample
@@ -215,7 +216,10 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
                                                                 for c in ("source", "brightest")}
     peers = rows_of(run / "peers.csv")
     test = json.loads((run / "models" / "radio-classifier" / "test_metrics.json").read_text())
-    assert float(peers[0]["accuracy"]) == pytest.approx(test["accuracy"], abs=5e-4) and len(peers) == 3
+    own = {r["metric"]: float(r["value"]) for r in peers if r["comparable"] == "this run"}
+    macro_f1 = next(r["f1"] for r in test["rows"] if r["class"] == "macro")
+    assert own == pytest.approx({"accuracy": test["accuracy"], "macro F1": macro_f1}, abs=5e-4)
+    assert [r["paper"] for r in peers[2:]] == [p.paper for p in PEERS]  # the literature, after the run's own rows
     # per catalogue: every test galaxy once, under the catalogue its file name gives, and the recalls add up to the
     # model's own test accuracy
     by_catalogue = rows_of(run / "by_catalogue.csv")

@@ -199,8 +199,9 @@ def _models_section(page: Page, run: RunFolder) -> None:
     for name, model in run.models.items():
         MODEL_SECTIONS.get(model.kind, _network_section)(page, run, name, model)
     if run.has_table(run.layout.peers):
-        page.add("<h3>Next to the peers</h3>", '<p class="note">The same four classes of FIRST sources; the peers '
-                 "used their own samples and splits, so the comparison is of scale, not a ranking.</p>")
+        page.add("<h3>Next to the peers</h3>", '<p class="note">Published scores on the same four classes of FIRST '
+                 "sources.  Only the rows marked comparable used these galaxies and labels (Rustige et al. 2023, on a "
+                 "400-image test set); the others used samples of their own, so they give a scale, not a rank.</p>")
         page.table(run.layout.peers)
     if run.has_table(run.layout.by_group):
         page.add("<h3>By the catalogue that gave the label</h3>", '<p class="note">Test recall per class and per '

@@ -337,15 +337,15 @@ def _write_first_tables(layout, data, classifier, trained) -> None:
     """``peers``: this run's test scores on the real FIRST galaxies beside the published ones; ``by_catalogue``:
     test recall per class and per literature catalogue behind the label (Griese et al. 2023 merged six, whose class
     definitions differ: a MiraBest FR I may be what Proctor (2011) calls a bent tail)."""
-    from astroxai.io.first import PEERS
+    from astroxai.io.first import DATASET, PEERS, Peer
 
     test = trained.test
-    recall = {f"recall_{c}": round(test["per_class"][c]["recall"], 3) for c in sorted(test["per_class"])}
-    rows = [{"study": f"astroxai image CNN (this run; literature test set, {int(test['macro']['support'])} images)",
-             "accuracy": round(test["accuracy"], 3), "macro_f1": round(test["macro"]["f1"], 3), **recall,
-             "training_s": trained.timings.get("fit_s")}]
-    rows += [{"study": p["study"], "accuracy": p["accuracy"] or "", "macro_f1": p["macro_f1"] or ""} for p in PEERS]
-    write_table(rows, layout.peers, {"note": "peers used their own FIRST samples and splits"})
+    split = (f"the literature split: trained on its train part (early stopping on validation), tested on its test "
+             f"part ({int(test['macro']['support'])} images)")
+    own = [Peer("astroxai (this run)", "image CNN", DATASET, split, metric, round(value, 3), comparable="this run")
+           for metric, value in (("accuracy", test["accuracy"]), ("macro F1", test["macro"]["f1"]))]
+    write_table([dict(row) for row in (*own, *PEERS)], layout.peers,
+                {"note": "published scores on the same four classes; 'comparable' says which used this data set"})
     test_rows = classifier.split_.rows(data.ids, "test")
     predicted = np.asarray(classifier.predict(data.subset(test_rows)), dtype=object)
     table = recall_by_group(data.labels[test_rows], predicted, np.asarray(data.meta["catalogue"])[test_rows],
