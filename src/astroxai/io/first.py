@@ -44,6 +44,8 @@ CLASSES = {"Compact": "compact", "FRI": "FRI", "FRII": "FRII", "Bent": "bent"}
 #: The data set's split folders → astroxai's parts.
 PARTS = {"train": "train", "valid": "validation", "test": "test"}
 ALL_PARTS = tuple(PARTS.values())
+
+
 @dataclass(frozen=True, eq=False)
 class Peer(Result):
     """A published score of radio-morphology classification on FIRST sources and what it was measured on.

@@ -329,13 +329,13 @@ def write_sdss_spec(path: str | Path, columns: Mapping[str, np.ndarray], specobj
             coadd[name] = np.asarray(columns[name])
     if "or_mask" not in columns:
         coadd["or_mask"] = coadd["and_mask"]
-    plate, mjd, fiber, z = specobj.plate, specobj.mjd, specobj.fiber, specobj.z
-    spec_class = specobj.spec_class
     wave = 10.0 ** loglam
-    specobj = np.array([(plate, mjd, fiber, np.nan if z is None else z, 1e-4, 0, spec_class, wave[0], wave[-1])],
-                       dtype=[("PLATE", ">i4"), ("MJD", ">i4"), ("FIBERID", ">i4"), ("Z", ">f4"), ("Z_ERR", ">f4"),
-                              ("ZWARNING", ">i4"), ("CLASS", "S6"), ("WAVEMIN", ">f4"), ("WAVEMAX", ">f4")])
-    cards = {"TELESCOP": "SDSS 2.5-M", "PLATEID": plate, "MJD": mjd, "FIBERID": fiber, **(header_cards or {})}
+    z = np.nan if specobj.z is None else specobj.z
+    table = np.array([(specobj.plate, specobj.mjd, specobj.fiber, z, 1e-4, 0, specobj.spec_class, wave[0], wave[-1])],
+                     dtype=[("PLATE", ">i4"), ("MJD", ">i4"), ("FIBERID", ">i4"), ("Z", ">f4"), ("Z_ERR", ">f4"),
+                            ("ZWARNING", ">i4"), ("CLASS", "S6"), ("WAVEMIN", ">f4"), ("WAVEMAX", ">f4")])
+    cards = {"TELESCOP": "SDSS 2.5-M", "PLATEID": specobj.plate, "MJD": specobj.mjd, "FIBERID": specobj.fiber,
+             **(header_cards or {})}
     path = Path(path)
     if engine == "fitsio":
         import fitsio
@@ -345,7 +345,7 @@ def write_sdss_spec(path: str | Path, columns: Mapping[str, np.ndarray], specobj
         with fitsio.FITS(str(path), "rw", clobber=True) as handle:
             handle.write(None, header=header)
             handle.write(coadd, extname="COADD")
-            handle.write(specobj, extname="SPECOBJ")
+            handle.write(table, extname="SPECOBJ")
         return path
     if engine != "astropy":
         raise InputError(f"engine must be 'fitsio' or 'astropy', not {engine!r}")
@@ -353,5 +353,5 @@ def write_sdss_spec(path: str | Path, columns: Mapping[str, np.ndarray], specobj
     for key, value in cards.items():
         primary.header[key] = value
     fits.HDUList([primary, fits.BinTableHDU(coadd, name="COADD"),
-                  fits.BinTableHDU(specobj, name="SPECOBJ")]).writeto(path, overwrite=True)
+                  fits.BinTableHDU(table, name="SPECOBJ")]).writeto(path, overwrite=True)
     return path
