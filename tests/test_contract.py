@@ -10,6 +10,7 @@ import torch
 from astroxai import simulate
 from astroxai.explain import Explainer, method_names
 from astroxai.models import (
+    EquivariantImageClassifier,
     Estimator,
     GridMismatchError,
     ImageCNNClassifier,
@@ -36,6 +37,8 @@ BAD_PARAMETERS = {
     "spectrum-cnn": [({"clases": 3}, TypeError), ({"classes": 5}, ValueError)],
     "image-classifier": [({"max_epoch": 2}, TypeError), ({"max_epochs": -1}, ValueError)],
     "image-regressor": [({"learning_rate": -1.0}, ValueError), ({"batchsize": 8}, TypeError)],
+    "image-equivariant": [({"kernel_size": 4}, ValueError), ({"chanels": (2, 4)}, TypeError)],
+    "image-views": [({"dropout": 1.0}, ValueError), ({"average_view": True}, TypeError)],
 }
 
 ESTIMATORS = {
@@ -43,6 +46,8 @@ ESTIMATORS = {
     "spectrum-cnn": (lambda: SpectrumCNNClassifier(max_epochs=2, batch_size=16, seed=1), "spectra"),
     "image-classifier": (lambda: ImageCNNClassifier(max_epochs=2, seed=1), "images"),
     "image-regressor": (lambda: ImageCNNRegressor(max_epochs=2, seed=1), "images"),
+    "image-equivariant": (lambda: EquivariantImageClassifier(channels=(2, 4, 4), max_epochs=2, seed=1), "images"),
+    "image-views": (lambda: ImageCNNClassifier(max_epochs=2, seed=1, average_views=True), "images"),
 }
 
 

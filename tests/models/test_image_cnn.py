@@ -6,7 +6,8 @@ import torch
 
 from astroxai.data import ImageSet
 from astroxai.models import Estimator, ImageCNNClassifier, ImageCNNRegressor
-from astroxai.models.image_cnn import ImageCNN, dihedral
+from astroxai.models.dihedral import random_view
+from astroxai.models.image_cnn import ImageCNN
 from astroxai.simulate.images import simulate_image_sample
 
 
@@ -85,7 +86,7 @@ def test_prepared_module_is_the_network_and_its_gradient_is_the_true_one_off_the
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(64):
-        out = dihedral(batch, rng)
+        out = random_view(batch, rng)
         match = [k for k, s in enumerate(symmetries) if torch.equal(out, s)]
         assert len(match) == 1
         seen.add(match[0])

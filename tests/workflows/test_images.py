@@ -3,6 +3,8 @@ the bar-length study and the image runs, each table checked against a recomputat
 
 import csv
 import json
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from astroxai.cli import main
 from astroxai.data import ImageSet
 from astroxai.explain import Explainer, ExplainSettings, Explanation
 from astroxai.explain.bars import bar_length_study, bar_lengths, calibrate
-from astroxai.io.first import PEERS
+from astroxai.io.first import PEERS, archive_path
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.evaluate import regression_metrics
 from astroxai.simulate.images import simulate_image_sample
@@ -248,6 +250,19 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
                                   "--out", str(tmp_path / "why"), "--method", "smoothgrad"])
     assert result.exit_code == 0, result.output
     assert len(rows_of(tmp_path / "why" / "explanations.csv")) == len(data)
+    # the run's model takes the archive's own 300 × 300 PNG cutouts (it records the cut and binning), and gives
+    # each the class it gave the same galaxy in the image set
+    with zipfile.ZipFile(archive_path()) as archive:
+        for name in data.meta["file"][:3]:
+            (tmp_path / Path(name).name).write_bytes(archive.read(name))
+    result = runner.invoke(main, ["predict", str(run / "models" / "radio-classifier"),
+                                  *[str(tmp_path / Path(n).name) for n in data.meta["file"][:3]],
+                                  "--out", str(tmp_path / "png.csv")])
+    assert result.exit_code == 0, result.output
+    from_png = {r["id"]: r for r in rows_of(tmp_path / "png.csv")}
+    expected = load_model(run / "models" / "radio-classifier").predict(data.subset(np.arange(3)))
+    assert [from_png[i]["status"] for i in data.ids[:3]] == ["kept"] * 3  # ids: the names with their dots
+    assert [from_png[i]["predicted"] for i in data.ids[:3]] == expected.tolist()
 
 
 def test_real_data_needs_the_radio_study():
@@ -257,3 +272,19 @@ def test_real_data_needs_the_radio_study():
         ImageRunConfig(kind="galaxy", data="first")
     with pytest.raises(ValueError, match="unknown image data"):
         ImageRunConfig(kind="radio", data="sdss")
+    with pytest.raises(ValueError, match="unknown network"):
+        ImageRunConfig(kind="radio", network="resnet")
+
+
+def test_the_study_trains_the_network_it_is_told_to():
+    from astroxai.models import EquivariantImageClassifier, ImageCNNClassifier
+    from astroxai.workflows.run import ImageRunConfig
+    from astroxai.workflows.studies.images import FIRST_NETWORK, NETWORKS, network_of, training_settings
+
+    assert network_of(ImageRunConfig(kind="radio")) == "cnn" and network_of(ImageRunConfig(kind="galaxy")) == "cnn"
+    assert network_of(ImageRunConfig(kind="radio", data="first")) == FIRST_NETWORK
+    chosen = ImageRunConfig(kind="radio", data="first", network="equivariant", max_epochs=3)
+    model = NETWORKS[network_of(chosen)](**training_settings(chosen))
+    assert type(model) is EquivariantImageClassifier and model.max_epochs == 3
+    plain = ImageRunConfig(kind="radio", data="first", network="cnn")
+    assert type(NETWORKS[network_of(plain)](**training_settings(plain))) is ImageCNNClassifier

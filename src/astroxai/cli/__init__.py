@@ -79,7 +79,23 @@ def fail(error: Exception):
 #: bug, shown with its traceback.
 LIBRARY_ERRORS = (AstroxaiError, OSError)
 #: Arguments and options several commands share.
-MODEL_DIR = click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+class ModelFolder(click.ParamType):
+    """A model folder, or the name of a model shipped with astroxai (``astroxai models`` lists them)."""
+
+    name = "model"
+
+    def convert(self, value, param, ctx):
+        from astroxai.models.bundled import model_folder, names
+
+        folder = model_folder(value)
+        if folder.is_dir():
+            return folder
+        shipped = ", ".join(names()) or "none installed"
+        self.fail(f"{value!r} is neither a model folder nor a bundled model ({shipped})", param, ctx)
+
+
+#: MODEL_DIR: a folder written by ``astroxai train`` or a bundled model's name.
+MODEL_DIR = click.argument("model_dir", type=ModelFolder())
 #: Inputs are not checked for existence here: a missing one costs its own row ("file not found"), not the call.
 INPUTS = click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 CATALOG = click.option("--catalog", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -89,6 +105,18 @@ CATALOG = click.option("--catalog", type=click.Path(exists=True, dir_okay=False,
 #: Suffixes of an ``--out`` that names a file (the data set of ``reduce``, the table of ``predict``); any other
 #: ``--out`` is a folder.
 OUT_FILE_SUFFIXES = (".h5", ".hdf5", ".csv")
+
+
+def invocation() -> str:
+    """The command as the user typed it (``astroxai train first --out …``) when run from a shell, else the command's
+    name and its parsed options (a test or a notebook calling the command in-process)."""
+    import shlex
+
+    context = click.get_current_context()
+    if Path(sys.argv[0]).name in ("astroxai", "__main__.py") and context.info_name in sys.argv[1:]:
+        return shlex.join(["astroxai", *sys.argv[1:]])
+    options = " ".join(f"{key}={value}" for key, value in sorted(context.params.items()))
+    return f"astroxai {context.info_name} {options}"
 
 
 def check_out(out) -> None:

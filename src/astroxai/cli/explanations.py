@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, main, progress_bar, reports_errors
+from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, ModelFolder, main, progress_bar, reports_errors
 from astroxai.errors import InputError
 from astroxai.vocabulary import BASELINES, METHOD_ALIASES, METHOD_NAMES, TRUST_METHODS
 
@@ -182,7 +182,7 @@ def embed(dataset, out, perplexities, standardise, subsets, seed, place):
 
 @main.command()
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("model_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("model_dirs", nargs=-1, required=True, type=ModelFolder())
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for trust.csv/json and figures/.")
 @click.option("--kernels", default="", help="Also refit these kernels of the SVM folders' searches (e.g. linear,rbf).")

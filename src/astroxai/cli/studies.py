@@ -56,7 +56,8 @@ def run_data(data: tuple, inputs: tuple):
                    "runs/first for FIRST, runs/<kind>-data for your own sample).")
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON file overriding the defaults (spectra keys: counts, seed, n_wave, range, problems, kernels, "
-                   "quick, cnn, trust_spectra, ...; images: n_per_class, max_epochs, augment, ...).")
+                   "quick, cnn, trust_spectra, ...; images: n_per_class, max_epochs, augment, network = cnn or "
+                   "equivariant, ...).")
 @click.option("--seed", type=int, default=None, help="Random seed for the simulation.")
 @click.option("--kind", type=click.Choice(["spectra", "radio", "galaxy"]), default="spectra", show_default=True,
               help="spectra: the AGN study (Peruzzi et al. 2021); radio: LIME on radio morphologies (Liang et al. "

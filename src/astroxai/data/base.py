@@ -9,6 +9,7 @@ temporary name and renamed when complete, so an interrupted write never leaves a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -272,6 +273,17 @@ class LabelledSet:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def content_sha256(self) -> str:
+        """SHA-256 of what a model learns from: the inputs (as float32), the grid, the ids and the labels, in order
+        (the same for the same data whichever file or reader it came through)."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(np.asarray(self.inputs, dtype=np.float32)).tobytes())
+        digest.update(np.ascontiguousarray(np.asarray(self.grid, dtype=np.float64)).tobytes())
+        for column in (self.ids, self.labels):
+            digest.update("\x1f".join(str(value) for value in column.tolist()).encode("utf-8", "surrogateescape"))
+            digest.update(b"\x1e")
+        return digest.hexdigest()
 
     @property
     def classes(self) -> list[str]:

@@ -135,8 +135,9 @@ def paper_loop_saliency(predict_proba, x, target: int, *, eps: float = PAPER_EPS
 
 
 def module_dtype(module: torch.nn.Module) -> torch.dtype:
-    """The floating type a module computes in (that of its first buffer or parameter; float64 when it has none)."""
-    tensors = [*module.buffers(), *module.parameters()]
+    """The floating type a module computes in (that of its first floating buffer or parameter; float64 when it has
+    none)."""
+    tensors = [t for t in (*module.buffers(), *module.parameters()) if t.is_floating_point()]
     return tensors[0].dtype if tensors else torch.float64
 
 

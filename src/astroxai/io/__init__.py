@@ -438,14 +438,16 @@ def _catalogue_columns(items: list) -> dict:
     return columns
 
 
-def read_image_inputs(inputs, catalog=None, shape=None, channels=None):
+def read_image_inputs(inputs, catalog=None, shape=None, channels=None, preparation=None):
     """Image cutouts given as files, folders or catalogues (CSV/Parquet with a ``file`` column), read into an
     :class:`~astroxai.data.ImageSet` with one fate row per input.
 
     ``catalog`` (or a catalogue among the inputs) gives each file its ``label`` and any other columns, which become
     the set's metadata (numbers where every value is one: a bar length to regress, say).  ``shape`` and ``channels``
-    are those every image must have (default: the first kept image's).  An id (the file name without its suffixes)
-    given by two files keeps the first and rejects the second.  Returns ``(ImageSet or None, fates)``."""
+    are those every image must have (default: the first kept image's), after ``preparation`` (a
+    :class:`~astroxai.io.images.CutoutPreparation`: a model's own cut and binning of the survey's cutouts) if given.
+    An id (the file name without its suffixes) given by two files keeps the first and rejects the second.
+    Returns ``(ImageSet or None, fates)``."""
     known: dict = {}
     if catalog is not None:
         for item in read_catalog(catalog):
@@ -454,7 +456,7 @@ def read_image_inputs(inputs, catalog=None, shape=None, channels=None):
     files, fates = _image_files(inputs, known)
     info = [known.get(f.resolve()) for f in files]
     labels = ["" if item is None else (item.label or "") for item in info]
-    data, read = read_images(files, labels, shape=shape, channels=channels)
+    data, read = read_images(files, labels, shape=shape, channels=channels, preparation=preparation)
     for row, label in zip(read, labels, strict=True):
         row["label"] = label if row["status"] == "kept" else ""
     fates += read

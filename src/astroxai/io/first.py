@@ -31,6 +31,7 @@ import numpy as np
 
 from astroxai.data import ImageSet, fate
 from astroxai.errors import AstroxaiError, InputError
+from astroxai.io.images import CutoutPreparation, Image
 from astroxai.results import Result
 
 PACKAGE, VERSION = "firstgalaxydata", "0.2.1"
@@ -114,16 +115,21 @@ def _members(archive: zipfile.ZipFile) -> list[tuple[str, str, str, str]]:
     return found
 
 
-def _prepare(pixels: np.ndarray, crop: int, binning: int) -> tuple[np.ndarray, np.ndarray]:
-    """The central ``crop`` pixels binned ``binning`` × ``binning`` (mean), and which binned pixels hold any pixel
-    above the noise threshold (the cutout's lowest value)."""
-    half, centre = crop // 2, pixels.shape[0] // 2
+def preparation(crop: int = 128, binning: int = 2) -> CutoutPreparation:
+    """How the data set's cutouts become a network's images; a model trained on them records it in its model.json
+    and so takes any FIRST cutout at 1.8″ pixels at least ``crop`` pixels wide."""
+    return CutoutPreparation(crop, binning, subtract_min=True, pixel_arcsec=PIXEL_ARCSEC, survey="FIRST")
+
+
+def _prepare(pixels: np.ndarray, how: CutoutPreparation) -> tuple[np.ndarray, np.ndarray]:
+    """The prepared image (:meth:`CutoutPreparation.apply`: the central crop, binned, less its lowest value), and
+    which binned pixels hold any pixel above the noise threshold (the cutout's lowest value)."""
+    half, centre = how.crop_px // 2, pixels.shape[0] // 2
     cut = pixels[centre - half:centre + half, centre - half:centre + half]
     above = cut > cut.min() if cut.max() > cut.min() else np.zeros(cut.shape, dtype=bool)
-    side = crop // binning
-    image = cut.reshape(side, binning, side, binning).mean(axis=(1, 3))
+    side, binning = how.size, how.binning
     source = above.reshape(side, binning, side, binning).any(axis=(1, 3))
-    return image - image.min(), source
+    return how.apply(Image(pixels[None], "", ""))[0], source
 
 
 def _brightest(image: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -168,8 +174,9 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
     """
     from PIL import Image as PILImage
 
-    if crop % 2 or not 0 < crop <= SIZE or crop % binning or binning < 1:
+    if crop % 2 or not 0 < crop <= SIZE or binning < 1 or crop % binning:
         raise InputError(f"crop must be even, at most {SIZE} and a multiple of binning (got {crop}, {binning})")
+    how = preparation(crop, binning)
     wanted = set(parts)
     unknown = wanted - set(PARTS.values())
     if unknown:
@@ -195,7 +202,7 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
             except (OSError, ValueError, zipfile.BadZipFile) as error:
                 fates.append(fate(name, image_id, "rejected", f"unreadable cutout ({error})"))
                 continue
-            image, source = _prepare(pixels, crop, binning)
+            image, source = _prepare(pixels, how)
             if not source.any():
                 fates.append(fate(name, image_id, "rejected", f"no pixel above the noise threshold in the central "
                                                                 f"{crop} × {crop} pixels"))
@@ -217,7 +224,8 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
              "beam_fwhm_arcsec": BEAM_FWHM_ARCSEC, "unit": "PNG grey level above the 3σ noise threshold",
              "source": f"{PACKAGE} {importlib.metadata.version(PACKAGE)} ({ARCHIVE}; Griese et al. 2023, "
                        "Zenodo 7689127)",
-             "crop_px": crop, "binning": binning, "split": "literature (Griese et al. 2023)",
+             "crop_px": crop, "binning": binning, "preparation": how.columns(),
+             "split": "literature (Griese et al. 2023)",
              "defining_component": "source",
              "masks": {"source": "pixels above the data set's 3σ noise threshold",
                        "brightest": "the connected part of the source mask holding the brightest pixel"}}
@@ -226,4 +234,5 @@ def first_galaxies(crop: int = 128, binning: int = 2, parts=ALL_PARTS,
     return data, fates
 
 
-__all__ = ["CLASSES", "DATASET", "INSTALL", "PEERS", "MissingDataError", "Peer", "archive_path", "first_galaxies"]
+__all__ = ["CLASSES", "DATASET", "INSTALL", "PEERS", "MissingDataError", "Peer", "archive_path", "first_galaxies",
+           "preparation"]

@@ -6,13 +6,14 @@ rejected with the reason (unreadable, too many non-finite pixels, wrong size or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
 from astroxai.data import ImageSet, fate
-from astroxai.errors import AstroxaiError
+from astroxai.errors import AstroxaiError, InputError
+from astroxai.results import Result
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -35,6 +36,73 @@ class Image:
     data: np.ndarray
     wcs: str
     source: str
+
+
+#: A cutout's pixel scale (from its WCS) may differ this much (relative) from the one a preparation expects.
+SCALE_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True, eq=False)
+class CutoutPreparation(Result):
+    """How a model's training images were made from a survey's cutouts, so that the model can take the survey's
+    cutouts as they come: the central ``crop_px`` × ``crop_px`` pixels, binned ``binning`` × ``binning`` (mean), less
+    their lowest value (``subtract_min``: the noise floor of cutouts clipped at a threshold, as FIRST's in Griese et
+    al. 2023).  ``pixel_arcsec`` is the cutouts' own pixel scale: a FITS cutout whose WCS says otherwise is refused
+    (a PNG carries no scale, so a PNG is taken as the survey's)."""
+
+    crop_px: int
+    binning: int = 1
+    subtract_min: bool = True
+    pixel_arcsec: float | None = None
+    survey: str = ""
+
+    def __post_init__(self):
+        if self.binning < 1 or self.crop_px < self.binning or self.crop_px % self.binning:
+            raise InputError(f"crop_px must be a positive multiple of binning (got {self.crop_px}, {self.binning})")
+
+    @classmethod
+    def from_record(cls, record) -> CutoutPreparation | None:
+        """The preparation a model.json or data set records (None when it records none)."""
+        if not isinstance(record, dict) or "crop_px" not in record:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
+    @property
+    def size(self) -> int:
+        """Side of a prepared image, in pixels."""
+        return self.crop_px // self.binning
+
+    def describe(self) -> str:
+        scale = f" at {self.pixel_arcsec:g}″ pixels" if self.pixel_arcsec else ""
+        binned = f", binned {self.binning} × {self.binning}" if self.binning > 1 else ""
+        return (f"{self.survey + ' ' if self.survey else ''}cutouts{scale} of at least {self.crop_px} × "
+                f"{self.crop_px} px (cut to the central {self.crop_px} px{binned})")
+
+    def apply(self, image: Image) -> np.ndarray:
+        """The prepared (C, size, size) float32 image; :class:`ImageError` naming the file when it cannot be."""
+        c, h, w = image.data.shape
+        if min(h, w) < self.crop_px:
+            raise ImageError(f"{image.source}: image is {h}×{w} px; the model takes {self.describe()}")
+        self._check_scale(image)
+        top, left, side = h // 2 - self.crop_px // 2, w // 2 - self.crop_px // 2, self.size
+        cut = image.data[:, top:top + self.crop_px, left:left + self.crop_px]
+        prepared = cut.reshape(c, side, self.binning, side, self.binning).mean(axis=(2, 4))
+        if self.subtract_min:
+            prepared = prepared - prepared.min(axis=(1, 2), keepdims=True)
+        return prepared.astype(np.float32)
+
+    def _check_scale(self, image: Image) -> None:
+        if not (self.pixel_arcsec and image.wcs):
+            return
+        from astropy.io import fits
+        from astropy.wcs import WCS
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        scale = float(np.mean(proj_plane_pixel_scales(WCS(fits.Header.fromstring(image.wcs))))) * 3600.0
+        if abs(scale / self.pixel_arcsec - 1.0) > SCALE_TOLERANCE:
+            raise ImageError(f"{image.source}: pixels of {scale:.3g}″ (from its WCS); the model takes "
+                             f"{self.describe()}")
 
 
 def _read_fits(path: Path) -> Image:
@@ -126,8 +194,16 @@ def read_image(path: str | Path) -> Image:
     return image
 
 
-def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
-                channels: int | None = None) -> tuple[ImageSet | None, list[dict]]:
+def image_id_of(path) -> str:
+    """An image file's id: its name without the image suffix (``12.5_-3.1_2_LRG.png`` → ``12.5_-3.1_2_LRG``: survey
+    file names carry coordinates with decimal points, so the id is not cut at the first dot)."""
+    name = Path(path).name
+    suffix = next((s for s in sorted(IMAGE_SUFFIXES, key=len, reverse=True) if name.lower().endswith(s)), None)
+    return name[:-len(suffix)] if suffix and len(name) > len(suffix) else name.split(".")[0]
+
+
+def read_images(paths, labels=None, shape: tuple[int, int] | None = None, channels: int | None = None,
+                preparation: CutoutPreparation | None = None) -> tuple[ImageSet | None, list[dict]]:
     """Read many image files into an ImageSet, keeping the ones that can be used.
 
     Parameters
@@ -138,6 +214,9 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
         One label per file (``""`` = unknown).
     shape, channels : optional
         The (H, W) size and channel count every image must have (default: those of the first image kept).
+    preparation : CutoutPreparation, optional
+        Cut and bin every image as a model's training images were (a file too small for the cut, or whose WCS gives
+        another pixel scale, is rejected with the reason); ``shape`` then applies to the prepared images.
 
     Returns
     -------
@@ -164,7 +243,7 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
     kept, fates, meta = [], [], {"source": [], "n_nan": []}
     expected = None if shape is None else tuple(shape)
     for path, label in zip(paths, labels, strict=True):
-        image_id = path.name.split(".")[0]
+        image_id = image_id_of(path)
         try:
             image = read_image(path)
         except ImageError as error:
@@ -176,13 +255,23 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
             continue
         data = image.data
         bad = ~np.isfinite(data)
-        size = data.shape[1:]
         reason = ""
         if bad.mean() > MAX_NAN_FRACTION:
             reason = f"{path}: {bad.mean():.0%} of the pixels are not finite"
-        elif expected is not None and size != expected:
+        elif preparation is not None:
+            try:
+                data = preparation.apply(Image(np.where(bad, 0.0, data).astype(np.float32), image.wcs, str(path)))
+            except ImageError as error:
+                reason = str(error)
+            else:
+                # the WCS of the cut and binned image (astropy's slicing with a step moves the reference pixel to
+                # the binned pixels' centres)
+                image = Image(data, _sliced_wcs(image.wcs, image.data.shape, preparation), str(path))
+                bad = np.zeros(data.shape, dtype=bool)
+        size = data.shape[1:]
+        if not reason and expected is not None and size != expected:
             reason = f"{path}: image is {size[0]}×{size[1]} px, the set needs {expected[0]}×{expected[1]}"
-        elif channels is not None and data.shape[0] != channels:
+        elif not reason and channels is not None and data.shape[0] != channels:
             reason = f"{path}: {data.shape[0]} channels, the set needs {channels}"
         if reason:
             fates.append(fate(path, image_id, "rejected", reason))
@@ -196,3 +285,17 @@ def read_images(paths, labels=None, shape: tuple[int, int] | None = None,
         return None, fates
     images, labs, ids, wcs = zip(*kept, strict=True)
     return ImageSet(np.stack(images), list(labs), list(ids), meta=meta, wcs=list(wcs)), fates
+
+
+def _sliced_wcs(header: str, shape, preparation: CutoutPreparation) -> str:
+    """The WCS header text of a cutout after :meth:`CutoutPreparation.apply` ('' when it had none)."""
+    if not header:
+        return ""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    _, h, w = shape
+    top, left, crop = h // 2 - preparation.crop_px // 2, w // 2 - preparation.crop_px // 2, preparation.crop_px
+    wcs = WCS(fits.Header.fromstring(header))
+    return wcs.slice((slice(top, top + crop, preparation.binning),
+                      slice(left, left + crop, preparation.binning))).to_header_string()

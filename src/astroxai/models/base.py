@@ -242,8 +242,11 @@ class Estimator:
     def load(cls, folder: str | Path, trusted: tuple[str, ...] = ()) -> Estimator:
         """A fitted model from a folder written by :meth:`save` (the checksum, skops trust rules and architecture
         are checked).  ``Estimator.load`` returns whichever model the folder holds; ``SVMClassifier.load`` and the
-        others refuse any other kind.  ``trusted`` names extra types a skops file may hold."""
-        folder = Path(folder)
+        others refuse any other kind.  ``folder`` may also name a model shipped with astroxai
+        (:mod:`astroxai.models.bundled`, e.g. ``first-radio``).  ``trusted`` names extra types a skops file may hold."""
+        from astroxai.models.bundled import model_folder
+
+        folder = model_folder(folder)
         meta = read_meta(folder)
         kind = cls._ALIASES.get(meta.get("kind"), meta.get("kind"))
         target = cls._KINDS.get((kind, meta.get("task", "classify")))

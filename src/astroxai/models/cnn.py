@@ -56,6 +56,8 @@ from astroxai.progress import track
 
 log = logging.getLogger(__name__)
 DEFAULT_CNN_SEED = DEFAULT_TRAIN_SEED
+#: Learning-rate schedules of :func:`train_loop`.
+SCHEDULES = ("constant", "one-cycle")
 
 
 @dataclass
@@ -73,6 +75,9 @@ class CNNConfig:
     max_epochs: int = 200
     patience: int = 15  # epochs without a better validation loss before stopping
     seed: int = DEFAULT_CNN_SEED
+    #: Learning rate over the epochs: "constant", or "one-cycle" (Smith & Topin 2019: up to ``learning_rate`` over
+    #: the first 30 % of ``max_epochs``, then down to ~0; torch's OneCycleLR), which converges in a fixed budget
+    schedule: str = "constant"
 
     def architecture(self) -> dict:
         return {"channels": list(self.channels), "kernel_size": self.kernel_size, "hidden": self.hidden,
@@ -91,6 +96,8 @@ class CNNConfig:
             raise InputError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.learning_rate <= 0 or self.weight_decay < 0:
             raise InputError("learning_rate must be positive and weight_decay not negative")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
 
 
 class SpectrumCNN(nn.Module):
@@ -143,6 +150,9 @@ def train_loop(module: nn.Module, raw, train: tuple, validation: tuple, loss_fn,
     rng = np.random.default_rng(cfg.seed)
     optimiser = torch.optim.Adam(module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     Xt, Yt, Xv, Yv = (torch.as_tensor(np.ascontiguousarray(a)) for a in (*train, *validation))
+    steps = cfg.max_epochs * -(-len(Xt) // cfg.batch_size)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.learning_rate, total_steps=steps)
+                 if cfg.schedule == "one-cycle" else None)
     best, best_loss, since_best, history = None, np.inf, 0, []
     epochs = range(1, cfg.max_epochs + 1)
     for epoch in track(progress, epochs, "CNN epochs", len(epochs)):
@@ -157,6 +167,8 @@ def train_loop(module: nn.Module, raw, train: tuple, validation: tuple, loss_fn,
             loss = loss_fn(raw(batch), Yt[rows])
             loss.backward()
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             total += float(loss.detach()) * len(rows)
         module.eval()
         with torch.no_grad():
@@ -192,7 +204,8 @@ class TorchModel(Estimator):
 
     def network_config(self) -> CNNConfig:
         """The network's architecture and training settings, from the constructor's keywords."""
-        return CNNConfig(**{f.name: getattr(self, f.name) for f in fields(CNNConfig)})
+        # an estimator without a setting (the spectrum CNN has no schedule) trains with the config's default
+        return CNNConfig(**{f.name: getattr(self, f.name) for f in fields(CNNConfig) if hasattr(self, f.name)})
 
     def _outputs(self, X) -> np.ndarray:
         X = np.ascontiguousarray(self.check_inputs(X), dtype=np.float32)

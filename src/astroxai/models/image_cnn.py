@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,7 +34,8 @@ from torch import nn
 from astroxai.errors import InputError
 from astroxai.models.base import ImageModel, ProbabilityClassifier
 from astroxai.models.cnn import TorchModel, check_network_folder, class_weights, train_loop
-from astroxai.models.persist import require
+from astroxai.models.dihedral import EquivariantFeatures, average_views, random_view
+from astroxai.models.persist import ModelLoadError, require
 from astroxai.models.reference import TrainingReference
 from astroxai.models.split import Split, labelled_split
 
@@ -53,7 +55,8 @@ class ImageCNN(nn.Module):
 
     def __init__(self, shape, n_outputs: int, task: str = "classify", channels=(16, 32, 64), kernel_size: int = 3,
                  hidden: int = 64, dropout: float = 0.3, stretch: str = "linear", softening: float = 0.05,
-                 target_offset: float = 0.0, target_scale: float = 1.0):
+                 target_offset: float = 0.0, target_scale: float = 1.0, equivariant: bool = False,
+                 average_views: bool = False):
         super().__init__()
         if task not in TASKS:
             raise InputError(f"task must be one of {TASKS}")
@@ -67,13 +70,25 @@ class ImageCNN(nn.Module):
         # Adam's steps are in units of their spread (a bar length of ~19 ± 6 px from an output initialised at 0 took
         # hundreds of epochs to reach: r = 0.54 after 100 epochs, 0.91 with the scaling; docs/images.md)
         self.target_offset, self.target_scale = float(target_offset), float(target_scale)
-        layers, width = [], c
-        for out in channels:
-            layers += [nn.Conv2d(width, out, kernel_size, padding=kernel_size // 2), nn.ReLU(), nn.MaxPool2d(2)]
-            width, h, w = out, h // 2, w // 2
+        # test-time averaging over the eight turns and flips (a setting, not a weight: not in the state_dict)
+        self.average_views = bool(average_views)
+        self.equivariant = bool(equivariant)
+        if (average_views or equivariant) and h != w:
+            raise InputError(f"turns and flips need square images, not {h} × {w}")
+        if equivariant:
+            if h % 2 ** len(channels) or kernel_size % 2 == 0:
+                raise InputError(f"an equivariant network needs an odd kernel and a side divisible by "
+                                 f"{2 ** len(channels)} (its {len(channels)} poolings), not {kernel_size} and {h}")
+            self.features = EquivariantFeatures(c, channels, kernel_size)
+            width, h, w = self.features.width, 1, 1
+        else:
+            layers, width = [], c
+            for out in channels:
+                layers += [nn.Conv2d(width, out, kernel_size, padding=kernel_size // 2), nn.ReLU(), nn.MaxPool2d(2)]
+                width, h, w = out, h // 2, w // 2
+            self.features = nn.Sequential(*layers)
         if h < 1 or w < 1:
             raise InputError(f"{shape} images are too small for {len(channels)} pooling blocks")
-        self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * h * w, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, n_outputs if task == "classify" else 1))
 
@@ -104,8 +119,14 @@ class ImageCNN(nn.Module):
         """Probabilities from logits (classify); the value itself (regress)."""
         return torch.softmax(raw, dim=1) if self.task == "classify" else raw
 
+    def from_prepared(self, z: torch.Tensor) -> torch.Tensor:
+        """Probabilities (or values) of prepared images; with ``average_views`` their mean over the eight views."""
+        if self.average_views:
+            return average_views(lambda view: self.output(self.raw_prepared(view)), z)
+        return self.output(self.raw_prepared(z))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.raw(x))
+        return self.from_prepared(self.prepare(x))
 
     def on_prepared(self) -> nn.Module:
         """The same network as a module of *prepared* images (:meth:`prepare`): explanations are taken there, in
@@ -122,14 +143,7 @@ class _Prepared(nn.Module):
         self.network = network
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.network.output(self.network.raw_prepared(z))
-
-
-def dihedral(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """Turn a batch of (N, C, H, W) square images by one random element of the dihedral group D4 (0–3 quarter
-    turns, then an optional flip)."""
-    out = torch.rot90(batch, int(rng.integers(4)), dims=(2, 3))
-    return torch.flip(out, dims=(3,)) if rng.random() < 0.5 else out
+        return self.network.from_prepared(z)
 
 
 class ImageCNNModel(ImageModel, TorchModel):
@@ -145,22 +159,28 @@ class ImageCNNModel(ImageModel, TorchModel):
         Input stretch after the per-image peak scaling.
     augment : bool
         Turn every training batch by a random quarter turn and flip.
-    max_epochs, patience, learning_rate, weight_decay, batch_size :
-        Training settings (Adam; early stopping on the validation loss).
+    max_epochs, patience, learning_rate, weight_decay, batch_size, schedule :
+        Training settings (Adam; early stopping on the validation loss; a constant learning rate or a one-cycle
+        schedule).
     seed : int
         Seed of the split, the initial weights, the batches and the augmentation.
+    average_views : bool
+        Test-time averaging: every prediction (and so every explanation) is the mean of the outputs for the eight
+        turns and flips of the image (the cost of eight forward passes).  Not used in training.
     """
 
     kind = "torch-image-cnn"
     modality = "images"
     table_name = "image-cnn"
+    #: Build the network of D4 group convolutions (:class:`EquivariantImageClassifier`) instead of plain ones.
+    equivariant: ClassVar[bool] = False
     explain_batch = 64
     inference_batch = 512
 
     def __init__(self, *, channels=(16, 32, 64), kernel_size: int = 3, hidden: int = 64, dropout: float = 0.3,
                  stretch: str = "asinh", augment: bool = False, max_epochs: int = 100, patience: int = 10,
                  learning_rate: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 64,
-                 seed: int = DEFAULT_IMAGE_TRAIN_SEED):
+                 seed: int = DEFAULT_IMAGE_TRAIN_SEED, average_views: bool = False, schedule: str = "constant"):
         if stretch not in STRETCHES:
             raise InputError(f"stretch must be one of {STRETCHES}, not {stretch!r}")
         self.channels = tuple(channels)
@@ -175,6 +195,8 @@ class ImageCNNModel(ImageModel, TorchModel):
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.seed = int(seed)
+        self.average_views = bool(average_views)
+        self.schedule = schedule
         self.network_config()  # checks the numbers
 
     def _rows(self, data, split: Split) -> tuple[np.ndarray, np.ndarray]:
@@ -190,24 +212,22 @@ class ImageCNNModel(ImageModel, TorchModel):
         train, validation = self._rows(data, split)
         if min(train.size, validation.size) < 2:
             raise InputError(f"too few images to train on ({train.size} train, {validation.size} validation)")
-        if self.augment and data.shape[1] != data.shape[2]:
-            raise InputError("augmentation by quarter turns needs square images")
+        if (self.augment or self.average_views or self.equivariant) and data.shape[1] != data.shape[2]:
+            raise InputError("turns and flips (augment, average_views, an equivariant network) need square images")
         cfg = self.network_config()
         X = data.images
         yt, yv = self._targets(data, train), self._targets(data, validation)
         classes = self._classes(data)
         torch.manual_seed(cfg.seed)
         self.output_scaling_ = self._output_scaling(yt)
-        arch = {**cfg.architecture(), "channels": tuple(cfg.channels), "stretch": self.stretch,
-                **self.output_scaling_}
-        module = ImageCNN(data.shape, max(1, len(classes)), self.task, **arch)
+        module = self._network(data.shape, max(1, len(classes)), self._architecture())
         loss_fn, score = self._loss(yt, len(classes))
         log.info("image %s: %d train, %d validation (early stopping), %d test images", self._what(), train.size,
                  validation.size, split.test.size)
         start = time.perf_counter()
         history = train_loop(module, module.raw, (np.asarray(X[train], dtype=np.float32), yt),
                              (np.asarray(X[validation], dtype=np.float32), yv), loss_fn, cfg, score=score,
-                             progress=progress, augment=dihedral if self.augment else None)
+                             progress=progress, augment=random_view if self.augment else None)
         self.fit_seconds_ = time.perf_counter() - start
         self.module_ = module.eval()
         self.history_ = history
@@ -215,7 +235,7 @@ class ImageCNNModel(ImageModel, TorchModel):
         self.split_ = split
         self.grid_ = tuple(int(v) for v in data.shape)
         self.reduction_ = {k: data.attrs.get(k) for k in ("kind", "survey", "pixel_arcsec", "unit",
-                                                          "beam_fwhm_arcsec")}
+                                                          "beam_fwhm_arcsec", "preparation")}
         # the reference input of the perturbation methods: empty sky (0), in raw and prepared units alike
         self.baseline_ = np.zeros(self.grid_, dtype=np.float64)
         best = min(history, key=lambda h: h["val_loss"])
@@ -224,6 +244,15 @@ class ImageCNNModel(ImageModel, TorchModel):
         self.reference_ = TrainingReference.fit(np.asarray(X[train], dtype=np.float64))
         log.info("image CNN: %d epochs in %.1f s (best epoch %d)", len(history), self.fit_seconds_, best["epoch"])
         return self
+
+    def _architecture(self) -> dict:
+        """The network's constructor keywords, as ``model.json`` records them."""
+        return {**self.network_config().architecture(), "stretch": self.stretch, "equivariant": self.equivariant,
+                **self.output_scaling_}
+
+    def _network(self, shape, n_outputs: int, architecture: dict) -> ImageCNN:
+        return ImageCNN(shape, n_outputs, self.task, **{**architecture, "channels": tuple(architecture["channels"])},
+                        average_views=self.average_views)
 
     def _check_data(self, data) -> None:
         if getattr(data, "modality", None) != self.modality:
@@ -249,7 +278,7 @@ class ImageCNNModel(ImageModel, TorchModel):
     def _state(self) -> dict:
         cfg = self.network_config()
         return {"model": "image-cnn", "image_shape": list(self.grid_),
-                "architecture": {**cfg.architecture(), "stretch": self.stretch, **self.output_scaling_},
+                "architecture": self._architecture(),
                 "network": cfg.to_dict(),
                 "n_parameters": int(sum(p.numel() for p in self.module_.parameters())), "images": self.reduction_,
                 "history": self.history_, "training": self.training_}
@@ -273,10 +302,12 @@ class ImageCNNModel(ImageModel, TorchModel):
         model.grid_ = tuple(int(v) for v in meta["image_shape"])
         # a regressor's output scaling (absent from classifiers and from folders written before it existed)
         model.output_scaling_ = {k: float(arch[k]) for k in ("target_offset", "target_scale") if k in arch}
-        model.module_ = ImageCNN(model.grid_, len(model.classes_) if cls.task == "classify" else 1, cls.task,
-                                 channels=tuple(arch["channels"]), kernel_size=int(arch["kernel_size"]),
-                                 hidden=int(arch["hidden"]), dropout=float(arch["dropout"]),
-                                 stretch=arch.get("stretch", "linear"), **model.output_scaling_)
+        if bool(arch.get("equivariant", False)) != cls.equivariant:
+            raise ModelLoadError(f"{folder}: model.json's architecture does not match its kind {meta.get('kind')!r}")
+        stored = {"channels": arch["channels"], "kernel_size": int(arch["kernel_size"]), "hidden": int(arch["hidden"]),
+                  "dropout": float(arch["dropout"]), "stretch": arch.get("stretch", "linear"),
+                  "equivariant": cls.equivariant, **model.output_scaling_}
+        model.module_ = model._network(model.grid_, len(model.classes_) if cls.task == "classify" else 1, stored)
         model._load_module(folder, meta)
         model.reduction_ = dict(meta.get("images") or {})
         model.baseline_ = np.zeros(model.grid_, dtype=np.float64)
@@ -332,6 +363,56 @@ batch_size, seed :
         return self._outputs(data)
 
 
+class EquivariantImageClassifier(ImageCNNClassifier):
+    """A morphology classifier whose convolutions respect the turns and flips of the pixel grid (the group D4): a
+    lifting convolution and group convolutions (:mod:`astroxai.models.dihedral`) keep, for every filter, its response
+    in all eight orientations; the maps are pooled over the orientations (max) and over the image (mean), so the class
+    probabilities are the same for all eight views of an image, by construction rather than by training.  Scaife &
+    Porter (2021, MNRAS 503, 2369) found such networks to cut the errors on radio galaxies against the same plain
+    network.
+
+    ``channels`` counts filters per orientation: each block computes eight times as many maps, so the default
+    (4, 8, 16) costs about 2.5 times the plain (16, 32, 64) network's training time with a twentieth of its weights.
+    Images must be square with a side divisible by 2 ** len(channels).  The other parameters are those of
+    :class:`ImageCNNClassifier` (``augment`` is off by default: turning the training images changes nothing the
+    network computes).
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Filters per orientation in each block (default 4, 8, 16).
+    kernel_size : int
+        Odd side of the convolutions (3).
+    hidden, dropout, stretch, augment, max_epochs, patience, learning_rate, weight_decay, batch_size, seed, \
+average_views, schedule :
+        As for :class:`ImageCNNClassifier`.
+
+    Examples
+    --------
+    >>> from astroxai import simulate
+    >>> from astroxai.models import EquivariantImageClassifier
+    >>> data = simulate.image_set("radio", {"compact": 12, "FRII": 12}, seed=3)
+    >>> network = EquivariantImageClassifier(max_epochs=2).fit(data)
+    >>> network.predict_proba(data).shape
+    (24, 2)
+    """
+
+    kind = "torch-image-equivariant"
+    table_name = "equivariant-cnn"
+    equivariant = True
+
+    def __init__(self, *, channels=(4, 8, 16), kernel_size: int = 3, hidden: int = 64, dropout: float = 0.1,
+                 stretch: str = "asinh", augment: bool = False, max_epochs: int = 100, patience: int = 20,
+                 learning_rate: float = 2e-3, weight_decay: float = 1e-4, batch_size: int = 64,
+                 seed: int = DEFAULT_IMAGE_TRAIN_SEED, average_views: bool = False, schedule: str = "constant"):
+        if int(kernel_size) % 2 == 0:
+            raise InputError("an equivariant network needs an odd kernel_size")
+        super().__init__(channels=channels, kernel_size=kernel_size, hidden=hidden, dropout=dropout, stretch=stretch,
+                         augment=augment, max_epochs=max_epochs, patience=patience, learning_rate=learning_rate,
+                         weight_decay=weight_decay, batch_size=batch_size, seed=seed, average_views=average_views,
+                         schedule=schedule)
+
+
 class ImageCNNRegressor(ImageCNNModel):
     """A regressor of one catalogue column from image cutouts (e.g. the projected bar length ``bar_length_px``),
     trained with mean squared error on the images where that column is positive.
@@ -360,7 +441,8 @@ batch_size, seed :
     def __init__(self, target: str = "bar_length_px", max_measured: int | None = None, *, channels=(16, 32, 64),
                  kernel_size: int = 3, hidden: int = 64, dropout: float = 0.3, stretch: str = "asinh",
                  augment: bool = False, max_epochs: int = 100, patience: int = 10, learning_rate: float = 1e-3,
-                 weight_decay: float = 1e-4, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED):
+                 weight_decay: float = 1e-4, batch_size: int = 64, seed: int = DEFAULT_IMAGE_TRAIN_SEED,
+                 average_views: bool = False, schedule: str = "constant"):
         if not isinstance(target, str) or not target:
             raise InputError("target must name a metadata column")
         if max_measured is not None and int(max_measured) < 2:
@@ -369,7 +451,8 @@ batch_size, seed :
         self.max_measured = None if max_measured is None else int(max_measured)
         super().__init__(channels=channels, kernel_size=kernel_size, hidden=hidden, dropout=dropout, stretch=stretch,
                          augment=augment, max_epochs=max_epochs, patience=patience, learning_rate=learning_rate,
-                         weight_decay=weight_decay, batch_size=batch_size, seed=seed)
+                         weight_decay=weight_decay, batch_size=batch_size, seed=seed, average_views=average_views,
+                         schedule=schedule)
 
     def _what(self) -> str:
         return f"regressor of {self.target}"

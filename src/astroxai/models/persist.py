@@ -65,7 +65,10 @@ def read_meta(folder: Path) -> dict:
     folder = Path(folder)
     meta_path = folder / META_FILE
     if not meta_path.is_file():
-        raise ModelLoadError(f"{folder}: not a model folder (needs {META_FILE})")
+        from astroxai.models.bundled import names
+
+        raise ModelLoadError(f"{folder}: not a model folder (needs {META_FILE}) nor the name of a bundled model "
+                             f"({', '.join(names()) or 'none installed'}; `astroxai models` lists them)")
     try:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

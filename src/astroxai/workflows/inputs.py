@@ -16,6 +16,7 @@ import numpy as np
 from astroxai.data import ImageSet, LabelledSet, SpectraSet, fate
 from astroxai.errors import InputError
 from astroxai.io import collect_inputs, read_image_inputs
+from astroxai.io.images import CutoutPreparation
 from astroxai.models.persist import GridMismatchError
 from astroxai.parallel import ordered_map
 from astroxai.progress import track
@@ -50,6 +51,25 @@ def load_dataset(path, kind: type | None = None, finite: bool = False) -> Labell
             if not len(data):
                 raise InputError(f"{path}: every input holds non-finite values")
     return data
+
+
+#: Data sets a command can name instead of giving a file: name → what it is.
+NAMED_SETS = {"first": "the real FIRST radio galaxies of Griese et al. (2023), from the firstgalaxydata package"}
+
+
+def named_or_file_dataset(name_or_path, finite: bool = False, progress=None) -> LabelledSet:
+    """A data set named in :data:`NAMED_SETS` (``first``: :func:`astroxai.io.first.first_galaxies` with its default
+    cut and binning), or else the data set file at that path (:func:`load_dataset`)."""
+    if str(name_or_path) in NAMED_SETS and not Path(name_or_path).exists():
+        from astroxai.io.first import first_galaxies
+
+        data, fates = first_galaxies(progress=progress)
+        rejected = [row for row in fates if row["status"] != "kept"]
+        if rejected:
+            log.warning("first: %d of %d cutouts rejected (first: %s: %s)", len(rejected), len(fates),
+                        rejected[0]["input"], rejected[0]["reason"])
+        return data
+    return load_dataset(name_or_path, finite=finite)
 
 
 def reduction_tasks(model, items) -> list[tuple]:
@@ -169,8 +189,9 @@ def gather_spectra(model, inputs, catalog=None, *, workers: int | None = None, p
 
 def gather_images(model, inputs, catalog=None, *, workers: int | None = None, progress=None):
     """Images for an image model: image sets as they are (shape checked), FITS/PNG/JPEG files, folders of them and
-    catalogues naming them read and checked against the model's image shape, with their labels (and other columns)
-    from ``catalog``.  Returns ``(fates, ImageSet or None)``."""
+    catalogues naming them read, cut and binned as the model's training images were (when its ``model.json`` says how)
+    and checked against the model's image shape, with their labels (and other columns) from ``catalog``.
+    Returns ``(fates, ImageSet or None)``."""
     fates, sets, files = [], [], []
     for path in map(Path, inputs):
         if path.suffix.lower() in SET_SUFFIXES:
@@ -181,7 +202,11 @@ def gather_images(model, inputs, catalog=None, *, workers: int | None = None, pr
             files.append(path)
     if files:
         channels, height, width = model.grid_
-        found, file_fates = read_image_inputs(files, catalog, shape=(height, width), channels=channels)
+        # a model that records how its training images were cut from a survey's cutouts takes those cutouts as
+        # they come (io.images.CutoutPreparation); others take images of their own size only
+        preparation = CutoutPreparation.from_record((getattr(model, "reduction_", None) or {}).get("preparation"))
+        found, file_fates = read_image_inputs(files, catalog, shape=(height, width), channels=channels,
+                                              preparation=preparation)
         fates += file_fates
         if found is not None:
             sets.append(found)

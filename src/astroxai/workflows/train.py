@@ -51,12 +51,14 @@ def _test_rows(model, data) -> np.ndarray:
 
 
 def train(data, model: Estimator, out, *, dataset_path: str | None = None, timing_repeats: int = 10,
-          noise_repeats: int = 5, noise_levels=PAPER_NOISE_LEVELS, progress=None) -> TrainResult:
+          noise_repeats: int = 5, noise_levels=PAPER_NOISE_LEVELS, progress=None,
+          command: str | None = None) -> TrainResult:
     """Fit ``model`` on ``data``, score it on the test part of its split and write the model folder ``out``.
 
     SVMs get the paper's whole study (every kernel refitted and scored, noise robustness, training times:
     :func:`astroxai.models.kernel_study`); networks their training history and test tables (with the noise curve for
-    spectra).  Returns a :class:`TrainResult`.
+    spectra).  ``model.json`` records the data set (``dataset_path`` and the SHA-256 of its content), the seed and
+    the ``command`` that trained it.  Returns a :class:`TrainResult`.
     """
     out = Path(out)
     start = time.perf_counter()
@@ -68,7 +70,8 @@ def train(data, model: Estimator, out, *, dataset_path: str | None = None, timin
         else:
             result = _network_tables(model, data, folder, noise_repeats, noise_levels)
         result.timings = {**timings, **result.timings}
-        training = {"dataset": dataset_path, "split": SPLIT_FILE, "seed": model.seed,
+        training = {"dataset": dataset_path, "dataset_sha256": data.content_sha256(), "command": command,
+                    "split": SPLIT_FILE, "seed": model.seed,
                     "stratified": getattr(model, "stratify", True),
                     "left_out_non_finite": list(data.attrs.get("left_out_non_finite", []))}
         model.training_ = {**model.training_, **training}
@@ -219,7 +222,8 @@ def _outputs(model, data, counts: dict) -> list[dict]:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """What ``astroxai train`` fits: the family (``model``: None for the data's default, ``"svm"`` or ``"cnn"``),
+    """What ``astroxai train`` fits: the family (``model``: None for the data's default, ``"svm"``, ``"cnn"`` or, for
+    images, ``"equivariant"``),
     the ``task`` (``"classify"``, or ``"regress"`` of the image column ``target``) and the settings the CLI exposes;
     each family reads the ones it has."""
 
@@ -235,6 +239,7 @@ class ModelChoice:
     max_epochs: int | None = None
     target: str = "bar_length_px"
     augment: bool = False
+    average_views: bool = False
 
 
 def estimator_for(data, choice: ModelChoice | None = None) -> Estimator:
@@ -247,23 +252,37 @@ def estimator_for(data, choice: ModelChoice | None = None) -> Estimator:
     if make is None:
         raise InputError(f"astroxai train has no model of {data.NOUN} (it trains on "
                          f"{', '.join(ESTIMATORS_BY_MODALITY)})")
-    return make(choice)
+    return make(choice, data)
 
 
-def _image_estimator(choice: ModelChoice) -> Estimator:
-    from astroxai.models import ImageCNNClassifier, ImageCNNRegressor
+def _image_estimator(choice: ModelChoice, data) -> Estimator:
+    from astroxai.models import EquivariantImageClassifier, ImageCNNClassifier, ImageCNNRegressor
     from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
 
-    if choice.model not in (None, "cnn"):
-        raise InputError(f"images are learned by a CNN, not {choice.model!r}")
-    settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if choice.seed is None else choice.seed, "augment": choice.augment}
+    if choice.model not in (None, "cnn", "equivariant"):
+        raise InputError(f"images are learned by a CNN ('cnn' or 'equivariant'), not {choice.model!r}")
+    settings = {"seed": DEFAULT_IMAGE_TRAIN_SEED if choice.seed is None else choice.seed,
+                "average_views": choice.average_views}
+    if choice.model == "equivariant":
+        if choice.task != "classify":
+            raise InputError("the equivariant network classifies (--task regress takes --model cnn)")
+        # invariant by construction: turning the training images changes nothing it computes
+        epochs = {"max_epochs": choice.max_epochs} if choice.max_epochs else {}
+        return EquivariantImageClassifier(**epochs, **settings)
+    settings["augment"] = choice.augment
+    if choice.task == "classify" and data.attrs.get("survey") == "FIRST":
+        # the real FIRST galaxies: the recipe of `astroxai run --kind radio --data first` (docs/images.md)
+        from astroxai.workflows.studies.images import FIRST_TRAINING
+
+        recipe = {**FIRST_TRAINING, **settings, "augment": True}
+        return ImageCNNClassifier(**{**recipe, "max_epochs": choice.max_epochs or FIRST_TRAINING["max_epochs"]})
     if choice.task == "classify":
         return ImageCNNClassifier(max_epochs=choice.max_epochs or 100, **settings)
     epochs = choice.max_epochs or REGRESSOR_TRAINING["max_epochs"]
     return ImageCNNRegressor(target=choice.target, **{**REGRESSOR_TRAINING, **settings, "max_epochs": epochs})
 
 
-def _spectra_estimator(choice: ModelChoice) -> Estimator:
+def _spectra_estimator(choice: ModelChoice, data) -> Estimator:
     from astroxai.models import SpectrumCNNClassifier
     from astroxai.models.svm import DEFAULT_TRAIN_SEED, KERNELS
 

@@ -18,7 +18,13 @@ import numpy as np
 from astroxai.data import ImageSet
 from astroxai.errors import InputError
 from astroxai.explain.components import defining_components, overlap_summary
-from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, labelled_split, load_model
+from astroxai.models import (
+    EquivariantImageClassifier,
+    ImageCNNClassifier,
+    ImageCNNRegressor,
+    labelled_split,
+    load_model,
+)
 from astroxai.models.evaluate import recall_by_group
 from astroxai.models.image_cnn import DEFAULT_IMAGE_TRAIN_SEED, REGRESSOR_TRAINING
 from astroxai.report.figures import save_figure
@@ -38,6 +44,12 @@ STUDY_METHODS = {"radio": ("lime", "smoothgrad"), "galaxy": ("smoothgrad", "lime
 #: dropout and a faster start than on simulations — the network underfits the real set (training accuracy stays
 #: near the validation accuracy), and still improves after 100 epochs.
 FIRST_TRAINING = {"augment": True, "dropout": 0.1, "learning_rate": 2e-3, "max_epochs": 150, "patience": 25}
+#: The morphology classifiers an image study can train.
+NETWORKS = {"cnn": ImageCNNClassifier, "equivariant": EquivariantImageClassifier}
+#: The study's classifier on the real FIRST galaxies (docs/images.md, "Beyond the published best").
+FIRST_NETWORK = "cnn"
+#: Training of the equivariant classifier in a study (its own defaults otherwise).
+EQUIVARIANT_TRAINING: dict = {}
 #: Where an image study's images come from, besides the user's own files.
 IMAGE_DATA = ("simulated", "first")
 #: The catalogue column the galaxy study's bar-length stage regresses (pixels; empty for an unbarred galaxy).
@@ -58,6 +70,7 @@ class ImageRunConfig(RunConfig):
     train_seed: int = DEFAULT_IMAGE_TRAIN_SEED
     max_epochs: int | None = None  # None: 100 for simulated images, 150 for the real FIRST galaxies
     augment: bool | None = None  # quarter turns and flips in training; None: galaxies yes, radio no (docs/images.md)
+    network: str | None = None  # the morphology classifier: "cnn" or "equivariant"; None: the study's default
     gallery_per_class: int = 2
     bar_lengths_few: int = 64  # galaxy: also learn bar lengths from only this many measured galaxies (0: skip)
     bar_learning_curve: tuple = (16, 32, 128)  # galaxy: and from these many (the learning curve of docs/images.md)
@@ -71,6 +84,8 @@ class ImageRunConfig(RunConfig):
             raise InputError(f"unknown image data {self.data!r}; choose from {sorted(IMAGE_DATA)} or give files")
         if self.data == "first" and self.kind != "radio":
             raise InputError("the real FIRST galaxies (data 'first') are radio images: use them with kind 'radio'")
+        if self.network not in (None, *NETWORKS):
+            raise InputError(f"unknown network {self.network!r}; choose from {sorted(NETWORKS)}")
         if not isinstance(self.data, str):
             self.data = [str(p) for p in self.data]
         self.trust_methods = tuple(self.trust_methods)
@@ -81,9 +96,21 @@ class ImageRunConfig(RunConfig):
         return self.data if isinstance(self.data, str) else "user"
 
 
-def training_settings(cfg: ImageRunConfig) -> dict:
-    """The morphology CNN's settings: the study's defaults, then the config's."""
-    settings = dict(FIRST_TRAINING) if cfg.source == "first" else {"augment": cfg.kind == "galaxy", "max_epochs": 100}
+def network_of(cfg: ImageRunConfig) -> str:
+    """Which morphology classifier the study trains: the config's, else the study's default (:data:`FIRST_NETWORK`
+    on the real FIRST galaxies, the plain CNN elsewhere)."""
+    return cfg.network or (FIRST_NETWORK if cfg.source == "first" else "cnn")
+
+
+def training_settings(cfg: ImageRunConfig, network: str | None = None) -> dict:
+    """The settings of the study's ``network`` (default: its morphology classifier's, :func:`network_of`): the
+    study's defaults, then the config's."""
+    if (network or network_of(cfg)) == "equivariant":
+        settings = dict(EQUIVARIANT_TRAINING)
+    elif cfg.source == "first":
+        settings = dict(FIRST_TRAINING)
+    else:
+        settings = {"augment": cfg.kind == "galaxy", "max_epochs": 100}
     settings["seed"] = cfg.train_seed
     if cfg.augment is not None:
         settings["augment"] = cfg.augment
@@ -256,10 +283,11 @@ class ImageStudy(Study):
     def tasks(self, data, workers: int) -> list[Task]:
         cfg, layout = self.config, self.layout
         dataset, settings = str(layout.dataset), training_settings(cfg)
-        tasks = [Task(self.classifier, train_image_task, (dataset, ImageCNNClassifier(**settings),
-                                                          layout.model(self.classifier).folder))]
+        classifier = NETWORKS[network_of(cfg)](**settings)
+        tasks = [Task(self.classifier, train_image_task, (dataset, classifier, layout.model(self.classifier).folder))]
         target, regressors = self.bar_target(data), self.regressors(data)
-        lengths = {**settings, **REGRESSOR_TRAINING, **({"max_epochs": cfg.max_epochs} if cfg.max_epochs else {})}
+        lengths = {**training_settings(cfg, "cnn"), **REGRESSOR_TRAINING,
+                   **({"max_epochs": cfg.max_epochs} if cfg.max_epochs else {})}
         for name, limit in regressors.items():
             tasks.append(Task(name, train_image_task, (dataset, ImageCNNRegressor(target=target, max_measured=limit,
                                                                                   **lengths),
@@ -411,4 +439,5 @@ def bars_task(dataset, model_dir, regressor_dirs, root, column: str, seed: int):
     return study
 
 
-__all__ = ["FIRST_TRAINING", "IMAGE_DATA", "STUDY_METHODS", "ImageRunConfig", "ImageStudy", "check_images"]
+__all__ = ["EQUIVARIANT_TRAINING", "FIRST_NETWORK", "FIRST_TRAINING", "IMAGE_DATA", "NETWORKS", "STUDY_METHODS",
+           "ImageRunConfig", "ImageStudy", "check_images", "network_of"]
