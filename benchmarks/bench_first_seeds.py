@@ -1,11 +1,14 @@
 """Real FIRST radio galaxies (Griese et al. 2023): today's plain CNN against the D4-equivariant network, several seeds
 each, on the literature's split — choices on the 200 validation images, scores on the 200 test images.
 
-    python benchmarks/bench_first_seeds.py [--models cnn,equivariant] [--seeds 0,1,2] [--out /tmp/first-seeds]
+    python benchmarks/bench_first_seeds.py --cli [--models cnn,equivariant] [--seeds 0,1,2] [--out /tmp/first-seeds]
 
-Each (model, seed) is trained once and its figures saved as ``OUT/<model>-<seed>.json``, so an interrupted study
-resumes where it stopped.  The plain CNN is also scored with test-time averaging over the eight turns and flips
-(``cnn + 8 views``: the same weights, no retraining); the equivariant network is invariant to them by construction.
+With ``--cli`` each model is trained by ``astroxai train first --model NAME --seed SEED`` (the recipe a user gets;
+the folders OUT/NAME-SEED are model folders, one of which is shipped as ``first-radio``); without it, in this process,
+with ``--set KEY=JSON`` settings to try.  Each (model, seed) is trained once and its figures saved as
+``OUT/<model>-<seed>.json``, so an interrupted study resumes where it stopped.  The plain CNN is also scored with
+test-time averaging over the eight turns and flips (``cnn + 8 views``: the same weights, no retraining); the
+equivariant network is invariant to them by construction.
 Printed per model: validation and test accuracy, macro F1, per-class test recall, the FR I ↔ bent confusions (test
 images of one class called the other, both ways), epochs and training seconds; mean ± standard deviation over seeds.
 Needs ``firstgalaxydata`` (the test extra).  Training time depends on what else runs: the script prints the torch
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,7 +29,7 @@ import torch
 from sklearn.metrics import f1_score, recall_score
 
 from astroxai.io.first import first_galaxies
-from astroxai.models import EquivariantImageClassifier, ImageCNNClassifier
+from astroxai.models import EquivariantImageClassifier, ImageCNNClassifier, load_model
 from astroxai.workflows.studies.images import FIRST_TRAINING
 
 
@@ -49,13 +54,31 @@ def scores(model, data, rows) -> dict:
                                                                                       & (predicted == "FRI")))}
 
 
-def one(name: str, seed: int, data, max_epochs: int | None, settings: dict | None = None) -> dict:
-    model = build(name, seed, max_epochs, settings)
-    start = time.perf_counter()
-    model.fit(data)
-    seconds = time.perf_counter() - start
+def trained_by_the_command(name: str, seed: int, folder: Path):
+    """The model ``astroxai train first --model NAME --seed SEED`` writes (trained once; the folder is reused)."""
+    if not (folder / "model.json").is_file():
+        # the console script installed beside this Python: the command a user types, recorded as such
+        command = [str(Path(sys.executable).parent / "astroxai"), "train", "first", "--model", name, "--seed",
+                   str(seed), "--out", str(folder)]
+        print(" ".join(["astroxai", *command[1:]]), flush=True)
+        subprocess.run(command, check=True)
+    model = load_model(folder)
+    return model, float(model.metadata_["timings"]["fit_s"])
+
+
+def one(name: str, seed: int, data, max_epochs: int | None, settings: dict | None = None,
+        folder: Path | None = None) -> dict:
+    if folder is not None:
+        model, seconds = trained_by_the_command(name, seed, folder)
+    else:
+        model = build(name, seed, max_epochs, settings)
+        start = time.perf_counter()
+        model.fit(data)
+        seconds = time.perf_counter() - start
     split = model.split_
     validation, test = (split.rows(data.ids, part) for part in ("validation", "test"))
+    if name == "cnn":  # one view first (the run's recipe averages the eight: scored below)
+        model.module_.average_views = False
     out = {"model": name, "seed": seed, "seconds": round(seconds, 1), "epochs": len(model.history_),
            "validation": scores(model, data, validation), "test": scores(model, data, test)}
     if name == "cnn":  # the same weights with test-time averaging over the eight views
@@ -84,6 +107,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", type=Path, default=Path("/tmp/first-seeds"))
     parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument("--cli", action="store_true",
+                        help="train each model with `astroxai train first --model NAME --seed SEED` into "
+                             "OUT/NAME-SEED/ (its defaults: the recipe a user gets) instead of in this process")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="an estimator setting to try (e.g. --set schedule='\"one-cycle\"'); results are "
                              "saved under a name that includes it")
@@ -100,7 +126,10 @@ def main() -> None:
             if path.is_file():
                 row = json.loads(path.read_text())
             else:
-                row = one(name, seed, data, args.max_epochs, settings)
+                if args.cli and (settings or args.max_epochs):
+                    raise SystemExit("--cli trains with the command's own settings: no --set or --max-epochs")
+                row = one(name, seed, data, args.max_epochs, settings,
+                          args.out / f"{name}-{seed}" if args.cli else None)
                 temporary = path.with_suffix(".tmp")
                 temporary.write_text(json.dumps(row, indent=1))
                 temporary.replace(path)

@@ -24,7 +24,8 @@ import click
 from astroxai.errors import AstroxaiError
 
 log = logging.getLogger("astroxai")
-UNITS = {"CNN epochs": "epoch", "SVM search": "task", "t-SNE maps": "map", "kernels": "kernel", "predicting": "chunk"}
+UNITS = {"CNN epochs": "epoch", "SVM search": "task", "t-SNE maps": "map", "kernels": "kernel", "predicting": "chunk",
+         "FIRST galaxies": "img"}
 
 
 def progress_bar(iterable, desc: str, total: int | None):

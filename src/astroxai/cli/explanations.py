@@ -71,14 +71,23 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
             max_figures):
     """Attribution maps of a saved model for raw files, folders, catalogues or data sets (.h5).
 
-    Raw spectra are reduced with the model's own grid and settings; images are read and checked against the
-    model's size.  Every input gets a row in explanations.csv (kept, or rejected with the reason), with the
-    prediction, the probabilities and the science check (spectra: Hβ core/wing means and the share of |map| near
-    the lines; simulated images: the share of |map| on each true component).  Blue in every figure: more of this
-    raises the explained probability; red: lowers it.
+    MODEL_DIR is a model folder or a bundled model's name (`astroxai models`).  Raw spectra are reduced with the
+    model's own grid and settings; images are cut and binned as the model's training images were and checked against
+    its size.  Every input gets a row in explanations.csv (kept, or rejected with the reason), with the prediction,
+    the probabilities and the science check (spectra: Hβ core/wing means and the share of |map| near the lines;
+    simulated images: the share of |map| on each true component).  Blue in every figure: more of this raises the
+    explained probability; red: lowers it.
+
+    \b
+    Example: LIME maps of FIRST cutouts from the bundled network
+      astroxai explain first-radio cutouts/ --method lime --out why/
     """
     from astroxai.explain import ExplainSettings
+    from astroxai.models.bundled import note_for
     from astroxai.workflows.explain import explain_inputs
+
+    if note_for(model_dir):
+        click.echo(f"{model_dir.name}: {note_for(model_dir)}")
 
     settings = ExplainSettings(method, target, baseline, seed, method_settings(method, log_p, scheme, eps, segments))
     explain_inputs(model_dir, inputs, out, settings, catalog=catalog, max_figures=max_figures, progress=progress_bar)

@@ -138,12 +138,18 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
     Example: FIRST cutouts (PNG or FITS) classified by the bundled network, no training needed
       astroxai predict first-radio cutouts/ --out classes.csv
     """
+    from astroxai.models.bundled import note_for
     from astroxai.workflows.train import predict_inputs
 
+    if note_for(model_dir):
+        click.echo(f"{model_dir.name}: {note_for(model_dir)}")
     summary = predict_inputs(model_dir, inputs, out, catalog=catalog, chunk_size=chunk_size, progress=progress_bar)
     counts = ", ".join(f"{n} {c}" for c, n in summary["predicted"].items())
     click.echo(f"classified {summary['n_classified']} of {summary['n_inputs']} inputs"
                + (f" ({counts})" if counts else "") + f" → {out}")
+    if summary["n_labelled"]:
+        click.echo(f"accuracy {summary['n_correct'] / summary['n_labelled']:.3f} on the {summary['n_labelled']} "
+                   "inputs whose label (from --catalog or the data set) is one of the model's classes")
     if summary["n_rejected"]:
         click.echo(f"rejected {summary['n_rejected']}: reasons in the 'reason' column")
     if summary["n_out_of_distribution"]:
@@ -174,9 +180,12 @@ def models():
             scores.append(f"accuracy {model.test_accuracy:.3f}")
         if model.test_macro_f1 is not None:
             scores.append(f"macro F1 {model.test_macro_f1:.3f}")
+        if model.test_r is not None:
+            scores.append(f"r {model.test_r:.3f}")
         tested = f" on {model.n_test} test inputs" if model.n_test else ""
         click.echo(f"{model.name}  ({model.kind}, {model.megabytes:.1f} MB)\n"
-                   f"  data:       {model.data}\n"
+                   + (f"  note:       {model.note}\n" if model.note else "")
+                   + f"  data:       {model.data}\n"
                    f"  classes:    {model.classes}\n"
                    f"  test:       {', '.join(scores) or 'not recorded'}{tested}\n"
                    f"  trained by: {model.trained_by or 'not recorded'}")

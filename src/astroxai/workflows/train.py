@@ -163,12 +163,15 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
     ``p_<class>`` its probabilities, which on rare borderline spectra can rank another class first;
     ``ood_score`` how far the input lies from the training inputs (:meth:`Estimator.novelty`; above 1 it is flagged
     ``out_of_distribution``: the probabilities then say which known class fits least badly, not that one fits).
+    Inputs whose label (from a catalogue or a data set) is one of the model's classes are also counted as right or
+    wrong: ``n_labelled`` and ``n_correct`` in the returned summary.
     """
     from astroxai.io import collect_inputs
     from astroxai.workflows.inputs import SET_SUFFIXES, reduced_chunks
 
     model = load_model(model_dir)
-    counts = {"kept": 0, "rejected": 0, "outside": 0}
+    counts = {"kept": 0, "rejected": 0, "outside": 0, "labelled": 0, "correct": 0}
+    known = {str(c) for c in model.classes_} if model.task == "classify" else set()
     predicted_counts = dict.fromkeys(model.classes_, 0)
     inputs = [Path(p) for p in inputs]
 
@@ -195,10 +198,14 @@ def predict_inputs(model_dir, inputs, out_csv, *, catalog=None, chunk_size: int 
                     row = {**row, **next(values)}
                     if model.task == "classify":
                         predicted_counts[row["predicted"]] += 1
+                    if row.get("label") in known:
+                        counts["labelled"] += 1
+                        counts["correct"] += row["label"] == row["predicted"]
                 writer.writerow(csv_safe(row))
     return {"n_inputs": counts["kept"] + counts["rejected"], "n_classified": counts["kept"],
             "n_rejected": counts["rejected"], "n_out_of_distribution": counts["outside"],
-            "predicted": predicted_counts, "out": str(out_csv)}
+            "predicted": predicted_counts, "n_labelled": counts["labelled"], "n_correct": counts["correct"],
+            "out": str(out_csv)}
 
 
 def _outputs(model, data, counts: dict) -> list[dict]:
@@ -274,7 +281,8 @@ def _image_estimator(choice: ModelChoice, data) -> Estimator:
         # the real FIRST galaxies: the recipe of `astroxai run --kind radio --data first` (docs/images.md)
         from astroxai.workflows.studies.images import FIRST_TRAINING
 
-        recipe = {**FIRST_TRAINING, **settings, "augment": True}
+        recipe = {**FIRST_TRAINING, **settings, "augment": True,
+                  "average_views": choice.average_views or FIRST_TRAINING.get("average_views", False)}
         return ImageCNNClassifier(**{**recipe, "max_epochs": choice.max_epochs or FIRST_TRAINING["max_epochs"]})
     if choice.task == "classify":
         return ImageCNNClassifier(max_epochs=choice.max_epochs or 100, **settings)

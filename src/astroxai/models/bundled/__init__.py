@@ -2,8 +2,9 @@
 
 Each is an ordinary model folder (``model.json``, the model file, ``split.json``) in this package's folder
 (``astroxai/models/bundled/<name>``), written by ``astroxai train`` (the command, the seed and the SHA-256 of the
-data set's content are in its ``model.json``, ``training``).  Wherever a command or :meth:`astroxai.models.Estimator.load` takes a model folder, it
-takes a bundled name too (a folder of that name in the working directory comes first)::
+data set's content are in its ``model.json``, ``training``).  Wherever a command or
+:meth:`astroxai.models.Estimator.load` takes a model folder, it takes a bundled name too (a folder of that name in
+the working directory comes first)::
 
     astroxai models                                   # what is shipped, with its data, classes and test scores
     astroxai predict first-radio cutouts/ --out classes.csv
@@ -21,6 +22,17 @@ from astroxai.results import Result
 
 #: The most a bundled model folder may weigh (a wheel stays small).
 MAX_BYTES = 5_000_000
+#: What a user should know before trusting a bundled model's answers: printed by ``astroxai models`` and by every
+#: command that uses the model.
+NOTES = {
+    "first-radio": "a CNN trained on the real FIRST radio galaxies of Griese et al. (2023) (literature split), "
+                   "each prediction the mean over the 8 turns and flips of the cutout; it takes FIRST cutouts at "
+                   "1.8″ pixels at least 128 px wide, as they come",
+    "agn-svm-simulated": "trained on SIMULATED SDSS spectra of the sample of Peruzzi et al. (2021), not on real "
+                         "ones: on real spectra, trust a class only where out_of_distribution is False",
+    "galaxy-bar-length": "trained on SIMULATED barred discs (astroxai simulate --kind galaxy): projected bar "
+                         "lengths in pixels of 64 × 64 cutouts; check real cutouts' out_of_distribution flag",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,9 +46,11 @@ class BundledModel(Result):
     classes: str
     test_accuracy: float | None
     test_macro_f1: float | None
+    test_r: float | None  # regressors: Pearson r of predicted and catalogue values
     n_test: int | None
     trained_by: str
     megabytes: float
+    note: str = ""
 
 
 def root() -> Path:
@@ -72,9 +86,17 @@ def describe(name: str) -> BundledModel:
         data = f"{data} ({images['survey']} cutouts, {images.get('pixel_arcsec')}″ pixels as the network sees them)"
     return BundledModel(name, str(meta.get("kind")), str(meta.get("task", "classify")), data,
                         " / ".join(str(c) for c in meta.get("classes", [])), test.get("accuracy"),
-                        (test.get("macro") or {}).get("f1"), (test.get("macro") or {}).get("support"),
+                        (test.get("macro") or {}).get("f1"), test.get("r"),
+                        (test.get("macro") or {}).get("support") or test.get("n"),
                         str(training.get("command") or ""),
-                        round(sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6, 2))
+                        round(sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6, 2),
+                        NOTES.get(name, ""))
 
 
-__all__ = ["MAX_BYTES", "BundledModel", "describe", "model_folder", "names", "root"]
+def note_for(folder) -> str:
+    """The note of the bundled model in ``folder`` ('' for any other folder)."""
+    folder = Path(folder).resolve()
+    return NOTES.get(folder.name, "") if folder.parent == root().resolve() else ""
+
+
+__all__ = ["MAX_BYTES", "NOTES", "BundledModel", "describe", "model_folder", "names", "note_for", "root"]
