@@ -105,3 +105,13 @@ def test_the_simulated_agn_model_classifies_new_simulations_and_flags_what_it_ne
     strange = SpectraSet(noise, model.grid_, [""] * 3, ["n1", "n2", "n3"])
     assert model.novelty(strange).outside.all()  # flagged, whatever class it is given
 
+
+
+def test_the_bar_length_model_measures_new_simulated_bars():
+    from astroxai import simulate
+
+    model = Estimator.load("galaxy-bar-length")
+    fresh = simulate.image_set("galaxy", {"barred": 40, "unbarred": 2}, seed=91)
+    barred = fresh.subset(fresh.labels == "barred")
+    lengths = barred.meta["bar_length_px"].astype(float)
+    assert np.corrcoef(model.predict(barred), lengths)[0, 1] > 0.8  # recorded test r is ~0.9
