@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from astroxai.models.persist import META_FILE
 from astroxai.results import Result
 
 #: The most a bundled model folder may weigh (a wheel stays small).
@@ -60,7 +61,7 @@ def root() -> Path:
 
 def names() -> list[str]:
     """The bundled models' names, sorted."""
-    return sorted(p.name for p in root().iterdir() if p.is_dir() and (p / "model.json").is_file())
+    return sorted(p.name for p in root().iterdir() if p.is_dir() and (p / META_FILE).is_file())
 
 
 def model_folder(name_or_folder) -> Path:
