@@ -120,6 +120,14 @@ def invocation() -> str:
     return f"astroxai {context.info_name} {options}"
 
 
+def echo_note(model_dir) -> None:
+    """Print the note of a bundled model (what to know before trusting it); nothing for other model folders."""
+    from astroxai.models.bundled import note_for
+
+    if note_for(model_dir):
+        click.echo(f"{Path(model_dir).name}: {note_for(model_dir)}")
+
+
 def check_out(out) -> None:
     """Refuse, before any work, an ``--out`` that cannot be written: the folder that would hold it (the output
     itself, or its parent for a file) must be a folder, or be creatable under one, that this user may write in."""

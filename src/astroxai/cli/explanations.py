@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, ModelFolder, main, progress_bar, reports_errors
+from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, ModelFolder, echo_note, main, progress_bar, reports_errors
 from astroxai.errors import InputError
 from astroxai.vocabulary import BASELINES, METHOD_ALIASES, METHOD_NAMES, TRUST_METHODS
 
@@ -83,11 +83,9 @@ def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, s
       astroxai explain first-radio cutouts/ --method lime --out why/
     """
     from astroxai.explain import ExplainSettings
-    from astroxai.models.bundled import note_for
     from astroxai.workflows.explain import explain_inputs
 
-    if note_for(model_dir):
-        click.echo(f"{model_dir.name}: {note_for(model_dir)}")
+    echo_note(model_dir)
 
     settings = ExplainSettings(method, target, baseline, seed, method_settings(method, log_p, scheme, eps, segments))
     explain_inputs(model_dir, inputs, out, settings, catalog=catalog, max_figures=max_figures, progress=progress_bar)

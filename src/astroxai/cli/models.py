@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, invocation, main, progress_bar, reports_errors
+from astroxai.cli import CATALOG, INPUTS, MODEL_DIR, echo_note, invocation, main, progress_bar, reports_errors
 
 
 def dataset_argument(context, parameter, value: str) -> str:
@@ -138,11 +138,9 @@ def predict(model_dir, inputs, out, catalog, chunk_size):
     Example: FIRST cutouts (PNG or FITS) classified by the bundled network, no training needed
       astroxai predict first-radio cutouts/ --out classes.csv
     """
-    from astroxai.models.bundled import note_for
     from astroxai.workflows.train import predict_inputs
 
-    if note_for(model_dir):
-        click.echo(f"{model_dir.name}: {note_for(model_dir)}")
+    echo_note(model_dir)
     summary = predict_inputs(model_dir, inputs, out, catalog=catalog, chunk_size=chunk_size, progress=progress_bar)
     counts = ", ".join(f"{n} {c}" for c, n in summary["predicted"].items())
     click.echo(f"classified {summary['n_classified']} of {summary['n_inputs']} inputs"

@@ -124,8 +124,8 @@ def preparation(crop: int = 128, binning: int = 2) -> CutoutPreparation:
 def _prepare(pixels: np.ndarray, how: CutoutPreparation) -> tuple[np.ndarray, np.ndarray]:
     """The prepared image (:meth:`CutoutPreparation.apply`: the central crop, binned, less its lowest value), and
     which binned pixels hold any pixel above the noise threshold (the cutout's lowest value)."""
-    half, centre = how.crop_px // 2, pixels.shape[0] // 2
-    cut = pixels[centre - half:centre + half, centre - half:centre + half]
+    top, left = how.window(*pixels.shape)
+    cut = pixels[top:top + how.crop_px, left:left + how.crop_px]
     above = cut > cut.min() if cut.max() > cut.min() else np.zeros(cut.shape, dtype=bool)
     side, binning = how.size, how.binning
     source = above.reshape(side, binning, side, binning).any(axis=(1, 3))

@@ -73,6 +73,10 @@ class CutoutPreparation(Result):
         """Side of a prepared image, in pixels."""
         return self.crop_px // self.binning
 
+    def window(self, height: int, width: int) -> tuple[int, int]:
+        """Top-left pixel (row, column) of the central ``crop_px`` square of a ``height`` × ``width`` cutout."""
+        return height // 2 - self.crop_px // 2, width // 2 - self.crop_px // 2
+
     def describe(self) -> str:
         scale = f" at {self.pixel_arcsec:g}″ pixels" if self.pixel_arcsec else ""
         binned = f", binned {self.binning} × {self.binning}" if self.binning > 1 else ""
@@ -85,7 +89,7 @@ class CutoutPreparation(Result):
         if min(h, w) < self.crop_px:
             raise ImageError(f"{image.source}: image is {h}×{w} px; the model takes {self.describe()}")
         self._check_scale(image)
-        top, left, side = h // 2 - self.crop_px // 2, w // 2 - self.crop_px // 2, self.size
+        (top, left), side = self.window(h, w), self.size
         cut = image.data[:, top:top + self.crop_px, left:left + self.crop_px]
         prepared = cut.reshape(c, side, self.binning, side, self.binning).mean(axis=(2, 4))
         if self.subtract_min:
@@ -294,8 +298,7 @@ def _sliced_wcs(header: str, shape, preparation: CutoutPreparation) -> str:
     from astropy.io import fits
     from astropy.wcs import WCS
 
-    _, h, w = shape
-    top, left, crop = h // 2 - preparation.crop_px // 2, w // 2 - preparation.crop_px // 2, preparation.crop_px
+    (top, left), crop = preparation.window(*shape[1:]), preparation.crop_px
     wcs = WCS(fits.Header.fromstring(header))
     return wcs.slice((slice(top, top + crop, preparation.binning),
                       slice(left, left + crop, preparation.binning))).to_header_string()

@@ -23,8 +23,8 @@ from astroxai.results import Result
 
 #: The most a bundled model folder may weigh (a wheel stays small).
 MAX_BYTES = 5_000_000
-#: What a user should know before trusting a bundled model's answers: printed by ``astroxai models`` and by every
-#: command that uses the model.
+#: What a user should know before trusting a bundled model's answers: printed by ``astroxai models``, ``predict``
+#: and ``explain``.
 NOTES = {
     "first-radio": "a CNN trained on the real FIRST radio galaxies of Griese et al. (2023) (literature split), "
                    "each prediction the mean over the 8 turns and flips of the cutout; it takes FIRST cutouts at "
