@@ -115,3 +115,12 @@ def test_the_bar_length_model_measures_new_simulated_bars():
     barred = fresh.subset(fresh.labels == "barred")
     lengths = barred.meta["bar_length_px"].astype(float)
     assert np.corrcoef(model.predict(barred), lengths)[0, 1] > 0.8  # recorded test r is ~0.9
+
+
+def test_the_bar_classifier_tells_new_simulated_barred_discs_from_unbarred_ones():
+    from astroxai import simulate
+
+    model = Estimator.load("galaxy-barred")
+    assert list(model.classes_) == ["barred", "unbarred"]
+    fresh = simulate.image_set("galaxy", {"barred": 30, "unbarred": 30}, seed=92)
+    assert np.mean(model.predict(fresh) == fresh.labels) >= 0.85  # recorded test accuracy 0.967 (240 images)

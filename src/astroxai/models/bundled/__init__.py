@@ -31,6 +31,9 @@ NOTES = {
                    "1.8″ pixels at least 128 px wide, as they come",
     "agn-svm-simulated": "trained on SIMULATED SDSS spectra of the sample of Peruzzi et al. (2021), not on real "
                          "ones: on real spectra, trust a class only where out_of_distribution is False",
+    "galaxy-barred": "trained on SIMULATED barred and unbarred discs (astroxai simulate --kind galaxy), 64 × 64 "
+                     "cutouts; its SmoothGrad maps light up the bar (docs/images.md); check real cutouts' "
+                     "out_of_distribution flag",
     "galaxy-bar-length": "trained on SIMULATED barred discs (astroxai simulate --kind galaxy): projected bar "
                          "lengths in pixels of 64 × 64 cutouts; check real cutouts' out_of_distribution flag",
 }
