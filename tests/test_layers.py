@@ -8,11 +8,12 @@ import astroxai
 
 PACKAGE = Path(astroxai.__file__).parent
 #: Each module's layer, from the bottom: errors → base → io → reduce → simulate → models → explain | embed →
-#: report → workflows → cli.  ``explain`` and ``embed`` are siblings of one rank.
+#: report → workflows → view → cli.  ``explain`` and ``embed`` are siblings of one rank.
 LAYERS = {
     "errors": -1, "vocabulary": -1, "results": -1, "spectrum": 0, "lines": 0, "provenance": 0, "parallel": 0,
     "progress": 0, "data": 0,
-    "io": 1, "reduce": 2, "simulate": 3, "models": 4, "explain": 5, "embed": 5, "report": 6, "workflows": 7, "cli": 8,
+    "io": 1, "reduce": 2, "simulate": 3, "models": 4, "explain": 5, "embed": 5, "report": 6, "workflows": 7,
+    "view": 8, "cli": 9,
 }
 
 

@@ -152,6 +152,53 @@ def survey(model_dir, inputs, out, method, baseline, segments, target, log_p, sc
 
 
 @main.command()
+@click.argument("survey_dir", type=click.Path(path_type=Path))
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=5006, show_default=True,
+              help="Port of the local web server (0: any free one).")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on: this machine only by default; 0.0.0.0 shares it with your network.")
+@click.option("--no-browser", is_flag=True, help="Print the URL without opening a browser.")
+@click.option("--verdicts", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the inspection verdicts are kept [default: SURVEY_DIR/verdicts.csv].")
+@reports_errors
+def view(survey_dir, port, address, no_browser, verdicts):
+    """Explore a survey of AGN spectra (the folder of astroxai survey) in the browser.
+
+    \b
+    The map: every surveyed spectrum on the survey's t-SNE map (or any two numeric columns), drawn by datashader
+    at full resolution after each pan and zoom, coloured by predicted class, confidence, novelty, line saliency
+    share or the Hβ sign pattern.  Filter by class, out-of-distribution, confidence, label ≠ predicted, or list
+    the rejected inputs and why.  Drag a box or a lasso: the objects are listed and the mean attribution map of
+    the selection is drawn against the rest.  Click an object: its spectrum coloured by its attribution map (blue:
+    more flux there raises the explained class; red: lowers it), its probabilities and its neighbours on the map.
+    Inspection queues (most novel, least confident, label ≠ predicted) step with j/k; a/r/b say agree / relabel /
+    bad data, saved to verdicts.csv, a catalogue that astroxai run --catalog takes.  "export selection" saves
+    selections/selection-NNN.csv (+ .json: the filter, the ids, the model's checksum) that astroxai explain
+    re-runs.
+
+    \b
+    Examples:
+      astroxai survey runs/default/models/svm-3class big.h5 --out s/ --place-on runs/default/explanations.h5
+      astroxai view s/                      # opens http://127.0.0.1:5006/
+      astroxai view s/ --port 8000 --no-browser
+    Ctrl-C stops the server.
+    """
+    from astroxai.view.app import make_server
+
+    server, url = make_server(survey_dir, port=port, address=address, verdicts=verdicts)
+    server.start()
+    click.echo(f"astroxai view: {url}  (Ctrl-C stops it)")
+    if not no_browser:
+        server.io_loop.add_callback(server.show, "/")
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.stop()
+
+
+@main.command()
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for embeddings.h5, tsne.csv and figures/.")

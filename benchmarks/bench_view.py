@@ -1,0 +1,126 @@
+"""``astroxai view`` at survey scale: a survey table of N rows written in the layout of ``astroxai survey`` (one
+Parquet part per 2 048 rows would be 5 000 files at 10⁷; parts of 262 144 rows here), then timed as the server
+meets it: reading the columns once, the first session (its widgets, the first datashader image, the histogram),
+a pan/zoom re-render, a filter change (mask + histogram + re-render), a click's lookup (nearest object + its row),
+and the process's peak memory.
+
+The rows are synthetic, drawn like the simulated store's survey (three classes in clusters on a t-SNE-like map,
+Dirichlet probabilities, a novelty score): the figures measure the viewer, not a model.  Spectra and maps are not
+drawn here (no model): a click's spectrum costs one read of one spectrum plus one explanation, as in
+``astroxai explain``.
+
+    python benchmarks/bench_view.py --rows 1000000 10000000 [--repeats 5] [--folder /tmp/view-bench]
+
+Each size runs in a fresh process (peak memory is per size).  Prints medians over ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+CLASSES = ("type1", "type2", "intermediate")
+PART = 262_144
+
+
+def write_survey(folder: Path, n: int, seed: int = 0) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from astroxai.workflows.survey import parquet_schema
+
+    rng = np.random.default_rng(seed)
+    parts = folder / "survey.parquet"
+    parts.mkdir(parents=True, exist_ok=True)
+    schema = parquet_schema(list(CLASSES))
+    centres = np.array([[-30.0, 0.0], [20.0, 15.0], [5.0, -25.0]])
+    for number, start in enumerate(range(0, n, PART)):
+        size = min(PART, n - start)
+        truth = rng.choice(3, size, p=[0.2, 0.64, 0.16])
+        xy = centres[truth] + rng.normal(0, 8, (size, 2))
+        probabilities = rng.dirichlet([1, 1, 1], size) * 0.4
+        probabilities[np.arange(size), truth] += 0.6
+        predicted = probabilities.argmax(axis=1)
+        ids = (np.uint64(1237645876861272064) + np.arange(start, start + size, dtype=np.uint64)).astype(str)
+        rejected = rng.random(size) < 0.002
+        columns = {
+            "index": np.arange(start, start + size), "partition": np.full(size, number, np.int32), "id": ids,
+            "input": np.char.add("spectra/spec-", ids), "status": np.where(rejected, "rejected", "kept"),
+            "reason": np.where(rejected, "holds NaN or infinite values", None),
+            "label": np.where(rng.random(size) < 0.3, np.array(CLASSES)[truth], None), "z": rng.uniform(0, 0.8, size),
+            "predicted": np.array(CLASSES)[predicted], "target": np.array(CLASSES)[predicted],
+            **{f"p_{c}": probabilities[:, k] for k, c in enumerate(CLASSES)}, "zero_map": np.zeros(size, bool),
+            "hbeta_core_mean": rng.normal(0, 1, size), "hbeta_wing_mean": rng.normal(0, 1, size),
+            "line_saliency_share": rng.uniform(0, 1, size), "novelty": rng.lognormal(-0.7, 0.5, size),
+            "tsne_x": xy[:, 0], "tsne_y": xy[:, 1]}
+        table = pa.table({name: pa.array(columns[name], type=schema.field(name).type) for name in schema.names})
+        pq.write_table(table, parts / f"part-{number:06d}.parquet", compression="zstd")
+    record = {"command": "survey", "status": "complete", "model": "(synthetic: no model)",
+              "settings": {"model_sha": "0" * 64, "method": "saliency"}, "n_inputs": n}
+    (folder / "survey.json").write_text(json.dumps(record))
+
+
+def measure(folder: Path, repeats: int) -> dict:
+    from bokeh.document import Document
+
+    from astroxai.view.app import Session, Shared, warm_up
+    from astroxai.workflows.survey import peak_memory_mb
+
+    started = time.perf_counter()
+    shared = Shared(folder)
+    read = time.perf_counter() - started
+    warm_up(shared)  # datashader's compilation, as the server does before it listens
+    times = {"first session": [], "pan/zoom re-render": [], "filter re-render": [], "click lookup": []}
+    for repeat in range(repeats):
+        started = time.perf_counter()
+        session = Session(shared)
+        session.attach(Document())
+        times["first session"].append(time.perf_counter() - started)
+        (x0, x1), (y0, y1) = session.ranges()
+        session.map.x_range.start, session.map.x_range.end = x0 / 2 + repeat, x1 / 2 + repeat
+        started = time.perf_counter()
+        session.redraw()
+        times["pan/zoom re-render"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        session.class_box.active = [0, 1] if repeat % 2 == 0 else [0, 1, 2]
+        times["filter re-render"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        rows, _ = shared.table.nearest(session.shown, session.axes, 1.0 + repeat, 2.0, k=9)
+        shared.table.rows(rows)
+        times["click lookup"].append(time.perf_counter() - started)
+    return {"rows": shared.table.n, "read columns (s)": round(read, 2),
+            **{f"{name} (s, median)": round(float(np.median(v)), 3) for name, v in times.items()},
+            "peak memory (GB)": round(peak_memory_mb() / 1024, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/astroxai-view-bench"))
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a size, in this process
+    parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one is not None:
+        folder = args.folder / f"survey-{args.one}"
+        if args.write:
+            if not (folder / "survey.json").is_file():
+                write_survey(folder, args.one)
+            return
+        print(json.dumps(measure(folder, args.repeats)))
+        return
+    for n in args.rows:  # written in one process, measured in another (peak memory is the viewer's own)
+        subprocess.run([sys.executable, __file__, "--one", str(n), "--write", "--folder", str(args.folder)], check=True)
+        done = subprocess.run([sys.executable, __file__, "--one", str(n), "--repeats", str(args.repeats),
+                               "--folder", str(args.folder)], capture_output=True, text=True, check=True)
+        print(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,569 @@
+"""The browser views of ``astroxai view``: a Bokeh server application, its map drawn by datashader.
+
+Every browser session gets its own :class:`Session` (filters, selection, queue, the object shown) over one shared
+:class:`Shared` (the survey's columns, its model and maps, the verdict book).  The map is an RGBA image that
+datashader renders from every shown row at the plot's own pixel size, again after each pan, zoom, filter or change
+of colour, so 10⁷ points stay exact at every zoom.  Bokeh draws the plots and widgets and sends events (ranges,
+box and lasso geometry, taps, keys) to this process, where the selections are computed in numpy.
+
+Colours: classes as in the report; attribution maps with the project's diverging map, **blue where more flux
+raises the explained class, red where it lowers it**.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.errors import InputError
+from astroxai.lines import DIAGNOSTIC_LINES
+from astroxai.report.explorer import attribution_palette, class_colours
+from astroxai.view.detail import Explained, export_selection
+from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook
+
+log = logging.getLogger(__name__)
+
+#: The map's size in screen pixels (datashader renders exactly these).
+MAP_WIDTH, MAP_HEIGHT = 720, 560
+#: Rows per page of the selection table; objects drawn over the map as the selection's outline.
+PAGE, OUTLINED = 50, 5000
+#: Nearest objects listed beside a drawn spectrum; how far (screen pixels) a click looks for an object.
+NEIGHBOURS, CLICK_PIXELS = 8, 25
+COLOURINGS = ("predicted class", "confidence (margin)", "novelty", "line saliency share", "Hβ sign pattern")
+CONTINUOUS = {"confidence (margin)": ("margin", (0.0, 1.0)), "novelty": ("novelty", (0.0, 2.0)),
+              "line saliency share": ("line_saliency_share", None)}
+HBETA_COLOURS = ("#1f4e9c", "#5fa2d8", "#e08a6b", "#b2182b", "#bbbbbb")
+
+
+class Shared:
+    """What every session reads: the table, the model and maps, the verdicts (``verdicts.csv`` in the survey
+    folder unless ``verdicts`` names another file) and where selections are exported."""
+
+    def __init__(self, folder, verdicts=None):
+        self.table = SurveyTable(folder)
+        self.explained = Explained(self.table)
+        self.verdicts = VerdictBook(verdicts or Path(folder) / "verdicts.csv")
+        self.exports = Path(folder) / "selections"
+        self.colours = class_colours(self.table.classes)
+
+
+def _extent(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return -1.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    pad = 0.05 * (high - low) if high > low else 1.0
+    return low - pad, high + pad
+
+
+def render(table: SurveyTable, rows: np.ndarray, axes, colouring: str, x_range, y_range,
+           width: int = MAP_WIDTH, height: int = MAP_HEIGHT, colours: dict | None = None) -> np.ndarray:
+    """The map of ``rows`` as a (height, width) uint32 RGBA image (row 0 at the bottom, as Bokeh draws it),
+    rendered by datashader over ``x_range`` × ``y_range``."""
+    import datashader as ds
+    import datashader.transfer_functions as tf
+    import pandas as pd
+
+    x, y = table.numbers[axes[0]][rows], table.numbers[axes[1]][rows]
+    columns = {"x": x, "y": y}
+    canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=tuple(x_range), y_range=tuple(y_range))
+    if colouring in CONTINUOUS:
+        name, span = CONTINUOUS[colouring]
+        values = table.numbers.get(name, np.full(table.n, np.nan, np.float32))[rows]
+        columns["v"] = values
+        frame = pd.DataFrame(columns, copy=False)
+        aggregate = canvas.points(frame, "x", "y", ds.mean("v"))
+        span = span or _extent(values)
+        from bokeh.palettes import Viridis256
+
+        image = tf.shade(aggregate, cmap=list(Viridis256), span=span, how="linear")
+    else:
+        if colouring == "Hβ sign pattern":
+            codes = np.where(table.hbeta[rows] >= 0, table.hbeta[rows], len(HBETA_PATTERNS))
+            categories, palette = [*HBETA_PATTERNS, "no sign"], list(HBETA_COLOURS)
+        else:
+            codes = np.maximum(table.predicted[rows], 0)
+            categories = list(table.classes)
+            palette = [(colours or class_colours(categories))[c] for c in categories]
+        columns["c"] = pd.Categorical.from_codes(codes.astype(np.int64), categories)
+        frame = pd.DataFrame(columns, copy=False)
+        aggregate = canvas.points(frame, "x", "y", ds.count_cat("c"))
+        image = tf.shade(aggregate, color_key=palette, min_alpha=90)
+    return np.asarray(tf.dynspread(image, threshold=0.6, max_px=2).data, dtype=np.uint32)
+
+
+def _legend(shared: Shared, colouring: str, table: SurveyTable) -> str:
+    if colouring in CONTINUOUS:
+        name, span = CONTINUOUS[colouring]
+        low, high = span or _extent(table.numbers.get(name, np.zeros(1)))
+        note = " (> 1: out of distribution)" if name == "novelty" else ""
+        return (f"<div style='font-size:12px'>{html.escape(colouring)}{note}<br>"
+                "<div style='height:10px;width:200px;background:linear-gradient(to right,#440154,#21918c,#fde725)'>"
+                f"</div>{low:.3g} … {high:.3g} (mean per pixel)</div>")
+    if colouring == "Hβ sign pattern":
+        pairs = list(zip([*HBETA_PATTERNS, "no sign"], HBETA_COLOURS, strict=True))
+    else:
+        pairs = [(c, shared.colours[c]) for c in table.classes]
+    return "<div style='font-size:12px'>" + " ".join(
+        f"<span style='white-space:nowrap'><span style='display:inline-block;width:10px;height:10px;"
+        f"background:{colour}'></span> {html.escape(name)}</span>" for name, colour in pairs) + "</div>"
+
+
+class Session:
+    """One browser session's views and state (see the module doc)."""
+
+    def __init__(self, shared: Shared):
+        from bokeh.models import (
+            Button,
+            Checkbox,
+            CheckboxGroup,
+            ColumnDataSource,
+            DataTable,
+            Div,
+            RadioButtonGroup,
+            RangeSlider,
+            Select,
+            TableColumn,
+            TextInput,
+        )
+        from bokeh.plotting import figure
+
+        self.shared = shared
+        table = self.table = shared.table
+        self.axes = table.axes
+        self.filter = Filter()
+        self.shown = table.mask(self.filter)
+        self.selected = np.zeros(0, np.int64)
+        self.geometry: dict | None = None
+        self.page = 0
+        self.queue_rows = np.zeros(0, np.int64)
+        self.queue_at = -1
+        self.current: int | None = None
+        numeric = [n for n in table.numbers if np.isfinite(table.numbers[n]).any()]
+        self.colour_by = Select(title="colour by", value=COLOURINGS[0], options=list(COLOURINGS), name="colour_by")
+        self.x_axis = Select(title="x", value=self.axes[0], options=numeric, name="x_axis")
+        self.y_axis = Select(title="y", value=self.axes[1], options=numeric, name="y_axis")
+        self.class_box = CheckboxGroup(labels=list(table.classes), active=list(range(len(table.classes))),
+                                       name="classes")
+        self.novelty = RadioButtonGroup(labels=["all", "in distribution", "out of distribution"], active=0,
+                                        name="novelty")
+        self.confidence = RangeSlider(title="confidence (margin between the two most probable classes)",
+                                      start=0, end=1, step=0.01, value=(0, 1), name="confidence")
+        self.disagree = Checkbox(label="label ≠ predicted only", active=False, name="disagree")
+        self.status = RadioButtonGroup(labels=["kept", "rejected", "all"], active=0, name="status")
+        self.count = Div(name="count")
+        self.legend = Div(name="legend")
+        self.reasons = Div(name="reasons")
+        self.histogram = figure(height=160, width=300, title="confidence: shown (colour) and all kept (grey)",
+                                toolbar_location=None, name="histogram")
+        self.hist_all = ColumnDataSource({"left": [], "right": [], "top": []})
+        self.hist_shown = ColumnDataSource({"left": [], "right": [], "top": []})
+        self.histogram.quad(left="left", right="right", top="top", bottom=0, source=self.hist_all, color="#cccccc")
+        self.histogram.quad(left="left", right="right", top="top", bottom=0, source=self.hist_shown,
+                            color="#1f77b4", alpha=0.7)
+
+        x_range, y_range = _extent(table.numbers[self.axes[0]]), _extent(table.numbers[self.axes[1]])
+        self.map = figure(frame_width=MAP_WIDTH, frame_height=MAP_HEIGHT, x_range=x_range, y_range=y_range,
+                          tools="pan,wheel_zoom,box_select,lasso_select,tap,reset", active_scroll="wheel_zoom",
+                          title=f"{table.n:,} survey rows — drag to select, click an object", name="map",
+                          output_backend="canvas")
+        self.image = ColumnDataSource({"image": [np.zeros((1, 1), np.uint32)], "x": [x_range[0]],
+                                       "y": [y_range[0]], "dw": [1.0], "dh": [1.0]})
+        self.map.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image, name="points")
+        self.outline = ColumnDataSource({"x": [], "y": []})
+        self.map.scatter("x", "y", source=self.outline, size=4, fill_alpha=0, line_color="black", line_alpha=0.6,
+                         name="selection")
+        self.marked = ColumnDataSource({"x": [], "y": []})
+        self.map.scatter("x", "y", source=self.marked, size=14, marker="circle_cross", fill_alpha=0,
+                         line_color="#d62728", line_width=2)
+
+        self.rows_source = ColumnDataSource({name: [] for name in self._table_columns()}, name="rows")
+        from bokeh.models import NumberFormatter
+
+        decimals = NumberFormatter(format="0.000")
+        columns = [TableColumn(field=name, title=name, **({"formatter": decimals} if name.startswith("p_")
+                                                           or name in ("novelty", "margin") else {}))
+                   for name in self._table_columns() if name != "row"]
+        self.rows_table = DataTable(source=self.rows_source, columns=columns, width=1000, height=300,
+                                    index_position=None, name="rows_table")
+        self.page_text = Div(name="page")
+        self.previous_page, self.next_page = Button(label="◀ rows", width=70), Button(label="rows ▶", width=70)
+        self.export_button = Button(label="export selection", button_type="primary", width=140, name="export")
+        self.export_text = Div(name="export_text")
+        self.mean_plot = figure(height=260, width=620, title="mean attribution: selection (black) and the rest "
+                                "(grey)", x_axis_label="rest-frame wavelength (Å)", toolbar_location=None,
+                                name="mean_map")
+        self.mean_source = ColumnDataSource({"wavelength": [], "selected": [], "rest": []})
+        self.mean_plot.line("wavelength", "rest", source=self.mean_source, color="#999999", line_width=1.5)
+        self.mean_plot.line("wavelength", "selected", source=self.mean_source, color="black", line_width=1.5)
+
+        self.spectrum = figure(height=300, width=760, title="click an object on the map", name="spectrum",
+                               x_axis_label="rest-frame wavelength (Å)", y_axis_label="normalised flux",
+                               tools="pan,wheel_zoom,box_zoom,reset")
+        self.spectrum_source = ColumnDataSource({"wavelength": [], "flux": [], "attribution": []},
+                                                name="spectrum_source")
+        from bokeh.models import LinearColorMapper, Span
+
+        self.mapper = LinearColorMapper(palette=attribution_palette(), low=-1, high=1)
+        self.spectrum.line("wavelength", "flux", source=self.spectrum_source, color="#555555", line_width=0.8)
+        self.spectrum.scatter("wavelength", "flux", source=self.spectrum_source, size=4,
+                              color={"field": "attribution", "transform": self.mapper})
+        for wavelength in DIAGNOSTIC_LINES.values():
+            for plot in (self.spectrum, self.mean_plot):
+                plot.add_layout(Span(location=wavelength, dimension="height", line_color="#888888",
+                                     line_dash="dotted", line_width=1))
+        self.about = Div(name="about", width=380)
+        self.neighbours = Div(name="neighbours", width=380)
+
+        self.queue_kind = Select(title="inspection queue", value=QUEUES[0], options=list(QUEUES), name="queue")
+        self.queue_back, self.queue_next = Button(label="◀ (k)", width=60), Button(label="▶ (j)", width=60)
+        self.queue_text = Div(name="queue_text")
+        self.agree = Button(label="agree (a)", button_type="success", width=90, name="agree")
+        self.relabel_as = Select(value=(table.classes or [""])[0], options=list(table.classes), width=130,
+                                 name="relabel_as")
+        self.relabel = Button(label="relabel as (r)", width=110, name="relabel")
+        self.bad = Button(label="bad data (b)", button_type="danger", width=100, name="bad")
+        self.verdict_text = Div(name="verdict_text")
+        self.keys = TextInput(value="", visible=False, name="keys")
+        self._connect()
+        self.refresh_filter()
+
+    @staticmethod
+    def _table_columns_of(table: SurveyTable) -> list[str]:
+        return ["row", "id", "input", "predicted", "label", *[f"p_{c}" for c in table.classes], "novelty", "margin",
+                "reason"]
+
+    def _table_columns(self) -> list[str]:
+        return self._table_columns_of(self.table)
+
+    # -- wiring ---------------------------------------------------------------------------------------------------
+    def _connect(self) -> None:
+        from bokeh.events import RangesUpdate, SelectionGeometry, Tap
+
+        for widget in (self.class_box, self.novelty, self.status):
+            widget.on_change("active", lambda attr, old, new: self.refresh_filter())
+        self.disagree.on_change("active", lambda attr, old, new: self.refresh_filter())
+        self.confidence.on_change("value_throttled", lambda attr, old, new: self.refresh_filter())
+        self.colour_by.on_change("value", lambda attr, old, new: self.redraw())
+        self.x_axis.on_change("value", lambda attr, old, new: self.change_axes())
+        self.y_axis.on_change("value", lambda attr, old, new: self.change_axes())
+        self.map.on_event(RangesUpdate, lambda event: self.redraw())
+        self.map.on_event(SelectionGeometry, self.select_geometry)
+        self.map.on_event(Tap, lambda event: self.click(event.x, event.y))
+        self.previous_page.on_click(lambda: self.turn_page(-1))
+        self.next_page.on_click(lambda: self.turn_page(1))
+        self.rows_source.selected.on_change("indices", self._row_chosen)
+        self.export_button.on_click(self.export)
+        self.queue_kind.on_change("value", lambda attr, old, new: self.start_queue())
+        self.queue_next.on_click(lambda: self.step(1))
+        self.queue_back.on_click(lambda: self.step(-1))
+        self.agree.on_click(lambda: self.give_verdict("agree"))
+        self.relabel.on_click(lambda: self.give_verdict("relabel"))
+        self.bad.on_click(lambda: self.give_verdict("bad data"))
+        self.keys.on_change("value", self._key)
+
+    def layout(self):
+        from bokeh.layouts import column, row
+        from bokeh.models import Div
+
+        table = self.table
+        title = Div(text=f"<h3 style='margin:4px 0'>astroxai view — {html.escape(str(table.folder))}</h3>"
+                         f"<div style='font-size:12px'>{table.n:,} rows, classes {', '.join(table.classes)}; "
+                         f"model {html.escape(table.model_dir)} (sha256 {table.model_sha[:12]}…); maps "
+                         f"{'stored' if table.has_maps else 'computed on demand'}. Blue: more flux there raises the "
+                         "explained class; red: lowers it.</div>", width=1200)
+        controls = column(self.colour_by, self.legend, self.x_axis, self.y_axis, Div(text="<b>predicted class</b>"),
+                          self.class_box, Div(text="<b>novelty</b>"), self.novelty, self.confidence, self.disagree,
+                          Div(text="<b>survey status</b>"), self.status, self.count, self.histogram, self.reasons,
+                          width=310)
+        queue = column(self.queue_kind, row(self.queue_back, self.queue_next, self.queue_text),
+                       row(self.agree, self.relabel, self.relabel_as, self.bad), self.verdict_text, self.keys)
+        selection = column(row(self.previous_page, self.next_page, self.page_text, self.export_button,
+                               self.export_text), self.rows_table)
+        return column(title, row(controls, self.map, column(queue, self.about, self.neighbours)),
+                      row(self.spectrum, self.mean_plot), selection)
+
+    def attach(self, doc) -> None:
+        from bokeh.events import DocumentReady
+        from bokeh.models import CustomJS
+
+        doc.title = f"astroxai view — {self.table.folder.name}"
+        doc.add_root(self.layout())
+        # keys j/k (or → / ←) step the queue, a/r/b give a verdict: sent to the server through a hidden input
+        doc.js_on_event(DocumentReady, CustomJS(args={"keys": self.keys}, code="""
+            if (window.__astroxai_keys) return;
+            window.__astroxai_keys = true;
+            document.addEventListener("keydown", (event) => {
+              const tag = (event.composedPath()[0] || {}).tagName || "";
+              if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+              if (["j", "k", "a", "r", "b", "ArrowRight", "ArrowLeft"].includes(event.key)) {
+                keys.value = event.key + ":" + Date.now();
+              }
+            });"""))
+
+    # -- filters and the map --------------------------------------------------------------------------------------
+    def current_filter(self) -> Filter:
+        classes = tuple(self.table.classes[i] for i in self.class_box.active)
+        return Filter(status=("kept", "rejected", "all")[self.status.active],
+                      classes=None if len(classes) == len(self.table.classes) else classes,
+                      novelty=("all", "inside", "outside")[self.novelty.active],
+                      confidence=(round(float(self.confidence.value[0]), 4), round(float(self.confidence.value[1]), 4)),
+                      disagree=bool(self.disagree.active))
+
+    def refresh_filter(self) -> None:
+        self.filter = self.current_filter()
+        self.shown = self.table.mask(self.filter)
+        self.selected = self.selected[self.shown[self.selected]]
+        self._drawable = np.flatnonzero(self.shown & np.isfinite(self.table.numbers[self.axes[0]])
+                                        & np.isfinite(self.table.numbers[self.axes[1]]))
+        n_shown = int(self.shown.sum())
+        self.count.text = (f"<b>{n_shown:,}</b> of {self.table.n:,} rows shown ({len(self._drawable):,} on the map)"
+                           f" · {len(self.selected):,} selected<br><code>{html.escape(self.filter.query())}</code>")
+        margin = self.table.numbers["margin"]
+        edges = np.linspace(0, 1, 41)
+        everything = np.histogram(margin[self.table.kept & np.isfinite(margin)], edges)[0]
+        chosen = np.histogram(margin[self.shown & np.isfinite(margin)], edges)[0]
+        self.hist_all.data = {"left": edges[:-1], "right": edges[1:], "top": everything}
+        self.hist_shown.data = {"left": edges[:-1], "right": edges[1:], "top": chosen}
+        reasons = self.table.reason_counts(self.shown)
+        self.reasons.text = "" if not reasons else "<b>why rejected</b><br>" + "<br>".join(
+            f"{count:,} × {html.escape(reason[:90])}" for reason, count in reasons)
+        self.redraw()
+        self.show_selection()
+
+    def change_axes(self) -> None:
+        self.axes = (self.x_axis.value, self.y_axis.value)
+        (self.map.x_range.start, self.map.x_range.end) = _extent(self.table.numbers[self.axes[0]])
+        (self.map.y_range.start, self.map.y_range.end) = _extent(self.table.numbers[self.axes[1]])
+        self.selected = np.zeros(0, np.int64)
+        self.refresh_filter()
+
+    def ranges(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        x = (float(self.map.x_range.start), float(self.map.x_range.end))
+        y = (float(self.map.y_range.start), float(self.map.y_range.end))
+        return x, y
+
+    def redraw(self) -> None:
+        x_range, y_range = self.ranges()
+        image = render(self.table, self._drawable, self.axes, self.colour_by.value, x_range, y_range,
+                       colours=self.shared.colours)
+        self.image.data = {"image": [image], "x": [x_range[0]], "y": [y_range[0]], "dw": [x_range[1] - x_range[0]],
+                           "dh": [y_range[1] - y_range[0]]}
+        self.legend.text = _legend(self.shared, self.colour_by.value, self.table)
+
+    # -- selections -----------------------------------------------------------------------------------------------
+    def select_geometry(self, event) -> None:
+        geometry = dict(event.geometry or {})
+        if not event.final:
+            return
+        if geometry.get("type") == "rect":
+            self.select_box(geometry["x0"], geometry["x1"], geometry["y0"], geometry["y1"])
+        elif geometry.get("type") == "poly":
+            self.select_lasso(list(geometry["x"]), list(geometry["y"]))
+
+    def select_box(self, x0, x1, y0, y1) -> None:
+        self.geometry = {"type": "box", "axes": list(self.axes), "x": [x0, x1], "y": [y0, y1]}
+        self.selected = self.table.in_box(self.shown, self.axes, x0, x1, y0, y1)
+        self.after_selection()
+
+    def select_lasso(self, xs, ys) -> None:
+        self.geometry = {"type": "lasso", "axes": list(self.axes), "x": list(map(float, xs)),
+                         "y": list(map(float, ys))}
+        self.selected = self.table.in_polygon(self.shown, self.axes, np.asarray(xs), np.asarray(ys))
+        self.after_selection()
+
+    def after_selection(self) -> None:
+        self.page = 0
+        shown = self.selected[:OUTLINED]
+        self.outline.data = {"x": self.table.numbers[self.axes[0]][shown],
+                             "y": self.table.numbers[self.axes[1]][shown]}
+        self.count.text = self.count.text.split(" · ")[0] + f" · {len(self.selected):,} selected<br><code>" + \
+            html.escape(self.filter.query()) + "</code>"
+        self.show_selection()
+        self.draw_mean_map()
+
+    def listed(self) -> np.ndarray:
+        """The rows the table lists: the selection, or every shown row when nothing is selected."""
+        return self.selected if len(self.selected) else np.flatnonzero(self.shown)
+
+    def show_selection(self) -> None:
+        listed = self.listed()
+        pages = max(1, -(-len(listed) // PAGE))
+        self.page = min(max(self.page, 0), pages - 1)
+        rows = self.table.rows(listed[self.page * PAGE:(self.page + 1) * PAGE])
+        self.rows_source.selected.indices = []
+        self.rows_source.data = {name: [("" if r.get(name) is None else r.get(name)) if name not in ("row",)
+                                        else r[name] for r in rows] for name in self._table_columns()}
+        what = "selected" if len(self.selected) else "shown"
+        first = self.page * PAGE + 1 if len(listed) else 0
+        self.page_text.text = f"rows {first:,}–{self.page * PAGE + len(rows):,} of {len(listed):,} {what}"
+
+    def turn_page(self, step: int) -> None:
+        self.page += step
+        self.show_selection()
+
+    def _row_chosen(self, attr, old, new) -> None:
+        if new:
+            self.show_object(int(self.rows_source.data["row"][new[0]]))
+
+    def draw_mean_map(self) -> None:
+        if not len(self.selected):
+            self.mean_source.data = {"wavelength": [], "selected": [], "rest": []}
+            return
+        try:
+            wavelength, selected, rest, n_selected, n_rest = self.shared.explained.mean_maps(self.selected,
+                                                                                              self.shown)
+        except InputError as error:
+            self.mean_plot.title.text = str(error)
+            return
+        empty = np.full(len(wavelength), np.nan)
+        self.mean_source.data = {"wavelength": wavelength, "selected": empty if selected is None else selected,
+                                 "rest": empty if rest is None else rest}
+        self.mean_plot.title.text = (f"mean attribution of {n_selected:,} selected (black) against {n_rest:,} others "
+                                     "(grey)" + ("" if self.table.has_maps else "; computed now, seeded sample"))
+
+    def export(self) -> None:
+        try:
+            paths = export_selection(self.table, self.shared.explained, self.listed(), self.filter,
+                                     self.shared.exports, geometry=self.geometry)
+        except InputError as error:
+            self.export_text.text = html.escape(str(error))
+            return
+        inputs = " ".join(html.escape(str(p)) for p in paths[:-1])
+        self.export_text.text = (f"saved {', '.join(p.name for p in paths)} in {html.escape(str(paths[0].parent))}"
+                                 f" — re-run: <code>astroxai explain {html.escape(self.table.model_dir)} {inputs} "
+                                 "--out …</code>")
+
+    # -- one object -----------------------------------------------------------------------------------------------
+    def click(self, x: float, y: float) -> int | None:
+        """Draw the shown object nearest to a click (within :data:`CLICK_PIXELS` screen pixels)."""
+        (x0, x1), (y0, y1) = self.ranges()
+        sx, sy = (x1 - x0) / MAP_WIDTH, (y1 - y0) / MAP_HEIGHT
+        # nearest in screen pixels: scale both axes to pixels first
+        numbers = self.table.numbers
+        rows = self._drawable
+        if not len(rows):
+            return None
+        distance = np.hypot((numbers[self.axes[0]][rows] - x) / sx, (numbers[self.axes[1]][rows] - y) / sy)
+        best = int(np.argmin(distance))
+        if distance[best] > CLICK_PIXELS:
+            return None
+        self.show_object(int(rows[best]))
+        return int(rows[best])
+
+    def show_object(self, row_number: int) -> None:
+        table = self.table
+        self.current = row_number
+        x, y = table.numbers[self.axes[0]][row_number], table.numbers[self.axes[1]][row_number]
+        self.marked.data = {"x": [x] if np.isfinite(x) else [], "y": [y] if np.isfinite(y) else []}
+        row = table.rows([row_number])[0]
+        if row["status"] != "kept":
+            self.about.text = (f"<b>{html.escape(row['id'])}</b> — rejected: {html.escape(row['reason'])}<br>"
+                               f"<small>{html.escape(row['input'])}</small>")
+            self.spectrum_source.data = {"wavelength": [], "flux": [], "attribution": []}
+            return
+        try:
+            shown = self.shared.explained.show(row_number)
+        except InputError as error:
+            self.about.text = f"<b>{html.escape(row['id'])}</b>: {html.escape(str(error))}"
+            return
+        scale = float(np.abs(shown.attribution).max()) or 1.0
+        self.mapper.low, self.mapper.high = -scale, scale
+        self.spectrum_source.data = {"wavelength": shown.wavelength, "flux": shown.flux,
+                                     "attribution": shown.attribution}
+        self.spectrum.title.text = (f"{row['id']}: predicted {row['predicted']} — coloured by its attribution map "
+                                    f"({shown.source}; blue raises, red lowers the explained class)")
+        probabilities = "".join(f"<tr><td>{html.escape(c)}</td><td>{row[f'p_{c}']:.3f}</td></tr>"
+                                for c in table.classes if row.get(f"p_{c}") is not None)
+        novelty = row["novelty"]
+        self.about.text = (f"<b>{html.escape(row['id'])}</b> <small>{html.escape(row['input'])}</small><br>"
+                           f"predicted <b>{html.escape(row['predicted'])}</b>, label "
+                           f"{html.escape(row['label'] or '—')}, z {row['z'] if row['z'] is not None else '—'}<br>"
+                           f"novelty {'—' if novelty is None else f'{novelty:.2f}'}"
+                           f"{' (out of distribution)' if novelty is not None and novelty > 1 else ''}"
+                           f"<table>{probabilities}</table>")
+        near, distance = table.nearest(self.shown, self.axes, x, y, NEIGHBOURS + 1) if np.isfinite(x) else ([], [])
+        listed = [(r, d) for r, d in zip(table.rows(near), distance, strict=True) if r["row"] != row_number]
+        self.neighbours.text = "<b>nearest on the map</b><br>" + "<br>".join(
+            f"{html.escape(r['id'])} — {html.escape(r['predicted'])} ({d:.2g})" for r, d in listed[:NEIGHBOURS])
+
+    # -- the inspection queue -------------------------------------------------------------------------------------
+    def start_queue(self) -> None:
+        self.queue_rows = self.table.queue(self.queue_kind.value, self.shown)
+        self.queue_at = -1
+        self.step(1)
+
+    def step(self, by: int) -> None:
+        if not len(self.queue_rows):
+            self.queue_rows = self.table.queue(self.queue_kind.value, self.shown)
+        if not len(self.queue_rows):
+            self.queue_text.text = "queue empty"
+            return
+        self.queue_at = int(np.clip(self.queue_at + by, 0, len(self.queue_rows) - 1))
+        self.queue_text.text = f"{self.queue_at + 1} of {len(self.queue_rows)}"
+        self.show_object(int(self.queue_rows[self.queue_at]))
+
+    def give_verdict(self, verdict: str) -> None:
+        if self.current is None:
+            self.verdict_text.text = "click an object or step the queue first"
+            return
+        row = self.table.rows([self.current])[0]
+        new = self.relabel_as.value if verdict == "relabel" else ""
+        self.shared.verdicts.record(Verdict(row["id"], row["input"], row["z"], row["predicted"], row["label"],
+                                            verdict, new, self.table.model_sha))
+        self.verdict_text.text = (f"{html.escape(row['id'])}: {verdict}{' → ' + html.escape(new) if new else ''} "
+                                  f"— {len(self.shared.verdicts)} verdicts in "
+                                  f"{html.escape(str(self.shared.verdicts.path))}")
+        if len(self.queue_rows) and self.queue_at >= 0 and int(self.queue_rows[self.queue_at]) == self.current:
+            self.step(1)
+
+    def _key(self, attr, old, new) -> None:
+        key = new.split(":")[0]
+        actions = {"j": lambda: self.step(1), "ArrowRight": lambda: self.step(1), "k": lambda: self.step(-1),
+                   "ArrowLeft": lambda: self.step(-1), "a": lambda: self.give_verdict("agree"),
+                   "r": lambda: self.give_verdict("relabel"), "b": lambda: self.give_verdict("bad data")}
+        if key in actions:
+            actions[key]()
+
+
+def warm_up(shared: Shared) -> None:
+    """Pay the one-off costs before the first browser connects: datashader's compilation (numba, ~1.5 s) and
+    loading the survey's model (a click would wait for it)."""
+    table = shared.table
+    rows = np.flatnonzero(table.kept)[:100]
+    for colouring in ("predicted class", "novelty"):
+        render(table, rows, table.axes, colouring, (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
+    try:
+        shared.explained.model()
+    except InputError as error:  # the map still works; spectra will say why they cannot be drawn
+        log.warning("%s", error)
+
+
+def free_port(address: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+def make_server(folder, *, port: int = 5006, address: str = "127.0.0.1", verdicts=None):
+    """A Bokeh server of the survey in ``folder`` (not started), the data read once for every session; ``port``
+    0 picks a free one.  Returns the server and its URL."""
+    from bokeh.application import Application
+    from bokeh.application.handlers.function import FunctionHandler
+    from bokeh.server.server import Server
+
+    shared = Shared(folder, verdicts)
+    warm_up(shared)
+    port = port or free_port(address)
+
+    def session(doc):
+        Session(shared).attach(doc)
+
+    origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
+    server = Server({"/": Application(FunctionHandler(session))}, port=port, address=address,
+                    allow_websocket_origin=origins, num_procs=1)
+    return server, f"http://{address}:{port}/"

@@ -1,0 +1,230 @@
+"""One object's spectrum and attribution map, and the mean map of a selection, for ``astroxai view``.
+
+Maps come from the survey's Zarr store when it was run with ``--maps``; otherwise they are computed on demand with
+the survey's own model, method, target, baseline and options (``Explainer``, as ``astroxai explain`` does).  The
+spectrum is read again from the survey's input (a reduced store's row, or the file, reduced with the model's own
+grid and settings).  The model is loaded once per server and checked against the survey's checksum.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from astroxai.data.base import atomic_path
+from astroxai.results import json_text
+from astroxai.view.table import Filter, SurveyTable, ViewError
+from astroxai.workflows.survey_outputs import MAPS
+
+#: Objects averaged per side for a selection's mean map when maps are computed on demand (seeded sample).
+ON_DEMAND_SAMPLE = 200
+#: ... and when they are read from the survey's maps (from at most this many partitions, the fullest first).
+STORED_SAMPLE, STORED_PARTS = 4000, 8
+
+
+@dataclass
+class ObjectView:
+    """What the spectrum panel draws for one object."""
+
+    row: dict
+    wavelength: np.ndarray
+    flux: np.ndarray
+    attribution: np.ndarray
+    source: str  # "stored" (the survey's maps) or "computed" (on demand)
+
+
+class Explained:
+    """The survey's model and maps, shared by every session (loading is locked; reading is not)."""
+
+    def __init__(self, table: SurveyTable):
+        self.table = table
+        self.lock = threading.Lock()
+        self._model = None
+        self._stored = None  # (part number per row, row within the part, part paths)
+        self._stores: dict[str, np.ndarray] = {}
+
+    # -- the model ------------------------------------------------------------------------------------------------
+    def model(self):
+        with self.lock:
+            if self._model is None:
+                from astroxai.models import load_model
+
+                folder = Path(self.table.model_dir)
+                if not folder.is_dir():
+                    raise ViewError(f"the survey's model folder {folder} is gone: spectra and maps cannot be drawn")
+                model = load_model(folder)
+                if model.metadata_.get("sha256") != self.table.model_sha:
+                    raise ViewError(f"{folder} changed since the survey ran (its checksum differs): its maps would "
+                                    "not be the survey's")
+                self._model = model
+            return self._model
+
+    # -- spectra --------------------------------------------------------------------------------------------------
+    def spectra(self, rows: list[dict]):
+        """The reduced spectra of listed kept rows as one SpectraSet (in order), from their stores or files."""
+        from astroxai.data import SpectraSet
+        from astroxai.io import InputItem
+        from astroxai.workflows.inputs import reduced_chunks
+
+        model = self.model()
+        fluxes = []
+        for row in rows:
+            source = row["input"]
+            if _is_store(source):
+                fluxes.append(self._store_flux(source, row["id"]))
+                continue
+            path, _, member = source.partition("#") if not Path(source).exists() else (source, "", "")
+            item = InputItem(Path(path), z=row.get("z"), member=member or None)
+            fates, data = next(reduced_chunks(model, [item], workers=1, chunk_size=1))
+            if data is None or not len(data):
+                raise ViewError(f"{source}: cannot be read again ({fates[0]['reason']})")
+            fluxes.append(data.flux[0])
+        grid = np.asarray(model.grid_, dtype=np.float64)
+        return SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid,
+                          [r["label"] for r in rows], [r["id"] for r in rows], {"z": [r.get("z") for r in rows]})
+
+    def _store_flux(self, store: str, spectrum_id: str) -> np.ndarray:
+        """One spectrum of a reduced store, found by its id (the store's ids are read once)."""
+        from astroxai.data import SpectraSet
+        from astroxai.data.base import open_hdf5
+
+        with open_hdf5(store, SpectraSet.FORMAT) as handle:
+            if store not in self._stores:
+                self._stores[store] = handle["ids"].asstr()[()]
+            found = np.flatnonzero(self._stores[store] == spectrum_id)
+            if not len(found):
+                raise ViewError(f"{store}: holds no spectrum {spectrum_id!r} any more")
+            return np.asarray(handle["flux"][int(found[0])], dtype=np.float32)
+
+    # -- maps -----------------------------------------------------------------------------------------------------
+    def _explain(self, data) -> np.ndarray:
+        from astroxai.explain import Explainer
+
+        settings = self.table.record["settings"]
+        explainer = Explainer(self.model(), settings.get("method", "saliency"), settings.get("baseline", "model"),
+                              seed=int(settings.get("seed", 0)), **(settings.get("options") or {}))
+        return explainer.explain(data, target=settings.get("target", "predicted")).maps
+
+    def _stored_index(self):
+        with self.lock:
+            if self._stored is None:
+                import zarr
+
+                part = np.full(self.table.n, -1, np.int32)
+                within = np.full(self.table.n, -1, np.int32)
+                paths = sorted((self.table.folder / MAPS).glob("part-*.zarr"))
+                for number, path in enumerate(paths):
+                    index = np.asarray(zarr.open_array(str(path), mode="r").attrs["index"], dtype=np.int64)
+                    rows = np.searchsorted(self.table.index, index)
+                    part[rows], within[rows] = number, np.arange(len(rows))
+                self._stored = (part, within, paths)
+            return self._stored
+
+    def stored_maps(self, rows: np.ndarray) -> np.ndarray | None:
+        """The survey's stored maps of these rows (None when the survey kept no maps or one of them lacks one)."""
+        if not self.table.has_maps:
+            return None
+        import zarr
+
+        part, within, paths = self._stored_index()
+        rows = np.asarray(rows, dtype=np.int64)
+        if (part[rows] < 0).any():
+            return None
+        maps = None
+        for number in np.unique(part[rows]):
+            chosen = np.flatnonzero(part[rows] == number)
+            block = zarr.open_array(str(paths[number]), mode="r")[np.sort(within[rows[chosen]])]
+            order = np.argsort(np.argsort(within[rows[chosen]]))
+            maps = np.zeros((len(rows), block.shape[1]), np.float32) if maps is None else maps
+            maps[chosen] = block[order]
+        return maps
+
+    def show(self, row_number: int) -> ObjectView:
+        """One kept object: its spectrum and its map (stored, or computed now)."""
+        row = self.table.rows([row_number])[0]
+        if row["status"] != "kept":
+            raise ViewError(f"{row['input']} was rejected by the survey ({row['reason']}): nothing to draw")
+        data = self.spectra([row])
+        stored = self.stored_maps(np.array([row_number]))
+        attribution = stored[0] if stored is not None else self._explain(data)[0]
+        return ObjectView(row, data.wavelength, data.flux[0], np.asarray(attribution, dtype=np.float64),
+                          "stored" if stored is not None else "computed")
+
+    def mean_maps(self, selected: np.ndarray, shown: np.ndarray, seed: int = 0):
+        """The mean map of a selection and of the other shown kept rows: ``(wavelength, mean of the selection,
+        mean of the rest, rows averaged in the selection, in the rest)``; a seeded sample of each side (all of a
+        side when it is small), from the stored maps or computed on demand."""
+        table = self.table
+        selected = np.asarray(selected, dtype=np.int64)
+        selected = selected[table.kept[selected]]
+        rest = np.flatnonzero(shown & table.kept)
+        rest = np.setdiff1d(rest, selected, assume_unique=True)
+        rng = np.random.default_rng(seed)
+        stored = table.has_maps
+        size = STORED_SAMPLE if stored else ON_DEMAND_SAMPLE
+
+        def sample(rows):
+            if stored:
+                part, _, _ = self._stored_index()
+                fullest = np.unique(part[rows], return_counts=True)
+                keep = fullest[0][np.argsort(-fullest[1], kind="stable")[:STORED_PARTS]]
+                rows = rows[np.isin(part[rows], keep)]
+            return np.sort(rng.choice(rows, size, replace=False)) if len(rows) > size else rows
+
+        means = []
+        for rows in (sample(selected), sample(rest)):
+            if not len(rows):
+                means.append((None, 0))
+                continue
+            maps = self.stored_maps(rows) if stored else None
+            if maps is None:
+                maps = self._explain(self.spectra(table.rows(rows)))
+            means.append((np.asarray(maps, dtype=np.float64).mean(axis=0), len(rows)))
+        wavelength = np.asarray(self.model().grid_, dtype=np.float64)
+        return wavelength, means[0][0], means[1][0], means[0][1], means[1][1]
+
+
+def export_selection(table: SurveyTable, explained: Explained, rows, chosen: Filter, folder, *,
+                     name: str | None = None, geometry: dict | None = None) -> list[Path]:
+    """Save a selection so it can be re-run: ``<name>.csv``, a catalogue of its kept rows read from files (``file``,
+    ``z``, ``id``, ``predicted``, ``label``), ``<name>.h5``, the reduced spectra of its kept rows that came from
+    reduced stores (a SpectraSet), and ``<name>.json`` with the filter's query, the selection's shape on the map,
+    the ids (strings) and the survey's model and its checksum.  ``astroxai explain MODEL <name>.csv <name>.h5``
+    re-runs it.  Every file is written atomically; returns the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if name is None:
+        taken = {p.stem for p in folder.glob("selection-*.json")}
+        name = next(f"selection-{k:03d}" for k in range(1, 10_000) if f"selection-{k:03d}" not in taken)
+    listed = [r for r in table.rows(rows) if r["status"] == "kept"]
+    from_stores = [r for r in listed if _is_store(r["input"])]
+    from_files = [r for r in listed if not _is_store(r["input"])]
+    written = []
+    if from_files or not from_stores:
+        path = folder / f"{name}.csv"
+        with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["file", "z", "id", "predicted", "label"])
+            for row in from_files:
+                writer.writerow([row["input"], "" if row["z"] is None else repr(row["z"]), row["id"],
+                                 row["predicted"], row["label"]])
+        written.append(path)
+    if from_stores:
+        path = folder / f"{name}.h5"
+        explained.spectra(from_stores).save(path)  # SpectraSet.save writes atomically
+        written.append(path)
+    about = {"survey": str(table.folder.resolve()), "query": chosen.query(), "filter": asdict(chosen),
+             "geometry": geometry, "n": len(listed), "ids": [r["id"] for r in listed], "model": table.model_dir,
+             "model_sha256": table.model_sha, "inputs": [p.name for p in written]}
+    path = folder / f"{name}.json"
+    with atomic_path(path) as temporary:
+        temporary.write_text(json_text(about, indent=1))
+    return [*written, path]
+
+
+def _is_store(source: str) -> bool:
+    return source.lower().endswith((".h5", ".hdf5")) and Path(source).is_file()

@@ -1,0 +1,279 @@
+"""``astroxai view``: the survey's columns, filters, selections and queues against brute force and pyarrow's own
+reading of the survey; the maps and spectra it draws against the survey's stored maps and reduced store; verdicts
+and exported selections read back by the commands that take them; bad folders; the app in headless Chromium."""
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+from click.testing import CliRunner
+
+from astroxai.cli import main
+from astroxai.data import SpectraSet
+from astroxai.io import collect_inputs
+from astroxai.view.detail import Explained
+from astroxai.view.table import Filter, SurveyTable, ViewError
+from astroxai.workflows.survey import open_maps, read_survey
+
+
+def _invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def surveyed(trained_model, reduced_sample, tmp_path_factory):
+    """A survey of the reduced sample (placed on its t-SNE map, maps stored) plus its FITS files and a damaged
+    file, and the same survey without stored maps."""
+    folder = tmp_path_factory.mktemp("view")
+    _invoke("embed", reduced_sample, "--out", folder / "embed", "--perplexity", "8", "--raw", "--classes", "all")
+    files = folder / "files"
+    files.mkdir()
+    for path in sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:6]:
+        shutil.copy(path, files / path.name)
+    (files / "spec-0000-00000-0009.fits").write_bytes(b"SIMPLE  =  broken")
+    common = ["--place-on", folder / "embed" / "embeddings.h5", "--workers", "1", "--partition-size", "20"]
+    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)
+    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "plain", *common)
+    return folder
+
+
+def test_columns_filters_boxes_lassos_queues_and_neighbours_against_brute_force(surveyed):
+    table = SurveyTable(surveyed / "survey")
+    arrow = read_survey(surveyed / "survey")
+    assert table.n == arrow.num_rows == 48 + 7
+    assert table.ids.to_pylist() == arrow.column("id").to_pylist()  # strings, in survey order
+    kept = arrow.filter(pc.equal(arrow["status"], "kept"))
+    assert table.mask(Filter()).sum() == kept.num_rows == 54
+    assert table.mask(Filter(status="rejected")).sum() == 1
+    assert table.reason_counts(table.mask(Filter(status="rejected")))[0][1] == 1
+    rows = kept.to_pylist()
+    probabilities = np.array([[r[f"p_{c}"] for c in table.classes] for r in rows])
+    top2 = np.sort(probabilities, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    chosen = Filter(classes=("type1", "type2"), confidence=(0.3, 0.9), novelty="inside")
+    expected = [r["id"] for r, m in zip(rows, margin, strict=True)
+                if r["predicted"] in ("type1", "type2") and 0.3 - 1e-6 <= m <= 0.9 + 1e-6 and r["novelty"] <= 1]
+    assert [r["id"] for r in table.rows(np.flatnonzero(table.mask(chosen)))] == expected
+    assert "predicted in ['type1', 'type2']" in chosen.query() and "novelty <= 1" in chosen.query()
+    disagree = [r["id"] for r in rows if r["label"] and r["label"] != r["predicted"]]
+    assert [r["id"] for r in table.rows(np.flatnonzero(table.mask(Filter(disagree=True))))] == disagree
+
+    shown = table.mask(Filter())
+    x, y = table.numbers["tsne_x"], table.numbers["tsne_y"]
+    x0, x1, y0, y1 = np.nanpercentile(x, 20), np.nanpercentile(x, 70), np.nanpercentile(y, 10), np.nanpercentile(y, 80)
+    box = table.in_box(shown, table.axes, x1, x0, y0, y1)  # corners in any order
+    assert list(box) == [i for i in range(table.n) if shown[i] and x0 <= x[i] <= x1 and y0 <= y[i] <= y1]
+    assert len(box) > 5
+    lasso = table.in_polygon(shown, table.axes, [x0, x1, x1, x0], [y0, y0, y1, y1])
+    assert set(lasso) == set(box)  # the same square as a polygon (no point on its edge in this sample)
+    triangle = table.in_polygon(shown, table.axes, [x0, x1, x0], [y0, y0, y1])
+    assert set(triangle) < set(box) and len(triangle) > 0
+    near, distance = table.nearest(shown, table.axes, 0.0, 0.0, k=3)
+    brute = np.argsort(np.where(shown, np.hypot(x, y), np.inf), kind="stable")[:3]
+    assert list(near) == list(brute) and np.all(np.diff(distance) >= 0)
+    novel = table.queue("most novel", shown)
+    assert list(table.numbers["novelty"][novel]) == sorted(table.numbers["novelty"][shown], reverse=True)
+    unsure = table.queue("least confident", shown)
+    assert table.numbers["margin"][unsure[0]] == np.nanmin(table.numbers["margin"][shown])
+
+
+def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):
+    """A clicked object's spectrum is its row of the reduced store (or its file reduced again), its map is the
+    survey's stored map, and where no map was stored it is computed again to the same values."""
+    table = SurveyTable(surveyed / "survey")
+    stored, ids = open_maps(surveyed / "survey")
+    data = SpectraSet.load(reduced_sample)
+    explained, plain = Explained(table), Explained(SurveyTable(surveyed / "plain"))
+    kept = np.flatnonzero(table.kept)
+    for row in (kept[0], kept[30], kept[-1]):  # two store rows and a FITS file
+        shown, again = explained.show(row), plain.show(row)
+        position = list(ids).index(table.ids[row].as_py())
+        assert shown.source == "stored" and again.source == "computed"
+        np.testing.assert_allclose(shown.attribution, np.asarray(stored[position]), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(again.attribution, shown.attribution, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(shown.flux, data.flux[list(data.ids).index(table.ids[row].as_py())], rtol=1e-5)
+    with pytest.raises(ViewError, match="rejected"):
+        explained.show(int(np.flatnonzero(~table.kept)[0]))
+    selected = kept[:10]
+    _, mean, rest, n_selected, n_rest = explained.mean_maps(selected, table.mask(Filter()))
+    maps = np.asarray(stored)
+    assert (n_selected, n_rest) == (10, len(kept) - 10)
+    np.testing.assert_allclose(mean, maps[:10].mean(axis=0), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(rest, maps[10:].mean(axis=0), rtol=1e-5, atol=1e-9)
+
+
+def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(surveyed, trained_model, tmp_path):
+    from bokeh.document import Document
+
+    from astroxai.view.app import Session, Shared
+
+    shared = Shared(surveyed / "survey", tmp_path / "verdicts.csv")
+    shared.exports = tmp_path / "selections"
+    session = Session(shared)
+    session.attach(Document())
+    before = session.count.text
+    session.class_box.active = [1]  # one class only: the count changes
+    assert session.count.text != before and session.filter.classes == (session.table.classes[1],)
+    session.class_box.active = list(range(len(session.table.classes)))
+    x = session.table.numbers["tsne_x"]
+    session.select_box(np.nanmin(x) - 1, np.nanmax(x) + 1, -1e9, 1e9)
+    assert len(session.selected) == 54 and "of 54 selected" in session.page_text.text
+    assert "54 selected" in session.mean_plot.title.text or "of 54" in session.mean_plot.title.text
+    session.export()
+    written = sorted(shared.exports.iterdir())
+    assert [p.suffix for p in written] == [".csv", ".h5", ".json"]
+    about = json.loads(written[2].read_text())
+    assert about["model_sha256"] == session.table.model_sha and len(about["ids"]) == 54
+    assert all(isinstance(i, str) for i in about["ids"]) and about["geometry"]["type"] == "box"
+    out = tmp_path / "again"
+    _invoke("explain", trained_model, written[0], written[1], "--out", out, "--max-figures", "0")
+    with open(out / "explanations.csv", newline="") as handle:
+        again = {r["id"]: r["predicted"] for r in csv.DictReader(handle)}
+    surveyed_rows = {r["id"]: r["predicted"] for r in session.table.rows(session.selected)}
+    assert again == surveyed_rows
+
+    file_row = next(r for r in session.table.rows(np.flatnonzero(session.table.kept))
+                    if r["input"].endswith(".fits"))
+    session.show_object(file_row["row"])
+    session.relabel_as.value = "intermediate"
+    session.keys.value = "r:1"  # the key r, as the page sends it
+    session.start_queue()
+    session.give_verdict("bad data")
+    with open(tmp_path / "verdicts.csv", newline="") as handle:
+        verdicts = list(csv.DictReader(handle))
+    assert [v["verdict"] for v in verdicts] == ["relabel", "bad data"]
+    assert verdicts[0]["label"] == "intermediate" and verdicts[1]["label"] == ""
+    items = collect_inputs([tmp_path / "verdicts.csv"])  # the verdicts are a catalogue
+    relabelled = next(i for i in items if str(i.path) == file_row["input"])
+    assert relabelled.label == "intermediate"
+
+
+def test_folders_it_cannot_show_get_one_line_errors(surveyed, tmp_path):
+    runner = CliRunner()
+    cases = {tmp_path / "missing": "no such folder", tmp_path: "not a survey folder"}
+    half = tmp_path / "half"
+    shutil.copytree(surveyed / "survey", half)
+    record = json.loads((half / "survey.json").read_text())
+    (half / "survey.json").write_text(json.dumps({**record, "status": "running"}))
+    cases[half] = "half-written"
+    old = tmp_path / "old"
+    shutil.copytree(surveyed / "survey", old)
+    (old / "survey.json").write_text(json.dumps({"status": "complete"}))
+    cases[old] = "another version"
+    for folder, message in cases.items():
+        result = runner.invoke(main, ["view", str(folder), "--no-browser"])
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_map_is_rendered_from_every_shown_row(surveyed):
+    from astroxai.view.app import render
+
+    table = SurveyTable(surveyed / "survey")
+    rows = np.flatnonzero(table.kept & (table.predicted == 0))
+    x, y = table.numbers["tsne_x"][rows], table.numbers["tsne_y"][rows]
+    image = render(table, rows, table.axes, "predicted class", (x.min() - 1, x.max() + 1), (y.min() - 1, y.max() + 1),
+                   width=200, height=150)
+    alpha = image >> 24
+    assert image.shape == (150, 200) and (alpha > 0).sum() >= len(np.unique(np.round(x, 1)))
+    rgb = {int(v) & 0xFFFFFF for v in image[alpha > 0]}
+    assert len(rgb) == 1  # one class shown: one colour
+    low_left = image[: 75, : 100] >> 24  # row 0 is the bottom, as Bokeh draws it
+    left = (x < (x.min() - 1 + x.max() + 1) / 2) & (y < (y.min() - 1 + y.max() + 1) / 2)
+    assert (low_left > 0).any() == left.any()
+
+
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium-driver (.ci/run installs it)")
+def test_the_app_in_chromium(surveyed, tmp_path):
+    """The real server in a subprocess and the page in headless Chromium: the map renders, a class filter changes
+    the count, a box drag selects and lists objects and draws the mean map, a click draws a spectrum, a key gives
+    a verdict that is saved, no console error."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    from astroxai.report import browser
+
+    folder = tmp_path / "survey"
+    shutil.copytree(surveyed / "survey", folder)
+    command = [sys.executable, "-m", "astroxai.cli", "view", str(folder), "--port", "0", "--no-browser"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver = None
+    try:
+        url = None
+        for line in server.stdout:
+            found = re.search(r"http://\S+", line)
+            if found:
+                url = found.group(0)
+                break
+        assert url, "the server printed no URL"
+        driver = browser.start(1700, 1400)
+        driver.get(url)
+
+        def wait(condition, what, limit=60.0):
+            deadline = time.monotonic() + limit
+            while not condition():
+                assert time.monotonic() < deadline, f"timed out waiting for {what() if callable(what) else what}"
+                time.sleep(0.1)
+
+        ready = "const d = window.Bokeh && Bokeh.documents; if (!d || !d.length) return false;" \
+                "const m = d[0].get_model_by_name('count'); return !!m && m.text.length > 0;"
+        wait(lambda: driver.execute_script(ready), "the page")
+        painted = driver.execute_script(
+            "const r = Bokeh.documents[0].get_model_by_name('points');"
+            "const img = r.data_source.data.image[0]; const a = img.array || img;"
+            "let n = 0; for (const v of a) { if (v !== 0) n++; } return n;")
+        assert painted > 20  # datashader's image reached the page
+        count = browser.model_value(driver, "count", "text")
+        browser.widget_elements(driver, "classes", "input")[0].click()
+        wait(lambda: browser.model_value(driver, "count", "text") != count, "the filtered count")
+        browser.widget_elements(driver, "classes", "input")[0].click()
+        wait(lambda: browser.model_value(driver, "count", "text") == count, "the count back")
+
+        table = SurveyTable(folder)
+        x, y = table.numbers["tsne_x"], table.numbers["tsne_y"]
+        driver.execute_script("const f = Bokeh.documents[0].get_model_by_name('map');"
+                              "f.toolbar.active_drag = f.toolbar.tools.find(t => t.type == 'BoxSelectTool');")
+        low = browser.screen_position(driver, "map", *np.nanpercentile([x, y], 5, axis=1))
+        high = browser.screen_position(driver, "map", *np.nanpercentile([x, y], 95, axis=1))
+        actions = ActionBuilder(driver)
+        actions.pointer_action.move_to_location(int(low[0]), int(low[1])).pointer_down()
+        actions.pointer_action.move_to_location(int((low[0] + high[0]) / 2), int((low[1] + high[1]) / 2))
+        actions.pointer_action.move_to_location(int(high[0]), int(high[1])).pointer_up()
+        actions.perform()
+        expected = len(table.in_box(table.mask(Filter()), table.axes, *np.nanpercentile(x, [5, 95]),
+                                    *np.nanpercentile(y, [5, 95])))
+
+        def selected():
+            found = re.search(r"of (\d+) selected", browser.model_value(driver, "page", "text") or "")
+            return int(found.group(1)) if found else 0
+
+        wait(lambda: selected() > 0, lambda: f"the selection ({browser.model_value(driver, 'page', 'text')})")
+        assert abs(selected() - expected) <= 2  # the box is drawn in whole screen pixels
+        wait(lambda: f"{selected()} selected" in (driver.execute_script(
+            "return Bokeh.documents[0].get_model_by_name('mean_map').title.text") or ""), "the mean map")
+
+        k = int(np.flatnonzero(table.kept)[3])
+        browser.click_at(driver, *browser.screen_position(driver, "map", float(x[k]), float(y[k])))
+        wait(lambda: len(browser.column(driver, "spectrum_source", "flux")) > 0, "the spectrum")
+        clicked = browser.model_value(driver, "about", "text")
+        assert "predicted" in clicked
+        driver.find_element("tag name", "body").send_keys("a")
+        verdicts = folder / "verdicts.csv"
+        wait(verdicts.is_file, "verdicts.csv")
+        with open(verdicts, newline="") as handle:
+            saved = list(csv.DictReader(handle))
+        assert len(saved) == 1 and saved[0]["verdict"] == "agree" and saved[0]["id"] in clicked
+        assert browser.console_errors(driver) == []
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
