@@ -49,6 +49,10 @@ class Shared:
         self.verdicts = VerdictBook(verdicts or Path(folder) / "verdicts.csv")
         self.exports = Path(folder) / "selections"
         self.colours = class_colours(self.table.classes)
+        # the confidence histogram of every kept row: the same for every session and filter, so computed once
+        margin = self.table.numbers["margin"]
+        self.margin_edges = np.linspace(0, 1, 41)
+        self.margin_counts = np.histogram(margin[self.table.kept & np.isfinite(margin)], self.margin_edges)[0]
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:
@@ -124,9 +128,12 @@ class Session:
             ColumnDataSource,
             DataTable,
             Div,
+            LinearColorMapper,
+            NumberFormatter,
             RadioButtonGroup,
             RangeSlider,
             Select,
+            Span,
             TableColumn,
             TextInput,
         )
@@ -160,7 +167,8 @@ class Session:
         self.reasons = Div(name="reasons")
         self.histogram = figure(height=160, width=300, title="confidence: shown (colour) and all kept (grey)",
                                 toolbar_location=None, name="histogram")
-        self.hist_all = ColumnDataSource({"left": [], "right": [], "top": []})
+        edges = shared.margin_edges
+        self.hist_all = ColumnDataSource({"left": edges[:-1], "right": edges[1:], "top": shared.margin_counts})
         self.hist_shown = ColumnDataSource({"left": [], "right": [], "top": []})
         self.histogram.quad(left="left", right="right", top="top", bottom=0, source=self.hist_all, color="#cccccc")
         self.histogram.quad(left="left", right="right", top="top", bottom=0, source=self.hist_shown,
@@ -182,8 +190,6 @@ class Session:
                          line_color="#d62728", line_width=2)
 
         self.rows_source = ColumnDataSource({name: [] for name in self._table_columns()}, name="rows")
-        from bokeh.models import NumberFormatter
-
         decimals = NumberFormatter(format="0.000")
         columns = [TableColumn(field=name, title=name, **({"formatter": decimals} if name.startswith("p_")
                                                            or name in ("novelty", "margin") else {}))
@@ -206,8 +212,6 @@ class Session:
                                tools="pan,wheel_zoom,box_zoom,reset")
         self.spectrum_source = ColumnDataSource({"wavelength": [], "flux": [], "attribution": []},
                                                 name="spectrum_source")
-        from bokeh.models import LinearColorMapper, Span
-
         self.mapper = LinearColorMapper(palette=attribution_palette(), low=-1, high=1)
         self.spectrum.line("wavelength", "flux", source=self.spectrum_source, color="#555555", line_width=0.8)
         self.spectrum.scatter("wavelength", "flux", source=self.spectrum_source, size=4,
@@ -232,13 +236,9 @@ class Session:
         self._connect()
         self.refresh_filter()
 
-    @staticmethod
-    def _table_columns_of(table: SurveyTable) -> list[str]:
-        return ["row", "id", "input", "predicted", "label", *[f"p_{c}" for c in table.classes], "novelty", "margin",
-                "reason"]
-
     def _table_columns(self) -> list[str]:
-        return self._table_columns_of(self.table)
+        return ["row", "id", "input", "predicted", "label", *[f"p_{c}" for c in self.table.classes], "novelty",
+                "margin", "reason"]
 
     # -- wiring ---------------------------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -320,20 +320,22 @@ class Session:
         self.selected = self.selected[self.shown[self.selected]]
         self._drawable = np.flatnonzero(self.shown & np.isfinite(self.table.numbers[self.axes[0]])
                                         & np.isfinite(self.table.numbers[self.axes[1]]))
-        n_shown = int(self.shown.sum())
-        self.count.text = (f"<b>{n_shown:,}</b> of {self.table.n:,} rows shown ({len(self._drawable):,} on the map)"
-                           f" · {len(self.selected):,} selected<br><code>{html.escape(self.filter.query())}</code>")
+        self.count_shown = int(self.shown.sum())
+        self.write_count()
         margin = self.table.numbers["margin"]
-        edges = np.linspace(0, 1, 41)
-        everything = np.histogram(margin[self.table.kept & np.isfinite(margin)], edges)[0]
+        edges = self.shared.margin_edges
         chosen = np.histogram(margin[self.shown & np.isfinite(margin)], edges)[0]
-        self.hist_all.data = {"left": edges[:-1], "right": edges[1:], "top": everything}
         self.hist_shown.data = {"left": edges[:-1], "right": edges[1:], "top": chosen}
         reasons = self.table.reason_counts(self.shown)
         self.reasons.text = "" if not reasons else "<b>why rejected</b><br>" + "<br>".join(
             f"{count:,} × {html.escape(reason[:90])}" for reason, count in reasons)
         self.redraw()
         self.show_selection()
+
+    def write_count(self) -> None:
+        self.count.text = (f"<b>{self.count_shown:,}</b> of {self.table.n:,} rows shown ({len(self._drawable):,} on "
+                           f"the map) · {len(self.selected):,} selected<br><code>{html.escape(self.filter.query())}"
+                           "</code>")
 
     def change_axes(self) -> None:
         self.axes = (self.x_axis.value, self.y_axis.value)
@@ -381,8 +383,7 @@ class Session:
         shown = self.selected[:OUTLINED]
         self.outline.data = {"x": self.table.numbers[self.axes[0]][shown],
                              "y": self.table.numbers[self.axes[1]][shown]}
-        self.count.text = self.count.text.split(" · ")[0] + f" · {len(self.selected):,} selected<br><code>" + \
-            html.escape(self.filter.query()) + "</code>"
+        self.write_count()
         self.show_selection()
         self.draw_mean_map()
 
@@ -396,8 +397,8 @@ class Session:
         self.page = min(max(self.page, 0), pages - 1)
         rows = self.table.rows(listed[self.page * PAGE:(self.page + 1) * PAGE])
         self.rows_source.selected.indices = []
-        self.rows_source.data = {name: [("" if r.get(name) is None else r.get(name)) if name not in ("row",)
-                                        else r[name] for r in rows] for name in self._table_columns()}
+        self.rows_source.data = {name: ["" if r[name] is None else r[name] for r in rows]
+                                 for name in self._table_columns()}
         what = "selected" if len(self.selected) else "shown"
         first = self.page * PAGE + 1 if len(listed) else 0
         self.page_text.text = f"rows {first:,}–{self.page * PAGE + len(rows):,} of {len(listed):,} {what}"

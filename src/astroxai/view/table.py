@@ -232,10 +232,6 @@ class SurveyTable:
         return rows[np.argsort(key, kind="stable")]
 
     # -- rows as people read them ---------------------------------------------------------------------------------
-    def class_of(self, codes: np.ndarray, categories=None) -> list[str]:
-        categories = self.classes if categories is None else categories
-        return [categories[c] if c >= 0 else "" for c in np.asarray(codes)]
-
     def rows(self, numbers) -> list[dict]:
         """The listed rows: id and input as strings, classes, probabilities, novelty, margin and reason."""
         import pyarrow as pa
