@@ -24,6 +24,7 @@ from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.explorer import attribution_palette, class_colours
 from astroxai.view.detail import Explained, export_selection
 from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook
+from astroxai.workflows.survey_outputs import SELECTIONS, VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ class Shared:
     def __init__(self, folder, verdicts=None):
         self.table = SurveyTable(folder)
         self.explained = Explained(self.table)
-        self.verdicts = VerdictBook(verdicts or Path(folder) / "verdicts.csv")
-        self.exports = Path(folder) / "selections"
+        self.verdicts = VerdictBook(verdicts or Path(folder) / VERDICTS)
+        self.exports = Path(folder) / SELECTIONS
         self.colours = class_colours(self.table.classes)
         # the confidence histogram of every kept row: the same for every session and filter, so computed once
         margin = self.table.numbers["margin"]

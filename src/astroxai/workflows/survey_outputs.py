@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: The survey folder's record, Parquet data set and Zarr maps.
 RECORD, PARTS, MAPS = "survey.json", "survey.parquet", "maps"
+#: ... and what ``astroxai view`` adds to it: the inspection's verdicts and the exported selections.
+VERDICTS, SELECTIONS = "verdicts.csv", "selections"
 
 
 def summarise(out: Path, partitions: list, model) -> dict:
