@@ -5,11 +5,15 @@ a pan/zoom re-render, a filter change (mask + histogram + re-render), a click's 
 and the process's peak memory.
 
 The rows are synthetic, drawn like the simulated store's survey (three classes in clusters on a t-SNE-like map,
-Dirichlet probabilities, a novelty score): the figures measure the viewer, not a model.  Spectra and maps are not
-drawn here (no model): a click's spectrum costs one read of one spectrum plus one explanation, as in
-``astroxai explain``.
+Dirichlet probabilities, a novelty score): the figures measure the viewer, not a model.  ``--survey DIR`` measures a
+real survey folder instead (e.g. ``astroxai survey`` of ``astroxai simulate --store 1000000``), adding a click to a
+drawn spectrum (the nearest object, its spectrum read from the store, its map explained with the survey's model).
 
-    python benchmarks/bench_view.py --rows 1000000 10000000 [--repeats 5] [--folder /tmp/view-bench]
+``--browser`` also times the first view in headless Chromium (as ``astroxai view DIR`` is used): from starting the
+command to the map's image on the page, the browser already open.
+
+    python benchmarks/bench_view.py --rows 1000000 10000000 [--repeats 5] [--browser] [--folder /tmp/view-bench]
+    python benchmarks/bench_view.py --survey survey-1e6/ --browser
 
 Each size runs in a fresh process (peak memory is per size).  Prints medians over ``--repeats``.
 """
@@ -60,10 +64,48 @@ def write_survey(folder: Path, n: int, seed: int = 0) -> None:
             "line_saliency_share": rng.uniform(0, 1, size), "novelty": rng.lognormal(-0.7, 0.5, size),
             "tsne_x": xy[:, 0], "tsne_y": xy[:, 1]}
         table = pa.table({name: pa.array(columns[name], type=schema.field(name).type) for name in schema.names})
-        pq.write_table(table, parts / f"part-{number:06d}.parquet", compression="zstd")
+        # row groups of 16 384 rows: a listed row's id and input are read from its row group only
+        pq.write_table(table, parts / f"part-{number:06d}.parquet", compression="zstd", row_group_size=16_384)
     record = {"command": "survey", "status": "complete", "model": "(synthetic: no model)",
               "settings": {"model_sha": "0" * 64, "method": "saliency"}, "n_inputs": n}
     (folder / "survey.json").write_text(json.dumps(record))
+
+
+def first_view(folder: Path, repeats: int) -> dict:
+    """Seconds from starting ``astroxai view`` to its URL printed (columns read, datashader compiled, model
+    loaded) and to the map's image on the page in headless Chromium; medians over ``repeats`` starts."""
+    import re
+
+    from astroxai.report import browser
+
+    driver = browser.start(1700, 1400)
+    painted = ("const d = window.Bokeh && Bokeh.documents; if (!d || !d.length) return 0;"
+               "const r = d[0].get_model_by_name('points'); if (!r) return 0;"
+               "const img = r.data_source.data.image[0]; const a = img.array || img;"
+               "let n = 0; for (const v of a) { if (v !== 0) n++; } return n;")
+    ready, shown = [], []
+    try:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            server = subprocess.Popen([sys.executable, "-m", "astroxai.cli", "view", str(folder), "--port", "0",
+                                       "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            try:
+                url = next(found.group(0) for line in server.stdout if (found := re.search(r"http://\S+", line)))
+                ready.append(time.perf_counter() - started)
+                driver.get(url)
+                while driver.execute_script(painted) < 20:
+                    if time.perf_counter() - started > 300:
+                        raise TimeoutError("the map did not reach the page in 300 s")
+                    time.sleep(0.02)
+                shown.append(time.perf_counter() - started)
+                driver.get("about:blank")
+            finally:
+                server.terminate()
+                server.wait(30)
+    finally:
+        driver.quit()
+    return {"server ready (s, median)": round(float(np.median(ready)), 2),
+            "first view in Chromium (s, median)": round(float(np.median(shown)), 2)}
 
 
 def measure(folder: Path, repeats: int) -> dict:
@@ -77,6 +119,7 @@ def measure(folder: Path, repeats: int) -> dict:
     read = time.perf_counter() - started
     warm_up(shared)  # datashader's compilation, as the server does before it listens
     times = {"first session": [], "pan/zoom re-render": [], "filter re-render": [], "click lookup": []}
+    drawable = Path(shared.table.model_dir).is_dir()
     for repeat in range(repeats):
         started = time.perf_counter()
         session = Session(shared)
@@ -94,6 +137,13 @@ def measure(folder: Path, repeats: int) -> dict:
         rows, _ = shared.table.nearest(session.shown, session.axes, 1.0 + repeat, 2.0, k=9)
         shared.table.rows(rows)
         times["click lookup"].append(time.perf_counter() - started)
+        if drawable:  # a real survey: a click at a kept object to its spectrum drawn with its map
+            row = int(np.flatnonzero(session.drawable)[(repeat * 7919) % session.count_drawable])
+            x, y = shared.table.numbers[session.axes[0]][row], shared.table.numbers[session.axes[1]][row]
+            started = time.perf_counter()
+            clicked = session.click(float(x), float(y))
+            times.setdefault("click to drawn spectrum", []).append(time.perf_counter() - started)
+            assert clicked is not None and len(session.spectrum_source.data["flux"]) > 0, session.about.text
     return {"rows": shared.table.n, "read columns (s)": round(read, 2),
             **{f"{name} (s, median)": round(float(np.median(v)), 3) for name, v in times.items()},
             "peak memory (GB)": round(peak_memory_mb() / 1024, 2)}
@@ -104,22 +154,32 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/astroxai-view-bench"))
+    parser.add_argument("--survey", type=Path, default=None, help="a real survey folder to measure instead")
+    parser.add_argument("--browser", action="store_true", help="also time the first view in headless Chromium")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # a size, in this process
     parser.add_argument("--write", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
-        folder = args.folder / f"survey-{args.one}"
+        folder = args.survey or args.folder / f"survey-{args.one}"
         if args.write:
             if not (folder / "survey.json").is_file():
                 write_survey(folder, args.one)
             return
         print(json.dumps(measure(folder, args.repeats)))
         return
-    for n in args.rows:  # written in one process, measured in another (peak memory is the viewer's own)
-        subprocess.run([sys.executable, __file__, "--one", str(n), "--write", "--folder", str(args.folder)], check=True)
+    sizes = [0] if args.survey else args.rows
+    for n in sizes:  # written in one process, measured in another (peak memory is the viewer's own)
+        folder = args.survey or args.folder / f"survey-{n}"
+        if not args.survey:
+            subprocess.run([sys.executable, __file__, "--one", str(n), "--write", "--folder", str(args.folder)],
+                           check=True)
         done = subprocess.run([sys.executable, __file__, "--one", str(n), "--repeats", str(args.repeats),
-                               "--folder", str(args.folder)], capture_output=True, text=True, check=True)
-        print(json.loads(done.stdout.strip().splitlines()[-1]))
+                               "--folder", str(args.folder), *(["--survey", str(args.survey)] if args.survey else [])],
+                              capture_output=True, text=True, check=True)
+        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        if args.browser:
+            figures.update(first_view(folder, min(args.repeats, 3)))
+        print({"survey": str(folder), **figures})
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -50,7 +51,7 @@ def test_columns_filters_boxes_lassos_queues_and_neighbours_against_brute_force(
     table = SurveyTable(surveyed / "survey")
     arrow = read_survey(surveyed / "survey")
     assert table.n == arrow.num_rows == 48 + 7
-    assert table.ids.to_pylist() == arrow.column("id").to_pylist()  # strings, in survey order
+    assert table.strings("id", range(table.n)) == arrow.column("id").to_pylist()  # strings, in survey order
     kept = arrow.filter(pc.equal(arrow["status"], "kept"))
     assert table.mask(Filter()).sum() == kept.num_rows == 54
     assert table.mask(Filter(status="rejected")).sum() == 1
@@ -86,6 +87,41 @@ def test_columns_filters_boxes_lassos_queues_and_neighbours_against_brute_force(
     assert table.numbers["margin"][unsure[0]] == np.nanmin(table.numbers["margin"][shown])
 
 
+def test_every_row_as_pyarrow_reads_it_even_from_parts_out_of_order(surveyed, tmp_path):
+    """Each listed row (id, input read on demand from its part, reason, classes, numbers) equals pyarrow's own
+    reading of the survey; with the parts' names swapped (rows stored out of input order) and split into row groups
+    the table is the same."""
+    table = SurveyTable(surveyed / "survey")
+    expected = read_survey(surveyed / "survey").to_pylist()
+    assert len(table.parts) >= 3  # the fixture writes parts of 20 rows: inputs come from several parts
+    listed = table.rows(np.arange(table.n)[::-1])[::-1]  # asked for in reverse, across parts
+    for mine, theirs in zip(listed, expected, strict=True):
+        assert (mine["id"], mine["input"], mine["reason"], mine["status"], mine["index"]) == \
+            (theirs["id"], theirs["input"], theirs["reason"] or "", theirs["status"], theirs["index"])
+        assert mine["label"] == (theirs["label"] or "") and mine["predicted"] == (theirs["predicted"] or "")
+        for name in ("novelty", "z", *(f"p_{c}" for c in table.classes)):
+            assert (mine[name] is None) == (theirs[name] is None or np.isnan(theirs[name]))
+            if mine[name] is not None:
+                assert mine[name] == pytest.approx(theirs[name], rel=1e-6)  # float32 copies of float64
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(surveyed / "survey", shuffled)
+    parts = sorted((shuffled / "survey.parquet").glob("part-*.parquet"))
+    first, last = parts[0], parts[-1]
+    first.rename(first.with_suffix(".tmp"))
+    last.rename(first)
+    first.with_suffix(".tmp").rename(last)
+    for part in parts:  # and in row groups of 7 rows: a listed row's strings come from its row group
+        pq.write_table(pq.read_table(part), part, row_group_size=7)
+    assert max(pq.ParquetFile(part).metadata.num_row_groups for part in parts) >= 3
+    again = SurveyTable(shuffled)
+    assert again._stored_at is not None  # the out-of-order path ran
+    assert again.rows(np.arange(again.n)) == table.rows(np.arange(table.n))
+    shown = table.mask(Filter(status="all"))
+    assert again.reason_counts(shown) == table.reason_counts(shown)
+    for name, values in table.numbers.items():
+        np.testing.assert_array_equal(again.numbers[name], values)
+
+
 def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):
     """A clicked object's spectrum is its row of the reduced store (or its file reduced again), its map is the
     survey's stored map, and where no map was stored it is computed again to the same values."""
@@ -96,11 +132,12 @@ def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):
     kept = np.flatnonzero(table.kept)
     for row in (kept[0], kept[30], kept[-1]):  # two store rows and a FITS file
         shown, again = explained.show(row), plain.show(row)
-        position = list(ids).index(table.ids[row].as_py())
+        identifier = table.strings("id", [row])[0]
+        position = list(ids).index(identifier)
         assert shown.source == "stored" and again.source == "computed"
         np.testing.assert_allclose(shown.attribution, np.asarray(stored[position]), rtol=1e-6, atol=1e-9)
         np.testing.assert_allclose(again.attribution, shown.attribution, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(shown.flux, data.flux[list(data.ids).index(table.ids[row].as_py())], rtol=1e-5)
+        np.testing.assert_allclose(shown.flux, data.flux[list(data.ids).index(identifier)], rtol=1e-5)
     with pytest.raises(ViewError, match="rejected"):
         explained.show(int(np.flatnonzero(~table.kept)[0]))
     selected = kept[:10]
@@ -123,6 +160,10 @@ def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(su
     before = session.count.text
     session.class_box.active = [1]  # one class only: the count changes
     assert session.count.text != before and session.filter.classes == (session.table.classes[1],)
+    margin = session.table.numbers["margin"]  # the shown rows' histogram (one bincount) is numpy's histogram
+    expected = np.histogram(margin[session.shown & np.isfinite(margin)], shared.margin_edges)[0]
+    np.testing.assert_array_equal(session.hist_shown.data["top"], expected)
+    assert 0 < expected.sum() < session.table.kept.sum()
     session.class_box.active = list(range(len(session.table.classes)))
     x = session.table.numbers["tsne_x"]
     session.select_box(np.nanmin(x) - 1, np.nanmax(x) + 1, -1e9, 1e9)
@@ -179,9 +220,9 @@ def test_the_map_is_rendered_from_every_shown_row(surveyed):
     from astroxai.view.app import render
 
     table = SurveyTable(surveyed / "survey")
-    rows = np.flatnonzero(table.kept & (table.predicted == 0))
-    x, y = table.numbers["tsne_x"][rows], table.numbers["tsne_y"][rows]
-    image = render(table, rows, table.axes, "predicted class", (x.min() - 1, x.max() + 1), (y.min() - 1, y.max() + 1),
+    shown = table.kept & (table.predicted == 0)
+    x, y = table.numbers["tsne_x"][shown], table.numbers["tsne_y"][shown]
+    image = render(table, shown, table.axes, "predicted class", (x.min() - 1, x.max() + 1), (y.min() - 1, y.max() + 1),
                    width=200, height=150)
     alpha = image >> 24
     assert image.shape == (150, 200) and (alpha > 0).sum() >= len(np.unique(np.round(x, 1)))
@@ -190,6 +231,14 @@ def test_the_map_is_rendered_from_every_shown_row(surveyed):
     low_left = image[: 75, : 100] >> 24  # row 0 is the bottom, as Bokeh draws it
     left = (x < (x.min() - 1 + x.max() + 1) / 2) & (y < (y.min() - 1 + y.max() + 1) / 2)
     assert (low_left > 0).any() == left.any()
+    # a continuous colouring of the same rows lights the same pixels: the hidden rows (given to datashader as NaN
+    # values) add none
+    novelty = render(table, shown, table.axes, "novelty", (x.min() - 1, x.max() + 1), (y.min() - 1, y.max() + 1),
+                     width=200, height=150)
+    np.testing.assert_array_equal(novelty >> 24 > 0, alpha > 0)
+    everything = render(table, table.kept, table.axes, "novelty", (x.min() - 1, x.max() + 1),
+                        (y.min() - 1, y.max() + 1), width=200, height=150)
+    assert (everything >> 24 > 0).sum() > (alpha > 0).sum()
 
 
 @pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium-driver (.ci/run installs it)")

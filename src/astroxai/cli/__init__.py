@@ -25,7 +25,7 @@ from astroxai.errors import AstroxaiError
 
 log = logging.getLogger("astroxai")
 UNITS = {"CNN epochs": "epoch", "SVM search": "task", "t-SNE maps": "map", "kernels": "kernel", "predicting": "chunk",
-         "FIRST galaxies": "img"}
+         "FIRST galaxies": "img", "writing the store": "chunk"}
 
 
 def progress_bar(iterable, desc: str, total: int | None):

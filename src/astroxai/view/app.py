@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import logging
 import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 #: The map's size in screen pixels (datashader renders exactly these).
 MAP_WIDTH, MAP_HEIGHT = 720, 560
+#: The category of the rows a filter hides, when datashader is given every row (no class can be called this).
+HIDDEN = "\x00hidden"
+#: Seconds the server's background warm-up (model, other colourings) waits for the first page to be served.
+WARM_UP_WAIT = 20.0
 #: Rows per page of the selection table; objects drawn over the map as the selection's outline.
 PAGE, OUTLINED = 50, 5000
 #: Nearest objects listed beside a drawn spectrum; how far (screen pixels) a click looks for an object.
@@ -54,6 +59,13 @@ class Shared:
         margin = self.table.numbers["margin"]
         self.margin_edges = np.linspace(0, 1, 41)
         self.margin_counts = np.histogram(margin[self.table.kept & np.isfinite(margin)], self.margin_edges)[0]
+        # each row's bin of that histogram, so a filter's histogram is one bincount (NaN and out-of-range rows:
+        # the extra bin, dropped); np.histogram's bins: [a, b) except the last, [a, b]
+        bins = np.searchsorted(self.margin_edges, margin, side="right") - 1
+        bins[margin == self.margin_edges[-1]] = len(self.margin_edges) - 2
+        bins[~np.isfinite(margin) | (bins < 0) | (bins > len(self.margin_edges) - 2)] = len(self.margin_edges) - 1
+        self.margin_bins = bins.astype(np.int8)
+        del bins
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:
@@ -65,39 +77,51 @@ def _extent(values: np.ndarray) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def render(table: SurveyTable, rows: np.ndarray, axes, colouring: str, x_range, y_range,
+def render(table: SurveyTable, shown: np.ndarray, axes, colouring: str, x_range, y_range,
            width: int = MAP_WIDTH, height: int = MAP_HEIGHT, colours: dict | None = None) -> np.ndarray:
-    """The map of ``rows`` as a (height, width) uint32 RGBA image (row 0 at the bottom, as Bokeh draws it),
-    rendered by datashader over ``x_range`` × ``y_range``."""
+    """The map of the ``shown`` rows (a boolean mask over the survey) as a (height, width) uint32 RGBA image
+    (row 0 at the bottom, as Bokeh draws it), rendered by datashader over ``x_range`` × ``y_range``.
+
+    Datashader is given the survey's whole x and y columns (no copy of them per redraw: at 10⁷ rows a copy of the
+    shown rows costs 80 MB and half the time); hidden rows are a category of their own, dropped from the
+    aggregate before shading, or NaN values of the mean.  Rows without coordinates are skipped by datashader."""
+    x, y = table.numbers[axes[0]], table.numbers[axes[1]]
+    if colouring in CONTINUOUS:
+        name, span = CONTINUOUS[colouring]
+        values = table.numbers.get(name)
+        values = np.where(shown, values, np.float32(np.nan)) if values is not None \
+            else np.full(table.n, np.nan, np.float32)
+        return _shade(x, y, x_range, y_range, width, height, values=values, span=span or _extent(values))
+    if colouring == "Hβ sign pattern":
+        codes = np.where(table.hbeta >= 0, table.hbeta, len(HBETA_PATTERNS))
+        categories, palette = [*HBETA_PATTERNS, "no sign"], list(HBETA_COLOURS)
+    else:
+        codes = np.maximum(table.predicted, 0)
+        categories = list(table.classes)
+        palette = [(colours or class_colours(categories))[c] for c in categories]
+    codes = np.where(shown, codes, len(categories)).astype(np.int8)
+    return _shade(x, y, x_range, y_range, width, height, codes=codes, categories=categories, palette=palette)
+
+
+def _shade(x, y, x_range, y_range, width, height, *, values=None, span=None, codes=None, categories=(),
+           palette=()) -> np.ndarray:
+    """Datashader's image of points (x, y): the mean of ``values`` in Viridis over ``span``, or the counts of
+    ``codes`` into ``categories`` (one more code: hidden) mixed in ``palette``."""
     import datashader as ds
     import datashader.transfer_functions as tf
     import pandas as pd
 
-    x, y = table.numbers[axes[0]][rows], table.numbers[axes[1]][rows]
-    columns = {"x": x, "y": y}
     canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=tuple(x_range), y_range=tuple(y_range))
-    if colouring in CONTINUOUS:
-        name, span = CONTINUOUS[colouring]
-        values = table.numbers.get(name, np.full(table.n, np.nan, np.float32))[rows]
-        columns["v"] = values
-        frame = pd.DataFrame(columns, copy=False)
-        aggregate = canvas.points(frame, "x", "y", ds.mean("v"))
-        span = span or _extent(values)
+    if values is not None:
         from bokeh.palettes import Viridis256
 
+        aggregate = canvas.points(pd.DataFrame({"x": x, "y": y, "v": values}, copy=False), "x", "y", ds.mean("v"))
         image = tf.shade(aggregate, cmap=list(Viridis256), span=span, how="linear")
     else:
-        if colouring == "Hβ sign pattern":
-            codes = np.where(table.hbeta[rows] >= 0, table.hbeta[rows], len(HBETA_PATTERNS))
-            categories, palette = [*HBETA_PATTERNS, "no sign"], list(HBETA_COLOURS)
-        else:
-            codes = np.maximum(table.predicted[rows], 0)
-            categories = list(table.classes)
-            palette = [(colours or class_colours(categories))[c] for c in categories]
-        columns["c"] = pd.Categorical.from_codes(codes.astype(np.int64), categories)
-        frame = pd.DataFrame(columns, copy=False)
+        frame = pd.DataFrame({"x": x, "y": y, "c": pd.Categorical.from_codes(codes, [*categories, HIDDEN])},
+                             copy=False)
         aggregate = canvas.points(frame, "x", "y", ds.count_cat("c"))
-        image = tf.shade(aggregate, color_key=palette, min_alpha=90)
+        image = tf.shade(aggregate.isel(c=slice(0, len(categories))), color_key=list(palette), min_alpha=90)
     return np.asarray(tf.dynspread(image, threshold=0.6, max_px=2).data, dtype=np.uint32)
 
 
@@ -319,13 +343,13 @@ class Session:
         self.filter = self.current_filter()
         self.shown = self.table.mask(self.filter)
         self.selected = self.selected[self.shown[self.selected]]
-        self._drawable = np.flatnonzero(self.shown & np.isfinite(self.table.numbers[self.axes[0]])
-                                        & np.isfinite(self.table.numbers[self.axes[1]]))
+        self.drawable = self.shown & np.isfinite(self.table.numbers[self.axes[0]]) \
+            & np.isfinite(self.table.numbers[self.axes[1]])
+        self.count_drawable = int(self.drawable.sum())
         self.count_shown = int(self.shown.sum())
         self.write_count()
-        margin = self.table.numbers["margin"]
         edges = self.shared.margin_edges
-        chosen = np.histogram(margin[self.shown & np.isfinite(margin)], edges)[0]
+        chosen = np.bincount(self.shared.margin_bins[self.shown], minlength=len(edges))[:-1]
         self.hist_shown.data = {"left": edges[:-1], "right": edges[1:], "top": chosen}
         reasons = self.table.reason_counts(self.shown)
         self.reasons.text = "" if not reasons else "<b>why rejected</b><br>" + "<br>".join(
@@ -334,7 +358,7 @@ class Session:
         self.show_selection()
 
     def write_count(self) -> None:
-        self.count.text = (f"<b>{self.count_shown:,}</b> of {self.table.n:,} rows shown ({len(self._drawable):,} on "
+        self.count.text = (f"<b>{self.count_shown:,}</b> of {self.table.n:,} rows shown ({self.count_drawable:,} on "
                            f"the map) · {len(self.selected):,} selected<br><code>{html.escape(self.filter.query())}"
                            "</code>")
 
@@ -352,7 +376,7 @@ class Session:
 
     def redraw(self) -> None:
         x_range, y_range = self.ranges()
-        image = render(self.table, self._drawable, self.axes, self.colour_by.value, x_range, y_range,
+        image = render(self.table, self.drawable, self.axes, self.colour_by.value, x_range, y_range,
                        colours=self.shared.colours)
         self.image.data = {"image": [image], "x": [x_range[0]], "y": [y_range[0]], "dw": [x_range[1] - x_range[0]],
                            "dh": [y_range[1] - y_range[0]]}
@@ -447,7 +471,7 @@ class Session:
         sx, sy = (x1 - x0) / MAP_WIDTH, (y1 - y0) / MAP_HEIGHT
         # nearest in screen pixels: scale both axes to pixels first
         numbers = self.table.numbers
-        rows = self._drawable
+        rows = np.flatnonzero(self.drawable)
         if not len(rows):
             return None
         distance = np.hypot((numbers[self.axes[0]][rows] - x) / sx, (numbers[self.axes[1]][rows] - y) / sy)
@@ -532,17 +556,30 @@ class Session:
             actions[key]()
 
 
-def warm_up(shared: Shared) -> None:
-    """Pay the one-off costs before the first browser connects: datashader's compilation (numba, ~1.5 s) and
-    loading the survey's model (a click would wait for it)."""
+def warm_up(shared: Shared, background: bool = False, after: threading.Event | None = None):
+    """Pay the one-off costs before people wait for them: datashader's compilation (numba, ~1.5 s per kind of
+    colouring) and loading the survey's model (a click would wait for it).  The first page draws the map coloured by
+    class, so that is compiled here; with ``background`` the model and the continuous colourings are prepared in a
+    thread (returned) — once ``after`` is set (the first page served), so as not to slow it down, or after
+    :data:`WARM_UP_WAIT` seconds.  A click that comes before the model is loaded waits for the model's lock."""
     table = shared.table
-    rows = np.flatnonzero(table.kept)[:100]
-    for colouring in ("predicted class", "novelty"):
-        render(table, rows, table.axes, colouring, (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
-    try:
-        shared.explained.model()
-    except InputError as error:  # the map still works; spectra will say why they cannot be drawn
-        log.warning("%s", error)
+    render(table, table.kept, table.axes, "predicted class", (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
+
+    def rest() -> None:
+        if after is not None:
+            after.wait(WARM_UP_WAIT)
+        try:
+            shared.explained.model()
+        except InputError as error:  # the map still works; spectra will say why they cannot be drawn
+            log.warning("%s", error)
+        render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
+
+    if not background:
+        rest()
+        return None
+    thread = threading.Thread(target=rest, name="astroxai-view-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def free_port(address: str) -> int:
@@ -559,11 +596,13 @@ def make_server(folder, *, port: int = 5006, address: str = "127.0.0.1", verdict
     from bokeh.server.server import Server
 
     shared = Shared(folder, verdicts)
-    warm_up(shared)
+    served = threading.Event()
+    warm_up(shared, background=True, after=served)
     port = port or free_port(address)
 
     def session(doc):
         Session(shared).attach(doc)
+        served.set()
 
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
     server = Server({"/": Application(FunctionHandler(session))}, port=port, address=address,

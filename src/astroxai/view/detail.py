@@ -51,11 +51,11 @@ class Explained:
     def model(self):
         with self.lock:
             if self._model is None:
-                from astroxai.models import load_model
-
                 folder = Path(self.table.model_dir)
                 if not folder.is_dir():
                     raise ViewError(f"the survey's model folder {folder} is gone: spectra and maps cannot be drawn")
+                from astroxai.models import load_model
+
                 model = load_model(folder)
                 if model.metadata_.get("sha256") != self.table.model_sha:
                     raise ViewError(f"{folder} changed since the survey ran (its checksum differs): its maps would "

@@ -1,9 +1,11 @@
 """What ``astroxai view`` shows, computed with numpy on a survey's columns held in memory.
 
-The survey's Parquet parts are read once with pyarrow (:class:`SurveyTable`): numbers as float32 arrays, classes as
-small integer codes, ids and inputs as Arrow strings (no Python object per row; an id becomes a Python ``str`` only
-when a row is listed, so 64-bit ids are never turned into numbers).  Re-reading the columns through Dask per redraw
-costs 0.3 s at 10⁶ rows and 1.4 s at 10⁷, so every browser session shares this one copy.
+The survey's Parquet parts are streamed once with pyarrow's scanner (:class:`SurveyTable`) into numbers as float32
+arrays and classes as small integer codes.  Re-reading the columns through Dask per redraw costs 0.3 s at 10⁶ rows
+and 1.4 s at 10⁷, so every browser session shares this one copy (about 60 bytes a row).  The ids and input paths
+(the widest columns, only ever shown a page at a time) stay in the Parquet parts and are read, one row group at a
+time, for the rows a person lists: as strings, so 64-bit ids are never turned into numbers.  The reasons are kept
+for the rejected rows only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from astroxai.data.base import atomic_path
 from astroxai.errors import InputError
-from astroxai.workflows.survey_outputs import MAPS, PARTS, RECORD, read_survey
+from astroxai.workflows.survey_outputs import MAPS, PARTS, RECORD
 
 #: Columns every survey table has (``astroxai survey`` writes them since the Parquet layout of issue 25).
 REQUIRED = ("index", "id", "input", "status", "reason", "label", "z", "predicted", "novelty", "tsne_x", "tsne_y")
@@ -30,6 +32,10 @@ HBETA_PATTERNS = ("core + / wing +", "core + / wing −", "core − / wing +", "
 #: The inspection queues, each at most :data:`QUEUE_LENGTH` objects long.
 QUEUES = ("most novel", "least confident", "label ≠ predicted")
 QUEUE_LENGTH = 1000
+#: How many row groups of the id and input columns, read on demand, stay in memory.
+PART_CACHE = 8
+#: Rows gathered from the survey's Parquet batches before they are converted to numpy.
+CONVERT_ROWS = 65_536
 VERDICTS = ("agree", "relabel", "bad data")
 
 
@@ -66,6 +72,13 @@ class Filter:
         return " and ".join(terms) or "all rows"
 
 
+def _floats(column) -> np.ndarray:
+    """A numeric Arrow column as float32 with NaN for nulls."""
+    if column.null_count:
+        column = column.fill_null(np.nan)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float32)
+
+
 def _codes(column, categories: list[str]) -> tuple[np.ndarray, list[str]]:
     """A string column as int16 codes into ``categories`` (extended by values not in it; -1 for null/empty)."""
     import pyarrow as pa
@@ -90,43 +103,122 @@ class SurveyTable:
     def __init__(self, folder):
         self.folder = Path(folder)
         self.record = self._record()
-        parts = sorted((self.folder / PARTS).glob("part-*.parquet"))
-        if not parts:
+        self.parts = sorted((self.folder / PARTS).glob("part-*.parquet"))
+        if not self.parts:
             raise ViewError(f"{self.folder}: the survey has no results yet (no {PARTS}/part-*.parquet)")
         import pyarrow as pa
 
         try:
-            table = read_survey(self.folder)
+            self._read()
         except (OSError, pa.ArrowInvalid) as error:
             raise ViewError(f"{self.folder}: the survey's table cannot be read ({error})") from None
-        missing = [c for c in REQUIRED if c not in table.column_names]
-        if missing:
-            raise ViewError(f"{self.folder}: written by another version of astroxai (its table has no "
-                            f"{', '.join(missing)}); run astroxai survey again with this version")
-        self.n = table.num_rows
-        self.classes = [c[2:] for c in table.column_names if c.startswith("p_")]
-        self.ids, self.inputs, self.reasons = (table.column(c).combine_chunks() for c in ("id", "input", "reason"))
-        self.index = table.column("index").to_numpy()
-        self.status, _ = _codes(table.column("status"), ["kept", "rejected"])
-        self.predicted, _ = _codes(table.column("predicted"), self.classes)
-        self.label, self.labels = _codes(table.column("label"), self.classes)
-        self.probabilities = np.column_stack([self._number(table, f"p_{c}") for c in self.classes]) \
-            if self.classes else np.zeros((self.n, 0), np.float32)
-        self.numbers = {name: self._number(table, name) for name in NUMERIC if name in table.column_names}
-        ordered = np.sort(self.probabilities, axis=1)
-        self.numbers["margin"] = (ordered[:, -1] - ordered[:, -2]) if len(self.classes) > 1 \
-            else np.full(self.n, np.nan, np.float32)
-        for number, name in enumerate(self.classes):
-            self.numbers[f"p_{name}"] = self.probabilities[:, number]
         core, wing = self.numbers.get("hbeta_core_mean"), self.numbers.get("hbeta_wing_mean")
-        self.hbeta = np.full(self.n, -1, np.int16)
+        self.hbeta = np.full(self.n, -1, np.int8)
         if core is not None and wing is not None:
             known = np.isfinite(core) & np.isfinite(wing) & (core != 0) & (wing != 0)
-            self.hbeta[known] = (2 * (core[known] < 0) + (wing[known] < 0)).astype(np.int16)
+            self.hbeta[known] = (2 * (core[known] < 0) + (wing[known] < 0)).astype(np.int8)
         self.disagree = (self.label >= 0) & (self.predicted >= 0) & (self.label != self.predicted)
         self.kept = self.status == 0
         self.placed = np.isfinite(self.numbers["tsne_x"]) & np.isfinite(self.numbers["tsne_y"])
         self.axes = ("tsne_x", "tsne_y") if self.placed.any() else self._two_numeric()
+
+    def _read(self) -> None:
+        """Stream the parts once (pyarrow's scanner, a batch at a time) into preallocated compact arrays, so the
+        peak memory is the arrays plus a few batches, not the whole table in Arrow's float64 and strings.  The
+        ``input`` column stays on disk: :meth:`strings` reads it for the rows a person lists (it is the largest
+        column, and only ever shown a page at a time)."""
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        dataset = pads.dataset([str(p) for p in self.parts], format="parquet")
+        names = dataset.schema.names
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise ViewError(f"{self.folder}: written by another version of astroxai (its table has no "
+                            f"{', '.join(missing)}); run astroxai survey again with this version")
+        n = self.n = dataset.count_rows()
+        self.classes = [c[2:] for c in names if c.startswith("p_")]
+        numeric = [c for c in NUMERIC if c in names and c != "margin"]
+        self.index = np.empty(n, np.int64)
+        self.status, self.predicted, self.label = (np.empty(n, np.int8), np.empty(n, np.int8),
+                                                   np.empty(n, np.int16))
+        self.probabilities = np.empty((n, len(self.classes)), np.float32)
+        self.numbers = {name: np.empty(n, np.float32) for name in (*numeric, "margin")}
+        reasons, reason_rows = [], []
+        self.labels = list(self.classes)
+        self._part_starts, at = [], 0
+        columns = ["index", "status", "reason", "label", "predicted", *numeric,
+                   *(f"p_{c}" for c in self.classes)]
+        current, pending, waiting = None, [], 0
+
+        def convert(start: int) -> int:
+            """The pending batches, as one table, into the arrays from row ``start`` on (a few numpy calls per
+            65 536 rows, not per batch: a survey's parts hold 2 048 rows each)."""
+            batch = pa.Table.from_batches(pending)
+            size = batch.num_rows
+            rows = slice(start, start + size)
+            self.index[rows] = batch.column("index").to_numpy()
+            self.status[rows] = _codes(batch.column("status"), ["kept", "rejected"])[0]
+            self.predicted[rows] = _codes(batch.column("predicted"), self.classes)[0]
+            self.label[rows], self.labels = _codes(batch.column("label"), self.labels)
+            for name in numeric:
+                self.numbers[name][rows] = _floats(batch.column(name))
+            for number, name in enumerate(self.classes):
+                self.probabilities[rows, number] = _floats(batch.column(f"p_{name}"))
+            if len(self.classes) > 1:  # per batch: no sorted copy of all the probabilities at once
+                top = np.sort(self.probabilities[rows], axis=1)
+                self.numbers["margin"][rows] = top[:, -1] - top[:, -2]
+            else:
+                self.numbers["margin"][rows] = np.nan
+            reason = batch.column("reason").combine_chunks()
+            given = np.flatnonzero(np.asarray(reason.is_valid()))
+            if len(given):
+                reasons.append(reason.take(pa.array(given)))
+                reason_rows.append(given + start)
+            pending.clear()
+            return start + size
+
+        # little read-ahead: at 10⁷ rows pyarrow's default (4 parts, 16 batches in flight) adds 0.2 GB to the peak
+        # memory and reads no faster on 2 cores
+        scanner = dataset.scanner(columns=columns, fragment_readahead=1, batch_readahead=2)
+        converted = 0
+        for tagged in scanner.scan_batches():
+            if tagged.fragment.path != current:  # the scanner keeps the parts' order, one part after another
+                current = tagged.fragment.path
+                self._part_starts.append(at)
+            pending.append(tagged.record_batch)
+            at += tagged.record_batch.num_rows
+            waiting += tagged.record_batch.num_rows
+            if waiting >= CONVERT_ROWS:
+                converted, waiting = convert(converted), 0
+        if pending:
+            convert(converted)
+        for number, name in enumerate(self.classes):
+            self.numbers[f"p_{name}"] = self.probabilities[:, number]
+        # reasons are given for rejected rows only: kept with their row numbers, looked up by binary search
+        self._reason_rows = np.concatenate(reason_rows) if reason_rows else np.zeros(0, np.int64)
+        self._reasons = pa.concat_arrays(reasons) if reasons else pa.array([], pa.string())
+        self._part_starts.append(at)
+        # the survey writes its parts in input order; should a part ever come out of order, sort the rows by
+        # their input index (and remember where each row sits in the parts, for the columns read on demand)
+        self._stored_at = None
+        if n and np.any(np.diff(self.index) < 0):
+            order = np.argsort(self.index, kind="stable")
+            self._stored_at = order
+            for name in ("index", "status", "predicted", "label", "probabilities"):
+                setattr(self, name, getattr(self, name)[order])
+            for name in numeric + ["margin"]:
+                self.numbers[name] = self.numbers[name][order]
+            for number, name in enumerate(self.classes):
+                self.numbers[f"p_{name}"] = self.probabilities[:, number]
+            back = np.empty(n, np.int64)
+            back[order] = np.arange(n)
+            self._reason_rows = back[self._reason_rows]
+            sort = np.argsort(self._reason_rows)
+            self._reason_rows = self._reason_rows[sort]
+            self._reasons = self._reasons.take(pa.array(sort))
+        self._cache: dict[tuple[str, int, int], object] = {}
+        self._groups: dict[int, np.ndarray] = {}
 
     def _record(self) -> dict:
         if not self.folder.is_dir():
@@ -144,11 +236,6 @@ class SurveyTable:
             raise ViewError(f"{self.folder}: the survey is half-written (still running, or interrupted): run the "
                             "same astroxai survey command again to finish it")
         return record
-
-    def _number(self, table, name: str) -> np.ndarray:
-        column = table.column(name)
-        return np.asarray(column.to_numpy(zero_copy_only=False) if column.null_count == 0
-                          else column.fill_null(np.nan).to_numpy(zero_copy_only=False), dtype=np.float32)
 
     def _two_numeric(self) -> tuple[str, str]:
         usable = [n for n, v in self.numbers.items() if np.isfinite(v).any()]
@@ -231,23 +318,76 @@ class SurveyTable:
             rows, key = rows[part], key[part]
         return rows[np.argsort(key, kind="stable")]
 
-    # -- rows as people read them ---------------------------------------------------------------------------------
-    def rows(self, numbers) -> list[dict]:
-        """The listed rows: id and input as strings, classes, probabilities, novelty, margin and reason."""
+    # -- columns read on demand ----------------------------------------------------------------------------------
+    def strings(self, name: str, numbers) -> list:
+        """Column ``name`` ("id", "input" or "reason") of the given rows as Python strings (None where empty).
+        Ids and inputs are read from the row groups of the Parquet parts that hold the rows (the last
+        :data:`PART_CACHE` read are kept)."""
         import pyarrow as pa
 
         numbers = np.asarray(numbers, dtype=np.int64)
-        take = pa.array(numbers, type=pa.int64())
-        ids, inputs, reasons = (column.take(take).to_pylist() for column in (self.ids, self.inputs, self.reasons))
+        if name == "reason":
+            at = np.minimum(np.searchsorted(self._reason_rows, numbers), max(len(self._reason_rows) - 1, 0))
+            found = (self._reason_rows[at] == numbers) if len(self._reason_rows) else np.zeros(len(numbers), bool)
+            values = self._reasons.take(pa.array(at[found])).to_pylist() if found.any() else []
+            out: list = [None] * len(numbers)
+            for j, value in zip(np.flatnonzero(found), values, strict=True):
+                out[j] = value
+            return out
+        stored = numbers if self._stored_at is None else self._stored_at[numbers]
+        starts = np.asarray(self._part_starts)
+        parts = np.searchsorted(starts, stored, side="right") - 1
+        out = [None] * len(numbers)
+        for part in np.unique(parts):
+            in_part = np.flatnonzero(parts == part)
+            groups = self._row_groups(int(part))
+            within = stored[in_part] - starts[part]
+            group_of = np.searchsorted(groups, within, side="right") - 1
+            for group in np.unique(group_of):
+                chosen = in_part[group_of == group]
+                column = self._group_column(name, int(part), int(group))
+                values = column.take(pa.array(within[group_of == group] - groups[group])).to_pylist()
+                for j, value in zip(chosen, values, strict=True):
+                    out[j] = value
+        return out
+
+    def _row_groups(self, part: int) -> np.ndarray:
+        """Where each row group of a Parquet part starts (read from its footer once)."""
+        import pyarrow.parquet as pq
+
+        if part not in self._groups:
+            metadata = pq.ParquetFile(self.parts[part]).metadata
+            sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+            self._groups[part] = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        return self._groups[part]
+
+    def _group_column(self, name: str, part: int, group: int):
+        """One column of one row group of one Parquet part (the last :data:`PART_CACHE` read are kept)."""
+        import pyarrow.parquet as pq
+
+        key = (name, part, group)
+        if key not in self._cache:
+            while len(self._cache) >= PART_CACHE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = pq.ParquetFile(self.parts[part]).read_row_group(group, columns=[name]) \
+                .column(name).combine_chunks()
+        return self._cache[key]
+
+    # -- rows as people read them ---------------------------------------------------------------------------------
+    def rows(self, numbers) -> list[dict]:
+        """The listed rows: id and input as strings, classes, probabilities, novelty, margin and reason."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        ids, inputs, reasons = (self.strings(name, numbers) for name in ("id", "input", "reason"))
+        absent = np.full(1, np.nan, np.float32)
         out = []
         for j, row in enumerate(numbers):
-            entry = {"row": int(row), "id": str(ids[j]), "input": str(inputs[j]),
+            entry = {"row": int(row), "id": str(ids[j]), "input": str(inputs[j] or ""),
                      "status": ("kept", "rejected")[self.status[row]] if self.status[row] >= 0 else "",
                      "label": self.labels[self.label[row]] if self.label[row] >= 0 else "",
                      "predicted": self.classes[self.predicted[row]] if self.predicted[row] >= 0 else "",
                      "reason": reasons[j] or "", "index": int(self.index[row])}
             for name in ("novelty", "margin", "z"):
-                value = self.numbers.get(name, np.full(self.n, np.nan))[row]
+                value = self.numbers[name][row] if name in self.numbers else absent[0]
                 entry[name] = float(value) if np.isfinite(value) else None
             for number, name in enumerate(self.classes):
                 value = self.probabilities[row, number]
@@ -260,10 +400,12 @@ class SurveyTable:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        rows = np.flatnonzero(shown & (self.status == 1))
-        if not len(rows):
+        if not len(self._reason_rows):
             return []
-        counts = pc.value_counts(self.reasons.take(pa.array(rows)))
+        chosen = shown[self._reason_rows] & (self.status[self._reason_rows] == 1)
+        if not chosen.any():
+            return []
+        counts = pc.value_counts(self._reasons.filter(pa.array(chosen)))
         pairs = sorted(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True),
                        key=lambda pair: -pair[1])
         return [(str(reason or ""), int(count)) for reason, count in pairs[:most]]
