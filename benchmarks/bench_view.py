@@ -7,7 +7,8 @@ and the process's peak memory.
 The rows are synthetic, drawn like the simulated store's survey (three classes in clusters on a t-SNE-like map,
 Dirichlet probabilities, a novelty score): the figures measure the viewer, not a model.  ``--survey DIR`` measures a
 real survey folder instead (e.g. ``astroxai survey`` of ``astroxai simulate --store 1000000``), adding a click to a
-drawn spectrum (the nearest object, its spectrum read from the store, its map explained with the survey's model).
+drawn spectrum (the nearest object, its spectrum read from the store, its map explained with the survey's model)
+and a box selection with its mean map against the rest.
 
 ``--browser`` also times the first view in headless Chromium (as ``astroxai view DIR`` is used): from starting the
 command to the map's image on the page, the browser already open.
@@ -144,6 +145,11 @@ def measure(folder: Path, repeats: int) -> dict:
             clicked = session.click(float(x), float(y))
             times.setdefault("click to drawn spectrum", []).append(time.perf_counter() - started)
             assert clicked is not None and len(session.spectrum_source.data["flux"]) > 0, session.about.text
+            (x0, x1), (y0, y1) = session.ranges()  # a box over the map's middle third: list + mean map
+            started = time.perf_counter()
+            session.select_box(x0 + (x1 - x0) / 3 + repeat, x1 - (x1 - x0) / 3, y0 + (y1 - y0) / 3, y1 - (y1 - y0) / 3)
+            times.setdefault("box selection + mean map", []).append(time.perf_counter() - started)
+            assert len(session.selected) > 0 and len(session.mean_source.data["selected"]) > 0
     return {"rows": shared.table.n, "read columns (s)": round(read, 2),
             **{f"{name} (s, median)": round(float(np.median(v)), 3) for name, v in times.items()},
             "peak memory (GB)": round(peak_memory_mb() / 1024, 2)}

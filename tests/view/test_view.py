@@ -281,10 +281,23 @@ def test_the_app_in_chromium(surveyed, tmp_path):
             "let n = 0; for (const v of a) { if (v !== 0) n++; } return n;")
         assert painted > 20  # datashader's image reached the page
         count = browser.model_value(driver, "count", "text")
+        listed = browser.column(driver, "rows", "id")
+
+        def on_screen():  # the ids the table's cells show, top to bottom
+            return driver.execute_script(
+                "const v = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('rows_table'));"
+                "const rows = Array.from((v.shadow_el || v.el).querySelectorAll('.slick-row'));"
+                "rows.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));"
+                "return rows.map(r => r.querySelector('.slick-cell').textContent);")
+
         browser.widget_elements(driver, "classes", "input")[0].click()
         wait(lambda: browser.model_value(driver, "count", "text") != count, "the filtered count")
+        filtered = browser.column(driver, "rows", "id")
+        assert filtered != listed  # the filter changed the listed rows ...
+        wait(lambda: on_screen()[:5] == filtered[:5], lambda: f"the table's cells {on_screen()[:5]}")  # ... on screen
         browser.widget_elements(driver, "classes", "input")[0].click()
         wait(lambda: browser.model_value(driver, "count", "text") == count, "the count back")
+        wait(lambda: on_screen()[:5] == listed[:5], lambda: f"the table's cells back {on_screen()[:5]}")
 
         table = SurveyTable(folder)
         x, y = table.numbers["tsne_x"], table.numbers["tsne_y"]

@@ -151,6 +151,7 @@ class Session:
             Checkbox,
             CheckboxGroup,
             ColumnDataSource,
+            CustomJS,
             DataTable,
             Div,
             LinearColorMapper,
@@ -221,6 +222,12 @@ class Session:
                    for name in self._table_columns() if name != "row"]
         self.rows_table = DataTable(source=self.rows_source, columns=columns, width=1000, height=300,
                                     index_position=None, name="rows_table")
+        # Bokeh 3.9.1-3.9.2 keep showing a table's old cells after its source's data is replaced (bokeh#15328,
+        # fixed after 3.9.2): redraw the grid in the page whenever the rows change
+        self.rows_source.js_on_change("data", CustomJS(args={"table": self.rows_table}, code="""
+            const view = Bokeh.index.find_one(table);
+            if (view != null && view.grid != null) { view.updateGrid(); view.grid.invalidate(); view.grid.render(); }
+        """))
         self.page_text = Div(name="page")
         self.previous_page, self.next_page = Button(label="◀ rows", width=70), Button(label="rows ▶", width=70)
         self.export_button = Button(label="export selection", button_type="primary", width=140, name="export")

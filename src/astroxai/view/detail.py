@@ -22,6 +22,8 @@ from astroxai.workflows.survey_outputs import MAPS
 
 #: Objects averaged per side for a selection's mean map when maps are computed on demand (seeded sample).
 ON_DEMAND_SAMPLE = 200
+#: ... drawn from the survey parts (partitions of consecutive inputs) that hold most of a side's rows.
+ON_DEMAND_PARTS = 4
 #: ... and when they are read from the survey's maps (from at most this many partitions, the fullest first).
 STORED_SAMPLE, STORED_PARTS = 4000, 8
 
@@ -45,7 +47,7 @@ class Explained:
         self.lock = threading.Lock()
         self._model = None
         self._stored = None  # (part number per row, row within the part, part paths)
-        self._stores: dict[str, np.ndarray] = {}
+        self._stores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # sorted ids, their rows
 
     # -- the model ------------------------------------------------------------------------------------------------
     def model(self):
@@ -71,34 +73,47 @@ class Explained:
         from astroxai.workflows.inputs import reduced_chunks
 
         model = self.model()
-        fluxes = []
-        for row in rows:
+        fluxes: list = [None] * len(rows)
+        stores: dict[str, list[int]] = {}
+        for number, row in enumerate(rows):
             source = row["input"]
             if _is_store(source):
-                fluxes.append(self._store_flux(source, row["id"]))
+                stores.setdefault(source, []).append(number)
                 continue
             path, _, member = source.partition("#") if not Path(source).exists() else (source, "", "")
             item = InputItem(Path(path), z=row.get("z"), member=member or None)
             fates, data = next(reduced_chunks(model, [item], workers=1, chunk_size=1))
             if data is None or not len(data):
                 raise ViewError(f"{source}: cannot be read again ({fates[0]['reason']})")
-            fluxes.append(data.flux[0])
+            fluxes[number] = data.flux[0]
+        for store, numbers in stores.items():  # one opening and one read per store
+            for number, flux in zip(numbers, self._store_fluxes(store, [rows[n]["id"] for n in numbers]),
+                                    strict=True):
+                fluxes[number] = flux
         grid = np.asarray(model.grid_, dtype=np.float64)
         return SpectraSet(np.asarray(fluxes, dtype=np.float32).reshape(-1, grid.size), grid,
                           [r["label"] for r in rows], [r["id"] for r in rows], {"z": [r.get("z") for r in rows]})
 
-    def _store_flux(self, store: str, spectrum_id: str) -> np.ndarray:
-        """One spectrum of a reduced store, found by its id (the store's ids are read once)."""
+    def _store_fluxes(self, store: str, spectrum_ids: list[str]) -> np.ndarray:
+        """Spectra of a reduced store, found by their ids: the store's ids are read once and sorted, each id is then
+        a binary search (a scan of 10⁶ ids per spectrum cost 16 ms), and the rows are read in one go."""
         from astroxai.data import SpectraSet
         from astroxai.data.base import open_hdf5
 
         with open_hdf5(store, SpectraSet.FORMAT) as handle:
             if store not in self._stores:
-                self._stores[store] = handle["ids"].asstr()[()]
-            found = np.flatnonzero(self._stores[store] == spectrum_id)
-            if not len(found):
-                raise ViewError(f"{store}: holds no spectrum {spectrum_id!r} any more")
-            return np.asarray(handle["flux"][int(found[0])], dtype=np.float32)
+                ids = np.asarray(handle["ids"].asstr()[()], dtype=str)
+                order = np.argsort(ids, kind="stable")
+                self._stores[store] = (ids[order], order)
+            ids, order = self._stores[store]
+            wanted = np.asarray(spectrum_ids, dtype=str)
+            at = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
+            found = (ids[at] == wanted) if len(ids) else np.zeros(len(wanted), bool)
+            if not found.all():
+                raise ViewError(f"{store}: holds no spectrum {wanted[~found][0]!r} any more")
+            positions = order[at]
+            unique, back = np.unique(positions, return_inverse=True)  # h5py reads increasing rows
+            return np.asarray(handle["flux"][unique], dtype=np.float32)[back]
 
     # -- maps -----------------------------------------------------------------------------------------------------
     def _explain(self, data) -> np.ndarray:
@@ -168,11 +183,14 @@ class Explained:
         size = STORED_SAMPLE if stored else ON_DEMAND_SAMPLE
 
         def sample(rows):
-            if stored:
-                part, _, _ = self._stored_index()
-                fullest = np.unique(part[rows], return_counts=True)
-                keep = fullest[0][np.argsort(-fullest[1], kind="stable")[:STORED_PARTS]]
-                rows = rows[np.isin(part[rows], keep)]
+            # a cluster sample: the rows of the few parts that hold most of them, then a seeded sample of those.
+            # Stored maps: one Zarr part read per part.  Computed maps: a survey part is 2 048 consecutive
+            # inputs, i.e. a few chunks of a reduced store, where one spectrum read alone costs a whole gzip chunk
+            # (4 MB, ~9 ms): 200 rows spread over a 10⁶-row store took 1.6 s, from 4 parts 0.1 s.
+            part = self._stored_index()[0][rows] if stored else table.part_of(rows)
+            fullest = np.unique(part, return_counts=True)
+            keep = fullest[0][np.argsort(-fullest[1], kind="stable")[:STORED_PARTS if stored else ON_DEMAND_PARTS]]
+            rows = rows[np.isin(part, keep)]
             return np.sort(rng.choice(rows, size, replace=False)) if len(rows) > size else rows
 
         means = []

@@ -336,7 +336,7 @@ class SurveyTable:
             return out
         stored = numbers if self._stored_at is None else self._stored_at[numbers]
         starts = np.asarray(self._part_starts)
-        parts = np.searchsorted(starts, stored, side="right") - 1
+        parts = self.part_of(numbers)
         out = [None] * len(numbers)
         for part in np.unique(parts):
             in_part = np.flatnonzero(parts == part)
@@ -350,6 +350,12 @@ class SurveyTable:
                 for j, value in zip(chosen, values, strict=True):
                     out[j] = value
         return out
+
+    def part_of(self, numbers) -> np.ndarray:
+        """The number of the Parquet part (the survey's partition) that holds each row."""
+        numbers = np.asarray(numbers, dtype=np.int64)
+        stored = numbers if self._stored_at is None else self._stored_at[numbers]
+        return np.searchsorted(np.asarray(self._part_starts), stored, side="right") - 1
 
     def _row_groups(self, part: int) -> np.ndarray:
         """Where each row group of a Parquet part starts (read from its footer once)."""
