@@ -20,7 +20,7 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.io import collect_inputs
 from astroxai.view.detail import Explained
-from astroxai.view.table import Filter, SurveyTable, ViewError
+from astroxai.view.table import Filter, SurveyTable, VerdictBook, ViewError
 from astroxai.workflows.survey import open_maps, read_survey
 
 
@@ -196,6 +196,24 @@ def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(su
     items = collect_inputs([tmp_path / "verdicts.csv"])  # the verdicts are a catalogue
     relabelled = next(i for i in items if str(i.path) == file_row["input"])
     assert relabelled.label == "intermediate"
+
+    # a row of a reduced store: its reduced spectrum, labelled by the verdict, goes to verdicts.h5 (a SpectraSet)
+    judged = {v["id"] for v in verdicts}
+    store_row = next(r for r in session.table.rows(np.flatnonzero(session.table.kept))
+                     if r["input"].endswith(".h5") and r["id"] not in judged)
+    session.show_object(store_row["row"])
+    session.give_verdict("agree")
+    kept = SpectraSet.load(tmp_path / "verdicts.h5")
+    assert list(kept.ids) == [store_row["id"]] and list(kept.labels) == [store_row["predicted"]]
+    source = SpectraSet.load(store_row["input"])
+    np.testing.assert_array_equal(kept.flux[0], source.flux[list(source.ids).index(store_row["id"])])
+    np.testing.assert_array_equal(kept.wavelength, source.wavelength)
+    assert list(kept.meta["file"]) == [store_row["input"]]
+    reopened = VerdictBook(tmp_path / "verdicts.csv")  # a restarted server keeps them
+    assert len(reopened) == len(verdicts) + 1 and len(reopened.reduced) == 1
+    session.show_object(store_row["row"])
+    session.give_verdict("bad data")  # bad data is no training example: the set is emptied
+    assert not (tmp_path / "verdicts.h5").exists()
 
 
 def test_folders_it_cannot_show_get_one_line_errors(surveyed, tmp_path):

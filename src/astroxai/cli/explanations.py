@@ -172,7 +172,8 @@ def view(survey_dir, port, address, no_browser, verdicts):
     the selection is drawn against the rest.  Click an object: its spectrum coloured by its attribution map (blue:
     more flux there raises the explained class; red: lowers it), its probabilities and its neighbours on the map.
     Inspection queues (most novel, least confident, label ≠ predicted) step with j/k; a/r/b say agree / relabel /
-    bad data, saved to verdicts.csv, a catalogue that astroxai run --catalog takes.  "export selection" saves
+    bad data, saved to verdicts.csv, a catalogue that astroxai run --catalog takes (rows of reduced stores also to
+    verdicts.h5, a data set for astroxai train).  "export selection" saves
     selections/selection-NNN.csv (+ .json: the filter, the ids, the model's checksum) that astroxai explain
     re-runs.
 

@@ -23,7 +23,7 @@ import numpy as np
 from astroxai.errors import InputError
 from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.explorer import attribution_palette, class_colours
-from astroxai.view.detail import Explained, export_selection
+from astroxai.view.detail import Explained, export_selection, is_store
 from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook
 from astroxai.workflows.survey_outputs import SELECTIONS, VERDICTS
 
@@ -546,8 +546,16 @@ class Session:
             return
         row = self.table.rows([self.current])[0]
         new = self.relabel_as.value if verdict == "relabel" else ""
+        spectrum = None
+        if is_store(row["input"]):  # its reduced spectrum goes to the verdicts' training set (verdicts.h5)
+            try:
+                data = self.shared.explained.spectra([row])
+                spectrum = (data.wavelength, data.flux[0])
+            except InputError as error:
+                self.verdict_text.text = f"{html.escape(row['id'])}: {html.escape(str(error))}"
+                return
         self.shared.verdicts.record(Verdict(row["id"], row["input"], row["z"], row["predicted"], row["label"],
-                                            verdict, new, self.table.model_sha))
+                                            verdict, new, self.table.model_sha), spectrum)
         self.verdict_text.text = (f"{html.escape(row['id'])}: {verdict}{' → ' + html.escape(new) if new else ''} "
                                   f"— {len(self.shared.verdicts)} verdicts in "
                                   f"{html.escape(str(self.shared.verdicts.path))}")

@@ -77,7 +77,7 @@ class Explained:
         stores: dict[str, list[int]] = {}
         for number, row in enumerate(rows):
             source = row["input"]
-            if _is_store(source):
+            if is_store(source):
                 stores.setdefault(source, []).append(number)
                 continue
             path, _, member = source.partition("#") if not Path(source).exists() else (source, "", "")
@@ -219,8 +219,8 @@ def export_selection(table: SurveyTable, explained: Explained, rows, chosen: Fil
         taken = {p.stem for p in folder.glob("selection-*.json")}
         name = next(f"selection-{k:03d}" for k in range(1, 10_000) if f"selection-{k:03d}" not in taken)
     listed = [r for r in table.rows(rows) if r["status"] == "kept"]
-    from_stores = [r for r in listed if _is_store(r["input"])]
-    from_files = [r for r in listed if not _is_store(r["input"])]
+    from_stores = [r for r in listed if is_store(r["input"])]
+    from_files = [r for r in listed if not is_store(r["input"])]
     written = []
     if from_files or not from_stores:
         path = folder / f"{name}.csv"
@@ -244,5 +244,6 @@ def export_selection(table: SurveyTable, explained: Explained, rows, chosen: Fil
     return [*written, path]
 
 
-def _is_store(source: str) -> bool:
+def is_store(source: str) -> bool:
+    """Whether a survey row's input is a reduced store (an HDF5 file of reduced spectra), not a spectrum file."""
     return source.lower().endswith((".h5", ".hdf5")) and Path(source).is_file()

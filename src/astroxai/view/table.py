@@ -440,17 +440,22 @@ class Verdict:
 
 class VerdictBook:
     """The verdicts of a survey's inspection, kept in a CSV (one row per object — id and file — the last verdict
-    wins) that
-    ``astroxai run --data … --catalog`` and ``astroxai predict/explain`` take as a catalogue: columns ``file``,
-    ``z``, ``label`` (the predicted class when agreed, the new class when relabelled, empty for bad data) and the
-    verdict's record.  Rewritten atomically after every verdict; shared by every browser session (a lock)."""
+    wins) that ``astroxai run --data … --catalog`` and ``astroxai predict/explain`` take as a catalogue: columns
+    ``file``, ``z``, ``label`` (the predicted class when agreed, the new class when relabelled, empty for bad data)
+    and the verdict's record.  A row of a reduced store is no file a catalogue can name: those objects' reduced
+    spectra, with the label of their verdict (bad data left out), are kept in the CSV's ``.h5`` twin, a
+    SpectraSet that ``astroxai train`` takes.  Both rewritten atomically after every verdict; shared by every
+    browser session (a lock)."""
 
     COLUMNS = ("file", "z", "label", "id", "verdict", "predicted", "survey_label", "model_sha256", "time")
 
     def __init__(self, path):
         self.path = Path(path)
+        self.reduced_path = self.path.with_suffix(".h5")
         self.lock = threading.Lock()
         self.entries: dict[tuple[str, str], Verdict] = {}
+        self.reduced: dict[tuple[str, str], np.ndarray] = {}  # store rows' spectra, on ``self.grid``
+        self.grid: np.ndarray | None = None
         if self.path.is_file():
             with open(self.path, newline="", encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
@@ -460,20 +465,54 @@ class VerdictBook:
                                                       row.get("verdict", ""),
                                                       row.get("label", "") if row.get("verdict") == "relabel"
                                                       else "", row.get("model_sha256", ""), row.get("time", ""))
+        if self.reduced_path.is_file():
+            from astroxai.data import SpectraSet
 
-    def record(self, verdict: Verdict) -> None:
+            kept = SpectraSet.load(self.reduced_path)
+            self.grid = kept.wavelength
+            for number, (spectrum_id, file) in enumerate(zip(kept.ids, kept.meta["file"], strict=True)):
+                self.reduced[str(spectrum_id), str(file)] = kept.flux[number]
+
+    def record(self, verdict: Verdict, spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Keep ``verdict``; ``spectrum`` (wavelength, reduced flux): the object is a row of a reduced store."""
         if verdict.verdict not in VERDICTS:
             raise ValueError(f"a verdict is one of {', '.join(VERDICTS)}, not {verdict.verdict!r}")
         if verdict.verdict == "relabel" and not verdict.new_label:
             raise ValueError("a relabel verdict needs the new class")
         with self.lock:
-            self.entries[verdict.id, verdict.file] = verdict
+            key = (verdict.id, verdict.file)
+            self.entries[key] = verdict
+            if spectrum is not None:
+                wavelength = np.asarray(spectrum[0], dtype=np.float64)
+                if self.grid is not None and not np.array_equal(wavelength, self.grid):
+                    raise ValueError(f"{verdict.id}: its spectrum is on another grid than the verdicts in "
+                                     f"{self.reduced_path}")
+                self.grid = wavelength
+                self.reduced[key] = np.asarray(spectrum[1], dtype=np.float32)
             with atomic_path(self.path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(self.COLUMNS)
                 for entry in self.entries.values():
                     row = {**asdict(entry), "label": entry.label, "z": "" if entry.z is None else repr(entry.z)}
                     writer.writerow([row[c] for c in self.COLUMNS])
+            if self.reduced:
+                self._write_reduced()
+
+    def _write_reduced(self) -> None:
+        from astroxai.data import SpectraSet
+
+        keys = [k for k in self.reduced if self.entries[k].label]  # bad data: not a training example
+        if not keys:
+            self.reduced_path.unlink(missing_ok=True)
+            return
+        entries = [self.entries[k] for k in keys]
+        SpectraSet(np.stack([self.reduced[k] for k in keys]), self.grid, [e.label for e in entries],
+                   [e.id for e in entries],
+                   {"file": np.array([e.file for e in entries], dtype=object),
+                    "verdict": np.array([e.verdict for e in entries], dtype=object),
+                    "z": np.array([np.nan if e.z is None else e.z for e in entries], dtype=np.float64)},
+                   {"source": "astroxai view: verdicts on rows of reduced stores",
+                    "model_sha256": sorted({e.model_sha256 for e in entries})}).save(self.reduced_path)
 
     def __len__(self) -> int:
         return len(self.entries)
