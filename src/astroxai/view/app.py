@@ -603,14 +603,23 @@ def free_port(address: str) -> int:
         return probe.getsockname()[1]
 
 
+def _import_datashader() -> None:
+    import datashader  # noqa: F401
+    import datashader.transfer_functions  # noqa: F401
+
+
 def make_server(folder, *, port: int = 5006, address: str = "127.0.0.1", verdicts=None):
     """A Bokeh server of the survey in ``folder`` (not started), the data read once for every session; ``port``
     0 picks a free one.  Returns the server and its URL."""
+    # datashader's import (≈ 2 s of Python, with pandas and dask) runs while pyarrow reads the survey's columns
+    importing = threading.Thread(target=_import_datashader, name="astroxai-view-import", daemon=True)
+    importing.start()
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler
     from bokeh.server.server import Server
 
     shared = Shared(folder, verdicts)
+    importing.join()
     served = threading.Event()
     warm_up(shared, background=True, after=served)
     port = port or free_port(address)
