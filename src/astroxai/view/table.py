@@ -125,8 +125,8 @@ class SurveyTable:
     def _read(self) -> None:
         """Stream the parts once (pyarrow's scanner, a batch at a time) into preallocated compact arrays, so the
         peak memory is the arrays plus a few batches, not the whole table in Arrow's float64 and strings.  The
-        ``input`` column stays on disk: :meth:`strings` reads it for the rows a person lists (it is the largest
-        column, and only ever shown a page at a time)."""
+        ``id`` and ``input`` columns stay on disk: :meth:`strings` reads them for the rows a person lists (they are
+        the widest columns, and only ever shown a page at a time)."""
         import pyarrow as pa
         import pyarrow.dataset as pads
 
@@ -146,7 +146,7 @@ class SurveyTable:
         self.numbers = {name: np.empty(n, np.float32) for name in (*numeric, "margin")}
         reasons, reason_rows = [], []
         self.labels = list(self.classes)
-        self._part_starts, at = [], 0
+        self._part_starts, self._part_paths, at = [], [], 0
         columns = ["index", "status", "reason", "label", "predicted", *numeric,
                    *(f"p_{c}" for c in self.classes)]
         current, pending, waiting = None, [], 0
@@ -183,9 +183,10 @@ class SurveyTable:
         scanner = dataset.scanner(columns=columns, fragment_readahead=1, batch_readahead=2)
         converted = 0
         for tagged in scanner.scan_batches():
-            if tagged.fragment.path != current:  # the scanner keeps the parts' order, one part after another
+            if tagged.fragment.path != current:  # the scanner yields each part's batches together, in order
                 current = tagged.fragment.path
                 self._part_starts.append(at)
+                self._part_paths.append(current)
             pending.append(tagged.record_batch)
             at += tagged.record_batch.num_rows
             waiting += tagged.record_batch.num_rows
@@ -362,7 +363,7 @@ class SurveyTable:
         import pyarrow.parquet as pq
 
         if part not in self._groups:
-            metadata = pq.ParquetFile(self.parts[part]).metadata
+            metadata = pq.ParquetFile(self._part_paths[part]).metadata
             sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
             self._groups[part] = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         return self._groups[part]
@@ -375,7 +376,7 @@ class SurveyTable:
         if key not in self._cache:
             while len(self._cache) >= PART_CACHE:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = pq.ParquetFile(self.parts[part]).read_row_group(group, columns=[name]) \
+            self._cache[key] = pq.ParquetFile(self._part_paths[part]).read_row_group(group, columns=[name]) \
                 .column(name).combine_chunks()
         return self._cache[key]
 
