@@ -124,8 +124,9 @@ def echo_note(model_dir) -> None:
     """Print the note of a bundled model (what to know before trusting it); nothing for other model folders."""
     from astroxai.models.bundled import note_for
 
-    if note_for(model_dir):
-        click.echo(f"{Path(model_dir).name}: {note_for(model_dir)}")
+    note = note_for(model_dir)
+    if note:
+        click.echo(f"{Path(model_dir).name}: {note}")
 
 
 def check_out(out) -> None:

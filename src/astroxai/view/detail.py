@@ -17,7 +17,7 @@ import numpy as np
 
 from astroxai.data.base import atomic_path
 from astroxai.results import json_text
-from astroxai.view.table import Filter, SurveyTable, ViewError
+from astroxai.view.table import Filter, SurveyTable, ViewError, find_sorted
 from astroxai.workflows.survey_outputs import MAPS
 
 #: Objects averaged per side for a selection's mean map when maps are computed on demand (seeded sample).
@@ -107,8 +107,7 @@ class Explained:
                 self._stores[store] = (ids[order], order)
             ids, order = self._stores[store]
             wanted = np.asarray(spectrum_ids, dtype=str)
-            at = np.minimum(np.searchsorted(ids, wanted), max(len(ids) - 1, 0))
-            found = (ids[at] == wanted) if len(ids) else np.zeros(len(wanted), bool)
+            at, found = find_sorted(ids, wanted)
             if not found.all():
                 raise ViewError(f"{store}: holds no spectrum {wanted[~found][0]!r} any more")
             positions = order[at]
@@ -246,4 +245,6 @@ def export_selection(table: SurveyTable, explained: Explained, rows, chosen: Fil
 
 def is_store(source: str) -> bool:
     """Whether a survey row's input is a reduced store (an HDF5 file of reduced spectra), not a spectrum file."""
-    return source.lower().endswith((".h5", ".hdf5")) and Path(source).is_file()
+    from astroxai.workflows.inputs import SET_SUFFIXES  # here: that module brings torch, the viewer's start need not
+
+    return source.lower().endswith(SET_SUFFIXES) and Path(source).is_file()

@@ -72,6 +72,14 @@ class Filter:
         return " and ".join(terms) or "all rows"
 
 
+def find_sorted(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``wanted`` sits in the sorted array ``values`` (a binary search), and whether it is there."""
+    if not len(values):
+        return np.zeros(len(wanted), np.int64), np.zeros(len(wanted), bool)
+    at = np.minimum(np.searchsorted(values, wanted), len(values) - 1)
+    return at, values[at] == wanted
+
+
 def _floats(column) -> np.ndarray:
     """A numeric Arrow column as float32 with NaN for nulls."""
     if column.null_count:
@@ -194,12 +202,10 @@ class SurveyTable:
                 converted, waiting = convert(converted), 0
         if pending:
             convert(converted)
-        for number, name in enumerate(self.classes):
-            self.numbers[f"p_{name}"] = self.probabilities[:, number]
         # reasons are given for rejected rows only: kept with their row numbers, looked up by binary search
         self._reason_rows = np.concatenate(reason_rows) if reason_rows else np.zeros(0, np.int64)
         self._reasons = pa.concat_arrays(reasons) if reasons else pa.array([], pa.string())
-        self._part_starts.append(at)
+        self._part_starts = np.asarray([*self._part_starts, at], dtype=np.int64)
         # the survey writes its parts in input order; should a part ever come out of order, sort the rows by
         # their input index (and remember where each row sits in the parts, for the columns read on demand)
         self._stored_at = None
@@ -210,14 +216,14 @@ class SurveyTable:
                 setattr(self, name, getattr(self, name)[order])
             for name in numeric + ["margin"]:
                 self.numbers[name] = self.numbers[name][order]
-            for number, name in enumerate(self.classes):
-                self.numbers[f"p_{name}"] = self.probabilities[:, number]
             back = np.empty(n, np.int64)
             back[order] = np.arange(n)
             self._reason_rows = back[self._reason_rows]
             sort = np.argsort(self._reason_rows)
             self._reason_rows = self._reason_rows[sort]
             self._reasons = self._reasons.take(pa.array(sort))
+        for number, name in enumerate(self.classes):  # views into the probabilities
+            self.numbers[f"p_{name}"] = self.probabilities[:, number]
         self._cache: dict[tuple[str, int, int], object] = {}
         self._groups: dict[int, np.ndarray] = {}
 
@@ -328,16 +334,15 @@ class SurveyTable:
 
         numbers = np.asarray(numbers, dtype=np.int64)
         if name == "reason":
-            at = np.minimum(np.searchsorted(self._reason_rows, numbers), max(len(self._reason_rows) - 1, 0))
-            found = (self._reason_rows[at] == numbers) if len(self._reason_rows) else np.zeros(len(numbers), bool)
+            at, found = find_sorted(self._reason_rows, numbers)
             values = self._reasons.take(pa.array(at[found])).to_pylist() if found.any() else []
             out: list = [None] * len(numbers)
             for j, value in zip(np.flatnonzero(found), values, strict=True):
                 out[j] = value
             return out
-        stored = numbers if self._stored_at is None else self._stored_at[numbers]
-        starts = np.asarray(self._part_starts)
-        parts = self.part_of(numbers)
+        stored = self._stored(numbers)
+        starts = self._part_starts
+        parts = np.searchsorted(starts, stored, side="right") - 1
         out = [None] * len(numbers)
         for part in np.unique(parts):
             in_part = np.flatnonzero(parts == part)
@@ -352,11 +357,15 @@ class SurveyTable:
                     out[j] = value
         return out
 
+    def _stored(self, numbers: np.ndarray) -> np.ndarray:
+        """Where rows sit in the parts read one after another (their row numbers unless the parts were out of
+        input order)."""
+        return numbers if self._stored_at is None else self._stored_at[numbers]
+
     def part_of(self, numbers) -> np.ndarray:
         """The number of the Parquet part (the survey's partition) that holds each row."""
-        numbers = np.asarray(numbers, dtype=np.int64)
-        stored = numbers if self._stored_at is None else self._stored_at[numbers]
-        return np.searchsorted(np.asarray(self._part_starts), stored, side="right") - 1
+        stored = self._stored(np.asarray(numbers, dtype=np.int64))
+        return np.searchsorted(self._part_starts, stored, side="right") - 1
 
     def _row_groups(self, part: int) -> np.ndarray:
         """Where each row group of a Parquet part starts (read from its footer once)."""
@@ -385,7 +394,6 @@ class SurveyTable:
         """The listed rows: id and input as strings, classes, probabilities, novelty, margin and reason."""
         numbers = np.asarray(numbers, dtype=np.int64)
         ids, inputs, reasons = (self.strings(name, numbers) for name in ("id", "input", "reason"))
-        absent = np.full(1, np.nan, np.float32)
         out = []
         for j, row in enumerate(numbers):
             entry = {"row": int(row), "id": str(ids[j]), "input": str(inputs[j] or ""),
@@ -394,7 +402,7 @@ class SurveyTable:
                      "predicted": self.classes[self.predicted[row]] if self.predicted[row] >= 0 else "",
                      "reason": reasons[j] or "", "index": int(self.index[row])}
             for name in ("novelty", "margin", "z"):
-                value = self.numbers[name][row] if name in self.numbers else absent[0]
+                value = self.numbers[name][row] if name in self.numbers else np.nan
                 entry[name] = float(value) if np.isfinite(value) else None
             for number, name in enumerate(self.classes):
                 value = self.probabilities[row, number]
