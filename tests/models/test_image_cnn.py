@@ -144,3 +144,22 @@ def test_train_picks_the_regressor_settings_for_a_regression():
     classifier = estimator_for(data)
     assert isinstance(classifier, ImageCNNClassifier)
     assert (classifier.max_epochs, classifier.dropout) == (100, ImageCNNClassifier().dropout)
+
+
+@pytest.mark.parametrize("views", [False, True])
+def test_the_channels_last_path_without_gradients_equals_the_default_layout(views):
+    """Predictions and the perturbation explainers run the convolutions in channels-last (no gradient taken); the
+    path with gradients keeps torch's default layout.  Both give the same outputs up to float32 round-off (1e-6 of
+    probabilities that sum to 1), for one image and for a batch, and the fast path really is channels-last."""
+    torch.manual_seed(3)
+    module = ImageCNN((1, 32, 32), 4, average_views=views).eval()
+    for n in (1, 9):
+        x = torch.rand(n, 1, 32, 32, dtype=torch.float64)
+        with torch.no_grad():
+            fast = module(x)
+        default = module(x.clone().requires_grad_(True)).detach()  # a gradient may follow: the default layout
+        assert not torch.equal(fast, torch.zeros_like(fast))
+        torch.testing.assert_close(fast, default, rtol=0, atol=1e-6)
+    with torch.no_grad():
+        z = module._convolved(torch.rand(2, 1, 32, 32))
+    assert z.is_contiguous(memory_format=torch.channels_last) and not z.is_contiguous()

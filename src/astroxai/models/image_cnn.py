@@ -107,8 +107,27 @@ class ImageCNN(nn.Module):
             x = torch.asinh(x / self.softening) / float(np.arcsinh(1.0 / self.softening))
         return x
 
+    def _convolved(self, z: torch.Tensor) -> torch.Tensor:
+        """The convolution blocks' output.  Where no gradient is taken (predictions, the perturbation explainers:
+        LIME, KernelSHAP, occlusion) the plain network runs in torch's channels-last layout, in which oneDNN's
+        convolutions of one-channel images are about ten times faster on a CPU (the whole forward pass 1.5–1.8×);
+        the result equals the default layout's up to float32 round-off.  Training and gradients keep the default
+        layout: there a max-pool's ties (ReLU zeros) send the gradient to another pixel in channels-last, which
+        would change saliency maps and trained weights."""
+        if self.equivariant or torch.is_grad_enabled():
+            return self.features(z)
+        z = z.contiguous(memory_format=torch.channels_last)
+        for layer in self.features:
+            if isinstance(layer, nn.Conv2d):
+                weight = layer.weight.contiguous(memory_format=torch.channels_last)
+                z = nn.functional.conv2d(z, weight, layer.bias, layer.stride, layer.padding, layer.dilation,
+                                         layer.groups)
+            else:
+                z = layer(z)
+        return z
+
     def raw_prepared(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.head(self.features(z.to(self._dtype())))
+        out = self.head(self._convolved(z.to(self._dtype())))
         return out if self.task == "classify" else out[:, 0] * self.target_scale + self.target_offset
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
