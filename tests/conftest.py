@@ -46,6 +46,26 @@ LONGEST_FIRST = ("tests/workflows/test_images.py",  # 354 (216 of them the real 
                  "tests/models/test_svm.py")  # 9; the other files take under 7 s each
 
 
+#: Files that go to the same worker as another (xdist builds a session fixture once per worker that uses it): the
+#: report's browser tests use the small image runs of test_images.py (35–45 s each to build), test_cli.py uses the
+#: small spectra run of test_user_sample.py (40–55 s).
+SAME_WORKER = {"tests/report/test_explorer.py": "tests/workflows/test_images.py",
+               "tests/test_cli.py": "tests/workflows/test_user_sample.py"}
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's whole-file scheduling (``--dist loadfile``), with the files of :data:`SAME_WORKER` joined to
+    their partner's unit of work."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SAME_WORKER.get(path, path)
+
+    return SharedFixtureScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items):
     rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

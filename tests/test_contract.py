@@ -103,7 +103,8 @@ def test_estimator_contract(name, fitted, spectra, galaxies, tmp_path):
 
 CLASSIFIERS = [name for name in ESTIMATORS if name != "image-regressor"]
 FAST = {"lime": {"n_samples": 40}, "kernelshap": {"n_samples": 40}, "smoothgrad": {"n_samples": 4},
-        "integrated-gradients": {"n_steps": 8}}
+        "integrated-gradients": {"n_steps": 8},
+        "occlusion": {"window": 16, "stride": 16}}  # 16 windows of an image (225 by default: 26 s with 8 views)
 
 
 @pytest.mark.parametrize("method", method_names())
