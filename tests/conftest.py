@@ -46,10 +46,11 @@ LONGEST_FIRST = ("tests/workflows/test_images.py",  # 354 (216 of them the real 
                  "tests/models/test_svm.py")  # 9; the other files take under 7 s each
 
 
-#: Files that go to the same worker as another (xdist builds a session fixture once per worker that uses it): the
-#: report's browser tests use the small image runs of test_images.py (35–45 s each to build), test_cli.py uses the
-#: small spectra run of test_user_sample.py (40–55 s).
-SAME_WORKER = {"tests/report/test_explorer.py": "tests/workflows/test_images.py",
+#: Files that go to the same worker as another (xdist builds a session fixture once per worker that uses it):
+#: test_cli.py and the report's browser tests use the small spectra run of test_user_sample.py (45-85 s to build under
+#: the suite's load).  The browser tests' gallery also uses a small radio run of test_images.py (35-45 s), built again
+#: on this worker: the cheaper of the two to build twice, and both files together would be a third of the suite.
+SAME_WORKER = {"tests/report/test_explorer.py": "tests/workflows/test_user_sample.py",
                "tests/test_cli.py": "tests/workflows/test_user_sample.py"}
 
 
@@ -181,9 +182,10 @@ def radio_model(tmp_path_factory, radio) -> Path:
     return out
 
 
-#: The small spectra run's config: every stage of ``astroxai run`` (models, t-SNE, saliency, trust, report) in ~1 min.
+#: The small spectra run's config: every stage of ``astroxai run`` (models, t-SNE, saliency, trust, report) in ~1 min;
+#: the trust table (six methods, three models, each scored five times over) on 4 test spectra.
 SMALL_RUN = {"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100, "quick": True,
-             "timing_repeats": 1, "perplexities": [4, 8], "n_correct": 2}
+             "timing_repeats": 1, "perplexities": [4, 8], "n_correct": 2, "trust_spectra": 4}
 
 
 def _cli_run(folder: Path, config: dict, *extra: str) -> Path:
