@@ -22,28 +22,26 @@ from astroxai.simulate import simulate_sample  # noqa: E402
 from tests.helpers import flat_spectrum  # noqa: E402
 
 #: README command 2 runs the suite on two pytest-xdist workers (``pytest -n 2``), which pyproject.toml's addopts
-#: make take whole files (``--dist loadfile``: a file's module fixtures are built once) in the order below
-#: (``--no-loadscope-reorder``): the files whose tests take longest go first, so that each worker takes the next
-#: file when it is free and neither is left running a long file at the end while the other waits (a greedy
+#: and :func:`pytest_xdist_make_scheduler` make take whole files (a file's module fixtures are built once) in the
+#: order below (``--no-loadscope-reorder``): the files whose tests take longest go first, so that each worker takes
+#: the next file when it is free and neither is left running a long file at the end while the other waits (a greedy
 #: longest-first schedule).  Before, xdist's default ``--dist load`` gave each worker a first chunk of 72
 #: consecutive tests, so one worker got every long file: it ran for 735 s while the other finished its 507 tests in
-#: 366 s and then waited.  Seconds per file on one worker (``pytest -n 2 --durations=0``, 6 December 2026) in
-#: comments.
-LONGEST_FIRST = ("tests/workflows/test_images.py",  # 354 (216 of them the real FIRST run, before it was cut)
-                 "tests/workflows/test_survey.py",  # 154
-                 "tests/workflows/test_user_sample.py",  # 128
-                 "tests/models/test_cnn.py",  # 61
-                 "tests/test_contract.py",  # 50
-                 "tests/test_fuzz.py",  # 47
-                 "tests/workflows/test_fetch.py",  # 45
-                 "tests/view/test_view.py",  # 42
-                 "tests/test_interrupt.py",  # 31
-                 "tests/test_docs.py",  # 25
+#: 366 s and then waited (752 s in all; 526 s with this schedule and the cuts of the same day).  Seconds per file on
+#: one worker (``pytest -n 2 --durations=0``, 6 December 2026) in comments.
+LONGEST_FIRST = ("tests/workflows/test_images.py",  # 242
+                 "tests/workflows/test_survey.py",  # 199
+                 "tests/workflows/test_user_sample.py",  # 161 (+ test_explorer.py's 44 and test_cli.py: SAME_WORKER)
+                 "tests/models/test_cnn.py",  # 73
+                 "tests/view/test_view.py",  # 47
+                 "tests/report/test_explorer.py",  # 44
+                 "tests/test_fuzz.py",  # 40
+                 "tests/workflows/test_fetch.py",  # 39
+                 "tests/test_interrupt.py",  # 27
                  "tests/workflows/test_explain.py",  # 24
-                 "tests/report/test_explorer.py",  # 21
                  "tests/test_hostile.py",  # 20
-                 "tests/test_pretrained.py",  # 10
-                 "tests/models/test_svm.py")  # 9; the other files take under 7 s each
+                 "tests/test_docs.py",  # 20
+                 "tests/test_contract.py")  # 12; the other files take under 8 s each
 
 
 #: Files that go to the same worker as another (xdist builds a session fixture once per worker that uses it):
