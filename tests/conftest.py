@@ -73,12 +73,19 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def _package_logger_restored():
     """The command line, run in-process by some tests, gives the ``astroxai`` logger its own stderr handler and
-    stops propagation; put the logger back after each test so ``caplog`` (a handler on the root logger) sees the
-    package's warnings in every later test, whatever pytest version."""
+    stops propagation.  Every test starts and ends with the logger as importing the package leaves it (no handler,
+    no level, propagating), so that ``caplog`` (a handler on the root logger) sees the package's warnings in every
+    test, whatever ran before it: a session fixture that runs the command line (``small_run``) is built before this
+    fixture, and saving its state here once carried the command line's settings into every later test of the
+    worker (a test of a warning failed when it ran after ``small_run`` on the same pytest-xdist worker)."""
     package = logging.getLogger("astroxai")
-    saved = package.handlers[:], package.level, package.propagate
+
+    def pristine():
+        package.handlers[:], package.level, package.propagate = [], logging.NOTSET, True
+
+    pristine()
     yield
-    package.handlers[:], package.level, package.propagate = saved[0], saved[1], saved[2]
+    pristine()
 
 
 @pytest.fixture(scope="session")
