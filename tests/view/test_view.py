@@ -20,7 +20,7 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.io import collect_inputs
 from astroxai.view.detail import Explained
-from astroxai.view.table import Filter, SurveyTable, VerdictBook, ViewError
+from astroxai.view.table import Filter, SurveyTable, Verdict, VerdictBook, ViewError
 from astroxai.workflows.survey import open_maps, read_survey
 
 
@@ -210,6 +210,11 @@ def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(su
     np.testing.assert_array_equal(kept.wavelength, source.wavelength)
     assert list(kept.meta["file"]) == [store_row["input"]]
     reopened = VerdictBook(tmp_path / "verdicts.csv")  # a restarted server keeps them
+    assert len(reopened) == len(verdicts) + 1 and len(reopened.reduced) == 1
+    # a spectrum on another grid is refused and the book is left as it was
+    other = Verdict("elsewhere", store_row["input"], None, "type1", "", "agree", "", "")
+    with pytest.raises(ValueError, match="another grid"):
+        reopened.record(other, (kept.wavelength[:-1], kept.flux[0][:-1]))
     assert len(reopened) == len(verdicts) + 1 and len(reopened.reduced) == 1
     session.show_object(store_row["row"])
     session.give_verdict("bad data")  # bad data is no training example: the set is emptied

@@ -341,8 +341,7 @@ class SurveyTable:
                 out[j] = value
             return out
         stored = self._stored(numbers)
-        starts = self._part_starts
-        parts = np.searchsorted(starts, stored, side="right") - 1
+        starts, parts = self._part_starts, self._part_index(stored)
         out = [None] * len(numbers)
         for part in np.unique(parts):
             in_part = np.flatnonzero(parts == part)
@@ -362,10 +361,13 @@ class SurveyTable:
         input order)."""
         return numbers if self._stored_at is None else self._stored_at[numbers]
 
+    def _part_index(self, stored: np.ndarray) -> np.ndarray:
+        """The part that holds each place of :meth:`_stored`."""
+        return np.searchsorted(self._part_starts, stored, side="right") - 1
+
     def part_of(self, numbers) -> np.ndarray:
         """The number of the Parquet part (the survey's partition) that holds each row."""
-        stored = self._stored(np.asarray(numbers, dtype=np.int64))
-        return np.searchsorted(self._part_starts, stored, side="right") - 1
+        return self._part_index(self._stored(np.asarray(numbers, dtype=np.int64)))
 
     def _row_groups(self, part: int) -> np.ndarray:
         """Where each row group of a Parquet part starts (read from its footer once)."""
@@ -490,7 +492,6 @@ class VerdictBook:
             raise ValueError("a relabel verdict needs the new class")
         with self.lock:
             key = (verdict.id, verdict.file)
-            self.entries[key] = verdict
             if spectrum is not None:
                 wavelength = np.asarray(spectrum[0], dtype=np.float64)
                 if self.grid is not None and not np.array_equal(wavelength, self.grid):
@@ -498,6 +499,7 @@ class VerdictBook:
                                      f"{self.reduced_path}")
                 self.grid = wavelength
                 self.reduced[key] = np.asarray(spectrum[1], dtype=np.float32)
+            self.entries[key] = verdict
             with atomic_path(self.path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(self.COLUMNS)
