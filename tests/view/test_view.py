@@ -239,6 +239,80 @@ def test_folders_it_cannot_show_get_one_line_errors(surveyed, tmp_path):
         assert len(result.output.strip().splitlines()) == 1
 
 
+def test_a_page_opened_while_the_survey_is_read_shows_progress_then_the_views(surveyed, tmp_path):
+    """The server answers before the survey is read: a page opened meanwhile says what is being read and gets the
+    views (from the server's event loop) once read; a page opened later gets them at once; a survey whose table
+    turns out unreadable (a damaged part after the first) is said on the page and by the command, in one line."""
+    from bokeh.document import Document
+
+    from astroxai.view.app import Loading
+
+    loading = Loading(surveyed / "survey")
+    early = Document()
+    loading.page(early)
+    (root,) = early.roots
+    assert root.name == "view" and "Reading" in root.children[0].text and not early.session_callbacks
+    loading._read()  # what the reading thread does
+    (swap,) = early.session_callbacks  # queued for the event loop, not run from the reading thread
+    assert early.get_model_by_name("map") is None
+    swap.callback()
+    names = {model.name for model in early.models if model.name}
+    assert {"map", "points", "count", "rows_table", "keys", "spectrum_source"} <= names and "loading" not in names
+    assert early.roots == [root] and loading.served.is_set()
+    late = Document()
+    loading.page(late)
+    assert late.get_model_by_name("map") is not None and not late.session_callbacks
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(surveyed / "survey", damaged)
+    parts = sorted((damaged / "survey.parquet").glob("part-*.parquet"))
+    assert len(parts) >= 2
+    parts[1].write_bytes(parts[1].read_bytes()[: 200])
+    loading = Loading(damaged)  # the first part and the record are sound: nothing to say before reading
+    page = Document()
+    loading.page(page)
+    loading._read()
+    (say,) = page.session_callbacks
+    say.callback()
+    assert loading.shared is None and "cannot" in page.get_model_by_name("loading").text
+    result = CliRunner().invoke(main, ["view", str(damaged), "--port", "0", "--no-browser"])
+    assert result.exit_code != 0
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(error) == 1 and "cannot be read" in error[0] and "part-" in error[0], result.output
+
+    # the rows are counted from survey.json, and the parts checked against that count
+    miscounted = tmp_path / "miscounted"
+    shutil.copytree(surveyed / "survey", miscounted)
+    record = json.loads((miscounted / "survey.json").read_text())
+    n = SurveyTable(surveyed / "survey").n
+    assert record["n_rows"] == n
+    for wrong in (n - 1, n + 1):
+        (miscounted / "survey.json").write_text(json.dumps({**record, "n_rows": wrong}))
+        with pytest.raises(ViewError, match=f"{wrong:,}"):
+            SurveyTable(miscounted)
+
+
+def test_datashader_comes_without_dask_and_leaves_it_importable():
+    """In a fresh process: the view imports datashader without its optional Dask support (1.1 s of the server's
+    start), draws with it, and leaves Dask importable."""
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from astroxai.view.app import _import_datashader, _shade\n"
+            "_import_datashader()\n"
+            "print(*(name in sys.modules for name in ('datashader', 'dask.dataframe', 'dask.array')))\n"
+            "x, y = (a.ravel() for a in np.meshgrid(*2 * [np.linspace(-0.9, 0.9, 8, dtype=np.float32)]))\n"
+            "codes = (np.arange(64) % 3).astype(np.int8)  # 2: hidden\n"
+            "image = _shade(x, y, (-1, 1), (-1, 1), 4, 4, codes=codes, categories=['a', 'b'],"
+            " palette=['#ff0000', '#0000ff'])\n"
+            "print(int((image >> 24 > 0).sum()))\n"
+            "import dask.dataframe\n"
+            "print(dask.dataframe.DataFrame.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split("\n")
+    assert lines[0] == "True False False" and int(lines[1]) == 16 and lines[2] == "DataFrame", done.stdout
+
+
 def test_the_map_is_rendered_from_every_shown_row(surveyed):
     from astroxai.view.app import render
 
@@ -276,8 +350,10 @@ def test_the_app_in_chromium(surveyed, tmp_path):
     folder = tmp_path / "survey"
     shutil.copytree(surveyed / "survey", folder)
     command = [sys.executable, "-m", "astroxai.cli", "view", str(folder), "--port", "0", "--no-browser"]
+    # the browser first, so that the page is opened while the survey is still being read (datashader's import and
+    # compilation take seconds) and its views arrive later, as a person running astroxai view sees it
+    driver = browser.start(1700, 1400)
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    driver = None
     try:
         url = None
         for line in server.stdout:
@@ -286,7 +362,6 @@ def test_the_app_in_chromium(surveyed, tmp_path):
                 url = found.group(0)
                 break
         assert url, "the server printed no URL"
-        driver = browser.start(1700, 1400)
         driver.get(url)
 
         def wait(condition, what, limit=60.0):
@@ -359,7 +434,6 @@ def test_the_app_in_chromium(surveyed, tmp_path):
         assert len(saved) == 1 and saved[0]["verdict"] == "agree" and saved[0]["id"] in clicked
         assert browser.console_errors(driver) == []
     finally:
-        if driver is not None:
-            driver.quit()
+        driver.quit()
         server.terminate()
         server.wait(timeout=30)

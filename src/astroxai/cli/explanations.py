@@ -186,9 +186,9 @@ def view(survey_dir, port, address, no_browser, verdicts):
     """
     from astroxai.view.app import make_server
 
-    server, url = make_server(survey_dir, port=port, address=address, verdicts=verdicts)
+    server, url, loading = make_server(survey_dir, port=port, address=address, verdicts=verdicts)
     server.start()
-    click.echo(f"astroxai view: {url}  (Ctrl-C stops it)")
+    click.echo(f"astroxai view: {url}  (Ctrl-C stops it; the map appears when the survey is read)")
     if not no_browser:
         server.io_loop.add_callback(server.show, "/")
     try:
@@ -197,6 +197,8 @@ def view(survey_dir, port, address, no_browser, verdicts):
         click.echo("stopped")
     finally:
         server.stop()
+    if loading.error is not None:
+        raise loading.error
 
 
 @main.command()

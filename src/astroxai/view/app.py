@@ -12,10 +12,12 @@ raises the explained class, red where it lowers it**.
 
 from __future__ import annotations
 
+import gc
 import html
 import logging
 import socket
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,9 @@ log = logging.getLogger(__name__)
 MAP_WIDTH, MAP_HEIGHT = 720, 560
 #: The category of the rows a filter hides, when datashader is given every row (no class can be called this).
 HIDDEN = "\x00hidden"
-#: Seconds the server's background warm-up (model, other colourings) waits for the first page to be served.
-WARM_UP_WAIT = 20.0
+#: Seconds the server's background warm-up (model, other colourings) waits for the first page to be served, and
+#: then for the browser to receive and draw it (the warm-up would take the GIL from sending it).
+WARM_UP_WAIT, WARM_UP_AFTER = 20.0, 1.0
 #: Rows per page of the selection table; objects drawn over the map as the selection's outline.
 PAGE, OUTLINED = 50, 5000
 #: Nearest objects listed beside a drawn spectrum; how far (screen pixels) a click looks for an object.
@@ -319,23 +322,15 @@ class Session:
         return column(title, row(controls, self.map, column(queue, self.about, self.neighbours)),
                       row(self.spectrum, self.mean_plot), selection)
 
-    def attach(self, doc) -> None:
-        from bokeh.events import DocumentReady
-        from bokeh.models import CustomJS
-
+    def attach(self, doc, holder=None) -> None:
+        """Put the views in ``doc``: as its root, or as the only child of ``holder`` (the page a browser was shown
+        while the survey was being read, see :class:`Loading`)."""
         doc.title = f"astroxai view — {self.table.folder.name}"
-        doc.add_root(self.layout())
-        # keys j/k (or → / ←) step the queue, a/r/b give a verdict: sent to the server through a hidden input
-        doc.js_on_event(DocumentReady, CustomJS(args={"keys": self.keys}, code="""
-            if (window.__astroxai_keys) return;
-            window.__astroxai_keys = true;
-            document.addEventListener("keydown", (event) => {
-              const tag = (event.composedPath()[0] || {}).tagName || "";
-              if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
-              if (["j", "k", "a", "r", "b", "ArrowRight", "ArrowLeft"].includes(event.key)) {
-                keys.value = event.key + ":" + Date.now();
-              }
-            });"""))
+        if holder is None:
+            listen_for_keys(doc)
+            doc.add_root(self.layout())
+        else:
+            holder.children = [self.layout()]
 
     # -- filters and the map --------------------------------------------------------------------------------------
     def current_filter(self) -> Filter:
@@ -571,30 +566,49 @@ class Session:
             actions[key]()
 
 
-def warm_up(shared: Shared, background: bool = False, after: threading.Event | None = None):
-    """Pay the one-off costs before people wait for them: datashader's compilation (numba, ~1.5 s per kind of
-    colouring) and loading the survey's model (a click would wait for it).  The first page draws the map coloured by
-    class, so that is compiled here; with ``background`` the model and the continuous colourings are prepared in a
-    thread (returned) — once ``after`` is set (the first page served), so as not to slow it down, or after
-    :data:`WARM_UP_WAIT` seconds.  A click that comes before the model is loaded waits for the model's lock."""
+def listen_for_keys(doc) -> None:
+    """Keys j/k (or → / ←) step the queue, a/r/b give a verdict: sent to the server through the hidden input named
+    ``keys``, looked up when a key is pressed (the page may have been shown before the views were in it)."""
+    from bokeh.events import DocumentReady
+    from bokeh.models import CustomJS
+
+    doc.js_on_event(DocumentReady, CustomJS(code="""
+        if (window.__astroxai_keys) return;
+        window.__astroxai_keys = true;
+        document.addEventListener("keydown", (event) => {
+          const tag = (event.composedPath()[0] || {}).tagName || "";
+          if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+          if (["j", "k", "a", "r", "b", "ArrowRight", "ArrowLeft"].includes(event.key)) {
+            const keys = Bokeh.documents.length ? Bokeh.documents[0].get_model_by_name("keys") : null;
+            if (keys) keys.value = event.key + ":" + Date.now();
+          }
+        });"""))
+
+
+def warm_up(shared: Shared, after: threading.Event | None = None) -> None:
+    """Pay the one-off costs before people wait for them: datashader's compilation (numba, ~1.3 s per kind of
+    colouring; ~4.5 s the first time points are so sparse that datashader spreads them, i.e. the first zoom into
+    an empty part of the map) and loading the survey's model (a click would wait for it).  Given ``after`` (the
+    first page served), waits for it, then :data:`WARM_UP_AFTER` seconds more for the browser to draw that page
+    (the warm-up would take the GIL from sending it), or at most :data:`WARM_UP_WAIT` seconds.  A click that comes
+    before the model is loaded waits for the model's lock."""
+    if after is not None and after.wait(WARM_UP_WAIT):
+        time.sleep(WARM_UP_AFTER)
     table = shared.table
+    _import_datashader()
     render(table, table.kept, table.axes, "predicted class", (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
-
-    def rest() -> None:
-        if after is not None:
-            after.wait(WARM_UP_WAIT)
-        try:
-            shared.explained.model()
-        except InputError as error:  # the map still works; spectra will say why they cannot be drawn
-            log.warning("%s", error)
-        render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
-
-    if not background:
-        rest()
-        return None
-    thread = threading.Thread(target=rest, name="astroxai-view-warm-up", daemon=True)
-    thread.start()
-    return thread
+    try:
+        shared.explained.model()
+    except InputError as error:  # the map still works; spectra will say why they cannot be drawn
+        log.warning("%s", error)
+    render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), width=8, height=8)
+    x, y = table.numbers[table.axes[0]], table.numbers[table.axes[1]]
+    placed = np.flatnonzero(np.isfinite(x) & np.isfinite(y))[:1]
+    if len(placed):  # one point on a 16 × 16 canvas: datashader spreads it (its composite kernels)
+        only = np.zeros(table.n, bool)
+        only[placed] = True
+        x0, y0 = float(x[placed[0]]), float(y[placed[0]])
+        render(table, only, table.axes, "predicted class", (x0 - 1, x0 + 1), (y0 - 1, y0 + 1), width=16, height=16)
 
 
 def free_port(address: str) -> int:
@@ -603,32 +617,173 @@ def free_port(address: str) -> int:
         return probe.getsockname()[1]
 
 
+#: Optional dependencies of datashader that the view never uses (it gives datashader pandas frames only).
+DATASHADER_UNUSED = ("dask.dataframe", "dask.array")
+
+
 def _import_datashader() -> None:
-    import datashader  # noqa: F401
-    import datashader.transfer_functions  # noqa: F401
+    """Import datashader without its Dask support: Dask is an optional dependency of datashader, imported by it
+    when present (1.1 s of the server's start, on the path to the first view).  While datashader is imported those
+    modules are marked absent in ``sys.modules`` (Python's documented way to make an import fail); the marks are
+    removed afterwards, so ``import dask.dataframe`` works again.  Nothing to save if they are already imported."""
+    import sys
+
+    if "datashader" in sys.modules:
+        return
+    blocked = [name for name in DATASHADER_UNUSED if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None
+    try:
+        import datashader  # noqa: F401
+        import datashader.transfer_functions  # noqa: F401
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
+def _compile_first_map(classes: list[str]) -> None:
+    """Datashader's numba compilation of the first map (coloured by class, as the first page draws it), on a
+    few synthetic points with the survey's classes: datashader keys its compiled functions by the columns' types
+    and categories, so this serves the real map and can run while the columns are still being read."""
+    _import_datashader()
+    grid = (np.arange(16, dtype=np.float32) - 7.5) / 8  # dense enough that datashader does not spread it
+    x, y = (a.ravel() for a in np.meshgrid(grid, grid))
+    codes = (np.arange(x.size) % (len(classes) + 1)).astype(np.int8)
+    colours = class_colours(classes)
+    _shade(x, y, (-1.0, 1.0), (-1.0, 1.0), 8, 8, codes=codes, categories=list(classes),
+           palette=[colours[c] for c in classes])
+
+
+class Loading:
+    """A survey folder read in the background while the server already answers.
+
+    The folder is checked at once (:func:`~astroxai.view.table.check_survey`: a folder that cannot be shown raises
+    its one-line :class:`~astroxai.errors.InputError` here, before any server starts).  :meth:`start` then reads the
+    columns and compiles datashader's first map in threads; a browser that comes meanwhile is shown what is being
+    read, and the map replaces it when ready — so the browser's own start (BokehJS, the session, the page) overlaps
+    the server's (≈ 4 s at 10⁶ rows on 2 cores, nearly all of it Python holding the GIL: importing Bokeh, datashader
+    with pandas and numba, converting the columns, numba compiling, building the session's views).  A table that fails to read (a corrupt part)
+    sets :attr:`error`, shown on the page and raised by ``astroxai view``."""
+
+    def __init__(self, folder, verdicts=None):
+        from astroxai.view.table import check_survey
+
+        self.folder, self.verdicts = Path(folder), verdicts
+        self.record, self.parts, self.classes = check_survey(self.folder)
+        self.shared: Shared | None = None
+        self.error: InputError | None = None
+        self.ready, self.served = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: list = []
+        self._collecting = False
+
+    def start(self) -> threading.Thread:
+        """Read in a thread (returned), then warm up (:func:`warm_up`, once the first page is served).  Python's
+        cyclic garbage collector is paused until then: the start allocates millions of objects that live on
+        (imports, numba's compiler) and the collector's passes over them cost ≈ 0.4 s of the first view's ≈ 5 s of
+        CPU (measured at 10⁶ rows); collection resumes, and sweeps once, when the warm-up ends."""
+        self._collecting = gc.isenabled()
+        gc.disable()
+        thread = threading.Thread(target=self._load, name="astroxai-view-read", daemon=True)
+        thread.start()
+        return thread
+
+    def _load(self) -> None:
+        try:
+            self._read()
+            if self.shared is not None:
+                warm_up(self.shared, after=self.served)
+        finally:
+            if self._collecting:
+                gc.enable()
+                gc.collect()
+
+    def _read(self) -> None:
+        # datashader's import and first compilation (≈ 2 s of Python) run while pyarrow reads the columns
+        compiling = threading.Thread(target=_compile_first_map, args=(self.classes,), name="astroxai-view-compile",
+                                     daemon=True)
+        compiling.start()
+        shared = None
+        try:
+            shared = Shared(self.folder, self.verdicts)
+            compiling.join()
+        except InputError as error:
+            self.error = error
+        except Exception as error:  # noqa: BLE001 — shown on the page and raised by the command, not lost in a thread
+            log.debug("reading %s", self.folder, exc_info=True)
+            self.error = InputError(f"{self.folder}: the survey cannot be shown ({type(error).__name__}: {error})")
+        with self._lock:
+            self.shared = shared if self.error is None else None
+            self.ready.set()
+            waiting, self._waiting = self._waiting, []
+        for callback in waiting:
+            callback()
+
+    def when_ready(self, callback) -> None:
+        """Call ``callback()`` once the survey is read (or failed): from the reading thread, or now if done."""
+        with self._lock:
+            if not self.ready.is_set():
+                self._waiting.append(callback)
+                return
+        callback()
+
+    def progress(self) -> str:
+        rows = self.record.get("n_rows") or self.record.get("n_inputs")
+        what = f"{int(rows):,} rows" if isinstance(rows, int) else "the rows"
+        return (f"<h3 style='margin:4px 0'>astroxai view — {html.escape(str(self.folder))}</h3>"
+                f"<p>Reading {what} of the survey ({len(self.parts):,} Parquet parts); the map appears here in a "
+                "few seconds.</p>")
+
+    def page(self, doc) -> None:
+        """A browser session: the views at once when the survey is read, else a page saying what is being read,
+        its content replaced (in the server's event loop, the only thread that may change a document) once read."""
+        from bokeh.layouts import column
+        from bokeh.models import Div
+
+        if self.ready.is_set() and self.shared is not None:
+            Session(self.shared).attach(doc)
+            self.served.set()
+            return
+        doc.title = f"astroxai view — {self.folder.name}"
+        listen_for_keys(doc)
+        holder = column(Div(text=self.progress(), name="loading", width=1200), name="view")
+        doc.add_root(holder)
+
+        def show() -> None:
+            if self.error is not None:
+                holder.children = [Div(text=f"<p><b>astroxai view cannot show this survey:</b> "
+                                             f"{html.escape(str(self.error))}</p>", name="loading", width=1200)]
+                return
+            Session(self.shared).attach(doc, holder)
+            self.served.set()
+
+        def later() -> None:
+            try:
+                doc.add_next_tick_callback(show)
+            except Exception:  # noqa: BLE001 — the browser left before the survey was read: nothing to show
+                log.debug("session gone before the survey was read", exc_info=True)
+
+        self.when_ready(later)
 
 
 def make_server(folder, *, port: int = 5006, address: str = "127.0.0.1", verdicts=None):
-    """A Bokeh server of the survey in ``folder`` (not started), the data read once for every session; ``port``
-    0 picks a free one.  Returns the server and its URL."""
-    # datashader's import (≈ 2 s of Python, with pandas and dask) runs while pyarrow reads the survey's columns
-    importing = threading.Thread(target=_import_datashader, name="astroxai-view-import", daemon=True)
-    importing.start()
+    """A Bokeh server of the survey in ``folder`` (not started; the survey is being read in the background, see
+    :class:`Loading`); ``port`` 0 picks a free one.  Returns the server, its URL and the :class:`Loading`."""
+    loading = Loading(folder, verdicts)  # a folder it cannot show: one-line error, no server
+    loading.start()
     from bokeh.application import Application
     from bokeh.application.handlers.function import FunctionHandler
     from bokeh.server.server import Server
 
-    shared = Shared(folder, verdicts)
-    importing.join()
-    served = threading.Event()
-    warm_up(shared, background=True, after=served)
     port = port or free_port(address)
-
-    def session(doc):
-        Session(shared).attach(doc)
-        served.set()
-
     origins = [f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"]
-    server = Server({"/": Application(FunctionHandler(session))}, port=port, address=address,
+    server = Server({"/": Application(FunctionHandler(loading.page))}, port=port, address=address,
                     allow_websocket_origin=origins, num_procs=1)
-    return server, f"http://{address}:{port}/"
+
+    def failed() -> None:  # the command stops (and says why) once the pages have been told
+        if loading.error is not None:
+            server.io_loop.add_callback(server.io_loop.call_later, 1.0, server.io_loop.stop)
+
+    loading.when_ready(failed)
+    return server, f"http://{address}:{port}/", loading
