@@ -151,7 +151,7 @@ def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):
 def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(surveyed, trained_model, tmp_path):
     from bokeh.document import Document
 
-    from astroxai.view.app import Session, Shared
+    from astroxai.view.app import CLICK_PIXELS, MAP_HEIGHT, MAP_WIDTH, Session, Shared
 
     shared = Shared(surveyed / "survey", tmp_path / "verdicts.csv")
     shared.exports = tmp_path / "selections"
@@ -165,7 +165,27 @@ def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(su
     np.testing.assert_array_equal(session.hist_shown.data["top"], expected)
     assert 0 < expected.sum() < session.table.kept.sum()
     session.class_box.active = list(range(len(session.table.classes)))
-    x = session.table.numbers["tsne_x"]
+    x, y = session.table.numbers["tsne_x"], session.table.numbers["tsne_y"]
+    # a click draws the shown object nearest on the screen (in pixels: here y is squeezed 10 times), if it is near
+    session.map.x_range.start, session.map.x_range.end = float(np.nanmin(x)), float(np.nanmax(x))
+    low, high = float(np.nanmin(y)), float(np.nanmax(y))
+    session.map.y_range.start, session.map.y_range.end = low, low + 10 * (high - low)
+    (x0, x1), (y0, y1) = session.ranges()
+
+    def on_screen(cx, cy):
+        pixels = np.hypot((x - cx) / ((x1 - x0) / MAP_WIDTH), (y - cy) / ((y1 - y0) / MAP_HEIGHT))
+        return np.where(session.drawable, pixels, np.inf)
+
+    # a click between two objects where the nearest in data units is not the nearest on the screen
+    placed = np.flatnonzero(session.drawable)
+    between = [((x[i] + x[j]) / 2 + 0.3 * (x[j] - x[i]), (y[i] + y[j]) / 2) for i in placed for j in placed if i != j]
+    cx, cy = next((float(a), float(b)) for a, b in between if on_screen(a, b).min() <= CLICK_PIXELS
+                  and np.argmin(on_screen(a, b)) != np.argmin(np.where(session.drawable, np.hypot(x - a, y - b),
+                                                                       np.inf)))
+    assert session.click(cx, cy) == int(np.argmin(on_screen(cx, cy)))
+    far = int(np.nanargmax(np.where(session.drawable, x, np.nan)))  # 3 data units right of the rightmost object:
+    assert on_screen(x[far] + 3, y[far]).min() > CLICK_PIXELS  # over 25 pixels from any, so nothing is drawn
+    assert session.click(float(x[far] + 3), float(y[far])) is None
     session.select_box(np.nanmin(x) - 1, np.nanmax(x) + 1, -1e9, 1e9)
     assert len(session.selected) == 54 and "of 54 selected" in session.page_text.text
     assert "54 selected" in session.mean_plot.title.text or "of 54" in session.mean_plot.title.text

@@ -470,18 +470,12 @@ class Session:
     def click(self, x: float, y: float) -> int | None:
         """Draw the shown object nearest to a click (within :data:`CLICK_PIXELS` screen pixels)."""
         (x0, x1), (y0, y1) = self.ranges()
-        sx, sy = (x1 - x0) / MAP_WIDTH, (y1 - y0) / MAP_HEIGHT
-        # nearest in screen pixels: scale both axes to pixels first
-        numbers = self.table.numbers
-        rows = np.flatnonzero(self.drawable)
-        if not len(rows):
+        pixel = ((x1 - x0) / MAP_WIDTH, (y1 - y0) / MAP_HEIGHT)  # nearest on the screen, not in data units
+        rows, distance = self.table.nearest(self.drawable, self.axes, x, y, k=1, scale=pixel)
+        if not len(rows) or distance[0] > CLICK_PIXELS:
             return None
-        distance = np.hypot((numbers[self.axes[0]][rows] - x) / sx, (numbers[self.axes[1]][rows] - y) / sy)
-        best = int(np.argmin(distance))
-        if distance[best] > CLICK_PIXELS:
-            return None
-        self.show_object(int(rows[best]))
-        return int(rows[best])
+        self.show_object(int(rows[0]))
+        return int(rows[0])
 
     def show_object(self, row_number: int) -> None:
         table = self.table
@@ -663,8 +657,8 @@ class Loading:
     columns and compiles datashader's first map in threads; a browser that comes meanwhile is shown what is being
     read, and the map replaces it when ready — so the browser's own start (BokehJS, the session, the page) overlaps
     the server's (≈ 4 s at 10⁶ rows on 2 cores, nearly all of it Python holding the GIL: importing Bokeh, datashader
-    with pandas and numba, converting the columns, numba compiling, building the session's views).  A table that fails to read (a corrupt part)
-    sets :attr:`error`, shown on the page and raised by ``astroxai view``."""
+    with pandas and numba, converting the columns, numba compiling, building the session's views).  A table that
+    fails to read (a corrupt part) sets :attr:`error`, shown on the page and raised by ``astroxai view``."""
 
     def __init__(self, folder, verdicts=None):
         from astroxai.view.table import check_survey

@@ -324,12 +324,14 @@ class SurveyTable:
         return candidates[Polygon(np.column_stack([xs, ys])).contains_points(points)] if len(candidates) else \
             candidates
 
-    def nearest(self, shown: np.ndarray, axes, x: float, y: float, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` shown rows nearest to (x, y) on the map's ``axes``, nearest first, and their distances."""
+    def nearest(self, shown: np.ndarray, axes, x: float, y: float, k: int = 1,
+                scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` shown rows nearest to (x, y) on the map's ``axes``, nearest first, and their distances, in
+        units of ``scale`` along each axis (a screen pixel's size: distances in pixels)."""
         rows = np.flatnonzero(shown & np.isfinite(self.numbers[axes[0]]) & np.isfinite(self.numbers[axes[1]]))
         if not len(rows):
             return rows, np.zeros(0)
-        distance = np.hypot(self.numbers[axes[0]][rows] - x, self.numbers[axes[1]][rows] - y)
+        distance = np.hypot((self.numbers[axes[0]][rows] - x) / scale[0], (self.numbers[axes[1]][rows] - y) / scale[1])
         k = min(k, len(rows))
         best = np.argpartition(distance, k - 1)[:k]
         best = best[np.argsort(distance[best], kind="stable")]
