@@ -1,6 +1,7 @@
 """The 1-D CNN: architecture, seeded training with the best epoch restored, persistence and its refusals, and the
 commands that take a CNN folder."""
 
+import copy
 import csv
 import hashlib
 import json
@@ -16,7 +17,7 @@ from astroxai.data import SpectraSet
 from astroxai.explain import Explanation
 from astroxai.explain.methods import wavelength_segments
 from astroxai.models import ModelLoadError, SpectrumCNNClassifier, load_model
-from astroxai.models.cnn import SpectrumCNN
+from astroxai.models.cnn import PairMax, SpectrumCNN
 
 
 def test_architecture_shapes_and_probabilities():
@@ -27,6 +28,50 @@ def test_architecture_shapes_and_probabilities():
         SpectrumCNN(150, 3, kernel_size=4)
     with pytest.raises(ValueError, match="too few"):
         SpectrumCNN(4, 3)
+
+
+def test_pair_pooling_is_max_pool_in_values_gradients_and_training():
+    """PairMax (pooling without PyTorch's slow indices kernel) against nn.MaxPool1d(2): the same values and the
+    same gradient routing on ties (first pixel of the pair) — exactly, since pooling only selects; through the
+    network the maps and a few training steps agree to 1e-6 (the convolutions may pick other kernels for other
+    memory layouts on other CPUs)."""
+    generator = torch.Generator().manual_seed(3)
+    x = torch.relu(torch.randn(8, 4, 101, generator=generator))  # odd length; ReLU zeros tie in pairs
+    x[:, :, 40:60] = 0.7  # exact non-zero ties
+    x[0, 0, 10], x[0, 0, 11] = 2.0, 2.0
+    weights = torch.randn(8, 4, 50, generator=generator)
+    grads = []
+    for pool in (PairMax(), torch.nn.MaxPool1d(2)):
+        given = x.clone().requires_grad_(True)
+        out = pool(given)
+        grads.append((out, torch.autograd.grad((out * weights).sum(), given)[0]))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+    assert grads[0][1][0, 0, 10] == weights[0, 0, 5] and grads[0][1][0, 0, 11] == 0  # the first of a tie
+
+    torch.manual_seed(0)
+    new = SpectrumCNN(201, 3)
+    old = copy.deepcopy(new)
+    old.features = torch.nn.Sequential(*(torch.nn.MaxPool1d(2) if isinstance(layer, PairMax) else layer
+                                         for layer in old.features))
+    X = torch.randn(96, 201, generator=generator)
+    X[:, 80:120] = 0.5
+    y = torch.randint(0, 3, (96,), generator=generator)
+    optimisers = [torch.optim.Adam(m.parameters(), 1e-3) for m in (new, old)]
+    for step in range(5):
+        for module, optimiser in zip((new, old), optimisers, strict=True):
+            torch.manual_seed(step)  # the same dropout masks
+            module.train()
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(module.logits(X[16 * step: 16 * step + 32]),
+                                              y[16 * step: 16 * step + 32]).backward()
+            optimiser.step()
+    for a, b in zip(new.state_dict().values(), old.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    maps = []
+    for module in (new.eval(), old.eval()):
+        given = X.clone().requires_grad_(True)
+        maps.append(torch.autograd.grad(module(given)[:, 1].sum(), given)[0])
+    torch.testing.assert_close(maps[0], maps[1], rtol=1e-6, atol=1e-6 * float(maps[1].abs().max()))
 
 
 def test_training_restores_the_best_epoch_and_is_seeded(reduced_sample):
