@@ -47,6 +47,8 @@ def test_pair_pooling_is_max_pool_in_values_gradients_and_training():
         grads.append((out, torch.autograd.grad((out * weights).sum(), given)[0]))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
     assert grads[0][1][0, 0, 10] == weights[0, 0, 5] and grads[0][1][0, 0, 11] == 0  # the first of a tie
+    with torch.no_grad():  # no gradient: PyTorch's own kernel, the same values
+        assert torch.equal(PairMax()(x), torch.nn.MaxPool1d(2)(x))
 
     torch.manual_seed(0)
     new = SpectrumCNN(201, 3)
