@@ -312,6 +312,21 @@ def test_a_page_opened_while_the_survey_is_read_shows_progress_then_the_views(su
             SurveyTable(miscounted)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_ctrl_c_while_the_survey_is_read_stops_the_server_cleanly(surveyed):
+    """Ctrl-C right after the URL (the survey still being read, datashader still compiling) stops the server with
+    "stopped" and no traceback."""
+    import signal
+
+    command = [sys.executable, "-m", "astroxai.cli", "view", str(surveyed / "survey"), "--port", "0", "--no-browser"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = server.stdout.readline()
+    assert "http://127.0.0.1:" in first, first
+    server.send_signal(signal.SIGINT)
+    rest, _ = server.communicate(timeout=60)
+    assert server.returncode == 0 and rest.strip().endswith("stopped") and "Traceback" not in rest, rest
+
+
 def test_datashader_comes_without_dask_and_leaves_it_importable():
     """In a fresh process: the view imports datashader without its optional Dask support (1.1 s of the server's
     start), draws with it, and leaves Dask importable."""
