@@ -192,15 +192,16 @@ def view(survey_dir, port, address, no_browser, verdicts):
 
     server, url, loading = make_server(survey_dir, port=port, address=address, verdicts=verdicts)
     server.start()
-    click.echo(f"astroxai view: {url}  (Ctrl-C stops it; the map appears when the survey is read)")
-    if not no_browser:
-        server.io_loop.add_callback(server.show, "/")
-    try:
+    try:  # from here on Ctrl-C says "stopped", even the moment after the URL is printed
+        click.echo(f"astroxai view: {url}  (Ctrl-C stops it; the map appears when the survey is read)")
+        if not no_browser:
+            server.io_loop.add_callback(server.show, "/")
         server.io_loop.start()
     except KeyboardInterrupt:
         click.echo("stopped")
     finally:
         server.stop()
+        loading.stop()
     if loading.error is not None:
         raise loading.error
 
