@@ -720,12 +720,13 @@ class Loading:
         shared = None
         try:
             shared = Shared(self.folder, self.verdicts)
-            compiling.join()
         except InputError as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 — shown on the page and raised by the command, not lost in a thread
             log.debug("reading %s", self.folder, exc_info=True)
             self.error = InputError(f"{self.folder}: the survey cannot be shown ({type(error).__name__}: {error})")
+        finally:  # also when the read failed: the command may exit next, and numba must not be mid-compile then
+            compiling.join()
         with self._lock:
             self.shared = shared if self.error is None else None
             self.ready.set()
