@@ -47,6 +47,17 @@ def survey_inputs(reduced_sample, tmp_path_factory):
     return [files, catalog]
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """One local Dask cluster (a single-threaded worker process) for the tests whose subject is not how the survey
+    starts its own: each new LocalCluster costs its worker's imports (torch, the model) again, ~6 s; these tests
+    go through the path of a cluster the user started (``--scheduler``), the others through the survey's own."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+        yield local.scheduler_address
+
+
 def _rows(out):
     return read_survey(out).to_pylist()
 
@@ -124,32 +135,32 @@ def test_same_result_whatever_the_workers_and_partitions(trained_model, reduced_
     assert set(store) == set(raw) and all(store[i]["predicted"] == raw[i]["predicted"] for i in store)
 
 
-def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, tmp_path):
+def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, cluster, tmp_path):
     out = tmp_path / "s"
-    first = survey(trained_model, [reduced_sample], out, run=SurveyRun(workers=1, partition_size=10))
+    first = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=cluster, partition_size=10))
     assert first["partitions_run"] == 5 and first["n_kept"] == 48
     before = _table(out)
     parts = sorted((out / PARTS).glob("part-*.parquet"))
     parts[1].unlink(), parts[3].unlink()  # as if the run had died before these two
     (out / PARTS / f".{parts[1].name}.1234.partial").write_bytes(b"half a file")  # a dead writer's leftover
-    again = survey(trained_model, [reduced_sample], out, run=SurveyRun(workers=1, partition_size=10))
+    again = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=cluster, partition_size=10))
     assert again["partitions_run"] == 2 and again["partitions_skipped"] == 3
     assert _table(out) == before
     with pytest.raises(ValueError, match="other inputs or settings"):
         survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad"),
-               run=SurveyRun(workers=1, partition_size=10))
+               run=SurveyRun(scheduler=cluster, partition_size=10))
     assert _table(out) == before
     survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad", options={"n_samples": 4}),
-           run=SurveyRun(workers=1, partition_size=10, restart=True))
+           run=SurveyRun(scheduler=cluster, partition_size=10, restart=True))
     assert json.loads((out / "survey.json").read_text())["settings"]["method"] == "smoothgrad"
 
 
-def test_parquet_catalogue(trained_model, reduced_sample, tmp_path):
+def test_parquet_catalogue(trained_model, reduced_sample, cluster, tmp_path):
     spectra = sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:4]
     catalogue = tmp_path / "cat.parquet"
     pq.write_table(pa.table({"file": [str(p) for p in spectra] + ["", str(spectra[0])],
                              "z": [None, None, 0.1, None, None, None], "label": ["type1"] * 6}), catalogue)
-    survey(trained_model, [catalogue], tmp_path / "s", run=SurveyRun(workers=1))
+    survey(trained_model, [catalogue], tmp_path / "s", run=SurveyRun(scheduler=cluster))
     rows = _rows(tmp_path / "s")
     assert [r["status"] for r in rows] == ["kept"] * 4 + ["rejected"] * 2
     assert "names no file" in rows[4]["reason"] and "same spectrum as row 1" in rows[5]["reason"]
@@ -181,12 +192,21 @@ def _wait_for_parts(out, count, process=None, limit=120.0):
 SLOW = ["--method", "smoothgrad"]  # 50 noisy gradients per spectrum: partitions that last long enough to be hit
 
 
-def test_interrupted_run_resumes_to_the_same_result(trained_model, reduced_sample, tmp_path):
-    store = _big_store(reduced_sample, tmp_path / "big.h5", 20)
+@pytest.fixture(scope="module")
+def smoothgrad_survey(trained_model, reduced_sample, tmp_path_factory):
+    """A store of 20 × 48 spectra and its whole survey with SmoothGrad on a cluster of its own (two workers,
+    partitions of 48): the reference that an interrupted run and a run that lost a worker must both reproduce."""
+    folder = tmp_path_factory.mktemp("smoothgrad_survey")
+    store = _big_store(reduced_sample, folder / "big.h5", 20)
+    survey(trained_model, [store], folder / "whole", ExplainSettings("smoothgrad"),
+           run=SurveyRun(workers=2, partition_size=48))
+    return store, _table(folder / "whole")
+
+
+def test_interrupted_run_resumes_to_the_same_result(trained_model, smoothgrad_survey, tmp_path):
+    store, whole = smoothgrad_survey
     command = [sys.executable, "-m", "astroxai.cli", "survey", str(trained_model), str(store), "--workers", "2",
                "--partition-size", "48", *SLOW]
-    whole = subprocess.run([*command, "--out", str(tmp_path / "whole")], capture_output=True, text=True)
-    assert whole.returncode == 0, whole.stderr
     out = tmp_path / "cut"
     process = _start([*command, "--out", str(out)])
     _wait_for_parts(out, 3, process)
@@ -197,15 +217,13 @@ def test_interrupted_run_resumes_to_the_same_result(trained_model, reduced_sampl
     again = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert f"{20 - cut} partitions run, {cut} already done" in again.stdout
-    _same_results(_table(tmp_path / "whole"), _table(out))
+    _same_results(whole, _table(out))  # the command line's run, cut and resumed, equals the library's whole run
 
 
-def test_killed_worker_on_an_external_cluster(trained_model, reduced_sample, tmp_path):
+def test_killed_worker_on_an_external_cluster(trained_model, smoothgrad_survey, tmp_path):
     """A real cluster on loopback (``dask scheduler`` + two ``dask worker`` processes); one worker is killed while
     it runs a partition, the scheduler gives its partitions to the other, and nothing is lost or doubled."""
-    store = _big_store(reduced_sample, tmp_path / "big.h5", 20)
-    survey(trained_model, [store], tmp_path / "local", ExplainSettings("smoothgrad"),
-           run=SurveyRun(workers=2, partition_size=48))
+    store, whole = smoothgrad_survey
     dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
     address_file = tmp_path / "scheduler.json"
     processes = [_start([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
@@ -245,7 +263,7 @@ def test_killed_worker_on_an_external_cluster(trained_model, reduced_sample, tmp
         assert not thread.is_alive()
         assert isinstance(error[0], dict), error[0]
         assert killed_at < 20 and error[0]["partitions_run"] == 20
-        _same_results(_table(tmp_path / "local"), _table(out))
+        _same_results(whole, _table(out))
     finally:
         for process in processes:
             if process.poll() is None:
@@ -272,14 +290,14 @@ def test_survey_store_is_noisy_copies_of_simulated_spectra(tmp_path):
     np.testing.assert_array_equal(SpectraSet.load(again).flux, data.flux)
 
 
-def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp_path):
+def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, cluster, tmp_path):
     spectra = sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:3]
     folder = tmp_path / "files"
     folder.mkdir()
     for path in spectra:
         shutil.copy(path, folder / path.name)
     shutil.copy(spectra[0], folder / "zz-copy.fits")  # another name, the same spectrum (and id)
-    survey(trained_model, [folder], tmp_path / "s", run=SurveyRun(workers=1))
+    survey(trained_model, [folder], tmp_path / "s", run=SurveyRun(scheduler=cluster))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "s")}
     assert rows[spectra[0].name]["status"] == "kept"
     assert rows["zz-copy.fits"]["status"] == "rejected"
@@ -287,7 +305,7 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, tmp
         "reason"]
     assert not (tmp_path / "s" / "duplicates.csv").exists()
     # in two partitions (run apart, each final once written) both copies are kept, and the survey lists them
-    survey(trained_model, [folder], tmp_path / "apart", run=SurveyRun(workers=1, partition_size=2))
+    survey(trained_model, [folder], tmp_path / "apart", run=SurveyRun(scheduler=cluster, partition_size=2))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "apart")}
     assert rows[spectra[0].name]["partition"] != rows["zz-copy.fits"]["partition"]
     assert rows[spectra[0].name]["status"] == rows["zz-copy.fits"]["status"] == "kept"
