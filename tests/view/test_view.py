@@ -41,9 +41,14 @@ def surveyed(trained_model, reduced_sample, tmp_path_factory):
     for path in sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:6]:
         shutil.copy(path, files / path.name)
     (files / "spec-0000-00000-0009.fits").write_bytes(b"SIMPLE  =  broken")
-    common = ["--place-on", folder / "embed" / "embeddings.h5", "--workers", "1", "--partition-size", "20"]
-    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)
-    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "plain", *common)
+    from distributed import LocalCluster
+
+    # both surveys on one cluster (--scheduler): a survey's own cluster pays its worker's imports again, ~6 s
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        common = ["--place-on", folder / "embed" / "embeddings.h5", "--scheduler", cluster.scheduler_address,
+                  "--partition-size", "20"]
+        _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)
+        _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "plain", *common)
     return folder
 
 
