@@ -126,7 +126,12 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path, m
     regressor, few_regressor = load_model(tmp_path / "reg"), load_model(tmp_path / "few")
     assert few_regressor.training_["n_images"] == 5 and few.test["n"] == trained.test["n"]
     n_all = regressor.training_["n_images"]
-    study = bar_length_study(classifier, {n_all: regressor, 5: few_regressor}, data, seed=0)
+    # the isophotes fitted beforehand, as a run does beside the training (one galaxy left out: the study fits it)
+    known = bars.study_isophotes(classifier.split_, data)
+    train_barred, test_barred = bars.barred_rows(classifier.split_, data)
+    assert set(known) == set(data.ids[np.concatenate([train_barred[:3], test_barred])])
+    del known[data.ids[test_barred[0]]]
+    study = bar_length_study(classifier, {n_all: regressor, 5: few_regressor}, data, seed=0, isophotes=known)
     write_bar_study(tmp_path / "bars", study, data)
     table = {r["method"]: r for r in rows_of(tmp_path / "bars" / "bars.csv")}
     per_galaxy = rows_of(tmp_path / "bars" / "bar_predictions.csv")
@@ -149,11 +154,17 @@ def test_regressor_and_bar_study_tables_agree_with_their_predictions(tmp_path, m
         assert study.calibration[f"{route} (5 lengths)"]["slope"] == pytest.approx(slope, rel=1e-3)
     # and the isophote line, at every number of lengths, on the first 3 of them (the fits that converged)
     found = bars.isophote_lengths(data.images[barred_train[:3]])
+    np.testing.assert_array_equal([known[i] for i in data.ids[barred_train[:3]]], found)
     fit = np.isfinite(found)
     slope, _ = calibrate(found[fit], data.meta["bar_length_px"][barred_train[:3]][fit])
     for n in (n_all, 5):
         assert study.calibration[f"isophote fitting (photutils) ({n} lengths)"]["slope"] == pytest.approx(slope,
                                                                                                          rel=1e-3)
+    # the test galaxy left out of the isophotes given to the study was fitted by the study itself
+    alone = bars.isophote_lengths(data.images[test_barred[:1]])[0]
+    line = study.calibration[f"isophote fitting (photutils) ({n_all} lengths)"]
+    route = study.estimates[f"isophote fitting (photutils) ({n_all} lengths)"]
+    assert np.isfinite(alone) and route[0] == pytest.approx(line["slope"] * alone + line["intercept"], rel=1e-3)
     assert (tmp_path / "bars" / "figures" / "bar_measurements.png").exists()
     assert (tmp_path / "bars" / "figures" / "bar_failures.png").exists()
     assert float(table[f"SmoothGrad + blue profile ({n_all} lengths)"]["paper_r"]) == 0.76

@@ -33,15 +33,20 @@ def _fail():
     raise ValueError("stage broke")
 
 
+def _total(parts):
+    return sum(parts)
+
+
 def _tasks():
     return [Task("sum", _add, (1,), inputs={"b": "square"}), Task("square", _square, (4,)),
-            Task("again", _add, (10,), inputs={"b": "sum"}, after=("square",))]
+            Task("again", _add, (10,), inputs={"b": "sum"}, after=("square",)),
+            Task("all", _total, inputs={"parts": ("again", "square", "cube")}), Task("cube", _square, (-3,))]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_dependencies_and_results(workers):
     results, seconds = run_tasks(_tasks(), workers)
-    assert results == {"square": 16, "sum": 17, "again": 27} and set(seconds) == set(results)
+    assert results == {"square": 16, "sum": 17, "again": 27, "cube": 9, "all": 52} and set(seconds) == set(results)
 
 
 def test_two_workers_run_side_by_side(tmp_path):
@@ -56,3 +61,5 @@ def test_failures_and_unknown_names():
         run_tasks([Task("ok", _square, (2,)), Task("bad", _fail)], workers=2)
     with pytest.raises(ValueError, match="unknown or repeated"):
         run_tasks([Task("a", _square, (1,), after=("nothing",))])
+    with pytest.raises(ValueError, match="unknown or repeated"):
+        run_tasks([Task("a", _square, (1,)), Task("b", _total, inputs={"parts": ("a", "nothing")})])

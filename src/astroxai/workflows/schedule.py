@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Task:
     """One stage: ``function(*args, **kwargs)`` (a module-level function, sent to a worker process), run after the
-    tasks named in ``after``; ``inputs`` maps keyword arguments to the names of tasks whose results they take."""
+    tasks named in ``after``; ``inputs`` maps keyword arguments to the name of the task whose result they take, or
+    to a tuple of names (the argument is then the list of their results)."""
 
     name: str
     function: Callable
@@ -53,6 +54,12 @@ def _worker(level: int) -> None:
     package.setLevel(level)
 
 
+def _needs(task: Task) -> tuple:
+    """Every task that ``task`` waits for."""
+    given = (names if isinstance(names, tuple) else (names,) for names in task.inputs.values())
+    return (*task.after, *(name for names in given for name in names))
+
+
 def _timed(function, args, kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -63,17 +70,18 @@ def run_tasks(tasks: list[Task], workers: int | None = None, progress=None) -> t
     """Run ``tasks`` (in list order of urgency) on ``workers`` processes; returns ``(results, seconds)`` by task
     name.  A task's failure is raised once the tasks already running have finished."""
     names = [t.name for t in tasks]
-    unknown = {d for t in tasks for d in (*t.after, *t.inputs.values())} - set(names)
+    unknown = {d for t in tasks for d in _needs(t)} - set(names)
     if unknown or len(set(names)) != len(names):
         raise InputError(f"tasks need unknown or repeated names: {sorted(unknown) or names}")
     workers = default_workers() if workers is None else max(1, int(workers))
     results, seconds, pending = {}, {}, list(tasks)
 
     def ready(task: Task) -> bool:
-        return all(d in results for d in (*task.after, *task.inputs.values()))
+        return all(d in results for d in _needs(task))
 
     def call(task: Task) -> tuple:
-        kwargs = {**task.kwargs, **{k: results[v] for k, v in task.inputs.items()}}
+        kwargs = {**task.kwargs, **{k: [results[n] for n in v] if isinstance(v, tuple) else results[v]
+                                    for k, v in task.inputs.items()}}
         return task.function, task.args, kwargs
 
     bar = iter(track(progress, range(len(tasks)), "stages", len(tasks)))

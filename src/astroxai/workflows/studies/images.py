@@ -3,7 +3,8 @@ maps (Bhambra et al. 2022), on simulated cutouts, on the real FIRST galaxies of 
 user's own cutouts with a catalogue of labels.
 
 Stages, side by side on the scheduler: the morphology CNN; then each study method explaining every test image, the
-trust table, and (galaxies whose catalogue has the bar-length column) the bar-length regressors and the bar study.
+trust table, and (galaxies whose catalogue has the bar-length column) the bar-length regressors, the isophote fits of
+the classical route (a share per worker, as soon as one is free: they need no network) and the bar study.
 Maps are scored on the components that define each class where the images carry them (the simulator's masks; the
 source above the noise for FIRST); a study without them says so.
 """
@@ -304,9 +305,15 @@ class ImageStudy(Study):
         tasks.append(Task("trust", trust_task, (dataset, folder, str(layout.root), cfg.kind, cfg.trust_images,
                                                 cfg.trust_methods, cfg.train_seed), after=(self.classifier,)))
         if regressors:
+            # the isophotes need no network: a share per worker, each fitted when a worker has nothing more urgent
+            # (the last of the bar study's 255 s at the end of a run left the other worker idle)
+            shares = {f"isophotes-{k + 1}": Task(f"isophotes-{k + 1}", isophotes_task,
+                                                  (dataset, target, cfg.train_seed, k, workers))
+                      for k in range(workers)}
             tasks.append(Task("bars", bars_task, (dataset, folder, [layout.model(n).folder for n in regressors],
                                                   str(layout.root), target, cfg.train_seed),
-                              after=(self.classifier, *regressors)))
+                              after=(self.classifier, *regressors), inputs={"isophotes": tuple(shares)}))
+            tasks += shares.values()
         return tasks
 
     # -- results ----------------------------------------------------------------------------------------------
@@ -427,9 +434,19 @@ def trust_task(dataset, model_dir, root, kind: str, n_images: int, methods, seed
     return table
 
 
-def bars_task(dataset, model_dir, regressor_dirs, root, column: str, seed: int):
+def isophotes_task(dataset, column: str, seed: int, part: int, parts: int) -> dict[str, float]:
+    """The classical route's isophote lengths (photutils) of every ``parts``-th galaxy the bar study measures, from
+    ``part`` on, on the split the classifier draws with the same seed; id → length."""
+    from astroxai.explain.bars import study_isophotes
+
+    data = ImageSet.load(dataset)
+    return study_isophotes(labelled_split(data, seed), data, column, part, parts)
+
+
+def bars_task(dataset, model_dir, regressor_dirs, root, column: str, seed: int, isophotes: list | None = None):
     """Bar lengths from the classifier's SmoothGrad maps against the regressors (Bhambra et al. 2022), written into
-    the run's ``bars``; returns the :class:`~astroxai.explain.bars.BarStudy`."""
+    the run's ``bars``; returns the :class:`~astroxai.explain.bars.BarStudy`.  ``isophotes``: the shares of
+    :func:`isophotes_task` (id → length; galaxies none has are fitted here)."""
     from astroxai.explain.bars import bar_length_study
     from astroxai.report.layout import RunLayout
     from astroxai.report.writers import write_bar_study
@@ -439,7 +456,8 @@ def bars_task(dataset, model_dir, regressor_dirs, root, column: str, seed: int):
     for folder in regressor_dirs:
         model = load_model(folder)
         regressors[model.training_["n_images"]] = model
-    study = bar_length_study(classifier, regressors, data, column=column, seed=seed)
+    known = {i: length for share in isophotes or () for i, length in share.items()}
+    study = bar_length_study(classifier, regressors, data, column=column, seed=seed, isophotes=known)
     write_bar_study(RunLayout(root), study, data)
     return study
 
