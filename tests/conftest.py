@@ -216,14 +216,18 @@ def small_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def image_run(tmp_path_factory):
     """``image_run(kind)``: ``astroxai run --kind KIND`` on a small config (16 images per class, 2 epochs), run once
-    per session; returns the run folder."""
+    per session; returns the run folder.  The galaxy run goes through the stage scheduler's process pool (its
+    isophotes in a share per worker); the radio run, like most runs of the suite, on one worker in this process: the
+    suite's two pytest-xdist workers already keep both cores busy, and each pool worker costs its imports again
+    (torch, scikit-learn, captum: 4-5 s of CPU; the radio run's test took 57 s of CPU with the pool, 42 s without)."""
     runs = {}
 
     def make(kind: str) -> Path:
         if kind not in runs:
             runs[kind] = _cli_run(tmp_path_factory.mktemp(f"{kind}-run"),
                                   {"n_per_class": 16, "max_epochs": 2, "trust_images": 4,
-                                   "trust_methods": ["saliency", "occlusion"]}, "--kind", kind)
+                                   "trust_methods": ["saliency", "occlusion"]}, "--kind", kind,
+                                  *(() if kind == "galaxy" else ("--workers", "1")))
         return runs[kind]
 
     return make

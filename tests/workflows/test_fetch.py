@@ -282,8 +282,8 @@ def test_fetch_then_run_on_the_fetched_folder(server, tmp_path):
     config = tmp_path / "small.json"
     config.write_text(json.dumps({"n_wave": 100, "quick": True, "timing_repeats": 1, "perplexities": [4],
                                   "n_correct": 1, "trust_spectra": 4, "trust_methods": ["saliency"], "cnn": False}))
-    result = CliRunner().invoke(main, ["run", "--data", str(out / "catalog.csv"), "--broad", "Sy1", "--out",
-                                       str(tmp_path / "run"), "--config", str(config)])
+    result = CliRunner().invoke(main, ["run", "--data", str(out / "catalog.csv"), "--broad", "Sy1", "--workers", "1",
+                                       "--out", str(tmp_path / "run"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["data"] == "user" and record["summary"]["classes"] == {"Sy1": 12, "Sy2": 12}

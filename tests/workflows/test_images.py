@@ -212,8 +212,8 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
                                                       "trust_methods": ["saliency", "occlusion"]}))
     run = tmp_path / "run"
     runner = CliRunner()
-    result = runner.invoke(main, ["run", "--kind", "radio", "--data", "first", "--out", str(run), "--config",
-                                  str(tmp_path / "config.json")])
+    result = runner.invoke(main, ["run", "--kind", "radio", "--data", "first", "--workers", "1", "--out", str(run),
+                                  "--config", str(tmp_path / "config.json")])
     assert result.exit_code == 0, result.output
     data = ImageSet.load(run / "dataset.h5")
     assert len(data) == 3 * 4 * 3 and set(data.meta["split"]) == {"train", "validation", "test"}

@@ -45,7 +45,7 @@ def user_run(sample):
     folder, catalogue = sample
     out = folder / "run"
     result = CliRunner().invoke(main, ["run", "--data", str(catalogue), "--classes", ",".join(CLASSES),
-                                       "--broad", "Sy1,Sy1.9", "--out", str(out), "--config",
+                                       "--broad", "Sy1,Sy1.9", "--out", str(out), "--workers", "1", "--config",
                                        str(folder / "small.json")])
     assert result.exit_code == 0, result.output
     return out
@@ -178,7 +178,8 @@ def test_a_users_galaxy_cutouts_with_a_catalogue(column, tmp_path):
                                                      "bar_lengths_few": 0, "bar_learning_curve": []}))
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", "--kind", "galaxy", "--data", str(tmp_path / "cutouts"), "--catalog",
-                                       str(catalogue), "--target", "bar_px", "--out", str(out), "--config",
+                                       str(catalogue), "--target", "bar_px", "--out", str(out), "--workers", "1",
+                                       "--config",
                                        str(tmp_path / "small.json")])
     assert result.exit_code == 0, result.output
     data = ImageSet.load(out / "dataset.h5")
