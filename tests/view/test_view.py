@@ -44,7 +44,7 @@ def surveyed(trained_model, reduced_sample, tmp_path_factory):
     from distributed import LocalCluster
 
     # both surveys on one cluster (--scheduler): a survey's own cluster pays its worker's imports again, ~6 s
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         common = ["--place-on", folder / "embed" / "embeddings.h5", "--scheduler", cluster.scheduler_address,
                   "--partition-size", "20"]
         _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)

@@ -54,7 +54,8 @@ def cluster():
     go through the path of a cluster the user started (``--scheduler``), the others through the survey's own."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+    # its HTTP server on a free port (with None it takes 8787, and the surveys' own clusters warn that it is in use)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
         yield local.scheduler_address
 
 
