@@ -187,6 +187,18 @@ def radio_model(tmp_path_factory, radio) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def dask_scheduler():
+    """The address of a local Dask cluster (one single-threaded worker process) for a module's surveys whose subject
+    is not how ``astroxai survey`` starts its own: each new cluster pays its worker's imports (torch, the model)
+    again, ~6 s, so these surveys share this one through ``--scheduler`` / ``SurveyRun(scheduler=...)``."""
+    from distributed import LocalCluster
+
+    # its HTTP server on a free port (with None it takes 8787, and the surveys' own clusters warn that it is in use)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster.scheduler_address
+
+
 #: The small spectra run's config: every stage of ``astroxai run`` (models, t-SNE, saliency, trust, report) in ~1 min;
 #: the trust table (six methods, three models, each scored five times over) on 4 test spectra.
 SMALL_RUN = {"counts": {"type1": 14, "type2": 14, "intermediate": 14}, "n_wave": 100, "quick": True,

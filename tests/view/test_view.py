@@ -31,7 +31,7 @@ def _invoke(*args):
 
 
 @pytest.fixture(scope="module")
-def surveyed(trained_model, reduced_sample, tmp_path_factory):
+def surveyed(trained_model, reduced_sample, dask_scheduler, tmp_path_factory):
     """A survey of the reduced sample (placed on its t-SNE map, maps stored) plus its FITS files and a damaged
     file, and the same survey without stored maps."""
     folder = tmp_path_factory.mktemp("view")
@@ -41,14 +41,10 @@ def surveyed(trained_model, reduced_sample, tmp_path_factory):
     for path in sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:6]:
         shutil.copy(path, files / path.name)
     (files / "spec-0000-00000-0009.fits").write_bytes(b"SIMPLE  =  broken")
-    from distributed import LocalCluster
-
-    # both surveys on one cluster (--scheduler): a survey's own cluster pays its worker's imports again, ~6 s
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        common = ["--place-on", folder / "embed" / "embeddings.h5", "--scheduler", cluster.scheduler_address,
-                  "--partition-size", "20"]
-        _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)
-        _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "plain", *common)
+    common = ["--place-on", folder / "embed" / "embeddings.h5", "--scheduler", dask_scheduler, "--partition-size",
+              "20"]
+    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "survey", "--maps", *common)
+    _invoke("survey", trained_model, reduced_sample, files, "--out", folder / "plain", *common)
     return folder
 
 

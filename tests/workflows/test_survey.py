@@ -47,18 +47,6 @@ def survey_inputs(reduced_sample, tmp_path_factory):
     return [files, catalog]
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """One local Dask cluster (a single-threaded worker process) for the tests whose subject is not how the survey
-    starts its own: each new LocalCluster costs its worker's imports (torch, the model) again, ~6 s; these tests
-    go through the path of a cluster the user started (``--scheduler``), the others through the survey's own."""
-    from distributed import LocalCluster
-
-    # its HTTP server on a free port (with None it takes 8787, and the surveys' own clusters warn that it is in use)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as local:
-        yield local.scheduler_address
-
-
 def _rows(out):
     return read_survey(out).to_pylist()
 
@@ -136,32 +124,32 @@ def test_same_result_whatever_the_workers_and_partitions(trained_model, reduced_
     assert set(store) == set(raw) and all(store[i]["predicted"] == raw[i]["predicted"] for i in store)
 
 
-def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, cluster, tmp_path):
+def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, dask_scheduler, tmp_path):
     out = tmp_path / "s"
-    first = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=cluster, partition_size=10))
+    first = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=dask_scheduler, partition_size=10))
     assert first["partitions_run"] == 5 and first["n_kept"] == 48
     before = _table(out)
     parts = sorted((out / PARTS).glob("part-*.parquet"))
     parts[1].unlink(), parts[3].unlink()  # as if the run had died before these two
     (out / PARTS / f".{parts[1].name}.1234.partial").write_bytes(b"half a file")  # a dead writer's leftover
-    again = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=cluster, partition_size=10))
+    again = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=dask_scheduler, partition_size=10))
     assert again["partitions_run"] == 2 and again["partitions_skipped"] == 3
     assert _table(out) == before
     with pytest.raises(ValueError, match="other inputs or settings"):
         survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad"),
-               run=SurveyRun(scheduler=cluster, partition_size=10))
+               run=SurveyRun(scheduler=dask_scheduler, partition_size=10))
     assert _table(out) == before
     survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad", options={"n_samples": 4}),
-           run=SurveyRun(scheduler=cluster, partition_size=10, restart=True))
+           run=SurveyRun(scheduler=dask_scheduler, partition_size=10, restart=True))
     assert json.loads((out / "survey.json").read_text())["settings"]["method"] == "smoothgrad"
 
 
-def test_parquet_catalogue(trained_model, reduced_sample, cluster, tmp_path):
+def test_parquet_catalogue(trained_model, reduced_sample, dask_scheduler, tmp_path):
     spectra = sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:4]
     catalogue = tmp_path / "cat.parquet"
     pq.write_table(pa.table({"file": [str(p) for p in spectra] + ["", str(spectra[0])],
                              "z": [None, None, 0.1, None, None, None], "label": ["type1"] * 6}), catalogue)
-    survey(trained_model, [catalogue], tmp_path / "s", run=SurveyRun(scheduler=cluster))
+    survey(trained_model, [catalogue], tmp_path / "s", run=SurveyRun(scheduler=dask_scheduler))
     rows = _rows(tmp_path / "s")
     assert [r["status"] for r in rows] == ["kept"] * 4 + ["rejected"] * 2
     assert "names no file" in rows[4]["reason"] and "same spectrum as row 1" in rows[5]["reason"]
@@ -291,14 +279,14 @@ def test_survey_store_is_noisy_copies_of_simulated_spectra(tmp_path):
     np.testing.assert_array_equal(SpectraSet.load(again).flux, data.flux)
 
 
-def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, cluster, tmp_path):
+def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, dask_scheduler, tmp_path):
     spectra = sorted((reduced_sample.parent / "sim" / "spectra").glob("*.fits"))[:3]
     folder = tmp_path / "files"
     folder.mkdir()
     for path in spectra:
         shutil.copy(path, folder / path.name)
     shutil.copy(spectra[0], folder / "zz-copy.fits")  # another name, the same spectrum (and id)
-    survey(trained_model, [folder], tmp_path / "s", run=SurveyRun(scheduler=cluster))
+    survey(trained_model, [folder], tmp_path / "s", run=SurveyRun(scheduler=dask_scheduler))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "s")}
     assert rows[spectra[0].name]["status"] == "kept"
     assert rows["zz-copy.fits"]["status"] == "rejected"
@@ -306,7 +294,7 @@ def test_the_same_spectrum_twice_is_kept_once(trained_model, reduced_sample, clu
         "reason"]
     assert not (tmp_path / "s" / "duplicates.csv").exists()
     # in two partitions (run apart, each final once written) both copies are kept, and the survey lists them
-    survey(trained_model, [folder], tmp_path / "apart", run=SurveyRun(scheduler=cluster, partition_size=2))
+    survey(trained_model, [folder], tmp_path / "apart", run=SurveyRun(scheduler=dask_scheduler, partition_size=2))
     rows = {Path(r["input"]).name: r for r in _rows(tmp_path / "apart")}
     assert rows[spectra[0].name]["partition"] != rows["zz-copy.fits"]["partition"]
     assert rows[spectra[0].name]["status"] == rows["zz-copy.fits"]["status"] == "kept"

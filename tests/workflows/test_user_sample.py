@@ -179,8 +179,7 @@ def test_a_users_galaxy_cutouts_with_a_catalogue(column, tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["run", "--kind", "galaxy", "--data", str(tmp_path / "cutouts"), "--catalog",
                                        str(catalogue), "--target", "bar_px", "--out", str(out), "--workers", "1",
-                                       "--config",
-                                       str(tmp_path / "small.json")])
+                                       "--config", str(tmp_path / "small.json")])
     assert result.exit_code == 0, result.output
     data = ImageSet.load(out / "dataset.h5")
     assert sorted(data.classes) == ["SA", "SB"] and len(data) == 28

@@ -353,6 +353,12 @@ def barred_rows(split, data, column: str = "bar_length_px") -> tuple[np.ndarray,
     return train[barred[train]], test[barred[test]]
 
 
+def isophote_rows(train, test) -> dict[str, np.ndarray]:
+    """The barred rows the classical route fits isophotes to: the first :data:`ISOPHOTE_CALIBRATION` training ones
+    (its line has two parameters) and every test one."""
+    return {"train": train[:ISOPHOTE_CALIBRATION], "test": test}
+
+
 def study_isophotes(split, data, column: str = "bar_length_px", part: int = 0, parts: int = 1) -> dict[str, float]:
     """Id → isophote length of the galaxies the bar study fits isophotes to (the first :data:`ISOPHOTE_CALIBRATION`
     barred training galaxies and every barred test galaxy; NaN where the fit failed), or of every ``parts``-th of
@@ -361,8 +367,7 @@ def study_isophotes(split, data, column: str = "bar_length_px", part: int = 0, p
     The classical route needs no network, so a run computes this in ``parts`` stages that fill the workers' free
     time while the networks train, and gives their union to :func:`bar_length_study` (``isophotes``): photutils fits
     in Python, 1.4 s per galaxy of the default galaxy study (255 s for its 184 galaxies)."""
-    train, test = barred_rows(split, data, column)
-    rows = np.concatenate([train[:ISOPHOTE_CALIBRATION], test])[part::parts]
+    rows = np.concatenate(list(isophote_rows(*barred_rows(split, data, column)).values()))[part::parts]
     return dict(zip(data.ids[rows].tolist(), isophote_lengths(data.images[rows]).tolist(), strict=True))
 
 
@@ -398,14 +403,15 @@ class BarStudy:
     barred: str = "barred"  # the class whose maps measure the bars
 
 
-def _isophotes(data, rows, known: dict[str, float] | None) -> np.ndarray:
-    """Isophote lengths of ``rows``: those in ``known`` (by id) as given, the others fitted now."""
-    known = known or {}
-    lengths = np.array([known.get(i, np.nan) for i in data.ids[rows]], dtype=np.float64)
-    missing = np.array([i not in known for i in data.ids[rows]], dtype=bool)
+def _isophotes(data, rows, known: dict[str, float] | None) -> tuple[np.ndarray, int]:
+    """Isophote lengths of ``rows``: those in ``known`` (by id) as given, the others fitted now; and how many were
+    fitted now."""
+    known, ids = known or {}, data.ids[rows]
+    lengths = np.array([known.get(i, np.nan) for i in ids], dtype=np.float64)
+    missing = np.array([i not in known for i in ids], dtype=bool)
     if missing.any():
         lengths[missing] = isophote_lengths(data.images[rows[missing]])
-    return lengths
+    return lengths, int(missing.sum())
 
 
 def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_length_px",
@@ -440,11 +446,10 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
     measured = {method: {part: bar_lengths(maps[part], method=method) for part in ("train", "test")}
                 for method in MAP_ROUTES}
     # the classical route needs no network; its line is fitted on at most ISOPHOTE_CALIBRATION training galaxies
-    # (a two-parameter line; fitting isophotes costs about half a second per galaxy)
+    # (a two-parameter line; photutils takes 0.5-1.4 s per galaxy, so a run fits them beforehand: study_isophotes)
     start = time.perf_counter()
-    n_iso = min(ISOPHOTE_CALIBRATION, train.size)
-    measured["isophotes"] = {"train": _isophotes(data, train[:n_iso], isophotes),
-                             "test": _isophotes(data, test, isophotes)}
+    fitted = {part: _isophotes(data, rows, isophotes) for part, rows in isophote_rows(train, test).items()}
+    measured["isophotes"] = {part: lengths for part, (lengths, _) in fitted.items()}
     isophote_s = time.perf_counter() - start
     estimates, calibrations, used = {}, {}, {}
     for n, regressor in sorted(regressors.items(), key=lambda item: -item[0]):
@@ -462,9 +467,9 @@ def bar_length_study(classifier, regressors: dict, data, *, column: str = "bar_l
             used[label] = n
         label = f"direct regression CNN ({n} lengths)"
         estimates[label], used[label] = regressor.predict(data.images[test]), n
-    fitted_here = sum(i not in (isophotes or {}) for i in data.ids[np.concatenate([train[:n_iso], test])])
-    log.info("  isophotes: %d galaxies (%d fitted in this stage, %.1f s), %d fits failed", n_iso + test.size,
-             fitted_here, isophote_s, int(sum((~np.isfinite(v)).sum() for v in measured["isophotes"].values())))
+    lengths = np.concatenate(list(measured["isophotes"].values()))
+    log.info("  isophotes: %d galaxies (%d fitted in this stage, %.1f s), %d fits failed", lengths.size,
+             sum(count for _, count in fitted.values()), isophote_s, int((~np.isfinite(lengths)).sum()))
     pixel = float(data.attrs.get("pixel_arcsec") or np.nan)
     rows = []
     for label, values in estimates.items():

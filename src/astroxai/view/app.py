@@ -590,11 +590,6 @@ def warm_up(shared: Shared, after: threading.Event | None = None, cancel: thread
     if after is not None and after.wait(WARM_UP_WAIT):
         cancel.wait(WARM_UP_AFTER)
     table = shared.table
-    x, y = table.numbers[table.axes[0]], table.numbers[table.axes[1]]
-    placed = np.flatnonzero(np.isfinite(x) & np.isfinite(y))[:1]
-    only = np.zeros(table.n, bool)
-    only[placed] = True  # one point on a 16 × 16 canvas: datashader spreads it (its composite kernels)
-    x0, y0 = (float(x[placed[0]]), float(y[placed[0]])) if len(placed) else (0.0, 0.0)
 
     def model() -> None:
         try:
@@ -605,9 +600,16 @@ def warm_up(shared: Shared, after: threading.Event | None = None, cancel: thread
     steps = [_import_datashader,
              lambda: render(table, table.kept, table.axes, "predicted class", (-1.0, 1.0), (-1.0, 1.0), 8, 8),
              model,
-             lambda: render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), 8, 8),
-             lambda: render(table, only, table.axes, "predicted class", (x0 - 1, x0 + 1), (y0 - 1, y0 + 1), 16, 16)]
-    for step in steps[: len(steps) if len(placed) else -1]:
+             lambda: render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), 8, 8)]
+    x, y = table.numbers[table.axes[0]], table.numbers[table.axes[1]]
+    placed = np.flatnonzero(np.isfinite(x) & np.isfinite(y))[:1]
+    if len(placed):  # one point on a 16 × 16 canvas: datashader spreads it (its composite kernels)
+        only = np.zeros(table.n, bool)
+        only[placed] = True
+        x0, y0 = float(x[placed[0]]), float(y[placed[0]])
+        steps.append(lambda: render(table, only, table.axes, "predicted class", (x0 - 1, x0 + 1), (y0 - 1, y0 + 1),
+                                    16, 16))
+    for step in steps:
         if cancel.is_set():
             return
         step()
