@@ -99,6 +99,43 @@ def test_segment_methods_recover_additive_contributions(linear, method):
     np.testing.assert_allclose(maps, expected, atol=tolerance)
 
 
+@pytest.mark.parametrize("method", ["lime", "kernelshap"])
+@pytest.mark.parametrize("image", [False, True])
+@pytest.mark.filterwarnings("ignore:You are providing multiple inputs")  # captum's, about its own per-input loop
+def test_batched_surrogates_equal_captums_own_loop(method, image):
+    """LIME and KernelSHAP draw, transform and weigh all perturbations of an input at once; captum's own
+    ``attribute`` (one perturbation at a time, the reference) gives the same maps from the same seed, for several
+    inputs in one batch, a nonlinear model, and images whose masks have different numbers of features.  Tolerance:
+    float32 round-off of the LIME kernel's cosine (KernelSHAP's weights are exact)."""
+    from captum._utils.models.linear_model import SkLearnRidge
+    from captum.attr import KernelShap, Lime
+
+    rng = np.random.default_rng(3)
+    if image:
+        shape, n_features = (1, 6, 6), [5, 3, 4]
+        W = rng.normal(size=(3, 36))
+        model = torch.nn.Sequential(torch.nn.Flatten(), Softmax(W, np.zeros(3)))
+        X = rng.random((3, *shape))
+        mask = np.stack([rng.integers(0, k, size=shape) for k in n_features])
+        for row, k in zip(mask, n_features, strict=True):
+            row.flat[:k] = np.arange(k)  # every feature present at least once
+    else:
+        W = rng.normal(size=(3, 30)) * 3
+        model, X = Softmax(W, np.zeros(3)), 1 + rng.random((4, 30))
+        mask = np.broadcast_to(wavelength_segments(np.arange(30), n_segments=7), X.shape)
+    base, target, seed = np.full(X.shape, 0.5), np.arange(len(X)) % 3, 11
+    ours = attribute(model, X, target, method, baseline=base, feature_mask=mask, n_samples=150, seed=seed).maps
+    explainer = Lime(model, interpretable_model=SkLearnRidge(alpha=0.01)) if method == "lime" else KernelShap(model)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        reference = explainer.attribute(torch.tensor(X), baselines=torch.tensor(base), target=torch.tensor(target),
+                                        feature_mask=torch.tensor(mask), n_samples=150, perturbations_per_eval=100)
+    reference = reference.numpy()
+    assert np.abs(reference).max() > 1e-3  # the maps are not trivially zero
+    tolerance = (1e-4 if method == "lime" else 1e-6) * np.abs(reference).max()
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=tolerance)
+
+
 def test_wavelength_segments():
     plain = wavelength_segments(np.arange(100), n_segments=7)
     assert plain[0] == 0 and plain[-1] == 6 and np.all(np.diff(plain) >= 0)
