@@ -137,6 +137,22 @@ def test_batched_surrogates_equal_captums_own_loop(method, image):
     np.testing.assert_allclose(ours, reference, rtol=0, atol=tolerance)
 
 
+def test_surrogate_fits_leave_the_blas_threads_as_they_were(linear):
+    """The surrogates are fitted on one BLAS thread; afterwards, also after fits from two threads at once, every BLAS
+    library has the threads it had before."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    model, w, X, base = linear
+    with threadpool_limits(2, user_api="blas"):
+        before = [(info["filepath"], info["num_threads"]) for info in threadpool_info() if info["user_api"] == "blas"]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda m: attribute(model, X, 0, m, baseline=base, n_samples=50), ["lime", "kernelshap"]))
+        after = [(info["filepath"], info["num_threads"]) for info in threadpool_info() if info["user_api"] == "blas"]
+    assert before and after == before
+
+
 def test_wavelength_segments():
     plain = wavelength_segments(np.arange(100), n_segments=7)
     assert plain[0] == 0 and plain[-1] == 6 and np.all(np.diff(plain) >= 0)

@@ -36,6 +36,7 @@ A new method is one subclass of :class:`Method` decorated with :func:`register`.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -281,12 +282,16 @@ class _SurrogateMethod(Method):
                 # what it gets, so it is given the one batch directly and the draw is made here, which keeps the
                 # next input's draws in step with captum's
                 torch.empty((), dtype=torch.int64).random_()
-                with _blas_controller().limit(limits=1, user_api="blas"):
+                with _ONE_FIT_AT_A_TIME, _blas_controller().limit(limits=1, user_api="blas"):
                     explainer.interpretable_model.fit([(patterns.float(), torch.cat(outputs).float(),
                                                         torch.cat(weights).float())])
                 coefs = explainer.interpretable_model.representation().flatten().float()
                 maps[i] = coefs[features]
         return maps, None
+
+
+#: threadpoolctl's limit is process-wide: two threads that each set and restore it could leave BLAS on one thread.
+_ONE_FIT_AT_A_TIME = threading.Lock()
 
 
 @functools.cache
