@@ -134,7 +134,9 @@ def measure(folder: Path, repeats: int) -> dict:
         session.attach(Document())
         times["first session"].append(time.perf_counter() - started)
         (x0, x1), (y0, y1) = session.ranges()
-        session.map.x_range.start, session.map.x_range.end = x0 / 2 + repeat, x1 / 2 + repeat
+        # moves are fractions of the map's side: its axes may be t-SNE coordinates or probabilities
+        shift, centre = repeat * (x1 - x0) / 50, ((x0 + x1) / 2, (y0 + y1) / 2)
+        session.map.x_range.start, session.map.x_range.end = x0 + (x1 - x0) / 4 + shift, x1 - (x1 - x0) / 4 + shift
         started = time.perf_counter()
         session.redraw()
         times["pan/zoom re-render"].append(time.perf_counter() - started)
@@ -154,7 +156,7 @@ def measure(folder: Path, repeats: int) -> dict:
         session.class_box.active = [0, 1] if repeat % 2 == 0 else [0, 1, 2]
         times["filter re-render"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        rows, _ = shared.table.nearest(session.shown, session.axes, 1.0 + repeat, 2.0, k=9)
+        rows, _ = shared.table.nearest(session.shown, session.axes, centre[0] + shift, centre[1], k=9)
         shared.table.rows(rows)
         times["click lookup"].append(time.perf_counter() - started)
         if drawable:  # a real survey: a click at a kept object to its spectrum drawn with its map
@@ -164,9 +166,11 @@ def measure(folder: Path, repeats: int) -> dict:
             clicked = session.click(float(x), float(y))
             times.setdefault("click to drawn spectrum", []).append(time.perf_counter() - started)
             assert clicked is not None and len(session.spectrum_source.data["flux"]) > 0, session.about.text
-            (x0, x1), (y0, y1) = session.ranges()  # a box over the map's middle third: list + mean map
+            # a box over the middle 40 % of the drawn objects along each axis: list + mean map
+            (x0, x1), (y0, y1) = (np.nanpercentile(shared.table.numbers[a][session.drawable], (30, 70))
+                                  for a in session.axes)
             started = time.perf_counter()
-            session.select_box(x0 + (x1 - x0) / 3 + repeat, x1 - (x1 - x0) / 3, y0 + (y1 - y0) / 3, y1 - (y1 - y0) / 3)
+            session.select_box(x0 + repeat * (x1 - x0) / 50, x1, y0, y1)
             times.setdefault("box selection + mean map", []).append(time.perf_counter() - started)
             assert len(session.selected) > 0 and len(session.mean_source.data["selected"]) > 0
     return {"rows": shared.table.n, "read columns (s)": round(read, 2),

@@ -20,7 +20,7 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.io import collect_inputs
 from astroxai.view.detail import Explained
-from astroxai.view.table import Filter, SurveyTable, Verdict, VerdictBook, ViewError
+from astroxai.view.table import Filter, SurveyTable, Verdict, VerdictBook, ViewError, nearest_rows
 from astroxai.workflows.survey import open_maps, read_survey
 
 
@@ -88,6 +88,30 @@ def test_columns_filters_boxes_lassos_queues_and_neighbours_against_brute_force(
     assert table.numbers["margin"][unsure[0]] == np.nanmin(table.numbers["margin"][shown])
 
 
+def test_the_nearest_rows_equal_a_search_over_every_row():
+    """The box-first search (the click's and the neighbours' at 10⁷ rows) gives what distances to every row give:
+    in dense clusters, in empty parts of the map, far outside it, on a point, with pixel scales, NaN coordinates
+    and hidden rows; and none when nothing is shown."""
+    rng = np.random.default_rng(7)
+    n = 200_000
+    centres = np.array([[-30.0, 0.0], [20.0, 15.0], [5.0, -25.0]])
+    xy = (centres[rng.integers(0, 3, n)] + rng.normal(0, 4, (n, 2))).astype(np.float32)
+    xy[:50] = rng.uniform(-200, 200, (50, 2))  # a few far from every cluster
+    xy[rng.random(n) < 0.01, 0] = np.nan
+    xs, ys = xy[:, 0], xy[:, 1]
+    shown = rng.random(n) < 0.7
+    queries = [(-30.0, 0.0), (60.0, 60.0), (-500.0, 900.0), (float(xs[100]), float(ys[100])), (0.0, 0.0)]
+    queries += [tuple(v) for v in rng.uniform(-80, 80, (15, 2))]
+    for (x, y), k, scale in [(q, k, s) for q in queries for k in (1, 9) for s in ((1.0, 1.0), (0.11, 0.07))]:
+        found, distance = nearest_rows(xs, ys, shown, x, y, k, scale)
+        brute = np.hypot((xs - x) / scale[0], (ys - y) / scale[1])
+        brute = np.where(shown & np.isfinite(brute), brute, np.inf)
+        expected = np.argsort(brute, kind="stable")[:k]
+        assert list(found) == list(expected), (x, y, k, scale)
+        np.testing.assert_allclose(distance, brute[expected], rtol=1e-6)
+    assert len(nearest_rows(xs, ys, np.zeros(n, bool), 0.0, 0.0, 3)[0]) == 0
+
+
 def test_every_row_as_pyarrow_reads_it_even_from_parts_out_of_order(surveyed, tmp_path):
     """Each listed row (id, input read on demand from its part, reason, classes, numbers) equals pyarrow's own
     reading of the survey; with the parts' names swapped (rows stored out of input order) and split into row groups
@@ -147,6 +171,36 @@ def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):
     assert (n_selected, n_rest) == (10, len(kept) - 10)
     np.testing.assert_allclose(mean, maps[:10].mean(axis=0), rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(rest, maps[10:].mean(axis=0), rtol=1e-5, atol=1e-9)
+
+
+def test_store_spectra_found_by_their_place_and_by_id_when_the_store_changed(trained_model, reduced_sample,
+                                                                             dask_scheduler, tmp_path):
+    """A survey of two stores: a row's spectrum is read at its survey index less its store's first index (the
+    store's ids read at those rows only, not all of them); after the store is rewritten in another order, or where
+    a store was given twice, the place no longer holds the id and the spectrum is found by id instead."""
+    data = SpectraSet.load(reduced_sample)
+    first = data.subset(np.arange(7))
+    first.ids = np.char.add("first-", first.ids)
+    first.save(tmp_path / "first.h5")
+    second = tmp_path / "second.h5"
+    shutil.copy(reduced_sample, second)
+    _invoke("survey", trained_model, tmp_path / "first.h5", second, second, "--out", tmp_path / "survey",
+            "--scheduler", dask_scheduler, "--partition-size", "20")
+    table = SurveyTable(tmp_path / "survey")
+    assert table.n == 7 + 2 * len(data)
+    by_id = dict(zip(data.ids, data.flux, strict=True)) | dict(zip(first.ids, first.flux, strict=True))
+    in_second = [3, 7, 7 + 5, 7 + len(data) - 1]  # each store's rows, first and last
+    explained = Explained(table)
+    rows = table.rows(in_second)
+    np.testing.assert_array_equal(explained.spectra(rows).flux, [by_id[r["id"]] for r in rows])
+    assert explained._offsets == {str(tmp_path / "first.h5"): 0, str(second): 7} and not explained._stores
+    again = table.rows([7 + len(data) + 2])  # the second listing of the same store
+    np.testing.assert_array_equal(explained.spectra(again).flux, [by_id[again[0]["id"]]])
+    assert list(explained._stores) == [str(second)]
+    data.subset(np.arange(len(data))[::-1]).save(second)  # the same spectra in the opposite order
+    explained = Explained(table)
+    np.testing.assert_array_equal(explained.spectra(rows).flux, [by_id[r["id"]] for r in rows])
+    assert list(explained._stores) == [str(second)]
 
 
 def test_exported_selection_reruns_with_explain_and_verdicts_feed_a_catalogue(surveyed, trained_model, tmp_path):

@@ -102,6 +102,54 @@ def _codes(column, categories: list[str]) -> tuple[np.ndarray, list[str]]:
     return lookup[indices.astype(np.int64)], categories
 
 
+def _extent_of(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+
+
+#: The first box :func:`nearest_rows` looks in, as a fraction of the map's larger side (then 4× wider each time).
+NEAREST_FIRST_BOX = 1 / 256
+
+
+def nearest_rows(xs: np.ndarray, ys: np.ndarray, shown: np.ndarray, x: float, y: float, k: int = 1,
+                 scale: tuple[float, float] = (1.0, 1.0), spans=None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` shown rows whose (``xs``, ``ys``) are nearest to (x, y) — distances measured in units of ``scale``
+    along each axis — nearest first, and their distances; rows with a NaN coordinate are never found.
+
+    A click at 10⁷ rows cannot afford distances to every row (0.4 s per search, two searches per click), and a
+    spatial index would have to be rebuilt for every filter and pair of axes, so the rows are first looked for in
+    a box around (x, y), 4× wider each time until it holds ``k`` rows whose farthest is within half its half-width
+    (the half keeps the box's float32 edges far from the answer): no row outside such a box can be nearer.  The
+    answer is that of the brute-force search over every row.  ``spans``, the (min, max) of the finite ``xs`` and
+    ``ys``, sets the first box (:data:`NEAREST_FIRST_BOX` of the larger side) and the last (every row)."""
+    spans = spans or (_extent_of(xs), _extent_of(ys))
+    sx, sy = float(scale[0]), float(scale[1])
+    (x0, x1), (y0, y1) = spans
+    # the half-width (in units of scale) beyond which the box holds every finite row
+    whole = max(abs(x - x0) / sx, abs(x1 - x) / sx, abs(y - y0) / sy, abs(y1 - y) / sy)
+    width = max((x1 - x0) / sx, (y1 - y0) / sy) * NEAREST_FIRST_BOX
+    while np.isfinite(width) and 0 < width < whole:
+        inside = shown & (np.abs(xs - x) <= width * sx) & (np.abs(ys - y) <= width * sy)
+        rows = np.flatnonzero(inside)
+        if len(rows) >= k:
+            found, distance = _nearest_among(xs, ys, rows, x, y, k, sx, sy)
+            if distance[-1] <= width / 2:
+                return found, distance
+        width *= 4
+    rows = np.flatnonzero(shown & np.isfinite(xs) & np.isfinite(ys))
+    return _nearest_among(xs, ys, rows, x, y, k, sx, sy)
+
+
+def _nearest_among(xs, ys, rows, x, y, k, sx, sy) -> tuple[np.ndarray, np.ndarray]:
+    if not len(rows):
+        return rows, np.zeros(0)
+    distance = np.hypot((xs[rows] - x) / sx, (ys[rows] - y) / sy)
+    k = min(k, len(rows))
+    best = np.argpartition(distance, k - 1)[:k]
+    best = best[np.argsort(distance[best], kind="stable")]
+    return rows[best], distance[best]
+
+
 def check_survey(folder: Path) -> tuple[dict, list[Path], list[str]]:
     """A survey folder's record (``survey.json``), its Parquet parts and its classes (the table's ``p_<class>``
     columns, in order), checked without reading the table: raises
@@ -265,6 +313,7 @@ class SurveyTable:
             self.numbers[f"p_{name}"] = self.probabilities[:, number]
         self._cache: dict[tuple[str, int, int], object] = {}
         self._groups: dict[int, np.ndarray] = {}
+        self._spans: dict[tuple[str, str], tuple] = {}  # the finite range of each pair of map axes
 
     def _two_numeric(self) -> tuple[str, str]:
         usable = [n for n, v in self.numbers.items() if np.isfinite(v).any()]
@@ -322,15 +371,11 @@ class SurveyTable:
     def nearest(self, shown: np.ndarray, axes, x: float, y: float, k: int = 1,
                 scale: tuple[float, float] = (1.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` shown rows nearest to (x, y) on the map's ``axes``, nearest first, and their distances, in
-        units of ``scale`` along each axis (a screen pixel's size: distances in pixels)."""
-        rows = np.flatnonzero(shown & np.isfinite(self.numbers[axes[0]]) & np.isfinite(self.numbers[axes[1]]))
-        if not len(rows):
-            return rows, np.zeros(0)
-        distance = np.hypot((self.numbers[axes[0]][rows] - x) / scale[0], (self.numbers[axes[1]][rows] - y) / scale[1])
-        k = min(k, len(rows))
-        best = np.argpartition(distance, k - 1)[:k]
-        best = best[np.argsort(distance[best], kind="stable")]
-        return rows[best], distance[best]
+        units of ``scale`` along each axis (a screen pixel's size: distances in pixels); see :func:`nearest_rows`."""
+        key = (axes[0], axes[1])
+        if key not in self._spans:
+            self._spans[key] = tuple(_extent_of(self.numbers[a]) for a in key)
+        return nearest_rows(self.numbers[key[0]], self.numbers[key[1]], shown, x, y, k, scale, self._spans[key])
 
     def queue(self, kind: str, shown: np.ndarray) -> np.ndarray:
         """Row numbers of an inspection queue among the shown kept rows: "most novel" (largest novelty first),
