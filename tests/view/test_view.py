@@ -428,6 +428,42 @@ def test_the_map_is_rendered_from_every_shown_row(surveyed):
     assert (everything >> 24 > 0).sum() > (alpha > 0).sum()
 
 
+def test_the_first_maps_counts_by_numpy_are_datashaders_own():
+    """The class map's counts computed with numpy (a server's first map, before datashader's numba code is
+    compiled) equal datashader's own aggregate — counts, coordinates, attributes — for points inside and outside
+    the ranges, on every edge and pixel boundary (and one float32 step either side), and NaN; and the images shaded
+    from either are the same."""
+    import datashader as ds
+    import pandas as pd
+    import xarray as xr
+
+    from astroxai.view.app import HIDDEN, _count_by_category, _shade
+
+    rng = np.random.default_rng(3)
+    labels = ["type1", "type2", "intermediate", HIDDEN]
+    for (x0, x1), (y0, y1), width, height in [((-1.0, 1.0), (-1.0, 1.0), 8, 6), ((0.1, 0.7), (-3.3, 5.9), 720, 560),
+                                              ((-47.25, 61.5), (12.0, 12.5), 13, 7)]:
+        n = 30_000
+        x = rng.uniform(x0 - 0.1 * (x1 - x0), x1 + 0.1 * (x1 - x0), n).astype(np.float32)
+        y = rng.uniform(y0 - 0.1 * (y1 - y0), y1 + 0.1 * (y1 - y0), n).astype(np.float32)
+        edges = [np.linspace(a, b, pixels + 1).astype(np.float32) for a, b, pixels in ((x0, x1, width),
+                                                                                       (y0, y1, height))]
+        edges = [np.concatenate([e, np.nextafter(e, np.float32(-np.inf)), np.nextafter(e, np.float32(np.inf))])
+                 for e in edges]
+        x[:3000], y[3000:6000] = rng.choice(edges[0], 3000), rng.choice(edges[1], 3000)
+        x[6000:7000], y[6000:7000] = rng.choice(edges[0], 1000), rng.choice(edges[1], 1000)  # corners
+        x[7000:7100], y[7050:7150] = np.nan, np.nan
+        codes = rng.integers(0, len(labels), n).astype(np.int8)
+        canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=(x0, x1), y_range=(y0, y1))
+        frame = pd.DataFrame({"x": x, "y": y, "c": pd.Categorical.from_codes(codes, labels)})
+        reference = canvas.points(frame, "x", "y", ds.count_cat("c"))
+        assert int(reference.sum()) > n // 2
+        xr.testing.assert_identical(_count_by_category(canvas, x, y, codes, labels), reference)
+        images = [_shade(x, y, (x0, x1), (y0, y1), width, height, codes=codes, categories=labels[:3],
+                         palette=["#1f77b4", "#d62728", "#2ca02c"], by_datashader=choice) for choice in (False, True)]
+        np.testing.assert_array_equal(images[0], images[1])
+
+
 @pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium-driver (.ci/run installs it)")
 def test_the_app_in_chromium(surveyed, tmp_path):
     """The real server in a subprocess and the page in headless Chromium: the map renders, a class filter changes
