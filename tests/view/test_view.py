@@ -403,6 +403,30 @@ def test_datashader_comes_without_dask_and_leaves_it_importable():
     assert lines[0] == "True False False" and int(lines[1]) == 16 and lines[2] == "DataFrame", done.stdout
 
 
+def test_the_first_map_comes_before_xarray_imports_dask_and_xarray_takes_dask_afterwards(surveyed):
+    """In a fresh process, as the server runs: the survey read and the first session's map drawn without Dask's
+    arrays imported (xarray was told there are none, 0.45 s saved); once the warm-up is over xarray knows Dask's
+    arrays again, and takes them as Dask arrays (lazy, chunked)."""
+    code = ("import sys\n"
+            "from bokeh.document import Document\n"
+            "from astroxai.view.app import Loading, Session\n"
+            "loading = Loading(sys.argv[1])\n"
+            "loading.start()\n"
+            "assert loading.ready.wait(120) and loading.shared is not None\n"
+            "Session(loading.shared).attach(Document())\n"
+            "print('dask.array' in sys.modules)\n"
+            "loading.served.set()\n"
+            "loading._thread.join(120)\n"
+            "import dask.array, xarray\n"
+            "from xarray.namedarray.pycompat import array_type\n"
+            "lazy = xarray.DataArray(dask.array.zeros(4, chunks=2))\n"
+            "print(lazy.chunks, array_type('dask') == (dask.array.Array,))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(surveyed / "survey")], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["False", "((2, 2),) True"], done.stdout
+
+
 def test_the_map_is_rendered_from_every_shown_row(surveyed):
     from astroxai.view.app import render
 

@@ -12,6 +12,7 @@ raises the explained class, red where it lowers it**.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import html
 import logging
@@ -666,23 +667,58 @@ DATASHADER_UNUSED = ("dask.dataframe", "dask.array")
 
 def _import_datashader() -> None:
     """Import datashader without its Dask support: Dask is an optional dependency of datashader, imported by it
-    when present (1.1 s of the server's start, on the path to the first view).  While datashader is imported those
-    modules are marked absent in ``sys.modules`` (Python's documented way to make an import fail); the marks are
-    removed afterwards, so ``import dask.dataframe`` works again.  Nothing to save if they are already imported."""
+    when present (1.1 s of the server's start, on the path to the first view).  Nothing to save if they are
+    already imported."""
     import sys
 
     if "datashader" in sys.modules:
         return
-    blocked = [name for name in DATASHADER_UNUSED if name not in sys.modules]
+    with _absent(DATASHADER_UNUSED):
+        import datashader  # noqa: F401
+        import datashader.transfer_functions  # noqa: F401
+
+
+@contextlib.contextmanager
+def _absent(names):
+    """While inside, the modules ``names`` (those not imported yet) are marked absent in ``sys.modules``
+    (Python's documented way to make an import fail); the marks are removed afterwards, so they import again."""
+    import sys
+
+    blocked = [name for name in names if name not in sys.modules]
     for name in blocked:
         sys.modules[name] = None
     try:
-        import datashader  # noqa: F401
-        import datashader.transfer_functions  # noqa: F401
+        yield
     finally:
         for name in blocked:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
+
+
+def _xarray_without_dask_for_now() -> bool:
+    """xarray asks once per process, when it makes its first array, whether Dask's arrays can be imported, and
+    imports them to know (0.45 s: ``dask.array`` brings ``scipy.fft``), on the path to the first map although
+    the view's arrays are numpy's.  Asked here with ``dask.array`` marked absent, xarray remembers "no Dask"
+    until :func:`_xarray_asks_about_dask_again` makes it forget.  Returns whether the answer was given here (not
+    when Dask's arrays are imported already, or this xarray keeps no such cache)."""
+    import sys
+
+    try:
+        from xarray.namedarray import pycompat
+    except ImportError:
+        return False
+    cache = getattr(pycompat, "_cached_duck_array_modules", None)
+    if not isinstance(cache, dict) or "dask" in cache or "dask.array" in sys.modules:
+        return False
+    with _absent(("dask.array",)):
+        pycompat.array_type("dask")
+    return True
+
+
+def _xarray_asks_about_dask_again() -> None:
+    from xarray.namedarray import pycompat
+
+    pycompat._cached_duck_array_modules.pop("dask", None)
 
 
 def _class_map_of_a_few_points(classes: list[str], by_datashader: bool) -> None:
@@ -696,11 +732,14 @@ def _class_map_of_a_few_points(classes: list[str], by_datashader: bool) -> None:
            palette=[colours[c] for c in classes], by_datashader=by_datashader)
 
 
-def _prepare_first_map(classes: list[str]) -> None:
+def _prepare_first_map(classes: list[str]) -> bool:
     """Datashader's import and its shading's first use, while the columns are read; the counts of the first map
-    come from numpy (:func:`_count_by_category`), so datashader's compilation waits for the warm-up."""
+    come from numpy (:func:`_count_by_category`), so datashader's compilation waits for the warm-up.  Returns
+    whether xarray was told there is no Dask (:func:`_xarray_without_dask_for_now`)."""
     _import_datashader()
+    told = _xarray_without_dask_for_now()
     _class_map_of_a_few_points(classes, by_datashader=False)
+    return told
 
 
 def _compile_points(classes: list[str]) -> None:
@@ -732,7 +771,7 @@ class Loading:
         self.ready, self.served = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self._waiting: list = []
-        self._collecting = False
+        self._collecting = self._xarray_told = False
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
 
@@ -762,14 +801,18 @@ class Loading:
             if self.shared is not None and not self.stopping.is_set():
                 warm_up(self.shared, after=self.served, cancel=self.stopping)
         finally:
+            if self._xarray_told:  # the first map is drawn: xarray may look for Dask again
+                _xarray_asks_about_dask_again()
             if self._collecting:
                 gc.enable()
                 gc.collect()
 
+    def _prepare(self) -> None:
+        self._xarray_told = _prepare_first_map(self.classes)
+
     def _read(self) -> None:
         # datashader's import (≈ 1 s of Python) runs while pyarrow reads the columns
-        compiling = threading.Thread(target=_prepare_first_map, args=(self.classes,), name="astroxai-view-compile",
-                                     daemon=True)
+        compiling = threading.Thread(target=self._prepare, name="astroxai-view-compile", daemon=True)
         compiling.start()
         shared = None
         try:
