@@ -179,7 +179,7 @@ def view(survey_dir, port, address, no_browser, verdicts):
 
     \b
     The page opens at once and says what is being read; the map replaces it when the survey's columns are in
-    memory (about 5 s for 10⁶ rows on 2 cores, 8 s for 10⁷).
+    memory (about 5 s for 10⁶ rows on 2 cores, 10 s for 10⁷).
 
     \b
     Examples:

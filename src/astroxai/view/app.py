@@ -755,10 +755,10 @@ class Loading:
 
     The folder is checked at once (:func:`~astroxai.view.table.check_survey`: a folder that cannot be shown raises
     its one-line :class:`~astroxai.errors.InputError` here, before any server starts).  :meth:`start` then reads the
-    columns and compiles datashader's first map in threads; a browser that comes meanwhile is shown what is being
+    columns and imports datashader in threads; a browser that comes meanwhile is shown what is being
     read, and the map replaces it when ready — so the browser's own start (BokehJS, the session, the page) overlaps
     the server's (≈ 4 s at 10⁶ rows on 2 cores, nearly all of it Python holding the GIL: importing Bokeh, datashader
-    with pandas and numba, converting the columns, numba compiling, building the session's views).  A table that
+    with pandas and numba, converting the columns, building the session's views).  A table that
     fails to read (a corrupt part) sets :attr:`error`, shown on the page and raised by ``astroxai view``."""
 
     def __init__(self, folder, verdicts=None):
