@@ -486,6 +486,9 @@ def test_the_first_maps_counts_by_numpy_are_datashaders_own():
         images = [_shade(x, y, (x0, x1), (y0, y1), width, height, codes=codes, categories=labels[:3],
                          palette=["#1f77b4", "#d62728", "#2ca02c"], by_datashader=choice) for choice in (False, True)]
         np.testing.assert_array_equal(images[0], images[1])
+    flat = ds.Canvas(plot_width=8, plot_height=6, x_range=(0.5, 0.5), y_range=(-1.0, 1.0))
+    with pytest.raises(ValueError, match="no width"):  # not a division by zero
+        _count_by_category(flat, x, y, codes, labels)
 
 
 @pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium-driver (.ci/run installs it)")

@@ -152,6 +152,8 @@ def _count_by_category(canvas, x, y, codes, labels):
     if not (isinstance(canvas.x_axis, LinearAxis) and isinstance(canvas.y_axis, LinearAxis)):
         raise ValueError("numpy's counts are datashader's on linear axes only")
     (xmin, xmax), (ymin, ymax) = canvas.x_range, canvas.y_range
+    if xmax == xmin or ymax == ymin:  # (for floats, a − b is 0 only when a == b)
+        raise ValueError(f"the map's ranges {canvas.x_range} × {canvas.y_range} have no width")
     width, height = canvas.plot_width, canvas.plot_height
     # datashader's Axis.compute_scale_and_translate and compute_index with LinearAxis's identity mappers, written
     # out: those mappers are numba functions, and calling them compiled them (≈ 1 s of the first view)
