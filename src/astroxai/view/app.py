@@ -26,7 +26,7 @@ from astroxai.errors import InputError
 from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.explorer import attribution_palette, class_colours
 from astroxai.view.detail import Explained, export_selection, is_store
-from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook
+from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook, finite_range
 from astroxai.workflows.survey_outputs import SELECTIONS, VERDICTS
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,10 @@ class Shared:
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if not len(finite):
+    span = finite_range(values)
+    if span is None:
         return -1.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
+    low, high = span
     pad = 0.05 * (high - low) if high > low else 1.0
     return low - pad, high + pad
 
@@ -641,7 +641,7 @@ def warm_up(shared: Shared, after: threading.Event | None = None, cancel: thread
         except InputError as error:  # the map still works; spectra will say why they cannot be drawn
             log.warning("%s", error)
 
-    steps = [_import_datashader, lambda: _compile_points(table.classes), model,
+    steps = [lambda: _compile_points(table.classes), model,
              lambda: render(table, table.kept, table.axes, "novelty", (-1.0, 1.0), (-1.0, 1.0), 8, 8)]
     x, y = table.numbers[table.axes[0]], table.numbers[table.axes[1]]
     placed = np.flatnonzero(np.isfinite(x) & np.isfinite(y))[:1]

@@ -102,9 +102,16 @@ def _codes(column, categories: list[str]) -> tuple[np.ndarray, list[str]]:
     return lookup[indices.astype(np.int64)], categories
 
 
-def _extent_of(values: np.ndarray) -> tuple[float, float]:
+def finite_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The smallest and largest finite value, or None when there is none."""
     finite = values[np.isfinite(values)]
-    return (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+    return (float(finite.min()), float(finite.max())) if len(finite) else None
+
+
+def rows_in_box(xs: np.ndarray, ys: np.ndarray, shown: np.ndarray, x0, x1, y0, y1) -> np.ndarray:
+    """Row numbers of the shown rows with x0 ≤ xs ≤ x1 and y0 ≤ ys ≤ y1 (corners in any order; NaN never inside)."""
+    inside = shown & (xs >= min(x0, x1)) & (xs <= max(x0, x1)) & (ys >= min(y0, y1)) & (ys <= max(y0, y1))
+    return np.flatnonzero(inside)
 
 
 #: The first box :func:`nearest_rows` looks in, as a fraction of the map's larger side (then 4× wider each time).
@@ -122,15 +129,16 @@ def nearest_rows(xs: np.ndarray, ys: np.ndarray, shown: np.ndarray, x: float, y:
     (the half keeps the box's float32 edges far from the answer): no row outside such a box can be nearer.  The
     answer is that of the brute-force search over every row.  ``spans``, the (min, max) of the finite ``xs`` and
     ``ys``, sets the first box (:data:`NEAREST_FIRST_BOX` of the larger side) and the last (every row)."""
-    spans = spans or (_extent_of(xs), _extent_of(ys))
+    spans = spans or (finite_range(xs), finite_range(ys))
+    if None in spans:  # no row has both coordinates
+        return np.zeros(0, np.int64), np.zeros(0)
     sx, sy = float(scale[0]), float(scale[1])
     (x0, x1), (y0, y1) = spans
     # the half-width (in units of scale) beyond which the box holds every finite row
     whole = max(abs(x - x0) / sx, abs(x1 - x) / sx, abs(y - y0) / sy, abs(y1 - y) / sy)
     width = max((x1 - x0) / sx, (y1 - y0) / sy) * NEAREST_FIRST_BOX
     while np.isfinite(width) and 0 < width < whole:
-        inside = shown & (np.abs(xs - x) <= width * sx) & (np.abs(ys - y) <= width * sy)
-        rows = np.flatnonzero(inside)
+        rows = rows_in_box(xs, ys, shown, x - width * sx, x + width * sx, y - width * sy, y + width * sy)
         if len(rows) >= k:
             found, distance = _nearest_among(xs, ys, rows, x, y, k, sx, sy)
             if distance[-1] <= width / 2:
@@ -354,9 +362,7 @@ class SurveyTable:
 
     def in_box(self, shown: np.ndarray, axes, x0, x1, y0, y1) -> np.ndarray:
         """Row numbers of the shown rows inside the box (data coordinates of the map's ``axes``)."""
-        x, y = self.numbers[axes[0]], self.numbers[axes[1]]
-        inside = shown & (x >= min(x0, x1)) & (x <= max(x0, x1)) & (y >= min(y0, y1)) & (y <= max(y0, y1))
-        return np.flatnonzero(inside)
+        return rows_in_box(self.numbers[axes[0]], self.numbers[axes[1]], shown, x0, x1, y0, y1)
 
     def in_polygon(self, shown: np.ndarray, axes, xs, ys) -> np.ndarray:
         """Row numbers of the shown rows inside a lasso polygon (matplotlib's point-in-polygon test, on the rows
@@ -374,7 +380,7 @@ class SurveyTable:
         units of ``scale`` along each axis (a screen pixel's size: distances in pixels); see :func:`nearest_rows`."""
         key = (axes[0], axes[1])
         if key not in self._spans:
-            self._spans[key] = tuple(_extent_of(self.numbers[a]) for a in key)
+            self._spans[key] = tuple(finite_range(self.numbers[a]) for a in key)
         return nearest_rows(self.numbers[key[0]], self.numbers[key[1]], shown, x, y, k, scale, self._spans[key])
 
     def queue(self, kind: str, shown: np.ndarray) -> np.ndarray:
