@@ -72,9 +72,30 @@ def test_explain_images_scores_files_and_rejects_bad_inputs(radio_model, radio, 
                 assert float(kept[j][f"mass_{name}"]) == pytest.approx(weight[mask[j]].sum() / weight.sum(),
                                                                        rel=1e-3, abs=1e-5)
     assert result["explanation"].maps.shape == (7, 1, 64, 64)
-    assert (tmp_path / "ex" / "figures" / "gallery_occlusion.png").exists()
+    assert sorted(p.name for p in (tmp_path / "ex" / "figures").glob("*.png")) == ["gallery_occlusion_1.png"]
     with pytest.raises(ValueError, match="no usable input"):
         explain_inputs(radio_model, [broken], tmp_path / "none")
+
+
+def test_an_image_gallery_comes_in_pages_and_a_new_explanation_replaces_the_old_pages(radio_model, radio, tmp_path):
+    from PIL import Image
+
+    from astroxai.report.saliency import IMAGES_PER_PAGE
+
+    out = tmp_path / "why"
+    n = 2 * IMAGES_PER_PAGE + 1
+    explain_inputs(radio_model, [radio], out, ExplainSettings("saliency"), max_figures=n)
+    figures = out / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == sorted(f"gallery_saliency_{k}.{fmt}" for k in (1, 2, 3)
+                                                               for fmt in ("png", "pdf"))
+    heights = [Image.open(figures / f"gallery_saliency_{k}.png").height for k in (1, 2, 3)]
+    # a page's height grows with its rows (2.8 inches each): the two full pages alike, the last one row
+    assert heights[0] == heights[1] > 5 * heights[2] > 0
+    (figures / "notes.png").write_bytes(b"kept")  # the user's own file beside the pages
+    (figures / "gallery_saliency.png").write_bytes(b"old")  # the one-file gallery of earlier versions
+    explain_inputs(radio_model, [radio], out, ExplainSettings("saliency"), max_figures=3)
+    assert sorted(p.name for p in figures.iterdir()) == ["gallery_saliency_1.pdf", "gallery_saliency_1.png",
+                                                         "notes.png"]
 
 
 def test_cli_train_evaluate_predict_explain_images(radio, tmp_path):

@@ -65,7 +65,7 @@ def method_settings(method: str, log_p: bool, scheme: str, eps: float, segments:
 @method_options
 @CATALOG
 @click.option("--max-figures", type=click.IntRange(min=0), default=50, show_default=True,
-              help="Figures for the first N explained spectra (images: gallery rows, at most 12).")
+              help="Figures for the first N explained spectra (images: N gallery rows, 8 to a page).")
 @reports_errors
 def explain(model_dir, inputs, out, method, baseline, segments, target, log_p, scheme, eps, seed, catalog,
             max_figures):

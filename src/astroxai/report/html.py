@@ -274,8 +274,10 @@ def _image_explanations(page: Page, run: RunFolder) -> None:
     page.table(run.layout.overlap)
     for method in run.layout.explain.methods():
         files = run.layout.explain.method(method)
-        for png in sorted(files.figures.glob("*.png")):
-            page.figure(png, f"{method}: gallery of test images.")
+        pages = sorted(files.figures.glob("*.png"), key=lambda png: (len(png.stem), png.stem))  # _2 before _10
+        for number, png in enumerate(pages, start=1):
+            page.figure(png, f"{method}: gallery of test images" + (f", page {number} of {len(pages)}."
+                                                                     if len(pages) > 1 else "."))
 
 
 def _bars_section(page: Page, run: RunFolder) -> None:

@@ -166,15 +166,24 @@ def image_gallery(explanation, data, rows: list[dict], count: int) -> list[dict]
     return entries
 
 
+#: Images per page of an image gallery (a page of 8 rows is 22 inches, 2 900 pixels tall).
+IMAGES_PER_PAGE = 8
+
+
 def _image_figures(files, explanation, data, rows: list[dict], count: int) -> list[Path]:
-    """One gallery of the first ``count`` images: image, map, strongest 10 %."""
+    """Gallery pages of the first ``count`` images (image, map, strongest 10 %), :data:`IMAGES_PER_PAGE` to a page:
+    ``gallery_<method>_1``, ``_2``, … (the pages of an earlier explanation in the same folder are removed first)."""
     from astroxai.report.figures.images import plot_image_gallery
 
-    shown = min(count, len(explanation))
-    if not shown:
-        return []
-    return save_figure(plot_image_gallery(image_gallery(explanation, data, rows, shown), explanation.method),
-                       files.figure(f"gallery_{explanation.method}"))
+    for old in files.figures.glob(f"gallery_{explanation.method}*"):  # and the single file earlier versions wrote
+        if re.fullmatch(rf"gallery_{re.escape(explanation.method)}(_\d+)?\.(png|pdf)", old.name):
+            old.unlink()
+    entries = image_gallery(explanation, data, rows, min(count, len(explanation)))
+    figures = []
+    for page, start in enumerate(range(0, len(entries), IMAGES_PER_PAGE), start=1):
+        figures += save_figure(plot_image_gallery(entries[start:start + IMAGES_PER_PAGE], explanation.method),
+                               files.figure(f"gallery_{explanation.method}_{page}"))
+    return figures
 
 
 #: Modality name → the figures of one explained set (a modality without an entry gets its tables only).

@@ -70,7 +70,10 @@ def plot_image_gallery(entries: list[dict], method: str = ""):
         row[0].set_title(entry.get("title", ""), fontsize=8)
         im, vmax = _signed_map(row[1], saliency)
         row[1].set_title(f"{method} map (blue: raises p)" if method else "map (blue: raises p)", fontsize=8)
-        fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
+        bar = fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
+        # matplotlib rasterises a colour bar's 256 bands in a PDF, and each rasterised artist costs a pass over the
+        # whole page: a gallery of 36 images took 12 s as PDF instead of 6.5 s; vector bands are exact and small
+        bar.solids.set_rasterized(False)
         strength = np.abs(saliency)
         top = strength >= np.quantile(strength, 0.9)
         row[2].imshow(shown, origin="lower", cmap="gray")
