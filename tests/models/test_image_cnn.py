@@ -160,6 +160,13 @@ def test_the_channels_last_path_without_gradients_equals_the_default_layout(view
         default = module(x.clone().requires_grad_(True)).detach()  # a gradient may follow: the default layout
         assert not torch.equal(fast, torch.zeros_like(fast))
         torch.testing.assert_close(fast, default, rtol=0, atol=1e-6)
+    pooled = []  # every max-pool of the fast path takes a channels-last tensor (the first one once took the default)
+    hooks = [layer.register_forward_pre_hook(lambda _, args: pooled.append(
+        args[0].is_contiguous(memory_format=torch.channels_last) and not args[0].is_contiguous()))
+        for layer in module.features if isinstance(layer, torch.nn.MaxPool2d)]
     with torch.no_grad():
         z = module._convolved(torch.rand(2, 1, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    assert pooled == [True, True, True]
     assert z.is_contiguous(memory_format=torch.channels_last) and not z.is_contiguous()
