@@ -5,6 +5,7 @@ from ids, probability columns).  They write and compute nothing else."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -123,13 +124,21 @@ def _gallery_figures(layout, study, data, embedding, numbers) -> tuple[list[dict
     return gallery, figures
 
 
+def _figure_pages(entries: list, per_page: int, draw, files, prefix: str) -> list[Path]:
+    """``entries`` drawn ``per_page`` to a figure by ``draw`` and saved as ``files.figure(f"{prefix}_<page>")``,
+    pages numbered from 1."""
+    figures = []
+    for page, start in enumerate(range(0, len(entries), per_page), start=1):
+        figures += save_figure(draw(entries[start:start + per_page]), files.figure(f"{prefix}_{page}"))
+    return figures
+
+
 def _gallery_pages(layout, wavelength, gallery: list[dict]) -> list[Path]:
     figures = []
     for name, part in (("misclassified", [g for g in gallery if not g["correct"]]),
                        ("correct", [g for g in gallery if g["correct"]])):
-        for page in range(0, len(part), 12):
-            figures += save_figure(plot_gallery(wavelength, part[page:page + 12]),
-                                   layout.explain.figure(f"gallery_{name}_{page // 12 + 1}"))
+        figures += _figure_pages(part, 12, functools.partial(plot_gallery, wavelength), layout.explain,
+                                 f"gallery_{name}")
     return figures
 
 
@@ -179,11 +188,8 @@ def _image_figures(files, explanation, data, rows: list[dict], count: int) -> li
         if re.fullmatch(rf"gallery_{re.escape(explanation.method)}(_\d+)?\.(png|pdf)", old.name):
             old.unlink()
     entries = image_gallery(explanation, data, rows, min(count, len(explanation)))
-    figures = []
-    for page, start in enumerate(range(0, len(entries), IMAGES_PER_PAGE), start=1):
-        figures += save_figure(plot_image_gallery(entries[start:start + IMAGES_PER_PAGE], explanation.method),
-                               files.figure(f"gallery_{explanation.method}_{page}"))
-    return figures
+    return _figure_pages(entries, IMAGES_PER_PAGE, functools.partial(plot_image_gallery, method=explanation.method),
+                         files, f"gallery_{explanation.method}")
 
 
 #: Modality name → the figures of one explained set (a modality without an entry gets its tables only).
