@@ -78,6 +78,30 @@ def test_pack_keeps_each_row_to_its_quantisation_step():
             assert np.all(np.sign(back[np.abs(expected) > step]) == np.sign(expected[np.abs(expected) > step]))
 
 
+def test_the_pages_attribution_colours_are_the_figures_own():
+    """The pages' palette (Bokeh's, no matplotlib) against the colour map of the figures, :data:`ATTRIBUTION_CMAP`,
+    as matplotlib defines it (its segments, interpolated linearly at each step; matplotlib's own 256-colour table
+    is one reading of them): less than 1/255 off per channel at every step (Bokeh cuts its colours to 8 bits), red
+    at the low end, white at zero, blue at the high end — the project's one convention (blue raises the output)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgb
+
+    from astroxai.report.explorer import attribution_palette
+    from astroxai.report.figures import ATTRIBUTION_CMAP
+
+    segments = colormaps[ATTRIBUTION_CMAP]._segmentdata
+    for n in (255, 11, 2):
+        steps = np.linspace(0.0, 1.0, n)
+        figures = np.column_stack([np.interp(steps, *np.asarray(segments[channel])[:, [0, 2]].T)
+                                   for channel in ("red", "green", "blue")])
+        palette = np.array([to_rgb(c) for c in attribution_palette(n)])
+        assert palette.shape == (n, 3)
+        assert np.abs(palette - figures).max() < 1 / 255, n
+    palette = np.array([to_rgb(c) for c in attribution_palette(255)])
+    red, white, blue = palette[0], palette[127], palette[-1]
+    assert red[0] > 0.3 > red[2] and blue[2] > 0.3 > blue[0] and white.min() > 0.95
+
+
 def test_spectra_explorer_in_a_real_browser(small_run, driver):
     page = small_run / "report.html"
     timings = web.open_report(driver, page)

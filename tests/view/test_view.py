@@ -405,8 +405,10 @@ def test_datashader_comes_without_dask_and_leaves_it_importable():
 
 def test_the_first_map_comes_before_xarray_imports_dask_and_xarray_takes_dask_afterwards(surveyed):
     """In a fresh process, as the server runs: the survey read and the first session's map drawn without Dask's
-    arrays imported (xarray was told there are none, 0.45 s saved); once the warm-up is over xarray knows Dask's
-    arrays again, and takes them as Dask arrays (lazy, chunked)."""
+    arrays imported (xarray was told there are none, 0.45 s saved), without matplotlib (the spectrum's colour map
+    comes from Bokeh's palettes, 0.45 s saved) and without numba's code for the density that decides the spreading
+    (0.35 s), which the warm-up loads; once the warm-up is over xarray knows Dask's arrays again, and takes them as
+    Dask arrays (lazy, chunked)."""
     code = ("import sys\n"
             "from bokeh.document import Document\n"
             "from astroxai.view.app import Loading, Session\n"
@@ -414,9 +416,11 @@ def test_the_first_map_comes_before_xarray_imports_dask_and_xarray_takes_dask_af
             "loading.start()\n"
             "assert loading.ready.wait(120) and loading.shared is not None\n"
             "Session(loading.shared).attach(Document())\n"
-            "print('dask.array' in sys.modules)\n"
+            "import datashader.transfer_functions as tf\n"
+            "print('dask.array' in sys.modules, 'matplotlib' in sys.modules, len(tf._rgb_density.signatures))\n"
             "loading.served.set()\n"
             "loading._thread.join(120)\n"
+            "print(len(tf._rgb_density.signatures))\n"
             "import dask.array, xarray\n"
             "from xarray.namedarray.pycompat import array_type\n"
             "lazy = xarray.DataArray(dask.array.zeros(4, chunks=2))\n"
@@ -424,7 +428,7 @@ def test_the_first_map_comes_before_xarray_imports_dask_and_xarray_takes_dask_af
     done = subprocess.run([sys.executable, "-c", code, str(surveyed / "survey")], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split("\n")[:2] == ["False", "((2, 2),) True"], done.stdout
+    assert done.stdout.split("\n")[:3] == ["False False 0", "1", "((2, 2),) True"], done.stdout
 
 
 def test_the_map_is_rendered_from_every_shown_row(surveyed):
@@ -489,6 +493,33 @@ def test_the_first_maps_counts_by_numpy_are_datashaders_own():
     flat = ds.Canvas(plot_width=8, plot_height=6, x_range=(0.5, 0.5), y_range=(-1.0, 1.0))
     with pytest.raises(ValueError, match="no width"):  # not a division by zero
         _count_by_category(flat, x, y, codes, labels)
+
+
+def test_the_first_maps_density_by_numpy_is_datashaders_own(monkeypatch):
+    """The density that decides whether a map's points are spread, measured with numpy before numba is loaded,
+    equals datashader's own (the same ratio of the same integers) on images from empty to full, drawn pixels on the
+    edges and corners included; and a map shaded either way is the same image, spread by 2, 1 or 0 pixels."""
+    import datashader.transfer_functions as tf
+
+    from astroxai.view.app import _rgb_density, _shade
+
+    rng = np.random.default_rng(11)
+    for shape in ((1, 1), (5, 9), (40, 33), (120, 200)):
+        for share in (0.0, 0.002, 0.03, 0.2, 0.7, 1.0):
+            alpha = (rng.random(shape) < share) * rng.integers(1, 256, shape)
+            rgba = (alpha.astype(np.uint32) << 24) | rng.integers(0, 1 << 24, shape).astype(np.uint32)
+            for px in (1, 2, 4):
+                assert _rgb_density(rgba, px) == tf._rgb_density(rgba, px), (shape, share, px)
+    assert _rgb_density(np.zeros((3, 3), np.uint32), 2) == np.inf
+    spreads, spread = [], tf.spread
+    monkeypatch.setattr(tf, "spread", lambda image, px, **options: spreads.append(px) or spread(image, px, **options))
+    for n in (3, 60, 300, 600, 200_000):  # sparse points are spread (by 2, then 1 pixel), dense ones are not
+        x, y = np.random.default_rng(n).normal(0, 1, (2, n)).astype(np.float32)
+        codes = rng.integers(0, 3, n).astype(np.int8)
+        images = [_shade(x, y, (-3.0, 3.0), (-3.0, 3.0), 160, 120, codes=codes, categories=["a", "b"],
+                         palette=["#1f77b4", "#d62728"], by_datashader=choice) for choice in (False, True)]
+        np.testing.assert_array_equal(images[0], images[1])
+    assert spreads == [2, 2, 2, 2, 1, 1]  # each spread map twice: by numpy's density, then by datashader's own
 
 
 @pytest.mark.skipif(shutil.which("chromedriver") is None, reason="needs chromium-driver (.ci/run installs it)")

@@ -107,7 +107,8 @@ def render(table: SurveyTable, shown: np.ndarray, axes, colouring: str, x_range,
 
 
 #: Set once datashader's numba code for the class map is compiled (:func:`_compile_points`); until then the class
-#: map's counts are computed with numpy (:func:`_count_by_category`), the same array.
+#: map's counts are computed with numpy (:func:`_count_by_category`), the same array, and so is the density that
+#: decides whether points are spread (:func:`_rgb_density`), the same number.
 _POINTS_COMPILED = threading.Event()
 
 
@@ -134,7 +135,47 @@ def _shade(x, y, x_range, y_range, width, height, *, values=None, span=None, cod
         else:
             aggregate = _count_by_category(canvas, x, y, codes, labels)
         image = tf.shade(aggregate.isel(c=slice(0, len(categories))), color_key=list(palette), min_alpha=90)
-    return np.asarray(tf.dynspread(image, threshold=0.6, max_px=2).data, dtype=np.uint32)
+    return np.asarray(_dynspread(image, _POINTS_COMPILED.is_set() if by_datashader is None else by_datashader).data,
+                      dtype=np.uint32)
+
+
+#: How datashader spreads sparse points on every map (its ``dynspread``): by up to 2 pixels while fewer than 60 % of
+#: the drawn pixels have a drawn neighbour.
+SPREAD = {"threshold": 0.6, "max_px": 2}
+
+
+def _dynspread(image, by_datashader: bool):
+    """datashader's ``dynspread`` of ``image`` with :data:`SPREAD`; before its numba code is loaded, the density it
+    decides by is measured with numpy (:func:`_rgb_density`) and datashader's ``spread`` is called only when points
+    are to be spread (its first call loads numba's compiler: ≈ 0.35 s of the first view otherwise)."""
+    import datashader.transfer_functions as tf
+
+    if by_datashader:
+        return tf.dynspread(image, **SPREAD)
+    spread = 0  # the steps of datashader's own search
+    for step in range(1, SPREAD["max_px"] + 1):
+        spread = step
+        if _rgb_density(image.data, 2 * step) > SPREAD["threshold"]:
+            spread = step - 1
+            break
+    return tf.spread(image, spread) if spread >= 1 else image
+
+
+def _rgb_density(rgba: np.ndarray, px: int) -> float:
+    """datashader's density of an RGBA image (its ``_rgb_density``, a numba loop): the share of the drawn pixels
+    (alpha > 0) that have another drawn pixel within ``px`` along both axes; infinite for an empty image.  Counted
+    here by an integral image: the same integers, so the same ratio."""
+    filled = ((rgba >> 24) & 255) != 0
+    drawn = int(filled.sum())
+    if not drawn:
+        return np.inf
+    rows, cols = filled.shape
+    sums = np.zeros((rows + 1, cols + 1), np.int64)
+    sums[1:, 1:] = filled.cumsum(axis=0, dtype=np.int64).cumsum(axis=1)
+    y0, y1 = np.clip(np.arange(rows) - px, 0, rows), np.clip(np.arange(rows) + px + 1, 0, rows)
+    x0, x1 = np.clip(np.arange(cols) - px, 0, cols), np.clip(np.arange(cols) + px + 1, 0, cols)
+    around = sums[y1][:, x1] - sums[y0][:, x1] - sums[y1][:, x0] + sums[y0][:, x0]  # the pixel itself included
+    return int((filled & (around > 1)).sum()) / drawn
 
 
 def _count_by_category(canvas, x, y, codes, labels):
@@ -736,7 +777,8 @@ def _class_map_of_a_few_points(classes: list[str], by_datashader: bool) -> None:
 
 def _prepare_first_map(classes: list[str]) -> bool:
     """Datashader's import and its shading's first use, while the columns are read; the counts of the first map
-    come from numpy (:func:`_count_by_category`), so datashader's compilation waits for the warm-up.  Returns
+    and its density come from numpy (:func:`_count_by_category`, :func:`_rgb_density`), so numba's compiler and
+    datashader's compilation wait for the warm-up.  Returns
     whether xarray was told there is no Dask (:func:`_xarray_without_dask_for_now`)."""
     _import_datashader()
     told = _xarray_without_dask_for_now()
