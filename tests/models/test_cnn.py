@@ -30,6 +30,27 @@ def test_architecture_shapes_and_probabilities():
         SpectrumCNN(4, 3)
 
 
+def test_a_large_batch_without_gradients_runs_in_parts_and_gives_the_whole_batchs_outputs(monkeypatch):
+    """Without gradients a batch larger than ``NO_GRAD_CHUNK`` runs in near-equal parts (70 spectra: 24, 23, 23),
+    whose probabilities are the whole batch's to float32 round-off (1e-6; bit for bit on the machine measured); with
+    gradients the batch stays whole (the maps' path is unchanged)."""
+    torch.manual_seed(2)
+    module = SpectrumCNN(120, 3).eval()
+    X = torch.randn(70, 120, dtype=torch.float64)
+    sizes = []
+    hook = module.features[0].register_forward_pre_hook(lambda _, args: sizes.append(len(args[0])))
+    with torch.no_grad():
+        parts = module(X)
+    given = X.clone().requires_grad_(True)
+    torch.autograd.grad(module(given)[:, 0].sum(), given)
+    hook.remove()
+    assert sizes == [24, 23, 23, 70] and module.NO_GRAD_CHUNK == 32
+    monkeypatch.setattr(SpectrumCNN, "NO_GRAD_CHUNK", len(X))
+    with torch.no_grad():
+        whole = module(X)
+    torch.testing.assert_close(parts, whole, rtol=0, atol=1e-6)
+
+
 def test_pair_pooling_is_max_pool_in_values_gradients_and_training():
     """PairMax (pooling without PyTorch's slow indices kernel) against nn.MaxPool1d(2): the same values and the
     same gradient routing on ties (first pixel of the pair) — exactly, since pooling only selects; through the

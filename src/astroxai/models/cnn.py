@@ -137,7 +137,15 @@ class SpectrumCNN(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * size, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
+    #: Spectra per pass without gradients (predictions, LIME, occlusion, deletion curves).  A batch's feature maps
+    #: pass through memory once per layer (the first block's: 64 kB per spectrum), so a thousand spectra at once left
+    #: the CPU's caches at every layer: 0.92 ms per spectrum against 0.41 in parts of 32 (one core; the same outputs).
+    NO_GRAD_CHUNK = 32
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > self.NO_GRAD_CHUNK and not torch.is_grad_enabled():
+            # near-equal parts of 16 to 32 spectra (none of one, whose convolution may take other kernels)
+            return torch.cat([self.logits(part) for part in torch.tensor_split(x, -(-len(x) // self.NO_GRAD_CHUNK))])
         x = x.to(self.centre.dtype)  # float64 inputs (explainers) are cast here, so gradients still flow
         z = ((x - self.centre) / self.scale).unsqueeze(1)
         return self.head(self.features(z))

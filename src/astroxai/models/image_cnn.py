@@ -107,6 +107,12 @@ class ImageCNN(nn.Module):
             x = torch.asinh(x / self.softening) / float(np.arcsinh(1.0 / self.softening))
         return x
 
+    #: Images per pass of the no-gradient path.  A batch's feature maps pass through memory once per layer: at 64 × 64
+    #: pixels the first block's are 256 kB per image, so the thousands of images of a deletion curve's call left the
+    #: CPU's caches at every layer (1.6 ms per view against 0.55 in parts of 32, one core; LIME's calls of 100:
+    #: 0.66 against 0.52; ``benchmarks/bench_image_forward.py``).
+    NO_GRAD_CHUNK = 32
+
     def _convolved(self, z: torch.Tensor) -> torch.Tensor:
         """The convolution blocks' output.  Where no gradient is taken (predictions, the perturbation explainers:
         LIME, KernelSHAP, occlusion, deletion curves) the plain network runs in torch's channels-last layout, in which
@@ -117,6 +123,11 @@ class ImageCNN(nn.Module):
         gradient to another pixel in channels-last, which would change saliency maps and trained weights."""
         if self.equivariant or torch.is_grad_enabled():
             return self.features(z)
+        if len(z) > self.NO_GRAD_CHUNK:
+            # a large batch runs in near-equal parts of at most NO_GRAD_CHUNK images (16 to 32 each: no part of
+            # one image, whose convolutions oneDNN computes with other kernels, to other last bits)
+            parts = torch.tensor_split(z, -(-len(z) // self.NO_GRAD_CHUNK))
+            return torch.cat([self._convolved(part) for part in parts])
         z = z.contiguous(memory_format=torch.channels_last)
         for conv, _, pool in zip(*[iter(self.features)] * 3, strict=True):  # (Conv2d, ReLU, MaxPool2d) blocks
             weight = conv.weight.contiguous(memory_format=torch.channels_last)
