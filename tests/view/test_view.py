@@ -406,7 +406,7 @@ def test_datashader_comes_without_dask_and_leaves_it_importable():
 def test_the_first_map_comes_before_xarray_imports_dask_and_xarray_takes_dask_afterwards(surveyed):
     """In a fresh process, as the server runs: the survey read and the first session's map drawn without Dask's
     arrays imported (xarray was told there are none, 0.45 s saved), without matplotlib (the spectrum's colour map
-    comes from Bokeh's palettes, 0.45 s saved) and without numba's code for the density that decides the spreading
+    comes from Bokeh's palettes, ≈ 0.2 s saved) and without numba's code for the density that decides the spreading
     (0.35 s), which the warm-up loads; once the warm-up is over xarray knows Dask's arrays again, and takes them as
     Dask arrays (lazy, chunked)."""
     code = ("import sys\n"

@@ -109,8 +109,8 @@ class ImageCNN(nn.Module):
 
     #: Images per pass of the no-gradient path.  A batch's feature maps pass through memory once per layer: at 64 × 64
     #: pixels the first block's are 256 kB per image, so the thousands of images of a deletion curve's call left the
-    #: CPU's caches at every layer (1.6 ms per view against 0.55 in parts of 32, one core; LIME's calls of 100:
-    #: 0.66 against 0.52; ``benchmarks/bench_image_forward.py``).
+    #: CPU's caches at every layer (1.64 ms per view against 0.56 in parts, one core; LIME's calls of 100: 1.00
+    #: against 0.48; ``benchmarks/bench_image_forward.py``).
     NO_GRAD_CHUNK = 32
 
     def _convolved(self, z: torch.Tensor) -> torch.Tensor:

@@ -45,8 +45,8 @@ def attribution_palette(n: int = 255) -> list[str]:
     red low, white zero, blue high) as ``n`` hex colours for Bokeh's pages.
 
     Interpolated by Bokeh from the map's 11 ColorBrewer colours, as matplotlib's ``RdBu`` is (linearly, in RGB), so
-    the pages and the static figures agree to 1/255 per channel (tested) — without importing matplotlib, which
-    cost ``astroxai view`` 0.45 s of its first view (matplotlib and its colour-map tables)."""
+    the pages and the static figures agree to 1/255 per channel (tested) — without importing matplotlib, whose
+    import and colour-map tables cost ``astroxai view`` ≈ 0.2 s of its first view."""
     from bokeh.palettes import RdBu, interp_palette
 
     return list(interp_palette(RdBu[11][::-1], n))  # Bokeh lists RdBu from blue to red
