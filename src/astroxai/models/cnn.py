@@ -100,6 +100,16 @@ class CNNConfig:
             raise InputError(f"schedule must be one of {SCHEDULES}, not {self.schedule!r}")
 
 
+def in_parts(function, x: torch.Tensor, most: int) -> torch.Tensor:
+    """``function(x)`` for a batch, computed on near-equal parts of at most ``most`` inputs and concatenated in order
+    (a batch of ``most`` or fewer in one call).  The networks' no-gradient paths use it: a large batch's feature maps
+    leave the CPU's caches at every layer.  For ``most`` ≥ 2 no part holds one input alone (a batch of one may take
+    other oneDNN kernels, to other last bits)."""
+    if len(x) <= most:
+        return function(x)
+    return torch.cat([function(part) for part in torch.tensor_split(x, -(-len(x) // most))])
+
+
 class PairMax(nn.Module):
     """Max-pooling over pairs of neighbouring pixels: ``nn.MaxPool1d(2)`` computed as ``Tensor.max`` over the
     pairs, which gives the same values and, on ties, sends the gradient to the same (first) pixel, so maps and
@@ -144,8 +154,7 @@ class SpectrumCNN(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         if len(x) > self.NO_GRAD_CHUNK and not torch.is_grad_enabled():
-            # near-equal parts of 16 to 32 spectra (none of one, whose convolution may take other kernels)
-            return torch.cat([self.logits(part) for part in torch.tensor_split(x, -(-len(x) // self.NO_GRAD_CHUNK))])
+            return in_parts(self.logits, x, self.NO_GRAD_CHUNK)  # parts of 16 to 32 spectra
         x = x.to(self.centre.dtype)  # float64 inputs (explainers) are cast here, so gradients still flow
         z = ((x - self.centre) / self.scale).unsqueeze(1)
         return self.head(self.features(z))

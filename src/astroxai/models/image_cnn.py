@@ -33,7 +33,7 @@ from torch import nn
 
 from astroxai.errors import InputError
 from astroxai.models.base import ImageModel, ProbabilityClassifier
-from astroxai.models.cnn import TorchModel, check_network_folder, class_weights, train_loop
+from astroxai.models.cnn import TorchModel, check_network_folder, class_weights, in_parts, train_loop
 from astroxai.models.dihedral import EquivariantFeatures, average_views, random_view
 from astroxai.models.persist import ModelLoadError, require
 from astroxai.models.reference import TrainingReference
@@ -124,10 +124,7 @@ class ImageCNN(nn.Module):
         if self.equivariant or torch.is_grad_enabled():
             return self.features(z)
         if len(z) > self.NO_GRAD_CHUNK:
-            # a large batch runs in near-equal parts of at most NO_GRAD_CHUNK images (16 to 32 each: no part of
-            # one image, whose convolutions oneDNN computes with other kernels, to other last bits)
-            parts = torch.tensor_split(z, -(-len(z) // self.NO_GRAD_CHUNK))
-            return torch.cat([self._convolved(part) for part in parts])
+            return in_parts(self._convolved, z, self.NO_GRAD_CHUNK)  # parts of 16 to 32 images
         z = z.contiguous(memory_format=torch.channels_last)
         for conv, _, pool in zip(*[iter(self.features)] * 3, strict=True):  # (Conv2d, ReLU, MaxPool2d) blocks
             weight = conv.weight.contiguous(memory_format=torch.channels_last)

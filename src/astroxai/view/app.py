@@ -115,12 +115,15 @@ _POINTS_COMPILED = threading.Event()
 def _shade(x, y, x_range, y_range, width, height, *, values=None, span=None, codes=None, categories=(),
            palette=(), by_datashader: bool | None = None) -> np.ndarray:
     """Datashader's image of points (x, y): the mean of ``values`` in Viridis over ``span``, or the counts of
-    ``codes`` into ``categories`` (one more code: hidden) mixed in ``palette``.  The counts are aggregated by
-    datashader once its code is compiled, by numpy before (``by_datashader`` forces one or the other)."""
+    ``codes`` into ``categories`` (one more code: hidden) mixed in ``palette``.  The counts are aggregated, and the
+    density that decides the spreading measured, by datashader once its code is compiled, by numpy before
+    (``by_datashader`` forces one or the other; read once, so one image never mixes the two)."""
     import datashader as ds
     import datashader.transfer_functions as tf
     import pandas as pd
 
+    if by_datashader is None:
+        by_datashader = _POINTS_COMPILED.is_set()
     canvas = ds.Canvas(plot_width=width, plot_height=height, x_range=tuple(x_range), y_range=tuple(y_range))
     if values is not None:
         from bokeh.palettes import Viridis256
@@ -129,14 +132,13 @@ def _shade(x, y, x_range, y_range, width, height, *, values=None, span=None, cod
         image = tf.shade(aggregate, cmap=list(Viridis256), span=span, how="linear")
     else:
         labels = [*categories, HIDDEN]
-        if _POINTS_COMPILED.is_set() if by_datashader is None else by_datashader:
+        if by_datashader:
             frame = pd.DataFrame({"x": x, "y": y, "c": pd.Categorical.from_codes(codes, labels)}, copy=False)
             aggregate = canvas.points(frame, "x", "y", ds.count_cat("c"))
         else:
             aggregate = _count_by_category(canvas, x, y, codes, labels)
         image = tf.shade(aggregate.isel(c=slice(0, len(categories))), color_key=list(palette), min_alpha=90)
-    return np.asarray(_dynspread(image, _POINTS_COMPILED.is_set() if by_datashader is None else by_datashader).data,
-                      dtype=np.uint32)
+    return np.asarray(_dynspread(image, by_datashader).data, dtype=np.uint32)
 
 
 #: How datashader spreads sparse points on every map (its ``dynspread``): by up to 2 pixels while fewer than 60 % of
