@@ -1,10 +1,11 @@
 """The image CNN's forward pass without gradients (predictions, LIME, KernelSHAP, occlusion, deletion curves) on one
-core: milliseconds per 64 × 64 view for four ways of running the same network.
+core: milliseconds per 64 × 64 view for four ways of running the same network; then its forward pass + input
+gradient in evaluation (saliency, SmoothGrad, integrated gradients), whole batch against parts.
 
-Usage:  python benchmarks/bench_image_forward.py [--batches 100 2688] [--repeats 9]
+Usage:  python benchmarks/bench_image_forward.py [--batches 100 2688] [--gradient-batches 400 1600] [--repeats 9]
 
 The default batches are LIME's calls (100 perturbed images per view) and a deletion curve's (64 images × 21 steps ×
-deletion and insertion).
+deletion and insertion); with gradients, SmoothGrad's call of 16 and 64 images × 25 noisy copies.
 
 - ``default layout``: the convolution blocks as the module lists them (``features``), torch's default layout; what
   training and the gradient explainers run.
@@ -14,7 +15,11 @@ deletion and insertion).
 - ``channels-last, whole batch``: the no-gradient path of early December 2026 — every block in channels-last,
   pooling before its ReLU, the whole batch at once.
 - ``astroxai (fast path)``: :meth:`astroxai.models.image_cnn.ImageCNN._convolved` without gradients — the same in
-  parts of at most ``ImageCNN.NO_GRAD_CHUNK`` images (a large batch's feature maps no longer fit the caches).
+  parts of at most ``ImageCNN.EVAL_CHUNK`` images (a large batch's feature maps no longer fit the caches).
+
+With gradients (the module in evaluation, the gradient of one class's probability summed over the batch with respect
+to the images, as captum's ``Saliency`` takes it): ``whole batch`` (before 7 December 2026) against ``astroxai (in
+parts)``, both in the default layout; their gradients are checked equal to 1e-5 of the largest first.
 
 The network is the studies' (16/32/64 channels, 3 × 3 kernels, the FIRST study's 1 × 64 × 64 cutouts), randomly
 initialised and seeded (the time does not depend on the weights).  The four are timed in turn, ``--repeats`` times
@@ -33,6 +38,7 @@ import time
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 2688])
+    parser.add_argument("--gradient-batches", type=int, nargs="+", default=[400, 1600])
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
 
@@ -55,12 +61,12 @@ def main() -> None:
                 z = layer(z)
         return z
 
-    def whole_batch(z):
-        chunk, network.NO_GRAD_CHUNK = network.NO_GRAD_CHUNK, len(z)
+    def whole_batch(z, function=network._convolved):
+        chunk, network.EVAL_CHUNK = network.EVAL_CHUNK, len(z)
         try:
-            return network._convolved(z)
+            return function(z)
         finally:
-            network.NO_GRAD_CHUNK = chunk
+            network.EVAL_CHUNK = chunk
 
     paths = {"default layout": network.features, "channels-last, first pool in default": earlier,
              "channels-last, whole batch": whole_batch, "astroxai (fast path)": network._convolved}
@@ -83,6 +89,30 @@ def main() -> None:
         for name, values in times.items():
             median = statistics.median(values)
             print(f"  {name:38s} {median:6.3f} ms per view   ×{median / reference:.2f} of the default layout")
+
+    def gradient(z):
+        z = z.clone().requires_grad_(True)
+        return torch.autograd.grad(network.from_prepared(z)[:, 1].sum(), z)[0]
+
+    gradient_paths = {"whole batch": lambda z: whole_batch(z, gradient), "astroxai (in parts)": gradient}
+    print("forward pass + input gradient, in evaluation:")
+    for batch in args.gradient_batches:
+        images = torch.rand(batch, 1, 64, 64)
+        maps = {name: path(images) for name, path in gradient_paths.items()}
+        scale = float(maps["whole batch"].abs().max())
+        torch.testing.assert_close(maps["astroxai (in parts)"], maps["whole batch"], rtol=0, atol=1e-5 * scale)
+        exact = torch.equal(maps["astroxai (in parts)"], maps["whole batch"])
+        times = {name: [] for name in gradient_paths}
+        for _ in range(args.repeats):
+            for name, path in gradient_paths.items():
+                start = time.perf_counter()
+                path(images)
+                times[name].append((time.perf_counter() - start) / batch * 1e3)
+        reference = statistics.median(times["whole batch"])
+        print(f"batch of {batch} (gradients {'bit for bit equal' if exact else 'equal to 1e-5'}):")
+        for name, values in times.items():
+            median = statistics.median(values)
+            print(f"  {name:38s} {median:6.3f} ms per view   ×{median / reference:.2f} of the whole batch")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
 """Compare the tables of two run folders (e.g. the same ``astroxai run`` before and after a change), number by number.
 
-Usage:  python benchmarks/compare_runs.py BEFORE_RUN AFTER_RUN [--tolerance 1e-9]
+Usage:  python benchmarks/compare_runs.py BEFORE_RUN AFTER_RUN [--tolerance 1e-9] [--array-tolerance 1e-6]
 
 Every CSV table present in both folders is compared on the columns they share, row by row (rows matched by their
 position); columns that are timings (``*_s``, ``seconds``, ``ms_per_*``, ``fit_mean_s``…) or file paths are skipped.
 Numbers must agree to ``--tolerance`` (relative), text exactly.  Prints one line per table: identical, or the
 differing cells (the first few), and the columns only one side has.  ``results.md`` is compared line by line with
-timing lines dropped.  Exit status 1 when any table differs.
+timing lines dropped.  The arrays of every HDF5 file of both folders (the explanations' maps, the trust study's
+curves; the simulated inputs' data sets too) are compared dataset by dataset: floating values to
+``--array-tolerance`` of the dataset's largest magnitude (maps are float32, and their values near zero carry no
+relative precision), others exactly; a line says "bit for bit" where every value is equal.  Exit status 1 when any
+table or array differs.
 """
 
 from __future__ import annotations
@@ -68,11 +72,49 @@ def compare_table(before: Path, after: Path, tolerance: float, rounded: list | N
     return problems, cols_a - cols_b, cols_b - cols_a
 
 
+def compare_arrays(before: Path, after: Path, tolerance: float) -> tuple[list[str], int, bool]:
+    """The datasets of two HDF5 files: ``(problems, datasets compared, every value bit for bit equal)``."""
+    import h5py
+    import numpy as np
+
+    problems, compared, exact = [], 0, True
+    with h5py.File(before, "r") as a, h5py.File(after, "r") as b:
+        names: list[str] = []
+        a.visit(lambda name: names.append(name) if isinstance(a[name], h5py.Dataset) else None)
+        for name in names:
+            if name not in b or not isinstance(b[name], h5py.Dataset):
+                problems.append(f"{name}: only before")
+                continue
+            x, y = a[name][()], b[name][()]
+            compared += 1
+            if np.shape(x) != np.shape(y):
+                problems.append(f"{name}: shape {np.shape(x)} → {np.shape(y)}")
+                continue
+            if np.asarray(x).dtype.kind == "f" and np.asarray(y).dtype.kind == "f":
+                if np.array_equal(x, y, equal_nan=True):
+                    continue
+                exact = False
+                same_nan = np.array_equal(np.isnan(x), np.isnan(y))
+                finite = np.isfinite(x) & np.isfinite(y)
+                scale = float(np.abs(x[finite]).max()) if finite.any() else 0.0
+                largest = float(np.abs(x[finite] - y[finite]).max()) if finite.any() else 0.0
+                if not same_nan or largest > tolerance * scale:
+                    problems.append(f"{name}: largest difference {largest:.3g} of values up to {scale:.3g}"
+                                    + ("" if same_nan else ", NaNs elsewhere"))
+            elif not np.array_equal(x, y):
+                problems.append(f"{name}: values differ")
+        b.visit(lambda name: problems.append(f"{name}: only after")
+                if isinstance(b[name], h5py.Dataset) and name not in a else None)
+    return problems, compared, exact and not problems
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     parser.add_argument("--tolerance", type=float, default=1e-9)
+    parser.add_argument("--array-tolerance", type=float, default=1e-6,
+                        help="arrays: largest difference allowed, as a fraction of a dataset's largest magnitude")
     parser.add_argument("--show", type=int, default=4, help="differing cells shown per table")
     args = parser.parse_args()
     tables = sorted(p.relative_to(args.before) for p in args.before.rglob("*.csv"))
@@ -111,7 +153,21 @@ def main() -> None:
         diff = [(x, y) for x, y in zip(lines(md_before), lines(md_after), strict=False) if x != y]
         print(f"results.md: {'identical' if not diff else f'{len(diff)} lines differ, first: {diff[0]}'}")
     print(f"{compared} tables compared, {differing} with differences")
-    sys.exit(1 if differing else 0)
+    files, differing_files = 0, 0
+    for relative in sorted(p.relative_to(args.before) for p in args.before.rglob("*.h5")):
+        other = args.after / relative
+        if not other.exists():
+            print(f"{relative}: only before")
+            continue
+        files += 1
+        problems, datasets, exact = compare_arrays(args.before / relative, other, args.array_tolerance)
+        if problems:
+            differing_files += 1
+            print(f"{relative}: {len(problems)} of {datasets} arrays differ; " + "; ".join(problems[:args.show]))
+        else:
+            print(f"{relative}: {datasets} arrays {'bit for bit' if exact else f'within {args.array_tolerance:g}'}")
+    print(f"{files} HDF5 files compared, {differing_files} with differences")
+    sys.exit(1 if differing or differing_files else 0)
 
 
 if __name__ == "__main__":

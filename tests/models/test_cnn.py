@@ -30,25 +30,36 @@ def test_architecture_shapes_and_probabilities():
         SpectrumCNN(4, 3)
 
 
-def test_a_large_batch_without_gradients_runs_in_parts_and_gives_the_whole_batchs_outputs(monkeypatch):
-    """Without gradients a batch larger than ``NO_GRAD_CHUNK`` runs in near-equal parts (70 spectra: 24, 23, 23),
-    whose probabilities are the whole batch's to float32 round-off (1e-6; bit for bit on the machine measured); with
-    gradients the batch stays whole (the maps' path is unchanged)."""
+def test_a_large_batch_in_evaluation_runs_in_parts_and_gives_the_whole_batchs_outputs_and_gradients(monkeypatch):
+    """In evaluation a batch larger than ``EVAL_CHUNK`` runs in near-equal parts (70 spectra: 24, 23, 23), with or
+    without gradients; its probabilities and input gradients are the whole batch's to float32 round-off (1e-6 of
+    probabilities that sum to 1; gradients to 1e-5 of their largest value; bit for bit on the machine measured).
+    Training with gradients keeps the batch whole (dropout masks are drawn per batch)."""
     torch.manual_seed(2)
     module = SpectrumCNN(120, 3).eval()
     X = torch.randn(70, 120, dtype=torch.float64)
     sizes = []
     hook = module.features[0].register_forward_pre_hook(lambda _, args: sizes.append(len(args[0])))
-    with torch.no_grad():
-        parts = module(X)
-    given = X.clone().requires_grad_(True)
-    torch.autograd.grad(module(given)[:, 0].sum(), given)
+
+    def outputs_and_gradients():
+        with torch.no_grad():
+            probabilities = module(X)
+        given = X.clone().requires_grad_(True)
+        return probabilities, torch.autograd.grad(module(given)[:, 0].sum(), given)[0]
+
+    parts, part_gradients = outputs_and_gradients()
+    module.train()
+    module(X.clone().requires_grad_(True))  # a training batch
+    module.eval()
+    assert sizes == [24, 23, 23, 24, 23, 23, 70] and module.EVAL_CHUNK == 32
+    monkeypatch.setattr(SpectrumCNN, "EVAL_CHUNK", len(X))
+    whole, whole_gradients = outputs_and_gradients()
     hook.remove()
-    assert sizes == [24, 23, 23, 70] and module.NO_GRAD_CHUNK == 32
-    monkeypatch.setattr(SpectrumCNN, "NO_GRAD_CHUNK", len(X))
-    with torch.no_grad():
-        whole = module(X)
+    assert sizes[7:] == [70, 70]
     torch.testing.assert_close(parts, whole, rtol=0, atol=1e-6)
+    scale = float(whole_gradients.abs().max())
+    assert scale > 0
+    torch.testing.assert_close(part_gradients, whole_gradients, rtol=0, atol=1e-5 * scale)
 
 
 def test_pair_pooling_is_max_pool_in_values_gradients_and_training():

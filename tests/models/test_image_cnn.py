@@ -173,7 +173,7 @@ def test_the_channels_last_path_without_gradients_equals_the_default_layout(view
 
 
 def test_a_large_batch_without_gradients_runs_in_parts_and_gives_the_whole_batchs_outputs(monkeypatch):
-    """Without gradients a batch larger than ``NO_GRAD_CHUNK`` runs in near-equal parts (75 images: three of 25, none
+    """Without gradients a batch larger than ``EVAL_CHUNK`` runs in near-equal parts (75 images: three of 25, none
     of one image) whose outputs, put back in order, are the whole batch's to float32 round-off (1e-6 of probabilities
     that sum to 1; bit for bit on the machine measured), in channels-last."""
     torch.manual_seed(5)
@@ -184,10 +184,39 @@ def test_a_large_batch_without_gradients_runs_in_parts_and_gives_the_whole_batch
     with torch.no_grad():
         parts, convolved = module(x), module._convolved(module.prepare(x))
     hook.remove()
-    assert sizes == [25, 25, 25] * 2 and module.NO_GRAD_CHUNK == 32
+    assert sizes == [25, 25, 25] * 2 and module.EVAL_CHUNK == 32
     assert convolved.is_contiguous(memory_format=torch.channels_last) and convolved.shape == (75, 64, 4, 4)
-    monkeypatch.setattr(ImageCNN, "NO_GRAD_CHUNK", len(x))  # the whole batch in one pass
+    monkeypatch.setattr(ImageCNN, "EVAL_CHUNK", len(x))  # the whole batch in one pass
     with torch.no_grad():
         whole = module(x)
     assert not torch.equal(parts[:25], parts[25:50])
     torch.testing.assert_close(parts, whole, rtol=0, atol=1e-6)  # each image's own outputs, in their order
+
+
+def test_input_gradients_in_evaluation_run_in_parts_and_equal_the_whole_batchs(monkeypatch):
+    """In evaluation the gradient path (saliency, SmoothGrad's noisy copies, integrated gradients' steps) runs a batch
+    larger than ``EVAL_CHUNK`` in near-equal parts too, in the default layout; the input gradients equal the whole
+    batch's to float32 round-off (1e-5 of the largest; bit for bit on the machine measured).  A training batch
+    stays whole."""
+    torch.manual_seed(6)
+    module = ImageCNN((1, 32, 32), 4).eval()
+    x = torch.rand(75, 1, 32, 32)
+    sizes = []
+    hook = module.features[0].register_forward_pre_hook(lambda _, args: sizes.append(len(args[0])))
+
+    def gradients():
+        given = x.clone().requires_grad_(True)
+        return torch.autograd.grad(module(given)[:, 1].sum(), given)[0]
+
+    parts = gradients()
+    module.train()
+    module(x.clone().requires_grad_(True))  # a training batch
+    module.eval()
+    assert sizes == [25, 25, 25, 75]
+    monkeypatch.setattr(ImageCNN, "EVAL_CHUNK", len(x))
+    whole = gradients()
+    hook.remove()
+    assert sizes[4:] == [75]
+    scale = float(whole.abs().max())
+    assert scale > 0
+    torch.testing.assert_close(parts, whole, rtol=0, atol=1e-5 * scale)

@@ -107,11 +107,12 @@ class ImageCNN(nn.Module):
             x = torch.asinh(x / self.softening) / float(np.arcsinh(1.0 / self.softening))
         return x
 
-    #: Images per pass of the no-gradient path.  A batch's feature maps pass through memory once per layer: at 64 × 64
-    #: pixels the first block's are 256 kB per image, so the thousands of images of a deletion curve's call left the
-    #: CPU's caches at every layer (1.64 ms per view against 0.56 in parts, one core; LIME's calls of 100: 1.00
-    #: against 0.48; ``benchmarks/bench_image_forward.py``).
-    NO_GRAD_CHUNK = 32
+    #: Images per pass in evaluation, with or without gradients.  A batch's feature maps pass through memory once per
+    #: layer: at 64 × 64 pixels the first block's are 256 kB per image, so the thousands of images of a deletion
+    #: curve's call left the CPU's caches at every layer (1.64 ms per view against 0.56 in parts, one core; LIME's
+    #: calls of 100: 1.00 against 0.48), and so did SmoothGrad's 64 images × 25 noisy copies through the gradient
+    #: path (forward + input gradient 3.15 → 1.96 ms per view; ``benchmarks/bench_image_forward.py``).
+    EVAL_CHUNK = 32
 
     def _convolved(self, z: torch.Tensor) -> torch.Tensor:
         """The convolution blocks' output.  Where no gradient is taken (predictions, the perturbation explainers:
@@ -120,11 +121,18 @@ class ImageCNN(nn.Module):
         times; each block pools before its ReLU there (the same values: a maximum commutes with a non-decreasing
         function), on a quarter of the elements.  The result equals the default layout's up to float32 round-off.
         Training and gradients keep the default layout and order: there a max-pool's ties (ReLU zeros) send the
-        gradient to another pixel in channels-last, which would change saliency maps and trained weights."""
-        if self.equivariant or torch.is_grad_enabled():
+        gradient to another pixel in channels-last, which would change saliency maps and trained weights.  In
+        evaluation both paths run a batch larger than :attr:`EVAL_CHUNK` in parts (saliency, SmoothGrad and
+        integrated gradients' batches too); training keeps its batches whole."""
+        if self.equivariant:
             return self.features(z)
-        if len(z) > self.NO_GRAD_CHUNK:
-            return in_parts(self._convolved, z, self.NO_GRAD_CHUNK)  # parts of 16 to 32 images
+        if torch.is_grad_enabled():
+            if self.training or len(z) <= self.EVAL_CHUNK:
+                return self.features(z)
+            # autograd then runs each part's backward pass through as a whole before the next (later parts first)
+            return in_parts(self.features, z, self.EVAL_CHUNK)
+        if len(z) > self.EVAL_CHUNK:
+            return in_parts(self._convolved, z, self.EVAL_CHUNK)  # parts of 16 to 32 images
         z = z.contiguous(memory_format=torch.channels_last)
         for conv, _, pool in zip(*[iter(self.features)] * 3, strict=True):  # (Conv2d, ReLU, MaxPool2d) blocks
             weight = conv.weight.contiguous(memory_format=torch.channels_last)
