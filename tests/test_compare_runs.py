@@ -28,6 +28,7 @@ def _run(folder: Path, maps: np.ndarray, auc: str) -> Path:
     with h5py.File(folder / "explain" / "explanations.h5", "w") as f:
         f["maps"] = maps
         f["ids"] = np.array([b"a", b"b"])
+        f["meta/source"] = np.array([str(folder / name).encode() for name in ("a.fits", "b.fits")])  # a path
     return folder
 
 

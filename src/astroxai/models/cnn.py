@@ -147,12 +147,13 @@ class SpectrumCNN(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width * size, hidden), nn.ReLU(),
                                   nn.Dropout(dropout), nn.Linear(hidden, n_classes))
 
-    #: Spectra per pass in evaluation (predictions, LIME, occlusion, deletion curves without gradients; saliency maps
-    #: with them).  A batch's feature maps pass through memory once per layer (the first block's: 64 kB per
-    #: spectrum), so a thousand spectra at once left the CPU's caches at every layer: without gradients 0.92 ms per
-    #: spectrum against 0.41 in parts of 32, forward + input gradient of 256 spectra 2.09 → 1.72 ms (one core; the
-    #: same outputs and gradients).  Training (``module.train()`` with gradients) keeps its batches whole: its
-    #: dropout masks are drawn per batch.
+    #: Spectra per pass in evaluation (predictions, LIME, occlusion, deletion curves without gradients; saliency,
+    #: SmoothGrad, integrated gradients with them).  A batch's feature maps pass through memory once per layer (the
+    #: first block's: 64 kB per spectrum), so a thousand spectra at once left the CPU's caches at every layer: without
+    #: gradients 0.92 ms per spectrum against 0.41 in parts of 32; forward + input gradient of 800 spectra 384 → 674
+    #: spectra/s, of the survey's batches of 256 the same within the host's noise (one core, 1 000 fluxes; the same
+    #: outputs and gradients).  Training (``module.train()`` with gradients) keeps its batches whole: its dropout masks
+    #: are drawn per batch.
     EVAL_CHUNK = 32
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:

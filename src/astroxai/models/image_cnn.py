@@ -110,8 +110,9 @@ class ImageCNN(nn.Module):
     #: Images per pass in evaluation, with or without gradients.  A batch's feature maps pass through memory once per
     #: layer: at 64 × 64 pixels the first block's are 256 kB per image, so the thousands of images of a deletion
     #: curve's call left the CPU's caches at every layer (1.64 ms per view against 0.56 in parts, one core; LIME's
-    #: calls of 100: 1.00 against 0.48), and so did SmoothGrad's 64 images × 25 noisy copies through the gradient
-    #: path (forward + input gradient 3.15 → 1.96 ms per view; ``benchmarks/bench_image_forward.py``).
+    #: calls of 100: 1.00 against 0.48), and so did SmoothGrad's 16 or 64 images × 25 noisy copies through the
+    #: gradient path (forward + input gradient 4.1 → 1.9 ms per view at 400, 3.5 → 2.5 at 1 600;
+    #: ``benchmarks/bench_image_forward.py``).
     EVAL_CHUNK = 32
 
     def _convolved(self, z: torch.Tensor) -> torch.Tensor:
