@@ -35,6 +35,21 @@ import statistics
 import time
 
 
+def report(paths: dict, images, repeats: int, reference: str) -> None:
+    """Time every path on ``images``, the paths alternated ``repeats`` times; print each one's median milliseconds
+    per view and its ratio to ``reference``'s."""
+    times = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, path in paths.items():
+            start = time.perf_counter()
+            path(images)
+            times[name].append((time.perf_counter() - start) / len(images) * 1e3)
+    base = statistics.median(times[reference])
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:38s} {median:6.3f} ms per view   ×{median / base:.2f} of the {reference}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[100, 2688])
@@ -78,17 +93,9 @@ def main() -> None:
             for name in ("channels-last, first pool in default", "channels-last, whole batch"):
                 torch.testing.assert_close(outputs[name], outputs["astroxai (fast path)"], rtol=0, atol=1e-6)
             torch.testing.assert_close(outputs["default layout"], outputs["astroxai (fast path)"], rtol=0, atol=1e-5)
-            times = {name: [] for name in paths}
-            for _ in range(args.repeats):
-                for name, path in paths.items():
-                    start = time.perf_counter()
-                    network.head(path(images))
-                    times[name].append((time.perf_counter() - start) / batch * 1e3)
-        reference = statistics.median(times["default layout"])
-        print(f"batch of {batch}:")
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(f"  {name:38s} {median:6.3f} ms per view   ×{median / reference:.2f} of the default layout")
+            print(f"batch of {batch}:")
+            report({name: (lambda z, path=path: network.head(path(z))) for name, path in paths.items()}, images,
+                   args.repeats, "default layout")
 
     def gradient(z):
         z = z.clone().requires_grad_(True)
@@ -102,17 +109,8 @@ def main() -> None:
         scale = float(maps["whole batch"].abs().max())
         torch.testing.assert_close(maps["astroxai (in parts)"], maps["whole batch"], rtol=0, atol=1e-5 * scale)
         exact = torch.equal(maps["astroxai (in parts)"], maps["whole batch"])
-        times = {name: [] for name in gradient_paths}
-        for _ in range(args.repeats):
-            for name, path in gradient_paths.items():
-                start = time.perf_counter()
-                path(images)
-                times[name].append((time.perf_counter() - start) / batch * 1e3)
-        reference = statistics.median(times["whole batch"])
         print(f"batch of {batch} (gradients {'bit for bit equal' if exact else 'equal to 1e-5'}):")
-        for name, values in times.items():
-            median = statistics.median(values)
-            print(f"  {name:38s} {median:6.3f} ms per view   ×{median / reference:.2f} of the whole batch")
+        report(gradient_paths, images, args.repeats, "whole batch")
 
 
 if __name__ == "__main__":
