@@ -125,15 +125,14 @@ class ImageCNN(nn.Module):
         gradient to another pixel in channels-last, which would change saliency maps and trained weights.  In
         evaluation both paths run a batch larger than :attr:`EVAL_CHUNK` in parts (saliency, SmoothGrad and
         integrated gradients' batches too); training keeps its batches whole."""
-        if self.equivariant:
+        if self.equivariant or (self.training and torch.is_grad_enabled()):
             return self.features(z)
-        if torch.is_grad_enabled():
-            if self.training or len(z) <= self.EVAL_CHUNK:
-                return self.features(z)
-            # autograd then runs each part's backward pass through as a whole before the next (later parts first)
-            return in_parts(self.features, z, self.EVAL_CHUNK)
         if len(z) > self.EVAL_CHUNK:
-            return in_parts(self._convolved, z, self.EVAL_CHUNK)  # parts of 16 to 32 images
+            # parts of 16 to 32 images; with gradients autograd then takes each part's backward pass through before
+            # the next
+            return in_parts(self._convolved, z, self.EVAL_CHUNK)
+        if torch.is_grad_enabled():
+            return self.features(z)
         z = z.contiguous(memory_format=torch.channels_last)
         for conv, _, pool in zip(*[iter(self.features)] * 3, strict=True):  # (Conv2d, ReLU, MaxPool2d) blocks
             weight = conv.weight.contiguous(memory_format=torch.channels_last)
