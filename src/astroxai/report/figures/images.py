@@ -70,10 +70,7 @@ def plot_image_gallery(entries: list[dict], method: str = ""):
         row[0].set_title(entry.get("title", ""), fontsize=8)
         im, vmax = _signed_map(row[1], saliency)
         row[1].set_title(f"{method} map (blue: raises p)" if method else "map (blue: raises p)", fontsize=8)
-        bar = fig.colorbar(im, ax=row[1], fraction=0.046, pad=0.02)
-        # matplotlib rasterises a colour bar's 256 bands in a PDF, and each rasterised artist costs a pass over the
-        # whole page: a gallery of 36 images took 12 s as PDF instead of 6.5 s; vector bands are exact and small
-        bar.solids.set_rasterized(False)
+        _map_colour_bar(fig, im, row[1], vmax)
         strength = np.abs(saliency)
         top = strength >= np.quantile(strength, 0.9)
         row[2].imshow(shown, origin="lower", cmap="gray")
@@ -95,6 +92,30 @@ def _bar_axis(ax, centre, length, pa, **style):
         dx, dy = length / 2 * np.cos(pa), length / 2 * np.sin(pa)
         cx, cy = centre
         ax.plot([cx - dx, cx + dx], [cy - dy, cy + dy], **style)
+
+
+#: Superscript digits for the power of ten written beside a colour bar.
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _map_colour_bar(fig, image, ax, vmax: float):
+    """The colour bar of a signed map, its ticks small like the titles.  A map far from 1 (SmoothGrad of a source the
+    network is sure of is ~10⁻¹¹) gets its ticks in units of a power of ten, written beside the bar ("×10⁻¹¹"):
+    matplotlib's own offset text sits on top of the bar, over the panel's title."""
+    from matplotlib.ticker import FuncFormatter
+
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    # matplotlib rasterises a colour bar's 256 bands in a PDF, and each rasterised artist costs a pass over the
+    # whole page: a gallery of 36 images took 12 s as PDF instead of 6.5 s; vector bands are exact and small
+    bar.solids.set_rasterized(False)
+    bar.ax.tick_params(labelsize=7)
+    exponent = int(np.floor(np.log10(vmax))) if np.isfinite(vmax) and vmax > 0 else 0
+    if not -2 <= exponent <= 2:
+        unit = 10.0 ** exponent
+        bar.formatter = FuncFormatter(lambda value, _: f"{value / unit:.3g}".replace("-", "−"))
+        bar.update_ticks()
+        bar.set_label(f"×10{str(exponent).translate(_SUPERSCRIPT)}", fontsize=7)
+    return bar
 
 
 def _signed_map(ax, saliency):

@@ -1,5 +1,6 @@
-"""save_figure: the PNG it writes is the file matplotlib's ``savefig(bbox_inches='tight')`` writes, found with one
-layout instead of one per format; the PDF's page holds everything drawn."""
+"""Figures as files: save_figure writes the PNG matplotlib's ``savefig(bbox_inches='tight')`` writes, with one layout
+instead of one per format, and a PDF whose page holds everything drawn; the galleries' colour bars stay clear of the
+panels' titles whatever the maps' scale."""
 
 import re
 
@@ -77,3 +78,33 @@ def test_figures_that_lay_themselves_out_when_saved_keep_savefigs_tight_box(tmp_
         plt.close(reference)
         save_figure(make(), tmp_path / "saved", formats=("png",))
     assert (tmp_path / "saved.png").read_bytes() == (tmp_path / "reference.png").read_bytes()
+
+
+@pytest.mark.parametrize("scale", [3e-12, 4e-3, 0.5, 300.0])
+def test_an_image_gallerys_colour_bar_keeps_clear_of_the_title_and_says_its_unit(scale):
+    """SmoothGrad of a source the network is sure of is ~1e-11: matplotlib wrote "1e-11" on top of the colour bar,
+    over the map's title.  The power of ten is now the bar's label, beside it; its ticks times it are the values."""
+    from astroxai.report.figures.images import plot_image_gallery
+
+    rng = np.random.default_rng(1)
+    entry = {"image": rng.random((1, 64, 64)), "map": rng.normal(size=(1, 64, 64)) * scale,
+             "title": "0123+456: FRI → FRI (p = 1.00)"}
+    fig = plot_image_gallery([entry, dict(entry)], "smoothgrad")
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 2
+    for bar, panel in zip(bars, (fig.axes[1], fig.axes[4]), strict=True):  # the maps of the two rows
+        texts = [bar.yaxis.get_offset_text(), bar.yaxis.label, *bar.get_yticklabels()]
+        boxes = [t.get_window_extent(renderer) for t in texts if t.get_visible() and t.get_text()]
+        title = panel.title.get_window_extent(renderer)
+        assert not any(box.overlaps(title) for box in boxes), [t.get_text() for t in texts]
+        assert bar.yaxis.get_offset_text().get_text() == ""
+        exponent = int(np.floor(np.log10(np.abs(entry["map"]).max())))
+        unit = 10.0 ** exponent if not -2 <= exponent <= 2 else 1.0
+        assert (bar.yaxis.label.get_text() != "") == (unit != 1.0)
+        for tick, value in zip(bar.get_yticklabels(), bar.get_yticks(), strict=True):
+            if tick.get_text():
+                shown = float(tick.get_text().replace("−", "-"))
+                assert shown * unit == pytest.approx(value, rel=1e-2, abs=unit * 1e-9)
+    plt.close(fig)
