@@ -114,3 +114,28 @@ def test_faithfulness_under_a_baseline_no_method_starts_from(fitted):
     assert row["deletion_auc_min"] != pytest.approx(row["deletion_auc"])  # another baseline, another score
     with pytest.raises(ValueError, match="baseline must be one of"):
         faithfulness(Explainer(model, "saliency"), explanation, baseline="mean")
+
+
+def test_tables_of_one_method_each_merge_into_the_whole_table(fitted):
+    """The image studies run each method's rows as a task of their own: merged, they are the table computed in one
+    call (rows, curves, maps), because every draw is seeded per method."""
+    from astroxai.workflows.trust import merge_tables
+
+    model, data = fitted
+    methods = ["saliency", "occlusion", "lime"]
+    settings = TrustSettings(seed=3)
+    whole = trust_table({"SVM": model}, data, np.arange(6), methods=methods, settings=settings)
+    # in another order, as the workers may finish them
+    parts = {m: trust_table({"SVM": model}, data, np.arange(6), methods=[m], settings=settings)
+             for m in reversed(methods)}
+    merged = merge_tables([parts[m] for m in methods])
+    def untimed(table):  # every column but the time taken; str() so that NaN equals NaN
+        return str([{k: v for k, v in row.items() if k != "ms_per_spectrum"} for row in table.to_rows()])
+
+    assert untimed(merged) == untimed(whole)
+    assert list(merged.curves["SVM"]) == methods
+    for method in methods:
+        for key, value in whole.curves["SVM"][method].items():
+            np.testing.assert_array_equal(merged.curves["SVM"][method][key], value)
+        np.testing.assert_array_equal(merged.explanations[("SVM", method)].maps,
+                                      whole.explanations[("SVM", method)].maps)

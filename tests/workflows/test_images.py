@@ -14,6 +14,7 @@ from astroxai.cli import main
 from astroxai.data import ImageSet
 from astroxai.explain import Explainer, ExplainSettings, Explanation
 from astroxai.explain.bars import bar_length_study, bar_lengths, calibrate
+from astroxai.explain.trust import TrustSettings, trust_table
 from astroxai.io.first import PEERS, archive_path
 from astroxai.models import ImageCNNClassifier, ImageCNNRegressor, load_model
 from astroxai.models.evaluate import regression_metrics
@@ -199,7 +200,9 @@ def test_image_run_end_to_end(kind, image_run):
     record = json.loads((run / "run.json").read_text())
     assert record["kind"] == kind and record["data"] == "simulated" and record["config"]["max_epochs"] == 2
     stages = {s["name"]: s for s in record["stages"]}
-    expected = {f"{kind}-classifier", "explain-lime", "explain-smoothgrad", "trust"}
+    # the trust table's methods ran as tasks of their own, merged and written as "trust"
+    expected = {f"{kind}-classifier", "explain-lime", "explain-smoothgrad", "trust-saliency", "trust-occlusion",
+                "trust"}
     assert expected | ({"bars", "galaxy-bar-length"} if kind == "galaxy" else set()) <= set(stages)
     assert all(stages[name]["status"] == "done" for name in expected)
     test = json.loads((run / "models" / f"{kind}-classifier" / "model.json").read_text())["metrics"]["test"]
@@ -211,6 +214,22 @@ def test_image_run_end_to_end(kind, image_run):
     assert all(0 <= float(r["deletion_auc"]) <= 1 and 0 <= float(r["deletion_beats_random"]) <= 1 for r in trust)
     assert all(int(r["zero_maps"]) < int(r["n_images"]) for r in trust)
     assert [r["method"] for r in trust] == ["saliency", "occlusion"]
+    # ... and it is the table computed whole, in one call: rows and maps
+    data, model = ImageSet.load(run / "dataset.h5"), load_model(run / "models" / f"{kind}-classifier")
+    ids = json.loads((run / "trust" / "trust.json").read_text())["ids"]
+    whole = trust_table({f"{kind} CNN": model}, data, [list(data.ids).index(i) for i in ids],
+                        methods=["saliency", "occlusion"], settings=TrustSettings(seed=record["config"]["train_seed"]))
+    for ours, theirs in zip(trust, whole.to_rows(), strict=True):
+        for column, value in theirs.items():
+            if column == "ms_per_image" or value is None or value == "":
+                continue
+            if isinstance(value, (bool, str)):
+                assert ours[column] == str(value), column
+            else:
+                assert float(ours[column]) == pytest.approx(float(value), rel=1e-9, abs=1e-12, nan_ok=True), column
+        stored = Explanation.load(run / "trust" / "trust.h5", key=f"{kind} CNN/{theirs['method']}")
+        expected_maps = whole.explanations[(f"{kind} CNN", theirs["method"])].maps
+        np.testing.assert_allclose(stored.maps, expected_maps, rtol=1e-6, atol=1e-6 * np.abs(expected_maps).max())
     overlap = rows_of(run / "explain" / "overlap.csv")
     assert {r["method"] for r in overlap} == ({"lime", "smoothgrad"})
     assert (run / "bars" / "bars.csv").exists() == (kind == "galaxy")

@@ -84,11 +84,12 @@ def model_trust(data, model, name: str, inputs: dict, *, methods=TRUST_METHODS,
 
 
 def merge_tables(tables: list):
-    """One trust table from the tables of several models, in the given order."""
+    """One trust table from the tables of several models, or of several methods of one model, in the given order."""
     merged = tables[0]
     for table in tables[1:]:
         merged.rows += table.rows
-        merged.curves.update(table.curves)
+        for model, curves in table.curves.items():
+            merged.curves.setdefault(model, {}).update(curves)
         merged.explanations.update(table.explanations)
     return merged
 

@@ -302,8 +302,11 @@ class ImageStudy(Study):
             tasks.append(Task(f"explain-{method}", explain_task, (dataset, folder, str(layout.root), method,
                                                                   cfg.train_seed, cfg.gallery_per_class),
                               after=(self.classifier,)))
-        tasks.append(Task("trust", trust_task, (dataset, folder, str(layout.root), cfg.kind, cfg.trust_images,
-                                                cfg.trust_methods, cfg.train_seed), after=(self.classifier,)))
+        # the trust table one method per task (its draws are seeded per method, the same whatever runs beside it):
+        # as one task it kept a worker busy ~400 s on the real FIRST galaxies while LIME's maps kept the other
+        tasks += [Task(f"trust-{method}", trust_task, (dataset, folder, cfg.kind, cfg.trust_images, method,
+                                                       cfg.train_seed), after=(self.classifier,))
+                  for method in self.trust_methods()]
         if regressors:
             # the isophotes need no network: a share per worker, each fitted when a worker has nothing more urgent
             # (the last of the bar study's 255 s at the end of a run left the other worker idle)
@@ -316,11 +319,20 @@ class ImageStudy(Study):
             tasks += shares.values()
         return tasks
 
+    def trust_methods(self) -> list[str]:
+        """The trust table's methods, in its order (the config's; none given: every method, as ``trust_table``)."""
+        from astroxai.explain.trust import TRUST_METHODS
+
+        return list(self.config.trust_methods or TRUST_METHODS)
+
     # -- results ----------------------------------------------------------------------------------------------
     def collect(self, data, results: dict) -> dict:
-        """The overlap table of the maps with the defining components, and for FIRST the peers and the recall per
-        literature catalogue."""
+        """The trust table (its methods' tasks merged, in the config's order), the overlap table of the maps with the
+        defining components, and for FIRST the peers and the recall per literature catalogue."""
         layout, classifier = self.layout, results[self.classifier].model
+        with self.stages.timed("trust"):
+            results["trust"] = write_trust_table(layout, data, classifier, self.config,
+                                                 [results[f"trust-{m}"] for m in self.trust_methods()])
         explained = {m: results[f"explain-{m}"] for m in STUDY_METHODS[self.config.kind]}
         if data.masks:
             defining = defining_components(data)
@@ -417,20 +429,33 @@ def explain_task(dataset, model_dir, root, method: str, seed: int, per_class: in
     return result["rows"]
 
 
-def trust_task(dataset, model_dir, root, kind: str, n_images: int, methods, seed: int):
-    """The trust table of the classifier on a seeded draw of test images, written into the run's ``trust``."""
+def _trust_rows(data, model, n_images: int, seed: int) -> np.ndarray:
+    """The trust table's images: a seeded draw of ``n_images`` of the model's test part, in the set's order."""
+    test_rows = model.split_.rows(data.ids, "test")
+    return np.sort(np.random.default_rng(seed).choice(test_rows, size=min(n_images, test_rows.size), replace=False))
+
+
+def trust_task(dataset, model_dir, kind: str, n_images: int, method: str, seed: int):
+    """One method's rows of the trust table of the classifier on a seeded draw of test images (every random draw of
+    the explainer and of the scores is seeded from ``seed`` alone, so the rows are those of the whole table)."""
     from astroxai.explain.trust import TrustSettings, trust_table
-    from astroxai.report.layout import RunLayout
-    from astroxai.report.writers import write_trust
 
     data, model = ImageSet.load(dataset), load_model(model_dir)
-    test_rows = model.split_.rows(data.ids, "test")
-    rows = np.sort(np.random.default_rng(seed).choice(test_rows, size=min(n_images, test_rows.size), replace=False))
-    table = trust_table({f"{kind} CNN": model}, data, rows, methods=methods, settings=TrustSettings(seed=seed))
-    write_trust(RunLayout(root), table, ids=data.ids[rows], labels=data.labels[rows],
-                extra={"baseline_meaning": "0 (empty sky) in the prepared image"})
+    table = trust_table({f"{kind} CNN": model}, data, _trust_rows(data, model, n_images, seed), methods=[method],
+                        settings=TrustSettings(seed=seed))
     for explanation in table.explanations.values():
-        explanation.inputs = explanation.features = None
+        explanation.inputs = explanation.features = None  # sent back to the main process light
+    return table
+
+
+def write_trust_table(layout, data, model, cfg: ImageRunConfig, tables: list):
+    """The methods' trust tables as one, written into the run's ``trust`` folder."""
+    from astroxai.report.writers import write_trust
+    from astroxai.workflows.trust import merge_tables
+
+    table, rows = merge_tables(tables), _trust_rows(data, model, cfg.trust_images, cfg.train_seed)
+    write_trust(layout, table, ids=data.ids[rows], labels=data.labels[rows],
+                extra={"baseline_meaning": "0 (empty sky) in the prepared image"})
     return table
 
 
