@@ -110,7 +110,7 @@ def _map_colour_bar(fig, image, ax, vmax: float):
     bar.solids.set_rasterized(False)
     bar.ax.tick_params(labelsize=7)
     exponent = int(np.floor(np.log10(vmax))) if np.isfinite(vmax) and vmax > 0 else 0
-    if not -2 <= exponent <= 2:
+    if not -1 <= exponent <= 2:  # 0.5 or 150 as they are; 0.004 as 4 ×10⁻³
         unit = 10.0 ** exponent
         bar.formatter = FuncFormatter(lambda value, _: f"{value / unit:.3g}".replace("-", "−"))
         bar.update_ticks()
