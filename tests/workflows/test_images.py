@@ -341,3 +341,15 @@ def test_the_study_trains_the_network_it_is_told_to():
     assert type(model) is EquivariantImageClassifier and model.max_epochs == 3
     plain = ImageRunConfig(kind="radio", data="first", network="cnn")
     assert type(NETWORKS[network_of(plain)](**training_settings(plain))) is ImageCNNClassifier
+
+
+def test_the_trust_table_is_a_task_per_method_each_once(tmp_path):
+    from astroxai.report.layout import RunLayout
+    from astroxai.workflows.run import ImageRunConfig
+    from astroxai.workflows.studies.images import ImageStudy
+
+    config = ImageRunConfig(kind="radio", trust_methods=["lime", "saliency", "lime"])
+    tasks = ImageStudy(config, RunLayout(tmp_path)).tasks(None, workers=2)  # a radio study reads no data here
+    trust = [t.name for t in tasks if t.name.startswith("trust-")]
+    assert trust == ["trust-lime", "trust-saliency"]  # the config's order, a method named twice run once
+    assert all(t.after == ("radio-classifier",) for t in tasks if t.name.startswith("trust-"))

@@ -320,10 +320,11 @@ class ImageStudy(Study):
         return tasks
 
     def trust_methods(self) -> list[str]:
-        """The trust table's methods, in its order (the config's; none given: every method, as ``trust_table``)."""
+        """The trust table's methods, in its order (the config's, each once; none given: every method, as
+        ``trust_table``)."""
         from astroxai.explain.trust import TRUST_METHODS
 
-        return list(self.config.trust_methods or TRUST_METHODS)
+        return list(dict.fromkeys(self.config.trust_methods or TRUST_METHODS))
 
     # -- results ----------------------------------------------------------------------------------------------
     def collect(self, data, results: dict) -> dict:
