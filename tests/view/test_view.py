@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -145,6 +146,89 @@ def test_every_row_as_pyarrow_reads_it_even_from_parts_out_of_order(surveyed, tm
     assert again.reason_counts(shown) == table.reason_counts(shown)
     for name, values in table.numbers.items():
         np.testing.assert_array_equal(again.numbers[name], values)
+
+
+def _same_columns(table, other):
+    """Every column a survey table holds in memory (and where its parts' rows start) is the other's."""
+    assert (table.n, table.classes, table.labels, table.axes) == (other.n, other.classes, other.labels, other.axes)
+    for name in ("index", "status", "predicted", "label", "probabilities", "hbeta", "_reason_rows", "_part_starts"):
+        mine, theirs = getattr(table, name), getattr(other, name)
+        assert mine.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(mine, theirs, err_msg=name)
+    assert list(table.numbers) == list(other.numbers)
+    for name, values in table.numbers.items():
+        assert values.dtype == other.numbers[name].dtype
+        np.testing.assert_array_equal(values, other.numbers[name], err_msg=name)  # NaN where NaN
+    assert table._reasons.to_pylist() == other._reasons.to_pylist()
+    assert [Path(p).resolve() for p in table._part_paths] == [Path(p).resolve() for p in other._part_paths]
+
+
+def test_the_survey_writes_its_columns_in_one_file_the_view_maps(surveyed, tmp_path, caplog):
+    """``astroxai survey`` leaves the view's columns in one Arrow file: the view reads that instead of the parts,
+    and gets the same arrays as from the parts (a rejected row's reason included).  A file that no longer belongs
+    to the parts (a part rewritten, one removed), a damaged file and a file of another format are not read: the
+    parts are, and the warm-up writes the file again; a moved folder keeps its file."""
+    from astroxai.view.app import Shared, warm_up
+    from astroxai.workflows.survey_outputs import COLUMNS, read_columns, write_columns
+
+    folder = tmp_path / "moved"
+    shutil.copytree(surveyed / "survey", folder)  # a folder moved elsewhere keeps its file (relative part names)
+    assert (surveyed / "survey" / COLUMNS).is_file() and (folder / COLUMNS).is_file()
+    table = SurveyTable(folder)
+    assert table.read_from == "column file"
+    (folder / COLUMNS).rename(tmp_path / "kept.arrow")
+    from_parts = SurveyTable(folder)
+    assert from_parts.read_from == "parts" and from_parts.n == 55 and len(from_parts._reasons) == 1
+    _same_columns(table, from_parts)
+    assert table.rows(np.arange(table.n)) == from_parts.rows(np.arange(from_parts.n))
+    columns = read_columns(sorted((folder / "survey.parquet").glob("part-*.parquet")))  # no count given
+    np.testing.assert_array_equal(columns.index, from_parts.index)
+
+    # the warm-up writes the file of a survey read from its parts; the next start maps it
+    shared = Shared(folder, tmp_path / "verdicts.csv")
+    warm_up(shared)
+    assert shared.table.read_from == "parts (column file written)" and (folder / COLUMNS).is_file()
+    again = SurveyTable(folder)
+    assert again.read_from == "column file"
+    _same_columns(again, from_parts)
+
+    parts = sorted((folder / "survey.parquet").glob("part-*.parquet"))
+    pq.write_table(pq.read_table(parts[1]), parts[1], row_group_size=5)  # the same rows, rewritten
+    assert SurveyTable(folder).read_from == "parts"
+    SurveyTable(folder).store_columns()
+    assert SurveyTable(folder).read_from == "column file"
+    caplog.set_level("WARNING")
+    for damage in (b"ARROW1 and then nothing", (tmp_path / "kept.arrow").read_bytes()[:-100]):
+        (folder / COLUMNS).write_bytes(damage)
+        damaged = SurveyTable(folder)
+        assert damaged.read_from == "parts"
+        _same_columns(damaged, from_parts)
+    assert COLUMNS in caplog.text and "reading the survey's parts instead" in caplog.text
+    # a file with the parts' fingerprint but edited contents (a code out of range, a part the survey lacks, rows
+    # past the end) is not read
+    parts = sorted((folder / "survey.parquet").glob("part-*.parquet"))
+    for edit in ("predicted", "part", "end"):
+        edited = read_columns(parts, from_parts.n)
+        if edit == "predicted":
+            edited.predicted[3] = 7
+        elif edit == "part":
+            edited.part_paths[0] = str(folder / "survey.parquet" / "part-999999.parquet")
+        else:
+            edited.part_starts[-1] += 1
+        write_columns(folder, edited, parts, from_parts.n)
+        assert SurveyTable(folder).read_from == "parts", edit
+    # a file of another format (an older or newer astroxai) is left unread
+    import pyarrow as pa
+
+    stale = pa.table({"index": pa.array([0])}).replace_schema_metadata({"astroxai": json.dumps({"format": "x/9"})})
+    with pa.OSFile(str(folder / COLUMNS), "wb") as sink, pa.ipc.new_file(sink, stale.schema) as writer:
+        writer.write_table(stale)
+    unread = SurveyTable(folder)
+    assert unread.read_from == "parts" and unread.store_columns() == folder / COLUMNS
+    assert SurveyTable(folder).read_from == "column file"
+    parts[-1].unlink()  # a part gone: the file made with it is not read (and the record's count no longer holds)
+    with pytest.raises(ViewError, match="its parts hold"):
+        SurveyTable(folder)
 
 
 def test_drawn_spectra_and_maps_are_the_surveys_own(surveyed, reduced_sample):

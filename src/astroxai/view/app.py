@@ -668,9 +668,11 @@ def listen_for_keys(doc) -> None:
 def warm_up(shared: Shared, after: threading.Event | None = None, cancel: threading.Event | None = None) -> None:
     """Pay the one-off costs before people wait for them: datashader's compilation (numba, ~1.3 s per kind of
     colouring; ~4.5 s the first time points are so sparse that datashader spreads them, i.e. the first zoom into
-    an empty part of the map) and loading the survey's model (a click would wait for it).  Given ``after`` (the
-    first page served), waits for it, then :data:`WARM_UP_AFTER` seconds more for the browser to draw that page
-    (the warm-up would take the GIL from sending it), or at most :data:`WARM_UP_WAIT` seconds.  Once ``cancel`` is
+    an empty part of the map), loading the survey's model (a click would wait for it), and the survey's column
+    file when the columns were read from its parts (:meth:`~astroxai.view.table.SurveyTable.store_columns`).
+    Given ``after`` (the first page served), waits for it, then :data:`WARM_UP_AFTER` seconds more for the
+    browser to draw that page (the warm-up would take the GIL from sending it), or at most :data:`WARM_UP_WAIT`
+    seconds.  Once ``cancel`` is
     set (the server stopping) no further step starts.  A click that comes before the model is loaded waits for the
     model's lock."""
     cancel = cancel or threading.Event()
@@ -694,6 +696,9 @@ def warm_up(shared: Shared, after: threading.Event | None = None, cancel: thread
         x0, y0 = float(x[placed[0]]), float(y[placed[0]])
         steps.append(lambda: render(table, only, table.axes, "predicted class", (x0 - 1, x0 + 1), (y0 - 1, y0 + 1),
                                     16, 16))
+    # last: a survey read from its parts (written before astroxai survey wrote a column file) gets one, so that
+    # the next start maps it
+    steps.append(table.store_columns)
     for step in steps:
         if cancel.is_set():
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,12 +22,10 @@ import numpy as np
 
 from astroxai.data.base import atomic_path
 from astroxai.errors import InputError
-from astroxai.workflows.survey_outputs import MAPS, PARTS, RECORD
+from astroxai.workflows.survey_outputs import MAPS, PARTS, RECORD, load_columns, read_columns, write_columns
 
 #: Columns every survey table has (``astroxai survey`` writes them since the Parquet layout of issue 25).
 REQUIRED = ("index", "id", "input", "status", "reason", "label", "z", "predicted", "novelty", "tsne_x", "tsne_y")
-#: Numeric columns offered as map axes and colours, besides the class probabilities ``p_<class>``.
-NUMERIC = ("tsne_x", "tsne_y", "margin", "novelty", "line_saliency_share", "hbeta_core_mean", "hbeta_wing_mean", "z")
 #: The sign patterns of the attribution around Hβ (core mean, wing mean), as the report's explorer names them.
 HBETA_PATTERNS = ("core + / wing +", "core + / wing −", "core − / wing +", "core − / wing −")
 #: The inspection queues, each at most :data:`QUEUE_LENGTH` objects long.
@@ -34,9 +33,10 @@ QUEUES = ("most novel", "least confident", "label ≠ predicted")
 QUEUE_LENGTH = 1000
 #: How many row groups of the id and input columns, read on demand, stay in memory.
 PART_CACHE = 8
-#: Rows gathered from the survey's Parquet batches before they are converted to numpy.
-CONVERT_ROWS = 65_536
 VERDICTS = ("agree", "relabel", "bad data")
+
+
+log = logging.getLogger(__name__)
 
 
 class ViewError(InputError):
@@ -78,28 +78,6 @@ def find_sorted(values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.
         return np.zeros(len(wanted), np.int64), np.zeros(len(wanted), bool)
     at = np.minimum(np.searchsorted(values, wanted), len(values) - 1)
     return at, values[at] == wanted
-
-
-def _floats(column) -> np.ndarray:
-    """A numeric Arrow column as float32 with NaN for nulls."""
-    if column.null_count:
-        column = column.fill_null(np.nan)
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float32)
-
-
-def _codes(column, categories: list[str]) -> tuple[np.ndarray, list[str]]:
-    """A string column as int16 codes into ``categories`` (extended by values not in it; -1 for null/empty)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(column).combine_chunks() if isinstance(column, pa.ChunkedArray) \
-        else pc.dictionary_encode(column)
-    values = [str(v) for v in encoded.dictionary.to_pylist()]
-    categories = list(categories) + [v for v in values if v and v not in categories]
-    lookup = np.array([categories.index(v) if v else -1 for v in values] + [-1], dtype=np.int16)
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    indices = np.where(np.asarray(encoded.indices.is_null()), len(values), indices)
-    return lookup[indices.astype(np.int64)], categories
 
 
 def finite_range(values: np.ndarray) -> tuple[float, float] | None:
@@ -221,86 +199,31 @@ class SurveyTable:
         self.axes = ("tsne_x", "tsne_y") if self.placed.any() else self._two_numeric()
 
     def _read(self) -> None:
-        """Stream the parts once (pyarrow's scanner, a batch at a time) into preallocated compact arrays, so the
-        peak memory is the arrays plus a few batches, not the whole table in Arrow's float64 and strings.  The
-        ``id`` and ``input`` columns stay on disk: :meth:`strings` reads them for the rows a person lists (they are
-        the widest columns, and only ever shown a page at a time)."""
+        """The survey's columns, from its column file when that was made from the parts as they are now (a mapped
+        file: milliseconds), else from the parts themselves (:func:`~astroxai.workflows.survey_outputs.read_columns`:
+        ≈ 1 s at 10⁶ rows, 5 s at 10⁷).  The ``id`` and ``input`` columns stay on disk: :meth:`strings` reads them
+        for the rows a person lists (they are the widest columns, and only ever shown a page at a time)."""
         import pyarrow as pa
-        import pyarrow.dataset as pads
 
-        dataset = pads.dataset([str(p) for p in self.parts], format="parquet")
-        names = dataset.schema.names  # the first part's, whose columns check_survey has checked
-        # the record's count (written when the survey completed) spares reading every part's footer twice (0.14 s
-        # of the first view at 10⁶ rows); the parts are checked against it as they are read
         recorded = self.record.get("n_rows")
-        n = self.n = recorded if isinstance(recorded, int) and recorded >= 0 else dataset.count_rows()
-        self.classes = [c[2:] for c in names if c.startswith("p_")]
-        numeric = [c for c in NUMERIC if c in names and c != "margin"]
-        self.index = np.empty(n, np.int64)
-        self.status, self.predicted, self.label = (np.empty(n, np.int8), np.empty(n, np.int8),
-                                                   np.empty(n, np.int16))
-        self.probabilities = np.empty((n, len(self.classes)), np.float32)
-        self.numbers = {name: np.empty(n, np.float32) for name in (*numeric, "margin")}
-        reasons, reason_rows = [], []
-        self.labels = list(self.classes)
-        self._part_starts, self._part_paths, at = [], [], 0
-        columns = ["index", "status", "reason", "label", "predicted", *numeric,
-                   *(f"p_{c}" for c in self.classes)]
-        current, pending, waiting = None, [], 0
-
-        def convert(start: int) -> int:
-            """The pending batches, as one table, into the arrays from row ``start`` on (a few numpy calls per
-            65 536 rows, not per batch: a survey's parts hold 2 048 rows each)."""
-            batch = pa.Table.from_batches(pending)
-            size = batch.num_rows
-            if start + size > n:
-                raise ViewError(f"{self.folder}: its parts hold more rows than its {RECORD} says ({n:,}): run "
-                                "astroxai survey again")
-            rows = slice(start, start + size)
-            self.index[rows] = batch.column("index").to_numpy()
-            self.status[rows] = _codes(batch.column("status"), ["kept", "rejected"])[0]
-            self.predicted[rows] = _codes(batch.column("predicted"), self.classes)[0]
-            self.label[rows], self.labels = _codes(batch.column("label"), self.labels)
-            for name in numeric:
-                self.numbers[name][rows] = _floats(batch.column(name))
-            for number, name in enumerate(self.classes):
-                self.probabilities[rows, number] = _floats(batch.column(f"p_{name}"))
-            if len(self.classes) > 1:  # per batch: no sorted copy of all the probabilities at once
-                top = np.sort(self.probabilities[rows], axis=1)
-                self.numbers["margin"][rows] = top[:, -1] - top[:, -2]
-            else:
-                self.numbers["margin"][rows] = np.nan
-            reason = batch.column("reason").combine_chunks()
-            given = np.flatnonzero(np.asarray(reason.is_valid()))
-            if len(given):
-                reasons.append(reason.take(pa.array(given)))
-                reason_rows.append(given + start)
-            pending.clear()
-            return start + size
-
-        # little read-ahead: at 10⁷ rows pyarrow's default (4 parts, 16 batches in flight) adds 0.2 GB to the peak
-        # memory and reads no faster on 2 cores
-        scanner = dataset.scanner(columns=columns, fragment_readahead=1, batch_readahead=2)
-        converted = 0
-        for tagged in scanner.scan_batches():
-            if tagged.fragment.path != current:  # the scanner yields each part's batches together, in order
-                current = tagged.fragment.path
-                self._part_starts.append(at)
-                self._part_paths.append(current)
-            pending.append(tagged.record_batch)
-            at += tagged.record_batch.num_rows
-            waiting += tagged.record_batch.num_rows
-            if waiting >= CONVERT_ROWS:
-                converted, waiting = convert(converted), 0
-        if pending:
-            converted = convert(converted)
-        if converted != n:
-            raise ViewError(f"{self.folder}: its parts hold {converted:,} rows, its {RECORD} says {n:,}: run "
-                            "astroxai survey again")
-        # reasons are given for rejected rows only: kept with their row numbers, looked up by binary search
-        self._reason_rows = np.concatenate(reason_rows) if reason_rows else np.zeros(0, np.int64)
-        self._reasons = pa.concat_arrays(reasons) if reasons else pa.array([], pa.string())
-        self._part_starts = np.asarray([*self._part_starts, at], dtype=np.int64)
+        columns = load_columns(self.folder, self.parts, recorded)
+        self.read_from = "column file"
+        if columns is None:
+            self.read_from = "parts"
+            try:
+                columns = read_columns(self.parts, recorded)
+            except InputError as error:
+                raise ViewError(f"{self.folder}: {error}") from None
+        self.n = len(columns)
+        self.classes, self.labels = columns.classes, columns.labels
+        self.index, self.status, self.predicted, self.label = (columns.index, columns.status, columns.predicted,
+                                                               columns.label)
+        self.probabilities, self.numbers = columns.probabilities, dict(columns.numbers)
+        numeric = [name for name in self.numbers if name != "margin"]
+        self._reason_rows, self._reasons = columns.reason_rows, columns.reasons
+        self._part_starts, self._part_paths = columns.part_starts, columns.part_paths
+        # read from the parts: kept in the parts' order for :meth:`store_columns`, which writes them once
+        self._columns, n = (columns if self.read_from == "parts" else None), self.n
         # the survey writes its parts in input order; should a part ever come out of order, sort the rows by
         # their input index (and remember where each row sits in the parts, for the columns read on demand)
         self._stored_at = None
@@ -322,6 +245,21 @@ class SurveyTable:
         self._cache: dict[tuple[str, int, int], object] = {}
         self._groups: dict[int, np.ndarray] = {}
         self._spans: dict[tuple[str, str], tuple] = {}  # the finite range of each pair of map axes
+
+    def store_columns(self) -> Path | None:
+        """Write the survey's column file when the columns were read from its parts (a survey written before
+        ``astroxai survey`` wrote one, or whose file is stale), so that the next start maps it instead; a folder
+        that cannot be written to is left as it is.  Returns the file written, if any."""
+        if self.read_from != "parts" or self._columns is None:
+            return None
+        try:
+            path = write_columns(self.folder, self._columns, self.parts, self.record.get("n_rows"))
+        except OSError as error:
+            log.info("%s: the column file was not written (%s); the next start reads the parts again", self.folder,
+                     error)
+            return None
+        self.read_from, self._columns = "parts (column file written)", None
+        return path
 
     def _two_numeric(self) -> tuple[str, str]:
         usable = [n for n, v in self.numbers.items() if np.isfinite(v).any()]

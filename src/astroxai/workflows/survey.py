@@ -44,14 +44,17 @@ from astroxai.results import json_text
 from astroxai.workflows.explain import science_rows
 from astroxai.workflows.inputs import SET_SUFFIXES, keep_first_of_each_id, reduced_chunks
 from astroxai.workflows.survey_outputs import (  # noqa: F401 - the survey's readers, where they used to be
+    COLUMNS,
     MAPS,
     PARTS,
     RECORD,
     draw_survey_map,
     open_maps,
+    read_columns,
     read_survey,
     summarise,
     survey_density,
+    write_columns,
 )
 
 log = logging.getLogger(__name__)
@@ -362,6 +365,11 @@ def survey(model_dir, inputs, out, settings: ExplainSettings | None = None, *, c
     if todo:
         failed, reports = _run_partitions(todo, settings, run, progress, n_inputs)
     summary = summarise(out, partitions, model)
+    if not failed and summary["n_rows"]:
+        # the parts' columns as astroxai view holds them, in one mapped file: its start reads that instead of
+        # every part (1.3 → 0.1 s at 10⁶ rows); a file that no longer matches the parts is not read (its fingerprint)
+        parts = sorted((out / PARTS).glob("part-*.parquet"))
+        write_columns(out, read_columns(parts, summary["n_rows"]), parts, summary["n_rows"])
     seconds = time.perf_counter() - started
     workers_seen = {r["worker"] for r in reports}
     record.update(status="failed" if failed else "complete", seconds=round(seconds, 2), **summary,
@@ -414,6 +422,7 @@ def _resume(out: Path, partitions, settings, partition_size: int, restart: bool)
     if record is not None and not same and not restart:
         raise InputError(f"{out} holds a survey of other inputs or settings: give another --out, or --restart "
                          "to start this one there (its results are replaced)")
+    (out / COLUMNS).unlink(missing_ok=True)  # written again when the survey completes
     if restart or not same:
         shutil.rmtree(out / PARTS, ignore_errors=True)
         shutil.rmtree(out / MAPS, ignore_errors=True)
