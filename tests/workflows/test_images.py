@@ -299,10 +299,12 @@ def test_first_run_on_real_galaxies_then_evaluate_and_explain_its_image_set(tmp_
     assert result.exit_code == 0, result.output
     macro = next(r for r in rows_of(tmp_path / "eval" / "metrics.csv") if r["class"] == "macro")
     assert float(macro["f1"]) == pytest.approx(next(r["f1"] for r in test["rows"] if r["class"] == "macro"), abs=1e-4)
+    # every image explained; the gallery of the first 8 (one page: the pages are another test's subject)
     result = runner.invoke(main, ["explain", str(run / "models" / "radio-classifier"), str(run / "dataset.h5"),
-                                  "--out", str(tmp_path / "why"), "--method", "saliency"])
+                                  "--out", str(tmp_path / "why"), "--method", "saliency", "--max-figures", "8"])
     assert result.exit_code == 0, result.output
     assert len(rows_of(tmp_path / "why" / "explanations.csv")) == len(data)
+    assert [p.name for p in sorted((tmp_path / "why" / "figures").glob("gallery_*.png"))] == ["gallery_saliency_1.png"]
     # the run's model takes the archive's own 300 × 300 PNG cutouts (it records the cut and binning), and gives
     # each the class it gave the same galaxy in the image set
     with zipfile.ZipFile(archive_path()) as archive:
