@@ -411,6 +411,7 @@ def test_a_page_opened_while_the_survey_is_read_shows_progress_then_the_views(su
     loading.page(early)
     (root,) = early.roots
     assert root.name == "view" and "Reading" in root.children[0].text and not early.session_callbacks
+    assert "its column file" in root.children[0].text  # the survey wrote one
     loading._read()  # what the reading thread does
     (swap,) = early.session_callbacks  # queued for the event loop, not run from the reading thread
     assert early.get_model_by_name("map") is None

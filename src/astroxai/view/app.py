@@ -27,7 +27,7 @@ from astroxai.lines import DIAGNOSTIC_LINES
 from astroxai.report.explorer import attribution_palette, class_colours
 from astroxai.view.detail import Explained, export_selection, is_store
 from astroxai.view.table import HBETA_PATTERNS, QUEUES, Filter, SurveyTable, Verdict, VerdictBook, finite_range
-from astroxai.workflows.survey_outputs import SELECTIONS, VERDICTS
+from astroxai.workflows.survey_outputs import COLUMNS, SELECTIONS, VERDICTS
 
 log = logging.getLogger(__name__)
 
@@ -893,9 +893,9 @@ class Loading:
     def progress(self) -> str:
         rows = self.record.get("n_rows") or self.record.get("n_inputs")
         what = f"{int(rows):,} rows" if isinstance(rows, int) else "the rows"
+        source = "its column file" if (self.folder / COLUMNS).is_file() else f"{len(self.parts):,} Parquet parts"
         return (f"<h3 style='margin:4px 0'>astroxai view — {html.escape(str(self.folder))}</h3>"
-                f"<p>Reading {what} of the survey ({len(self.parts):,} Parquet parts); the map appears here in a "
-                "few seconds.</p>")
+                f"<p>Reading {what} of the survey ({source}); the map appears here in a few seconds.</p>")
 
     def page(self, doc) -> None:
         """A browser session: the views at once when the survey is read, else a page saying what is being read,
