@@ -23,6 +23,7 @@ from astroxai.cli import main
 from astroxai.data import SpectraSet
 from astroxai.explain import ExplainSettings, Explanation
 from astroxai.workflows.survey import PARTS, SurveyRun, open_maps, read_survey, survey
+from astroxai.workflows.survey_outputs import COLUMNS, load_columns, read_columns
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +125,24 @@ def test_same_result_whatever_the_workers_and_partitions(trained_model, reduced_
     assert set(store) == set(raw) and all(store[i]["predicted"] == raw[i]["predicted"] for i in store)
 
 
+def test_a_column_file_it_cannot_write_leaves_the_survey_complete(trained_model, reduced_sample, dask_scheduler,
+                                                                  tmp_path, monkeypatch, caplog):
+    """The view's column file is a shortcut: a survey that cannot write it (a full disk) completes, says why, and
+    leaves no file; the view then reads the parts."""
+    import astroxai.workflows.survey as surveying
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(surveying, "write_columns", full)
+    caplog.set_level("WARNING")
+    out = tmp_path / "s"
+    record = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=dask_scheduler, partition_size=24))
+    assert record["status"] == "complete" and record["n_kept"] == 48
+    assert not (out / COLUMNS).exists() and "No space left on device" in caplog.text
+    assert load_columns(out, sorted((out / PARTS).glob("part-*.parquet")), 48) is None
+
+
 def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, dask_scheduler, tmp_path):
     out = tmp_path / "s"
     first = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=dask_scheduler, partition_size=10))
@@ -135,6 +154,12 @@ def test_resumes_and_refuses_other_settings(trained_model, reduced_sample, dask_
     again = survey(trained_model, [reduced_sample], out, run=SurveyRun(scheduler=dask_scheduler, partition_size=10))
     assert again["partitions_run"] == 2 and again["partitions_skipped"] == 3
     assert _table(out) == before
+    # the view's column file, written again once the survey completed, holds the parts' columns as they are now
+    parts = sorted((out / PARTS).glob("part-*.parquet"))
+    stored, read = load_columns(out, parts, 48), read_columns(parts, 48)
+    assert stored is not None
+    for name in ("index", "status", "predicted", "label", "probabilities", "part_starts"):
+        np.testing.assert_array_equal(getattr(stored, name), getattr(read, name), err_msg=name)
     with pytest.raises(ValueError, match="other inputs or settings"):
         survey(trained_model, [reduced_sample], out, ExplainSettings("smoothgrad"),
                run=SurveyRun(scheduler=dask_scheduler, partition_size=10))

@@ -369,7 +369,10 @@ def survey(model_dir, inputs, out, settings: ExplainSettings | None = None, *, c
         # the parts' columns as astroxai view holds them, in one mapped file: its start reads that instead of
         # every part (1.3 → 0.1 s at 10⁶ rows); a file that no longer matches the parts is not read (its fingerprint)
         parts = sorted((out / PARTS).glob("part-*.parquet"))
-        write_columns(out, read_columns(parts, summary["n_rows"]), parts, summary["n_rows"])
+        try:
+            write_columns(out, read_columns(parts, summary["n_rows"]), parts, summary["n_rows"])
+        except OSError as error:  # only a shortcut for the view: the survey itself is complete
+            log.warning("%s not written (%s): astroxai view will read the Parquet parts", out / COLUMNS, error)
     seconds = time.perf_counter() - started
     workers_seen = {r["worker"] for r in reports}
     record.update(status="failed" if failed else "complete", seconds=round(seconds, 2), **summary,
