@@ -672,9 +672,8 @@ def warm_up(shared: Shared, after: threading.Event | None = None, cancel: thread
     file when the columns were read from its parts (:meth:`~astroxai.view.table.SurveyTable.store_columns`).
     Given ``after`` (the first page served), waits for it, then :data:`WARM_UP_AFTER` seconds more for the
     browser to draw that page (the warm-up would take the GIL from sending it), or at most :data:`WARM_UP_WAIT`
-    seconds.  Once ``cancel`` is
-    set (the server stopping) no further step starts.  A click that comes before the model is loaded waits for the
-    model's lock."""
+    seconds.  Once ``cancel`` is set (the server stopping) no further step starts.  A click that comes before the
+    model is loaded waits for the model's lock."""
     cancel = cancel or threading.Event()
     if after is not None and after.wait(WARM_UP_WAIT):
         cancel.wait(WARM_UP_AFTER)

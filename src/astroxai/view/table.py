@@ -219,7 +219,6 @@ class SurveyTable:
         self.index, self.status, self.predicted, self.label = (columns.index, columns.status, columns.predicted,
                                                                columns.label)
         self.probabilities, self.numbers = columns.probabilities, dict(columns.numbers)
-        numeric = [name for name in self.numbers if name != "margin"]
         self._reason_rows, self._reasons = columns.reason_rows, columns.reasons
         self._part_starts, self._part_paths = columns.part_starts, columns.part_paths
         # read from the parts: kept in the parts' order for :meth:`store_columns`, which writes them once
@@ -232,7 +231,7 @@ class SurveyTable:
             self._stored_at = order
             for name in ("index", "status", "predicted", "label", "probabilities"):
                 setattr(self, name, getattr(self, name)[order])
-            for name in numeric + ["margin"]:
+            for name in list(self.numbers):
                 self.numbers[name] = self.numbers[name][order]
             back = np.empty(n, np.int64)
             back[order] = np.arange(n)

@@ -294,10 +294,9 @@ def write_columns(out, columns: SurveyColumns, parts: list[Path], n_rows) -> Pat
     encoded = pc.dictionary_encode(columns.reasons)
     codes[columns.reason_rows] = encoded.indices.to_numpy(zero_copy_only=False)
     arrays["reason"] = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), encoded.dictionary)
-    folder = Path(out) / PARTS
     metadata = {"format": COLUMNS_FORMAT, "fingerprint": parts_fingerprint(parts, n_rows),
                 "classes": columns.classes, "labels": columns.labels,
-                "parts": [str(Path(p).relative_to(folder)) for p in columns.part_paths],
+                "parts": [Path(p).name for p in columns.part_paths],  # all in the survey's PARTS folder
                 "part_starts": columns.part_starts.tolist()}
     table = pa.table(arrays).replace_schema_metadata({"astroxai": json.dumps(metadata)})
     target = Path(out) / COLUMNS
@@ -353,10 +352,10 @@ def _check_columns(columns: SurveyColumns, names: list, parts: list[Path], n_row
         raise ValueError(f"{n:,} rows where the survey has {n_rows:,}")
     if columns.probabilities.shape != (n, len(columns.classes)) or any(len(v) != n for v in columns.numbers.values()):
         raise ValueError("columns of unequal lengths")
-    known = {Path(p).name for p in parts}
-    if len(starts) != len(names) + 1 or not set(names) <= known or (len(starts) and (starts[0] != 0 or starts[-1] != n
-                                                                                     or np.any(np.diff(starts) < 0))):
+    if not set(names) <= {Path(p).name for p in parts}:
         raise ValueError("its parts are not the survey's")
+    if len(starts) != len(names) + 1 or starts[0] != 0 or starts[-1] != n or np.any(np.diff(starts) < 0):
+        raise ValueError("its part boundaries do not hold its rows")
     for codes, size, name in ((columns.status, 2, "status"), (columns.predicted, len(columns.classes), "predicted"),
                               (columns.label, len(columns.labels), "label")):
         if n and (codes.min() < -1 or codes.max() >= size):
